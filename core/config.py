@@ -1,0 +1,97 @@
+"""Training settings as one frozen dataclass, and the named presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from core.model import NOTEBOOK_QUIRKS, Quirks
+from core.optim import OPTIMIZERS
+
+MODES = ("corrected", "notebook")
+MAX_HIDDEN = 512
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run. `batch_size=None` means full-batch."""
+
+    hidden: int = 10
+    lr: float = 0.1
+    iterations: int = 500
+    batch_size: int | None = None
+    optimizer: str = "plain"
+    momentum: float = 0.9  # beta1 for momentum and Adam
+    lr_decay: float = 0.0  # lr_t = lr / (1 + lr_decay * t)
+    mode: str = "corrected"
+    notebook_m: int = 42_000  # the notebook's global m: rows of the Kaggle train.csv
+    quirks: Quirks | None = None  # None: derived from `mode`; set to switch quirks one by one
+    seed: int = 0
+    dev_size: int = 1000
+    train_size: int | None = None
+    eval_every: int = 10
+
+    def __post_init__(self):
+        checks = [
+            (1 <= self.hidden <= MAX_HIDDEN, f"hidden size must be 1..{MAX_HIDDEN}, got {self.hidden}"),
+            (self.lr > 0 and self.lr == self.lr, f"learning rate must be > 0, got {self.lr}"),
+            (self.iterations >= 0, f"iterations must be >= 0, got {self.iterations}"),
+            (self.batch_size is None or self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (self.lr_decay >= 0, f"lr decay must be >= 0, got {self.lr_decay}"),
+            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"),
+            (self.notebook_m >= 1, f"the notebook's m must be >= 1, got {self.notebook_m}"),
+            (self.dev_size >= 1, f"dev size must be >= 1, got {self.dev_size}"),
+            (self.train_size is None or self.train_size >= 1, f"train size must be >= 1, got {self.train_size}"),
+            (self.eval_every >= 1, f"eval every must be >= 1, got {self.eval_every}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def effective_quirks(self) -> Quirks:
+        """The quirks in force: explicit ones, else the notebook's in notebook mode, else none."""
+        if self.quirks is not None:
+            return self.quirks
+        return replace(NOTEBOOK_QUIRKS, global_m=self.notebook_m) if self.mode == "notebook" else Quirks()
+
+    @property
+    def dtype(self) -> str:
+        """float64 in notebook mode (as NumPy defaults to), float32 otherwise."""
+        return "float64" if self.mode == "notebook" else "float32"
+
+    def with_(self, **changes) -> TrainConfig:
+        """A copy with some settings changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Inverse of `to_dict`. Raises: ValueError for unknown keys or bad values."""
+        values = dict(values)
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        if isinstance(values.get("quirks"), dict):
+            values["quirks"] = Quirks(**values["quirks"])
+        return cls(**values)
+
+
+# Named settings. "notebook" is the original run; the fast ones were found with tests/bench.py
+# on the full MNIST training set (59,000 rows) and reach their targets on the 10k test images.
+PRESETS: dict[str, TrainConfig] = {
+    "notebook": TrainConfig(mode="notebook", lr=1.0, iterations=1000, train_size=3000, eval_every=10),
+    "fast-10": TrainConfig(hidden=10, optimizer="adam", lr=0.01, batch_size=128, iterations=4000, eval_every=200),
+    "fast-128": TrainConfig(hidden=128, optimizer="adam", lr=0.002, batch_size=128, iterations=8000, eval_every=500),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """A preset by name. Raises: ValueError listing the names."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: expected one of {', '.join(PRESETS)}")
+    return PRESETS[name]
