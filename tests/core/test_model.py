@@ -1,0 +1,166 @@
+"""The network's math: forward, backward, softmax, one-hot, quirks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from core.model import (
+    NOTEBOOK_QUIRKS, CHUNK, Params, Quirks, backward, cross_entropy, forward, gradients, init_params,
+    one_hot, softmax,
+)
+
+
+def tiny(h=5, m=7, seed=0, dtype=np.float64):
+    """A small random network and batch for exact checks."""
+    rng = np.random.default_rng(seed)
+    params = init_params(h, rng, dtype)
+    params = params.map(lambda a: a + rng.standard_normal(a.shape) * 0.1)  # nonzero biases too
+    X = rng.random((784, m))
+    y = rng.integers(0, 10, m)
+    return params, X, y
+
+
+def loss_of(params, X, y):
+    return cross_entropy(forward(params, X).Z2, y)
+
+
+def test_backward_matches_central_differences():
+    """Analytic gradients equal central differences of the mean cross-entropy (rel. error < 1e-6)."""
+    params, X, y = tiny()
+    grads = backward(params, X, forward(params, X), one_hot(y, dtype=np.float64))
+    rng = np.random.default_rng(1)
+    eps = 1e-6
+    for name, g in grads.to_arrays().items():
+        base = params.to_arrays()[name]
+        for flat in rng.choice(base.size, min(8, base.size), replace=False):
+            idx = np.unravel_index(flat, base.shape)
+
+            def shifted(delta):
+                a = base.copy()
+                a[idx] += delta
+                return loss_of(Params(**{**params.to_arrays(), name: a}), X, y)
+
+            numeric = (shifted(eps) - shifted(-eps)) / (2 * eps)
+            rel = abs(numeric - g[idx]) / max(abs(numeric) + abs(g[idx]), 1e-12)
+            assert rel < 1e-6 or abs(numeric - g[idx]) < 1e-10, (name, idx, numeric, g[idx])
+
+
+def test_loss_at_uniform_output_is_ln10():
+    """All-equal logits give loss ln 10 whatever the labels."""
+    Z2 = np.zeros((10, 50))
+    assert cross_entropy(Z2, np.arange(50) % 10) == pytest.approx(math.log(10))
+
+
+def test_softmax_finite_at_extremes():
+    """The shifted softmax stays finite and sums to 1 for logits of ±1000."""
+    Z = np.array([[1000.0, -1000.0], [-1000.0, 1000.0], [0.0, 0.0]])
+    A = softmax(Z)
+    assert np.isfinite(A).all()
+    np.testing.assert_allclose(A.sum(axis=0), 1)
+
+
+def test_unshifted_softmax_overflows_without_raising():
+    """The notebook's softmax gives NaN on a large logit instead of raising."""
+    A = softmax(np.array([[1000.0], [0.0]]), shift=False)
+    assert np.isnan(A).any()
+
+
+def test_one_hot_has_explicit_k():
+    """one_hot keeps 10 rows even for a batch without 9s, and rejects labels outside 0..k-1."""
+    Y = one_hot(np.array([0, 3, 3]))
+    assert Y.shape == (10, 3) and Y.sum() == 3 and Y[3, 1] == 1
+    with pytest.raises(ValueError, match="0..9"):
+        one_hot(np.array([10]))
+
+
+def test_shapes_follow_the_table():
+    """Forward and backward produce the documented shapes for h hidden units and m examples."""
+    params, X, y = tiny(h=6, m=4)
+    cache = forward(params, X)
+    assert (cache.Z1.shape, cache.A1.shape, cache.Z2.shape, cache.A2.shape) == ((6, 4), (6, 4), (10, 4), (10, 4))
+    grads = backward(params, X, cache, one_hot(y, dtype=np.float64))
+    assert {k: v.shape for k, v in grads.to_arrays().items()} == {
+        "W1": (6, 784), "b1": (6, 1), "W2": (10, 6), "b2": (10, 1)}
+
+
+def test_chunked_gradients_equal_one_pass():
+    """The cache-blocked pass gives the same gradients, loss and hits as one big forward/backward."""
+    params, X, y = tiny(m=53)
+    whole = backward(params, X, forward(params, X), one_hot(y, dtype=np.float64))
+    chunked = gradients(params, X, y, chunk=10)
+    for a, b in zip(whole.to_arrays().values(), chunked.grads.to_arrays().values()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert chunked.loss == pytest.approx(loss_of(params, X, y))
+    assert chunked.hits == int((forward(params, X).Z2.argmax(0) == y).sum())
+
+
+def test_he_init_and_zero_biases_are_seeded():
+    """Corrected init: He-scaled weights, zero biases, identical for the same seed, float32."""
+    a = init_params(10, np.random.default_rng(3))
+    b = init_params(10, np.random.default_rng(3))
+    assert a.dtype == np.float32 and not a.b1.any() and not a.b2.any()
+    assert a.W1.std() == pytest.approx(math.sqrt(2 / 784), rel=0.1)
+    for x, z in zip(a.to_arrays().values(), b.to_arrays().values()):
+        np.testing.assert_array_equal(x, z)
+
+
+def test_quirk_uniform_init():
+    """Notebook init: W in [0, 0.01), b in [0, 1)."""
+    p = init_params(10, np.random.default_rng(0), np.float64, uniform=True)
+    assert 0 <= p.W1.min() and p.W1.max() < 0.01 and 0 <= p.b1.min() and p.b1.max() < 1
+    assert p.b1.std() > 0.1  # really spread over [0, 1), not zeros
+
+
+def test_quirk_double_dZ2_doubles_every_gradient():
+    """dZ2 = 2(A2-Y) multiplies all four gradients by exactly 2."""
+    params, X, y = tiny()
+    plain = gradients(params, X, y).grads
+    doubled = gradients(params, X, y, Quirks(double_dZ2=True)).grads
+    for a, b in zip(plain.to_arrays().values(), doubled.to_arrays().values()):
+        np.testing.assert_allclose(b, 2 * a)
+
+
+def test_quirk_global_m_rescales_by_batch_over_table_rows():
+    """Dividing by the table's 42,000 rows instead of m scales gradients by m/42000."""
+    params, X, y = tiny(m=7)
+    plain = gradients(params, X, y).grads
+    global_m = gradients(params, X, y, Quirks(global_m=42_000)).grads
+    np.testing.assert_allclose(global_m.W1, plain.W1 * 7 / 42_000)
+
+
+def test_quirk_unshifted_softmax_only_changes_overflow():
+    """Without the max shift results agree on small logits but turn to NaN on huge ones."""
+    params, X, y = tiny()
+    np.testing.assert_allclose(gradients(params, X, y, Quirks(unshifted_softmax=True)).grads.W2,
+                               gradients(params, X, y).grads.W2, rtol=1e-9)
+    big = params.map(lambda a: a * 1000)
+    assert not np.isfinite(gradients(big, X, y, Quirks(unshifted_softmax=True)).grads.W2).all()
+    assert np.isfinite(gradients(big, X, y).grads.W2).all()
+
+
+def test_quirk_one_hot_from_max_fails_on_batch_without_nines():
+    """one_hot sized by y.max()+1 breaks exactly when the batch lacks a 9."""
+    params, X, _ = tiny(m=4)
+    with pytest.raises(ValueError, match="no label 9"):
+        gradients(params, X, np.array([0, 1, 2, 8]), Quirks(one_hot_from_max=True))
+    gradients(params, X, np.array([0, 1, 9, 8]), Quirks(one_hot_from_max=True))  # no error with a 9
+
+
+def test_notebook_quirks_are_the_documented_four():
+    """Notebook mode turns on exactly the training-code quirks, with m = 42,000."""
+    assert NOTEBOOK_QUIRKS == Quirks(double_dZ2=True, global_m=42_000, uniform_init=True,
+                                     unshifted_softmax=True)
+    assert CHUNK >= 1024
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"W1": np.zeros((3, 784)), "b1": np.zeros((3, 1)), "W2": np.zeros((10, 4)), "b2": np.zeros((10, 1))}, "W2 has shape"),
+    ({"W1": np.zeros((3, 784)), "b1": np.zeros((3, 1)), "W2": np.zeros((10, 3))}, "missing array"),
+    ({"W1": np.full((3, 784), np.nan), "b1": np.zeros((3, 1)), "W2": np.zeros((10, 3)), "b2": np.zeros((10, 1))}, "finite"),
+    ({"W1": np.zeros((3, 783)), "b1": np.zeros((3, 1)), "W2": np.zeros((10, 3)), "b2": np.zeros((10, 1))}, "W1 has shape"),
+])
+def test_params_from_arrays_rejects_bad_weights(bad, message):
+    """Loaded weights with a wrong shape, a missing array or NaN get a message naming the array."""
+    with pytest.raises(ValueError, match=message):
+        Params.from_arrays(bad)

@@ -1,0 +1,214 @@
+"""The trainer: stepping, history, learning-rate changes, failure detection, snapshots."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import NOTEBOOK_QUIRKS, Params, Quirks, TrainConfig, Trainer, effective_lr
+from core.train import MAX_SNAPSHOTS
+
+
+def blobs(m=300, seed=0):
+    """Ten separable synthetic 'digits': each class lights up its own block of pixels."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, m)
+    X = rng.random((m, 784)).astype(np.float32) * 0.2
+    for k in range(10):
+        X[y == k, k * 78:(k + 1) * 78] += 0.8
+    return np.ascontiguousarray(X).T, y  # (784, m), examples contiguous as data.split gives
+
+
+def make(m=300, dev=100, **settings):
+    X, y = blobs(m + dev)
+    return Trainer(TrainConfig(**settings), X[:, dev:], y[dev:], X[:, :dev], y[:dev])
+
+
+def test_overfits_32_examples():
+    """Adam drives the training loss on 32 examples close to 0."""
+    t = make(m=32, dev=10, hidden=32, optimizer="adam", lr=0.01, iterations=400, eval_every=50)
+    t.step(400)
+    assert t.failure is None
+    assert t.final_metrics()["train_loss"] < 0.01
+
+
+def test_same_seed_same_run():
+    """Two runs with one seed give identical parameters and history; another seed differs."""
+    runs = [make(seed=s, batch_size=64, optimizer="momentum", lr=0.05) for s in (7, 7, 8)]
+    for t in runs:
+        t.step(30)
+    np.testing.assert_array_equal(runs[0].params.W1, runs[1].params.W1)
+    strip = [[{k: v for k, v in r.items() if k != "seconds"} for r in t.history.rows] for t in runs]
+    assert strip[0] == strip[1]
+    assert not np.array_equal(runs[0].params.W1, runs[2].params.W1)
+
+
+def test_step_counts_iterations_and_records_every_k():
+    """step(n) makes n updates and records a history row every eval_every iterations."""
+    t = make(eval_every=5, lr=0.5)
+    assert t.step(12) == 12 and t.iteration == 12
+    assert [r["iteration"] for r in t.history.rows] == [0, 5, 10]
+    assert set(t.history.last) >= {"iteration", "epoch", "lr", "train_loss", "train_acc", "dev_loss",
+                                   "dev_acc", "seconds", "dead_fraction"}
+
+
+def test_learns_blobs_full_batch():
+    """Plain full-batch gradient descent learns the separable blobs on train and dev."""
+    t = make(lr=0.5, iterations=200)
+    t.step(200)
+    assert t.history.last["train_acc"] > 0.95 and t.history.last["dev_acc"] > 0.95
+
+
+def test_minibatch_epochs_and_reshuffle():
+    """Mini-batches of 100 over 300 rows: 3 iterations per epoch, each row once per epoch."""
+    t = make(batch_size=100, lr=0.1)
+    seen = []
+    for _ in range(3):
+        seen.append(t._next_batch()[1])
+    assert t.epoch == 0  # _next_batch alone does not update
+    t.step(6)
+    assert t.epoch == pytest.approx(2.0)
+    assert sorted(np.concatenate(seen).tolist()) == sorted(t.y_train.tolist())
+
+
+def test_lr_change_applies_next_step_and_is_recorded():
+    """set_lr changes the next update's step size and is kept in lr_changes."""
+    t = make(lr=0.1)
+    t.step(3)
+    t.set_lr(0.5)
+    t.step(2)
+    assert t.lr_changes == [(0, 0.1), (3, 0.5)]
+    assert t.current_lr() == 0.5
+    with pytest.raises(ValueError):
+        t.set_lr(float("nan"))
+    with pytest.raises(ValueError):
+        t.set_lr(-1)
+
+
+def test_lr_decay():
+    """Inverse-time decay: lr / (1 + decay * t)."""
+    t = make(lr=1.0, lr_decay=0.5)
+    t.step(2)
+    assert t.current_lr() == pytest.approx(0.5)
+
+
+def test_nan_is_caught_with_a_reason():
+    """A huge α with the unshifted softmax stops training with a NaN explanation, not NaN weights."""
+    t = make(lr=1e6, quirks=Quirks(unshifted_softmax=True))
+    t.step(50)
+    assert t.failure and "NaN" in t.failure and "softmax overflowed" in t.failure
+    assert all(np.isfinite(a).all() for a in t.params.to_arrays().values())
+    assert t.step(5) == 0  # a failed run does not go on
+
+
+def test_exploding_loss_is_caught():
+    """A loss that grows far above its start stops training with 'exploded'."""
+    t = make(lr=200.0, optimizer="plain")
+    t.step(50)
+    assert t.failure and ("exploded" in t.failure or "died" in t.failure or "diverged" in t.failure)
+
+
+def test_all_dead_neurons_are_caught():
+    """A network whose every ReLU is off stops at once, naming the count, iteration and α."""
+    X, y = blobs(200)
+    config = TrainConfig(hidden=10, lr=1.0)
+    base = Trainer(config, X, y).params
+    dead = Params(base.W1, np.full((10, 1), -100, np.float32), base.W2, base.b2)
+    t = Trainer(config, X, y, params=dead)
+    t.step(5)
+    assert t.failure.startswith("all 10 hidden neurons died at iteration 0 with α = 1")
+    assert "try α ≤ 0.5" in t.failure
+    assert t.history.last["dead_fraction"] == 1.0
+
+
+def test_dead_fraction_reported():
+    """The share of hidden units never active on the training rows is recorded."""
+    X, y = blobs(200)
+    config = TrainConfig(hidden=4, lr=0.1)
+    base = Trainer(config, X, y).params
+    b1 = np.array([[-100], [-100], [0], [0]], np.float32)
+    t = Trainer(config, X, y, params=Params(base.W1, b1, base.W2, base.b2))
+    assert t.history.last["dead_fraction"] == pytest.approx(0.5)
+    assert t.dead_units().tolist() == [True, True, False, False]
+
+
+def test_snapshots_are_log_spaced_and_bounded():
+    """W1 snapshots thin out over time and never exceed MAX_SNAPSHOTS."""
+    t = make(lr=0.01, eval_every=1000, batch_size=50)
+    t.step(3000)
+    its = [i for i, _ in t.snapshots]
+    assert its[:4] == [0, 1, 2, 3] and its[-1] <= 3000
+    assert len(its) <= MAX_SNAPSHOTS and its == sorted(its)
+    assert its[-1] - its[-2] > 1  # spacing grows
+
+
+def test_dev_predictions_and_confusion():
+    """Dev predictions, misclassified indices and the confusion matrix agree with each other."""
+    t = make(lr=0.5)
+    t.step(20)
+    preds, probs = t.dev_predictions()
+    np.testing.assert_allclose(probs.sum(axis=0), 1, rtol=1e-5)
+    C = t.confusion()
+    assert C.sum() == t.y_dev.size and np.trace(C) == t.y_dev.size - t.misclassified().size
+
+
+def test_effective_lr_formula():
+    """Notebook α = 1 on 3,000 rows acts like 2·3000/42000 ≈ 0.143."""
+    assert effective_lr(1.0, 3000, NOTEBOOK_QUIRKS) == pytest.approx(2 * 3000 / 42000)
+    assert effective_lr(0.3, 3000, Quirks()) == 0.3
+
+
+def test_notebook_mode_is_float64_with_notebook_quirks():
+    """Notebook mode trains in float64 with the four training quirks and the settable m."""
+    t = make(mode="notebook", notebook_m=1000, lr=1.0)
+    assert t.params.dtype == np.float64 and t.quirks.global_m == 1000 and t.quirks.double_dZ2
+    assert 0 <= t.params.b1.min() and t.params.W1.max() < 0.01
+
+
+def test_quirk_unscaled_dev_breaks_dev_accuracy_only():
+    """Leaving dev pixels at 0..255 changes dev metrics, not training."""
+    a, b = make(lr=0.5), make(lr=0.5, quirks=Quirks(unscaled_dev=True))
+    a.step(30), b.step(30)
+    np.testing.assert_array_equal(a.params.W1, b.params.W1)
+    assert a.history.last["train_acc"] == b.history.last["train_acc"]
+    assert b.X_dev.max() > 200 and a.X_dev.max() <= 1  # the trainer saw raw 0..255 pixels
+    assert b.history.last["dev_loss"] != pytest.approx(a.history.last["dev_loss"], rel=0.01)
+
+
+def test_quirk_train_accuracy_only_hides_dev():
+    """With the train-only quirk the history has no dev numbers."""
+    t = make(quirks=Quirks(train_accuracy_only=True))
+    assert math.isnan(t.history.last["dev_acc"]) and not math.isnan(t.history.last["train_acc"])
+
+
+def test_loaded_params_must_match_hidden_size():
+    """Continuing from weights with another hidden size is refused with both sizes named."""
+    X, y = blobs(50)
+    other = Trainer(TrainConfig(hidden=5), X, y).params
+    with pytest.raises(ValueError, match="5 hidden units.*10"):
+        Trainer(TrainConfig(hidden=10), X, y, params=other)
+
+
+@pytest.mark.parametrize("bad", [dict(hidden=0), dict(hidden=513), dict(lr=0), dict(lr=float("nan")),
+                                 dict(optimizer="sgdx"), dict(mode="x"), dict(batch_size=0), dict(momentum=1.0)])
+def test_config_rejects_bad_values(bad):
+    """Out-of-range settings raise ValueError naming the setting."""
+    with pytest.raises(ValueError):
+        TrainConfig(**bad)
+
+
+def test_config_round_trips_through_dict():
+    """to_dict/from_dict keep every setting, quirks included."""
+    c = TrainConfig(hidden=20, quirks=Quirks(double_dZ2=True), batch_size=64)
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ValueError, match="unknown setting"):
+        TrainConfig.from_dict({"hiden": 3})
+
+
+def test_core_imports_no_ui_or_io_library():
+    """core stays pure NumPy: importing it loads neither streamlit, pandas nor plotly."""
+    code = "import sys, core; print(sorted(m for m in ('streamlit', 'pandas', 'plotly') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
