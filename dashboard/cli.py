@@ -1,0 +1,249 @@
+"""The `digit-lab` command line: train, evaluate, download, app.
+
+Bad arguments or bad input end with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import data
+from core import PRESETS, Params, TrainConfig, Trainer, confusion_matrix
+from core.train import evaluate
+
+SOURCES_HELP = ("sample (bundled), mnist, mnist-test, fashion-mnist, fashion-mnist-test, "
+                "a Kaggle CSV (.csv/.csv.gz/.zip), a folder of IDX files, or an .npz with X and y")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line instead of usage plus message."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def batch_size(text: str) -> int | None:
+    """`full` -> None (full-batch), else a positive integer."""
+    if text == "full":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected 'full' or a positive integer, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> Parser:
+    """All sub-commands and their options."""
+    parser = Parser(prog="digit-lab", description="Train and inspect a from-scratch NumPy digit network.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a network and report dev accuracy")
+    train.add_argument("--data", default="sample", help=SOURCES_HELP)
+    train.add_argument("--split", choices=["train", "test"], default="train", help="IDX folder: train-* or t10k-* files")
+    train.add_argument("--data-dir", type=Path, help="download cache (default: $DIGIT_LAB_DATA or ~/.cache/digit-lab)")
+    train.add_argument("--preset", choices=sorted(PRESETS), help="named settings; other flags override them")
+    train.add_argument("--save", type=Path, help="write the weights to this .npz")
+    train.add_argument("--metrics-json", type=Path, help="write config, final metrics and history as JSON")
+    train.argument_default = argparse.SUPPRESS  # settings not given stay as the preset has them
+    train.add_argument("--hidden", type=int)
+    train.add_argument("--lr", type=float, help="learning rate α")
+    train.add_argument("--iterations", type=int)
+    train.add_argument("--batch-size", type=batch_size, help="'full' (default) or a mini-batch size")
+    train.add_argument("--optimizer", choices=["plain", "momentum", "adam"])
+    train.add_argument("--momentum", type=float, help="momentum β; > 0 with the plain optimizer means momentum")
+    train.add_argument("--lr-decay", type=float, help="lr / (1 + decay · iteration)")
+    train.add_argument("--mode", choices=["corrected", "notebook"])
+    train.add_argument("--notebook-m", type=int, help="notebook mode: the global m gradients are divided by (42000)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--dev-size", type=int)
+    train.add_argument("--train-size", type=int)
+    train.add_argument("--eval-every", type=int)
+
+    evaluate_ = commands.add_parser("evaluate", help="loss, accuracy and confusion matrix of saved weights")
+    evaluate_.add_argument("--weights", type=Path, required=True)
+    evaluate_.add_argument("--data", default="mnist-test", help=SOURCES_HELP)
+    evaluate_.add_argument("--split", choices=["train", "test"], default="test")
+    evaluate_.add_argument("--data-dir", type=Path)
+
+    download = commands.add_parser("download", help="fetch a dataset into the cache, checksum-verified")
+    download.add_argument("dataset", choices=sorted(data.DATASETS))
+    download.add_argument("--data-dir", type=Path)
+
+    app = commands.add_parser("app", help="start the dashboard (extra arguments go to streamlit run)")
+    app.add_argument("streamlit_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+CONFIG_FLAGS = ("hidden", "lr", "iterations", "batch_size", "optimizer", "momentum", "lr_decay", "mode",
+                "notebook_m", "seed", "dev_size", "train_size", "eval_every")
+
+
+def config_from(args) -> TrainConfig:
+    """The preset (or the defaults) with every flag the user gave on top.
+
+    Raises: ValueError for a setting out of range.
+    """
+    base = PRESETS[args.preset] if args.preset else TrainConfig()
+    changes = {name: getattr(args, name) for name in CONFIG_FLAGS if hasattr(args, name)}
+    if "momentum" in changes and "optimizer" not in changes and base.optimizer != "adam":
+        changes["optimizer"] = "momentum" if changes["momentum"] > 0 else "plain"
+    return base.with_(**changes)
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent when stderr is not one."""
+
+    def __init__(self, total: float, label: str):
+        self.total, self.label, self.live = max(total, 1), label, sys.stderr.isatty()
+
+    def show(self, done: float, note: str = "") -> None:
+        if self.live:
+            filled = int(30 * min(done / self.total, 1))
+            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {note}\x1b[K")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[K")
+
+
+def load(args, split: str) -> data.Dataset:
+    """The dataset named by --data, downloading a known one with a progress bar if missing."""
+    bar = Progress(1, "download")
+    dataset = data.load_source(args.data, split=split, data_dir=args.data_dir,
+                               progress=lambda done, total, name: (setattr(bar, "total", max(total, 1)),
+                                                                   bar.show(done, name)))
+    bar.close()
+    return dataset
+
+
+def fmt(value: float) -> str:
+    return "   n/a" if math.isnan(value) else f"{value:.4f}"
+
+
+def run_train(args) -> int:
+    """Train with the chosen settings, print progress and final metrics; 1 if training failed."""
+    config = config_from(args)
+    dataset = load(args, args.split)
+    parts = data.split(dataset, dev_size=config.dev_size, train_size=config.train_size, seed=config.seed)
+    del dataset  # the float32 split is all training needs
+    trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    print(f"training {config.mode} 784-{config.hidden}-10 on {trainer.m:,} rows, dev {parts.y_dev.size:,}; "
+          f"{config.optimizer}, α = {config.lr:g}, batch {config.batch_size or 'full'}, "
+          f"{config.iterations} iterations")
+    bar = Progress(config.iterations, "training")
+    print_row(trainer.history.last)
+    while not trainer.done:
+        trainer.step(min(config.eval_every, config.iterations - trainer.iteration))
+        if trainer.history.last["iteration"] == trainer.iteration:
+            bar.close()
+            print_row(trainer.history.last)
+        bar.show(trainer.iteration, f"{trainer.iteration}/{config.iterations}")
+    bar.close()
+    final = trainer.final_metrics()
+    if trainer.failure:
+        print(f"stopped: {trainer.failure}", file=sys.stderr)
+    print(f"final: train loss {fmt(final['train_loss'])}  train accuracy {fmt(final['train_accuracy'])}  "
+          f"dev loss {fmt(final['dev_loss'])}  dev accuracy {fmt(final['dev_accuracy'])}  "
+          f"({final['iterations']} iterations, {final['seconds']:.1f} s)")
+    if args.save:
+        meta = {"config": config.to_dict(), "iteration": trainer.iteration, "dataset": args.data}
+        data.save_weights(args.save, trainer.params.to_arrays(), meta)
+        print(f"weights saved to {args.save}")
+    if args.metrics_json:
+        report = {"config": config.to_dict(), "final": final, "history": trainer.history.rows,
+                  "diverged": trainer.failure}
+        args.metrics_json.write_text(json.dumps(no_nan(report), indent=1))
+    return 1 if trainer.failure else 0
+
+
+def print_row(row: dict) -> None:
+    print(f"iteration {row['iteration']:>6}  loss {fmt(row['train_loss'])}  train acc {fmt(row['train_acc'])}"
+          f"  dev acc {fmt(row['dev_acc'])}", flush=True)
+
+
+def no_nan(value):
+    """NaN (no dev set, train-only quirk) becomes JSON null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_nan(v) for v in value]
+    return value
+
+
+def run_evaluate(args) -> int:
+    """Loss, accuracy and confusion matrix of saved weights on a dataset."""
+    arrays, meta = data.load_weights(args.weights)
+    try:
+        params = Params.from_arrays(arrays)
+    except ValueError as error:
+        raise ValueError(f"{args.weights}: {error}") from None
+    dataset = load(args, args.split)
+    if dataset.labels is None:
+        raise UsageError(f"{args.data} has no labels: evaluate needs a labelled dataset")
+    X = data.to_columns(dataset.images)
+    loss, acc, preds, _ = evaluate(params, X, dataset.labels)
+    print(f"{dataset.name}: {len(dataset):,} images, 784-{params.hidden}-10 weights from {args.weights}")
+    print(f"loss {loss:.4f}  accuracy {acc:.4f}")
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    C = confusion_matrix(dataset.labels, preds)
+    print("      " + "".join(f"{k:>6}" for k in range(10)))
+    for k, row in enumerate(C):
+        print(f"{k:>6}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def run_download(args) -> int:
+    """Download a dataset into the cache with a progress bar."""
+    bar = Progress(1, args.dataset)
+
+    def progress(done, total, name):
+        bar.total = max(total, 1)
+        bar.show(done, f"{name} {done / 1e6:.1f}/{total / 1e6:.1f} MB")
+
+    path = data.download(args.dataset, data_dir=args.data_dir, progress=progress)
+    bar.close()
+    print(f"{args.dataset} is in {path}")
+    return 0
+
+
+def run_app(args) -> int:
+    """Start the dashboard with streamlit run."""
+    app = Path(__file__).with_name("app.py")
+    extra = [a for a in args.streamlit_args if a != "--"]
+    env = {"OPENBLAS_NUM_THREADS": "1", **os.environ}  # tiny matmuls: spin-waiting threads only cost
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), *extra], env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `digit-lab` console script."""
+    commands = {"train": run_train, "evaluate": run_evaluate, "download": run_download, "app": run_app}
+    try:
+        args = build_parser().parse_args(argv)
+        return commands[args.command](args)
+    except (UsageError, argparse.ArgumentTypeError) as error:
+        print(f"digit-lab: {error}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, IsADirectoryError, PermissionError, data.DownloadError) as error:
+        print(f"digit-lab: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("digit-lab: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

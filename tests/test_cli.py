@@ -1,0 +1,136 @@
+"""The digit-lab command line, end to end on the bundled sample."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import data
+from core import Params
+from dashboard.cli import main
+
+
+def run_cli(*args):
+    """Run the installed console script (or the module) and capture everything."""
+    exe = shutil.which("digit-lab")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "dashboard.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_train_on_sample_reports_dev_accuracy(tmp_path):
+    """`digit-lab train --data sample` trains, prints progress and final dev accuracy, exit 0."""
+    out = run_cli("train", "--data", "sample", "--iterations", "30", "--lr", "0.5",
+                  "--metrics-json", str(tmp_path / "m.json"), "--save", str(tmp_path / "w.npz"))
+    assert out.returncode == 0, out.stderr
+    assert "iteration     30" in out.stdout and "dev accuracy" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_metrics_json_schema(tmp_path):
+    """--metrics-json writes config, final (six keys), history rows and diverged = null."""
+    path = tmp_path / "m.json"
+    assert main(["train", "--data", "sample", "--iterations", "20", "--eval-every", "5",
+                 "--metrics-json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert set(report) == {"config", "final", "history", "diverged"}
+    assert set(report["final"]) == {"train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
+                                    "iterations", "seconds"}
+    assert report["final"]["iterations"] == 20 and report["diverged"] is None
+    assert [r["iteration"] for r in report["history"]] == [0, 5, 10, 15, 20]
+    assert report["config"]["hidden"] == 10 and report["config"]["batch_size"] is None
+
+
+def test_saved_weights_evaluate(tmp_path, capsys):
+    """Weights saved by train load with allow_pickle=False and evaluate prints a confusion matrix."""
+    weights = tmp_path / "w.npz"
+    assert main(["train", "--data", "sample", "--iterations", "40", "--lr", "0.5", "--save", str(weights)]) == 0
+    arrays, meta = data.load_weights(weights)
+    assert Params.from_arrays(arrays).hidden == 10 and meta["config"]["lr"] == 0.5
+    with np.load(weights, allow_pickle=False) as z:
+        assert z["W1"].shape == (10, 784)
+    capsys.readouterr()
+    assert main(["evaluate", "--weights", str(weights), "--data", "sample"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "confusion matrix" in out
+    matrix = [line.split()[1:] for line in out.splitlines()[-10:]]
+    assert sum(int(v) for row in matrix for v in row) == 10_000
+
+
+def test_preset_and_flags_override(tmp_path):
+    """A preset sets the defaults and explicit flags win over it."""
+    path = tmp_path / "m.json"
+    assert main(["train", "--data", "sample", "--preset", "fast-10", "--iterations", "10",
+                 "--batch-size", "full", "--metrics-json", str(path)]) == 0
+    config = json.loads(path.read_text())["config"]
+    assert config["optimizer"] == "adam" and config["batch_size"] is None and config["iterations"] == 10
+
+
+def test_momentum_flag_switches_optimizer(tmp_path):
+    """--momentum 0.9 with no --optimizer trains with momentum."""
+    path = tmp_path / "m.json"
+    assert main(["train", "--data", "sample", "--iterations", "5", "--momentum", "0.9",
+                 "--metrics-json", str(path)]) == 0
+    assert json.loads(path.read_text())["config"]["optimizer"] == "momentum"
+
+
+def test_divergence_exits_1_with_reason(tmp_path, capsys):
+    """A run that blows up stops with a plain reason on stderr, exit 1, and diverged in the JSON."""
+    path = tmp_path / "m.json"
+    assert main(["train", "--data", "sample", "--iterations", "100", "--lr", "1000",
+                 "--train-size", "500", "--metrics-json", str(path)]) == 1
+    reason = json.loads(path.read_text())["diverged"]
+    assert reason and "try α ≤" in reason
+    assert "stopped:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--hidden", "0"], "hidden size must be 1..512"),
+    (["train", "--lr", "-1"], "learning rate must be > 0"),
+    (["train", "--batch-size", "abc"], "expected 'full' or a positive integer"),
+    (["train", "--data", "no/such/file.csv"], "no/such/file.csv"),
+    (["train", "--mode", "fancy"], "invalid choice"),
+    (["train", "--dev-size", "20000"], "dev size"),
+    (["evaluate", "--weights", "missing.npz", "--data", "sample"], "missing.npz"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_one_line_exit_2(args, message):
+    """Bad arguments or input: one line on stderr naming the problem, exit code 2, no traceback."""
+    out = run_cli(*args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_bad_csv_names_row_and_column(tmp_path):
+    """A malformed Kaggle CSV gets its row, column and value on one stderr line, exit 2."""
+    bad = tmp_path / "train.csv"
+    header = "label," + ",".join(f"pixel{i}" for i in range(784))
+    bad.write_text(header + "\n" + "3," + ",".join(["0"] * 783 + ["300"]) + "\n")
+    out = run_cli("train", "--data", str(bad))
+    assert out.returncode == 2 and "pixel783" in out.stderr and "300" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_weights_with_wrong_shape_are_refused(tmp_path):
+    """evaluate on a weights file with a bad shape says which array is wrong, exit 2."""
+    path = tmp_path / "w.npz"
+    data.save_weights(path, {"W1": np.zeros((3, 784)), "b1": np.zeros((3, 1)), "W2": np.zeros((10, 4)),
+                             "b2": np.zeros((10, 1))}, {"config": {}})
+    out = run_cli("evaluate", "--weights", str(path), "--data", "sample")
+    assert out.returncode == 2 and "W2 has shape" in out.stderr
+
+
+def test_notebook_run_reproduces_95_percent():
+    """The notebook's setting (3,000 rows, α = 1, 1,000 iterations) reaches ~95% training accuracy."""
+    from core import PRESETS, Trainer
+
+    config = PRESETS["notebook"]
+    parts = data.split(data.load_sample(), dev_size=1000, train_size=3000, seed=config.seed)
+    t = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    t.step(1000)
+    assert t.failure is None
+    assert t.final_metrics()["train_accuracy"] >= 0.93
+    assert t.final_metrics()["dev_accuracy"] >= 0.85
