@@ -171,6 +171,16 @@ def forward(params: Params, X: np.ndarray, shift: bool = True) -> Cache:
     return Cache(Z1, A1, Z2, softmax(Z2, shift))
 
 
+def deltas(params: Params, cache: Cache, Y: np.ndarray, dZ2_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """dZ2 = A2 - Y (times 2 in the notebook) and dZ1 = W2ᵀ·dZ2 ∗ ReLU'(Z1).
+
+    Shapes: Y (10, m) -> dZ2 (10, m), dZ1 (h, m).
+    """
+    dZ2 = (cache.A2 - Y) * dZ2_scale if dZ2_scale != 1 else cache.A2 - Y  # (10, m)
+    dZ1 = (params.W2.T @ dZ2) * (cache.Z1 > 0)  # (h, m): ReLU'(Z1) is 0 or 1
+    return dZ2, dZ1
+
+
 def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int | None = None,
              dZ2_scale: float = 1.0) -> Params:
     """Gradients of the summed loss divided by `m` (default: the batch's own size).
@@ -180,13 +190,12 @@ def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int 
     db2 (10, 1).
     """
     m = X.shape[1] if m is None else m
-    dZ2 = (cache.A2 - Y) * dZ2_scale if dZ2_scale != 1 else cache.A2 - Y  # (10, m)
+    dZ2, dZ1 = deltas(params, cache, Y, dZ2_scale)
     dW2 = dZ2 @ cache.A1.T / m
     db2 = dZ2.sum(axis=1, keepdims=True) / m
-    dZ1 = (params.W2.T @ dZ2) * (cache.Z1 > 0)  # (h, m): ReLU'(Z1) is 0 or 1
     dW1 = (X @ dZ1.T).T / m  # X @ dZ1.T walks X in its memory order (examples contiguous)
     db1 = dZ1.sum(axis=1, keepdims=True) / m
-    return Params(dW1.astype(params.dtype, copy=False), db1, dW2, db2)
+    return Params(dW1, db1, dW2, db2)
 
 
 def cross_entropy(Z2: np.ndarray, y: np.ndarray) -> float:
