@@ -14,6 +14,10 @@ Columns are examples, as in the notebook:
 
 `Quirks` switches on, one by one, what the original notebook did differently; with all of
 them off this is plain gradient descent on mean cross-entropy.
+
+Every function also takes a stack of N networks that share the batch X: give the parameters
+a leading run axis (W1 (N, h, 784), Z1 (N, h, m), ...) and results get it too. A learning-rate
+sweep trains all its runs this way, in one pass over the data.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class Params:
     @property
     def hidden(self) -> int:
         """Number of hidden units h."""
-        return self.W1.shape[0]
+        return self.W1.shape[-2]
 
     @property
     def dtype(self) -> np.dtype:
@@ -141,11 +145,11 @@ def softmax(Z: np.ndarray, shift: bool = True) -> np.ndarray:
     the trainer reports that as divergence.
     """
     if shift:
-        E = np.exp(Z - Z.max(axis=0, keepdims=True))
-        return E / E.sum(axis=0, keepdims=True)
+        E = np.exp(Z - Z.max(axis=-2, keepdims=True))
+        return E / E.sum(axis=-2, keepdims=True)
     with np.errstate(over="ignore", invalid="ignore"):
         E = np.exp(Z)
-        return E / E.sum(axis=0, keepdims=True)
+        return E / E.sum(axis=-2, keepdims=True)
 
 
 def one_hot(y: np.ndarray, k: int = N_CLASSES, dtype=np.float32) -> np.ndarray:
@@ -177,7 +181,7 @@ def deltas(params: Params, cache: Cache, Y: np.ndarray, dZ2_scale: float = 1.0) 
     Shapes: Y (10, m) -> dZ2 (10, m), dZ1 (h, m).
     """
     dZ2 = (cache.A2 - Y) * dZ2_scale if dZ2_scale != 1 else cache.A2 - Y  # (10, m)
-    dZ1 = (params.W2.T @ dZ2) * (cache.Z1 > 0)  # (h, m): ReLU'(Z1) is 0 or 1
+    dZ1 = (params.W2.mT @ dZ2) * (cache.Z1 > 0)  # (h, m): ReLU'(Z1) is 0 or 1; .mT transposes the last two axes
     return dZ2, dZ1
 
 
@@ -191,22 +195,23 @@ def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int 
     """
     m = X.shape[1] if m is None else m
     dZ2, dZ1 = deltas(params, cache, Y, dZ2_scale)
-    dW2 = dZ2 @ cache.A1.T / m
-    db2 = dZ2.sum(axis=1, keepdims=True) / m
-    dW1 = (X @ dZ1.T).T / m  # X @ dZ1.T walks X in its memory order (examples contiguous)
-    db1 = dZ1.sum(axis=1, keepdims=True) / m
+    dW2 = dZ2 @ cache.A1.mT / m
+    db2 = dZ2.sum(axis=-1, keepdims=True) / m
+    dW1 = (X @ dZ1.mT).mT / m  # X @ dZ1ᵀ walks X in its memory order (examples contiguous)
+    db1 = dZ1.sum(axis=-1, keepdims=True) / m
     return Params(dW1, db1, dW2, db2)
 
 
-def cross_entropy(Z2: np.ndarray, y: np.ndarray) -> float:
+def cross_entropy(Z2: np.ndarray, y: np.ndarray):
     """Mean over examples of -log softmax(Z2)[y], computed stably from the logits.
 
-    Shapes: Z2 (10, m), y (m,) -> scalar.
+    Shapes: Z2 (10, m), y (m,) -> float; Z2 (N, 10, m) -> (N,) one loss per run.
     """
     Z = Z2.astype(np.float64)
-    top = Z.max(axis=0)
-    log_sum = top + np.log(np.exp(Z - top).sum(axis=0))
-    return float(np.mean(log_sum - Z[y, np.arange(y.size)]))
+    top = Z.max(axis=-2)
+    log_sum = top + np.log(np.exp(Z - top[..., None, :]).sum(axis=-2))
+    loss = np.mean(log_sum - Z[..., y, np.arange(y.size)], axis=-1)
+    return float(loss) if loss.ndim == 0 else loss
 
 
 def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
@@ -225,9 +230,9 @@ class BatchResult:
     """One pass over a batch: gradients, and what it learned about the batch on the way."""
 
     grads: Params
-    loss: float  # mean cross-entropy at the parameters before the update
-    hits: int  # correctly classified examples
-    active: np.ndarray  # (h,) bool: hidden unit was > 0 on at least one example
+    loss: float | np.ndarray  # mean cross-entropy at the parameters before the update ((N,) stacked)
+    hits: int | np.ndarray  # correctly classified examples ((N,) stacked)
+    active: np.ndarray  # (h,) or (N, h) bool: hidden unit was > 0 on at least one example
 
 
 def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
@@ -245,7 +250,7 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
                          f"the notebook's code crashes here (shapes (10, m) vs ({k}, m))")
     divisor = quirks.global_m or m
     total, loss_sum, hits = None, 0.0, 0
-    active = np.zeros(params.hidden, dtype=bool)
+    active = np.zeros(params.b1.shape[:-1], dtype=bool)  # (h,) or (N, h)
     for s in range(0, m, chunk):
         Xc, yc = X[:, s:s + chunk].astype(params.dtype, copy=False), y[s:s + chunk]
         cache = forward(params, Xc, shift=not quirks.unshifted_softmax)
@@ -253,6 +258,6 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
                      2.0 if quirks.double_dZ2 else 1.0)
         total = g if total is None else total.map(np.add, g)
         loss_sum += cross_entropy(cache.Z2, yc) * yc.size
-        hits += int((cache.Z2.argmax(axis=0) == yc).sum())
-        active |= (cache.A1 > 0).any(axis=1)
+        hits = hits + (cache.Z2.argmax(axis=-2) == yc).sum(axis=-1)
+        active |= (cache.A1 > 0).any(axis=-1)
     return BatchResult(total, loss_sum / m, hits, active)

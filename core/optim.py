@@ -33,10 +33,12 @@ def init_optimizer(kind: str, params: Params) -> OptimizerState:
     return OptimizerState(kind, 0, zeros, zeros if kind == "adam" else None)
 
 
-def update(params: Params, grads: Params, state: OptimizerState, lr: float, beta1: float = 0.9,
+def update(params: Params, grads: Params, state: OptimizerState, lr, beta1: float = 0.9,
            beta2: float = 0.999, eps: float = 1e-8) -> tuple[Params, OptimizerState]:
     """One step: W -= lr·dW (plain), heavy-ball momentum with `beta1`, or Adam."""
-    lr = float(lr)  # a Python float keeps float32 arrays float32 (NumPy 2 promotion rules)
+    # A Python float keeps float32 arrays float32 (NumPy 2 promotion); a sweep passes one α per
+    # stacked run as an (N, 1, 1) array of the parameters' dtype.
+    lr = float(lr) if np.ndim(lr) == 0 else np.asarray(lr, dtype=params.dtype)
     if state.kind == "plain":
         return params.map(lambda p, g: p - lr * g, grads), OptimizerState("plain", state.step + 1)
     if state.kind == "momentum":

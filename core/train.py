@@ -33,20 +33,87 @@ def effective_lr(lr: float, m: int, quirks: Quirks) -> float:
     return lr * scale * (m / quirks.global_m if quirks.global_m else 1.0)
 
 
-def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True,
-             chunk: int = CHUNK) -> tuple[float, float, np.ndarray, np.ndarray]:
+def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK):
     """Loss, accuracy, predictions and active hidden units on (X, y).
 
-    Shapes: X (784, m), y (m,) -> loss, accuracy, predictions (m,), active (h,).
+    Shapes: X (784, m), y (m,) -> loss, accuracy, predictions (m,), active (h,); for N stacked
+    runs the loss and accuracy are (N,), predictions (N, m), active (N, h).
     """
-    loss_sum, preds = 0.0, np.empty(y.size, dtype=np.int64)
-    active = np.zeros(params.hidden, dtype=bool)
+    runs = params.b1.shape[:-2]  # () for one network, (N,) for a stack
+    loss_sum, preds = np.zeros(runs), np.empty(runs + (y.size,), dtype=np.int64)
+    active = np.zeros(params.b1.shape[:-1], dtype=bool)
     for s in range(0, y.size, chunk):
         cache = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False), shift)
-        loss_sum += cross_entropy(cache.Z2, y[s:s + chunk]) * cache.Z2.shape[1]
-        preds[s:s + chunk] = cache.Z2.argmax(axis=0)
-        active |= (cache.A1 > 0).any(axis=1)
-    return loss_sum / max(y.size, 1), accuracy(y, preds), preds, active
+        loss_sum += cross_entropy(cache.Z2, y[s:s + chunk]) * cache.Z2.shape[-1]
+        preds[..., s:s + chunk] = cache.Z2.argmax(axis=-2)
+        active |= (cache.A1 > 0).any(axis=-1)
+    loss, acc = loss_sum / max(y.size, 1), (preds == y).mean(axis=-1) if y.size else np.zeros(runs)
+    return (float(loss), float(acc), preds, active) if not runs else (loss, acc, preds, active)
+
+
+def initial_params(config: TrainConfig) -> Params:
+    """The run's starting weights: the same for every run with the same seed, hidden size and mode."""
+    init_rng = np.random.default_rng(config.seed).spawn(2)[0]
+    return init_params(config.hidden, init_rng, config.dtype, config.effective_quirks.uniform_init)
+
+
+class BatchOrder:
+    """Which training rows each update uses: all of them, or shuffled mini-batches per epoch."""
+
+    def __init__(self, m: int, batch_size: int | None, seed: int):
+        self.m, self.batch_size = m, min(batch_size or m, m)
+        self._rng = np.random.default_rng(seed).spawn(2)[1]
+        self._perm, self._cursor = np.arange(0), 0
+
+    def next(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The next batch of (X, y); reshuffles at each new epoch."""
+        if self.batch_size >= self.m:
+            return X, y
+        if self._cursor >= self._perm.size:
+            self._perm, self._cursor = self._rng.permutation(self.m), 0
+        idx = self._perm[self._cursor:self._cursor + self.batch_size]
+        self._cursor += idx.size
+        # X.T is (m, 784) with examples contiguous: gathering rows copies whole rows at once
+        return X.T[idx].T, y[idx]
+
+
+def diagnose(loss: float, finite: bool, active: np.ndarray, lr: float, iteration: int, start_loss: float,
+             quirks: Quirks) -> str | None:
+    """Why training must stop after this batch, in plain English, or None when it looks healthy.
+
+    `finite`: all gradients are finite; `active` (h,): hidden units that fired on the batch.
+    """
+    if not finite or not math.isfinite(loss):
+        return nan_message(lr, iteration, quirks)
+    if not active.any():
+        return (f"all {active.size} hidden neurons died at iteration {iteration} with α = {lr:.3g}: "
+                f"every ReLU outputs 0 on every training image, so no gradient can bring them "
+                f"back and the loss is stuck near chance (ln 10 ≈ 2.303). Reset and try α ≤ {_suggest(lr)}.")
+    if loss > EXPLODE_FACTOR * max(start_loss, math.log(10)):
+        return (f"the loss exploded to {loss:.3g} at iteration {iteration} with α = {lr:.3g} "
+                f"(it started at {start_loss:.3g}). Reset and try α ≤ {_suggest(lr)}.")
+    return None
+
+
+def nan_message(lr: float, iteration: int, quirks: Quirks) -> str:
+    """The explanation for a loss or weights that became NaN/inf."""
+    cause = ("the unshifted softmax overflowed (exp of a large logit)" if quirks.unshifted_softmax
+             else "the weights blew up")
+    return (f"training diverged at iteration {iteration} with α = {lr:.3g}: {cause} and the "
+            f"loss became NaN. Reset and try α ≤ {_suggest(lr)}.")
+
+
+def collapsed(rows: list[dict], hidden: int, lr: float) -> str | None:
+    """Most hidden units dead and accuracy at chance for COLLAPSE_WINDOW iterations: a reason, or None."""
+    last = rows[-1]
+    recent = [r for r in rows if r["iteration"] >= last["iteration"] - COLLAPSE_WINDOW]
+    if (last["iteration"] < COLLAPSE_WINDOW or len(recent) < 3 or last["dead_fraction"] < 0.5
+            or any(r["train_acc"] > CHANCE_ACCURACY for r in recent)):
+        return None
+    dead = round(last["dead_fraction"] * hidden)
+    return (f"the network collapsed by iteration {last['iteration']} with α = {lr:.3g}: {dead} of "
+            f"{hidden} hidden neurons are dead and training accuracy has stayed at chance level "
+            f"(≤ {CHANCE_ACCURACY:.0%}) for {COLLAPSE_WINDOW} iterations. Reset and try α ≤ {_suggest(lr)}.")
 
 
 class History:
@@ -84,9 +151,8 @@ class Trainer:
         if X_train.shape != (784, y_train.size) or y_train.size == 0:
             raise ValueError(f"X_train must be (784, m) with m = len(y_train) >= 1, got {X_train.shape}")
         self.config, self.quirks = config, config.effective_quirks
-        init_rng, self._order_rng = np.random.default_rng(config.seed).spawn(2)
         if params is None:
-            params = init_params(config.hidden, init_rng, config.dtype, self.quirks.uniform_init)
+            params = initial_params(config)
         elif params.hidden != config.hidden:
             raise ValueError(f"loaded weights have {params.hidden} hidden units, the settings say {config.hidden}")
         self.params = params.map(lambda a: a.astype(config.dtype))
@@ -103,7 +169,8 @@ class Trainer:
         self.failure: str | None = None
         self.snapshots: list[tuple[int, np.ndarray]] = []
         self._next_snapshot = 0
-        self._perm, self._cursor = np.arange(0), 0
+        self._order = BatchOrder(self.m, config.batch_size, config.seed)
+        self.last_loss: float | None = None  # the loss of the newest batch, before its update
         self._start_loss: float | None = None
         self.record()
 
@@ -116,7 +183,7 @@ class Trainer:
     @property
     def batch_size(self) -> int:
         """Examples per update (all of them in full-batch mode)."""
-        return min(self.config.batch_size or self.m, self.m)
+        return self._order.batch_size
 
     @property
     def epoch(self) -> float:
@@ -161,29 +228,22 @@ class Trainer:
                 self.record()
         return done
 
-    def _next_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.batch_size >= self.m:
-            return self.X_train, self.y_train
-        if self._cursor >= self._perm.size:  # new epoch: reshuffle
-            self._perm, self._cursor = self._order_rng.permutation(self.m), 0
-        idx = self._perm[self._cursor:self._cursor + self.batch_size]
-        self._cursor += idx.size
-        # X.T is (m, 784) with examples contiguous: gathering rows copies whole rows at once
-        return self.X_train.T[idx].T, self.y_train[idx]
-
     def _update(self) -> None:
-        X, y = self._next_batch()
+        X, y = self._order.next(self.X_train, self.y_train)
         lr = self.current_lr()
         try:
-            result = gradients(self.params, X, y, self.quirks)
+            with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught below, in words
+                result = gradients(self.params, X, y, self.quirks)
         except ValueError as error:  # the one-hot quirk on a batch without 9s
             self.failure = f"iteration {self.iteration}: {error}"
             return
+        self.last_loss = result.loss
         self._start_loss = self._start_loss if self._start_loss is not None else result.loss
         self.failure = self._diagnose(result.loss, result.active, result.grads, lr)
         if self.failure is not None:
             return
-        params, state = update(self.params, result.grads, self.opt_state, lr, beta1=self.config.momentum)
+        with np.errstate(over="ignore", invalid="ignore"):
+            params, state = update(self.params, result.grads, self.opt_state, lr, beta1=self.config.momentum)
         if not all(np.isfinite(a).all() for a in params.to_arrays().values()):
             self.failure = self._nan_message(lr)
             return
@@ -194,25 +254,11 @@ class Trainer:
     # ----- failure detection -----------------------------------------------------------------
     def _diagnose(self, loss: float, active: np.ndarray, grads: Params, lr: float) -> str | None:
         """A plain-English reason to stop, or None when training looks healthy."""
-        if not math.isfinite(loss) or not all(np.isfinite(g).all() for g in grads.to_arrays().values()):
-            return self._nan_message(lr)
-        h = self.params.hidden
-        if not active.any():
-            return (f"all {h} hidden neurons died at iteration {self.iteration} with α = {lr:.3g}: "
-                    f"every ReLU outputs 0 on every training image, so no gradient can bring them "
-                    f"back and the loss is stuck near chance (ln 10 ≈ 2.303). "
-                    f"Reset and try α ≤ {_suggest(lr)}.")
-        limit = EXPLODE_FACTOR * max(self._start_loss, math.log(10))
-        if loss > limit:
-            return (f"the loss exploded to {loss:.3g} at iteration {self.iteration} with α = {lr:.3g} "
-                    f"(it started at {self._start_loss:.3g}). Reset and try α ≤ {_suggest(lr)}.")
-        return None
+        finite = all(np.isfinite(g).all() for g in grads.to_arrays().values())
+        return diagnose(loss, finite, active, lr, self.iteration, self._start_loss, self.quirks)
 
     def _nan_message(self, lr: float) -> str:
-        cause = ("the unshifted softmax overflowed (exp of a large logit)" if self.quirks.unshifted_softmax
-                 else "the weights blew up")
-        return (f"training diverged at iteration {self.iteration} with α = {lr:.3g}: {cause} and the "
-                f"loss became NaN. Reset and try α ≤ {_suggest(lr)}.")
+        return nan_message(lr, self.iteration, self.quirks)
 
     # ----- recording -----------------------------------------------------------------------------
     def record(self) -> dict:
@@ -229,22 +275,8 @@ class Trainer:
         self.history.append(row)
         if self.iteration == 0:
             self._maybe_snapshot()
-        self.failure = self.failure or self._collapsed()
+        self.failure = self.failure or collapsed(self.history.rows, self.params.hidden, self.lr)
         return row
-
-    def _collapsed(self) -> str | None:
-        """Most hidden units dead and accuracy at chance for COLLAPSE_WINDOW iterations."""
-        recent = [r for r in self.history.rows if r["iteration"] >= self.iteration - COLLAPSE_WINDOW]
-        last = self.history.last
-        if (self.iteration < COLLAPSE_WINDOW or len(recent) < 3 or last["dead_fraction"] < 0.5
-                or any(r["train_acc"] > CHANCE_ACCURACY for r in recent)):
-            return None
-        h = self.params.hidden
-        dead = round(last["dead_fraction"] * h)
-        return (f"the network collapsed by iteration {self.iteration} with α = {self.lr:.3g}: {dead} of "
-                f"{h} hidden neurons are dead and training accuracy has stayed at chance level "
-                f"(≤ {CHANCE_ACCURACY:.0%}) for {COLLAPSE_WINDOW} iterations. "
-                f"Reset and try α ≤ {_suggest(self.lr)}.")
 
     def _maybe_snapshot(self) -> None:
         """Keep W1 at log-spaced iterations (0, 1, 2, 3, 4, 5, 7, 9, ...), at most MAX_SNAPSHOTS."""

@@ -66,8 +66,8 @@ def test_minibatch_epochs_and_reshuffle():
     t = make(batch_size=100, lr=0.1)
     seen = []
     for _ in range(3):
-        seen.append(t._next_batch()[1])
-    assert t.epoch == 0  # _next_batch alone does not update
+        seen.append(t._order.next(t.X_train, t.y_train)[1])
+    assert t.epoch == 0  # drawing batches alone does not update
     t.step(6)
     assert t.epoch == pytest.approx(2.0)
     assert sorted(np.concatenate(seen).tolist()) == sorted(t.y_train.tolist())
