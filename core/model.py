@@ -28,7 +28,8 @@ import numpy as np
 
 N_PIXELS = 784
 N_CLASSES = 10
-CHUNK = 2048  # columns per cache-blocked pass: a float32 chunk of X (6.4 MB) stays in cache
+CHUNK = 1024  # columns per cache-blocked pass: the chunk of X (3.2 MB float32) stays in cache between
+# the forward product and dW1 (measured with tests/bench.py: 1024 beat 512, 2048 and no blocking)
 
 
 @dataclass(frozen=True)
