@@ -170,8 +170,10 @@ def forward(params: Params, X: np.ndarray, shift: bool = True) -> Cache:
 
     Shapes: X (784, m) -> Z1, A1 (h, m); Z2, A2 (10, m).
     """
-    # (Xᵀ·W1ᵀ)ᵀ is W1·X; in this order BLAS reads X, whose examples are contiguous, fastest
-    Z1 = (X.T @ params.W1.mT).mT + params.b1
+    # (Xᵀ·W1ᵀ)ᵀ is W1·X; in this order BLAS reads X, whose examples are contiguous, fastest.
+    # A stack of N runs is flattened to (N·h, 784) so that one product reads X once for all.
+    W1 = params.W1.reshape(-1, N_PIXELS)  # (h, 784) or (N·h, 784)
+    Z1 = (X.T @ W1.T).T.reshape(*params.W1.shape[:-1], X.shape[1]) + params.b1
     A1 = relu(Z1)
     Z2 = params.W2 @ A1 + params.b2
     return Cache(Z1, A1, Z2, softmax(Z2, shift))
@@ -199,7 +201,7 @@ def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int 
     dZ2, dZ1 = deltas(params, cache, Y, dZ2_scale)
     dW2 = dZ2 @ cache.A1.mT / m
     db2 = dZ2.sum(axis=-1, keepdims=True) / m
-    dW1 = dZ1 @ X.T / m
+    dW1 = (dZ1.reshape(-1, X.shape[1]) @ X.T).reshape(params.W1.shape) / m  # one product for a stack
     db1 = dZ1.sum(axis=-1, keepdims=True) / m
     return Params(dW1, db1, dW2, db2)
 

@@ -17,8 +17,8 @@ import numpy as np
 from core.config import TrainConfig
 from core.model import Params, gradients
 from core.optim import OptimizerState, init_optimizer, update
-from core.train import (TRAIN_EVAL_ROWS, BatchOrder, History, Trainer, collapsed, diagnose, evaluate,
-                        initial_params, nan_message)
+from core.train import (TRAIN_EVAL_ROWS, BatchOrder, History, Trainer, collapsed, dev_as_measured, diagnose,
+                        evaluate, initial_params, nan_message)
 
 
 def log_spaced(low: float = 0.01, high: float = 3.0, count: int = 7) -> list[float]:
@@ -40,10 +40,12 @@ class Sweep:
         start = initial_params(config)
         self.params = start.map(lambda a: np.repeat(a[None], len(lrs), axis=0))  # (N, ...)
         self.opt_state = init_optimizer(config.optimizer, self.params)
-        self.X_train, self.y_train, self.X_dev, self.y_dev = X_train, y_train, X_dev, y_dev
+        self.X_train, self.y_train = X_train, y_train
+        self.X_dev, self.y_dev = dev_as_measured(X_dev, self.quirks), y_dev
         self._order = BatchOrder(y_train.size, config.batch_size, config.seed)
         self.iteration, self.seconds = 0, 0.0
         self.failures: list[str | None] = [None] * len(lrs)
+        self.failed_at: list[int | None] = [None] * len(lrs)  # iteration at which each run stopped
         self.histories = [History() for _ in lrs]
         self._start_loss: np.ndarray | None = None
         self.record()
@@ -77,22 +79,26 @@ class Sweep:
 
     def _update(self) -> None:
         X, y = self._order.next(self.X_train, self.y_train)
-        with np.errstate(over="ignore", invalid="ignore"):  # failing runs are diagnosed below
-            result = gradients(self.params, X, y, self.quirks)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # failing runs are diagnosed below
+                result = gradients(self.params, X, y, self.quirks)
+        except ValueError as error:  # the one-hot quirk on a batch without 9s stops every run
+            self._fail(self._live(), f"iteration {self.iteration}: {error}")
+            return
         if self._start_loss is None:
             self._start_loss = result.loss
         grads = result.grads.to_arrays().values()
         finite = np.logical_and.reduce([np.isfinite(g).all(axis=(1, 2)) for g in grads])
         lr = self._lr_column()
         for i in self._live():
-            self.failures[i] = diagnose(result.loss[i], finite[i], result.active[i], lr[i, 0, 0],
-                                        self.iteration, self._start_loss[i], self.quirks)
+            self._fail([i], diagnose(result.loss[i], finite[i], result.active[i], lr[i, 0, 0],
+                                     self.iteration, self._start_loss[i], self.quirks))
         with np.errstate(over="ignore", invalid="ignore"):
             new, state = update(self.params, result.grads, self.opt_state, lr, beta1=self.config.momentum)
         ok = np.logical_and.reduce([np.isfinite(a).all(axis=(1, 2)) for a in new.to_arrays().values()])
         for i in self._live():
             if not ok[i]:
-                self.failures[i] = nan_message(self.lrs[i], self.iteration, self.quirks)
+                self._fail([i], nan_message(self.lrs[i], self.iteration, self.quirks))
         keep = np.array([f is None for f in self.failures]).reshape(-1, 1, 1)
         # failed runs keep their last good weights; live runs move on
         self.params = new.map(lambda n, o: np.where(keep, n, o), self.params)
@@ -100,6 +106,11 @@ class Sweep:
             None if s is None else s.map(lambda n, o: np.where(keep, n, o), old)
             for s, old in ((state.velocity, self.opt_state.velocity), (state.second, self.opt_state.second))))
         self.iteration += 1
+
+    def _fail(self, runs: list[int], reason: str | None) -> None:
+        """Mark these runs failed (when there is a reason) at the current iteration."""
+        for i in runs if reason else ():
+            self.failures[i], self.failed_at[i] = reason, self.iteration
 
     def _live(self) -> list[int]:
         return [i for i, f in enumerate(self.failures) if f is None]
@@ -110,7 +121,7 @@ class Sweep:
         shift = not self.quirks.unshifted_softmax
         train_loss, train_acc, _, active = evaluate(self.params, self.X_train[:, :rows], self.y_train[:rows], shift)
         dev_loss = dev_acc = np.full(self.size, np.nan)
-        if self.X_dev is not None:
+        if self.X_dev is not None and not self.quirks.train_accuracy_only:
             dev_loss, dev_acc, _, _ = evaluate(self.params, self.X_dev, self.y_dev, shift)
         epoch = self.iteration * self._order.batch_size / self.y_train.size
         for i in self._live():
@@ -118,7 +129,19 @@ class Sweep:
                 iteration=self.iteration, epoch=epoch, lr=float(self._lr_column()[i, 0, 0]),
                 train_loss=float(train_loss[i]), train_acc=float(train_acc[i]), dev_loss=float(dev_loss[i]),
                 dev_acc=float(dev_acc[i]), dead_fraction=float(1 - active[i].mean()), seconds=self.seconds))
-            self.failures[i] = collapsed(self.histories[i].rows, self.config.hidden, self.lrs[i])
+            self._fail([i], collapsed(self.histories[i].rows, self.config.hidden, self.lrs[i]))
+
+    def final_metrics(self) -> list[dict]:
+        """Per run: loss and accuracy on the whole training and dev sets, iterations and seconds."""
+        shift = not self.quirks.unshifted_softmax
+        train_loss, train_acc, _, _ = evaluate(self.params, self.X_train, self.y_train, shift)
+        dev_loss = dev_acc = np.full(self.size, np.nan)
+        if self.X_dev is not None:
+            dev_loss, dev_acc, _, _ = evaluate(self.params, self.X_dev, self.y_dev, shift)
+        return [dict(train_loss=float(train_loss[i]), train_accuracy=float(train_acc[i]),
+                     dev_loss=float(dev_loss[i]), dev_accuracy=float(dev_acc[i]),
+                     iterations=self.iteration if self.failed_at[i] is None else self.failed_at[i],
+                     seconds=self.seconds) for i in range(self.size)]
 
     def best(self, metric: str = "dev_acc") -> int | None:
         """Index of the best run by `metric` (dev_acc: highest; dev_loss/train_loss: lowest), failed runs last."""

@@ -116,6 +116,13 @@ def collapsed(rows: list[dict], hidden: int, lr: float) -> str | None:
             f"(≤ {CHANCE_ACCURACY:.0%}) for {COLLAPSE_WINDOW} iterations. Reset and try α ≤ {_suggest(lr)}.")
 
 
+def dev_as_measured(X_dev: np.ndarray | None, quirks: Quirks) -> np.ndarray | None:
+    """The dev set as the run evaluates it: as given, or unscaled (0..255) under that quirk."""
+    if X_dev is not None and quirks.unscaled_dev:
+        return X_dev * 255  # the notebook forgot to divide the dev set by 255
+    return X_dev
+
+
 class History:
     """Evaluations recorded during training, one row per `eval_every` iterations."""
 
@@ -158,9 +165,7 @@ class Trainer:
         self.params = params.map(lambda a: a.astype(config.dtype))
         self.opt_state = init_optimizer(config.optimizer, self.params)
         self.X_train, self.y_train = X_train, y_train
-        self.X_dev, self.y_dev = X_dev, y_dev
-        if X_dev is not None and self.quirks.unscaled_dev:
-            self.X_dev = X_dev * 255  # the notebook forgot to divide the dev set by 255
+        self.X_dev, self.y_dev = dev_as_measured(X_dev, self.quirks), y_dev
         self.lr = config.lr
         self.iteration = 0
         self.seconds = 0.0

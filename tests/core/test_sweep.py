@@ -98,3 +98,33 @@ def test_range_test_runs_until_blow_up():
     assert len(lrs) == len(losses) and 5 < len(lrs) < 60
     assert np.all(np.diff(lrs) > 0) and np.isfinite(losses).all()
     assert suggest_lr(lrs, losses) is not None
+
+
+def test_failed_at_records_the_iteration():
+    """A run that stops records the iteration it stopped at; live runs have None."""
+    sweep = Sweep(TrainConfig(eval_every=5), [0.5, 5000.0], *data())
+    sweep.step(30)
+    assert sweep.failed_at[0] is None and 0 <= sweep.failed_at[1] < 30
+    assert f"iteration {sweep.failed_at[1]}" in sweep.failures[1]
+
+
+def test_sweep_measures_dev_like_the_trainer():
+    """The dev quirks (unscaled dev, train-only accuracy) apply in a sweep as in a single run."""
+    from core import Quirks
+
+    for quirks in (Quirks(unscaled_dev=True), Quirks(train_accuracy_only=True)):
+        config = TrainConfig(quirks=quirks, eval_every=5)
+        sweep, alone = Sweep(config, [0.3], *data()), Trainer(config.with_(lr=0.3), *data())
+        sweep.step(10), alone.step(10)
+        assert sweep.histories[0].last["dev_loss"] == pytest.approx(alone.history.last["dev_loss"], rel=1e-4,
+                                                                     nan_ok=True)
+
+
+def test_one_hot_quirk_stops_the_sweep_with_a_reason():
+    """A batch without 9s under the one-hot quirk stops every run with the reason, no exception."""
+    from core import Quirks
+
+    X, y, Xd, yd = data()
+    y = np.where(y == 9, 8, y)
+    sweep = Sweep(TrainConfig(quirks=Quirks(one_hot_from_max=True)), [0.1, 0.2], X, y, Xd, yd)
+    assert sweep.step(3) == 1 and all("no label 9" in f for f in sweep.failures)

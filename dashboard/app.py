@@ -1,0 +1,74 @@
+"""digit-lab dashboard: train a from-scratch NumPy network on digits, live, and steer it.
+
+Run with `streamlit run dashboard/app.py`. This file only lays the page out: the sidebar decides
+the data and settings (views/sidebar.py), `dashboard/state.py` holds the session's run, and each
+tab is a view module with a `render()`, listed in TABS.
+"""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from dashboard import settings, state
+from dashboard.views import digit, math_view, notebook, sidebar, train
+from dashboard.views import lab as lab_view
+
+TABS = {"Train": train.render, notebook.LABEL: notebook.render, math_view.LABEL: math_view.render,
+        digit.LABEL: digit.render, "LR lab": lab_view.render}
+# Less empty space above the tabs and in the sidebar header: the live view needs the height.
+CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; padding-bottom: 1rem; }
+[data-testid="stSidebarHeader"] { height: 1rem; min-height: 1rem; padding: 0; }
+[data-testid="stSidebarUserContent"] { padding-top: 0.5rem; }
+[data-testid="stMetricValue"] { font-size: 1.55rem; }
+</style>"""
+
+
+def init_lr() -> None:
+    """Give the α widgets their first value once per session, from `?lr=` when it is a usable number."""
+    if "lr" in st.session_state:
+        return
+    lr = settings.DEFAULTS["lr"]
+    try:
+        asked = float(st.query_params.get("lr", lr))
+        if math.isfinite(asked) and settings.LR_MIN <= asked <= settings.LR_MAX:
+            lr = asked
+    except ValueError:
+        pass  # not a number: keep the default
+    st.session_state["lr"] = lr  # plain state shown by the α widgets (see views/train.py)
+
+
+def main() -> None:
+    """Lay out one full run of the page."""
+    st.set_page_config(page_title="digit-lab", page_icon="🔢", layout="wide", initial_sidebar_state="expanded")
+    st.html(CSS)
+    lab_view.check_link()  # before the sidebar's bound widgets drop bad URL values silently
+    init_lr()
+    lab = state.get()
+    with st.sidebar:
+        st.markdown("### digit-lab")
+        st.caption("A 784 → h → 10 network written in NumPy, trained live. Change anything, watch it learn.")
+        st.subheader("Data", divider="gray")
+        request = sidebar.choose_data(lab)
+        data_slot = st.container()
+        st.subheader("Model and training", divider="gray")
+        settings.render(lab.trainer.m if lab else None)
+    lab = sidebar.apply(lab, request)
+    with data_slot:
+        sidebar.show_data(lab)
+    with st.sidebar:
+        if lab.settings_error:
+            st.error(lab.settings_error)
+        st.subheader("Weights and metrics", divider="gray")
+        sidebar.export_panel(lab)
+    if lab.notice:
+        st.toast(lab.notice)
+        lab.notice = None
+    for tab, render in zip(st.tabs(list(TABS), key="view"), TABS.values()):
+        with tab:
+            render()
+
+
+main()

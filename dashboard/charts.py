@@ -1,0 +1,241 @@
+"""Plotly figure builders for the dashboard: NumPy in, `go.Figure` out, no Streamlit.
+
+Every builder is a pure function so the tests can check what a chart holds without a browser.
+Images are drawn as one `go.Heatmap` mosaic each (one trace draws much faster than subplots).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+SIDE = 28  # images are 28 x 28
+MAX_POINTS = 2000  # points per curve sent to the browser
+WEIGHT_COLORS = "RdBu_r"  # diverging: blue < 0 < red, white at zero (zmid=0)
+TRAIN_COLOR, DEV_COLOR = "#1f77b4", "#ff7f0e"
+LR_COLOR = "#7f7f7f"
+DEAD_COLOR = "#111111"
+FONT = dict(size=11)
+# Ticks of the log-scale loss axis: 1-2-5 steps, labelled plainly (0.2, 0.5, 1, 2).
+LOSS_TICKS = [m * 10.0**e for e in range(-4, 4) for m in (1, 2, 5)]
+# Streamlit mounts a new chart whenever a figure changes and hides it until it knows its width:
+# every builder sets layout.width to the width it expects, which Streamlit then stretches to the
+# column. Without it, live charts are blank for part of every tick.
+
+
+# ----- curves -----------------------------------------------------------------------------------
+def downsample(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most `max_points` points of (x, y) that keep the first, the last and each bucket's extremes.
+
+    Min/max per bucket keeps spikes visible (a plain stride can skip a loss spike entirely).
+    Shapes: x, y (n,) -> (k,), (k,) with k <= max(max_points, 2).
+    """
+    n = len(x)
+    if n <= max_points:
+        return x, y
+    buckets = max(1, (max_points - 2) // 2)
+    width = math.ceil(n / buckets)
+    padded = np.full(buckets * width, np.nan)
+    padded[:n] = y
+    rows = padded.reshape(buckets, width)  # (buckets, width)
+    offsets = np.arange(buckets) * width
+    low = np.where(np.isnan(rows), np.inf, rows).argmin(axis=1) + offsets
+    high = np.where(np.isnan(rows), -np.inf, rows).argmax(axis=1) + offsets
+    keep = np.unique(np.concatenate(([0, n - 1], np.minimum(low, n - 1), np.minimum(high, n - 1))))
+    return x[keep], y[keep]
+
+
+def ema(y: np.ndarray, weight: float = 0.9) -> np.ndarray:
+    """Bias-corrected exponential moving average (as TensorBoard smooths); NaNs stay NaN and are skipped.
+
+    Shapes: y (n,) -> (n,).
+    """
+    y = np.asarray(y, dtype=float)
+    seen = ~np.isnan(y)
+    # s_t = sum_j (1-w) w^(t-j) y_j, divided by the same sum over ones (the bias correction);
+    # the kernel is cut where w^k < 1e-12, so one convolution replaces a Python loop.
+    length = min(len(y), int(np.ceil(np.log(1e-12) / np.log(weight))) if 0 < weight < 1 else 1)
+    kernel = (1 - weight) * weight ** np.arange(max(length, 1))
+    total = np.convolve(np.where(seen, y, 0.0), kernel)[:len(y)]
+    norm = np.convolve(seen.astype(float), kernel)[:len(y)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen, total / norm, np.nan)
+
+
+def lr_markers(lr_changes: list[tuple[int, float]]) -> tuple[list[dict], list[dict]]:
+    """Vertical dotted lines (shapes) and labels (annotations) at each learning-rate change after the start."""
+    shapes, notes = [], []
+    for iteration, lr in lr_changes[1:]:  # the first entry is the starting rate, not a change
+        shapes.append(dict(type="line", xref="x", x0=iteration, x1=iteration, yref="paper", y0=0, y1=1,
+                           line=dict(color=LR_COLOR, width=1, dash="dot")))
+        notes.append(dict(x=iteration, xref="x", y=1, yref="paper", yanchor="bottom", showarrow=False,
+                          text=f"α={lr:.3g}", font=dict(size=10, color=LR_COLOR)))
+    return shapes, notes
+
+
+def curves_figure(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_changes: list[tuple[int, float]],
+                  metric: str = "loss", smooth: float | None = None, max_points: int = MAX_POINTS,
+                  width: int = 300) -> go.Figure:
+    """Train and dev curves of one metric ("loss" or "accuracy") against iteration, with LR-change markers.
+
+    With `smooth` (an EMA weight) the smoothed curves are drawn over faint raw ones; `width` is the
+    expected width in pixels. Shapes: iteration, train, dev (n,).
+    """
+    traces = []
+    for name, values, color in (("train", train, TRAIN_COLOR), ("dev", dev, DEV_COLOR)):
+        if smooth:
+            x, y = downsample(iteration, values, max_points)
+            traces.append(dict(type="scatter", x=x, y=y, mode="lines", line=dict(color=color, width=1), opacity=0.3,
+                               name=f"{name} (raw)", showlegend=False, hoverinfo="skip"))
+            values = ema(values, smooth)
+        x, y = downsample(iteration, values, max_points)
+        mode = "lines" if len(x) > 1 else "markers"  # a lone first evaluation is a dot
+        traces.append(dict(type="scatter", x=x, y=y, mode=mode, name=name, line=dict(color=color, width=2)))
+    shapes, notes = lr_markers(lr_changes)
+    accuracy = metric == "accuracy"
+    layout = dict(
+        title=dict(text="Accuracy" if accuracy else "Loss (cross-entropy)", font=dict(size=14)),
+        shapes=shapes, annotations=notes, height=320, width=width, margin=dict(l=10, r=10, t=60, b=10),
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+        hovermode="x unified", uirevision=metric, font=FONT,
+        xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
+        yaxis=(dict(range=[0, 1.02], tickformat=".0%") if accuracy
+               else dict(type="log", tickvals=LOSS_TICKS, ticktext=[f"{t:g}" for t in LOSS_TICKS])),
+    )
+    return go.Figure(dict(data=traces, layout=layout))  # one dict, validated once: 4x faster than add_trace
+
+
+# ----- image mosaics ----------------------------------------------------------------------------
+def grid_shape(n: int, max_cols: int = 8) -> tuple[int, int]:
+    """(rows, cols) for n tiles in a roughly square grid at most `max_cols` wide (10 -> 3 x 4, 64 -> 8 x 8)."""
+    cols = max(1, min(math.ceil(math.sqrt(n)), max_cols))
+    return math.ceil(n / cols) if n else 1, cols
+
+
+def tile_origin(k: int, cols: int, gap: int = 2, label_gap: int = 0) -> tuple[int, int]:
+    """(row, column) in the mosaic of tile k's top-left pixel (tiles fill rows left to right)."""
+    return label_gap + (k // cols) * (SIDE + gap + label_gap), (k % cols) * (SIDE + gap)
+
+
+def mosaic(tiles: np.ndarray, cols: int, gap: int = 2, label_gap: int = 0, fill=np.nan,
+           dtype=np.float32) -> np.ndarray:
+    """Lay 28x28 tiles out in a grid with `fill` between them (NaN is drawn as background).
+
+    Shapes: tiles (k, 784) -> (rows*(28+gap+label_gap)-gap, cols*(28+gap)-gap).
+    """
+    k = len(tiles)
+    rows = math.ceil(k / cols) if k else 1
+    Z = np.full((rows * (SIDE + gap + label_gap) - gap, cols * (SIDE + gap) - gap), fill, dtype)
+    for i, tile in enumerate(tiles):
+        r, c = tile_origin(i, cols, gap, label_gap)
+        Z[r:r + SIDE, c:c + SIDE] = tile.reshape(SIDE, SIDE)
+    return Z
+
+
+def _image_layout(Z: np.ndarray, height: int, width: int, top: int = 30) -> dict:
+    """Layout for a mosaic: square pixels, row 0 at the top, no axes, `top` pixels above for a title."""
+    return dict(width=width,
+        xaxis=dict(visible=False, range=[-0.5, Z.shape[1] - 0.5], constrain="domain"),
+        yaxis=dict(visible=False, range=[Z.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain"),
+        height=height, margin=dict(l=0, r=0, t=top, b=0), font=FONT,
+        plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)",
+    )
+
+
+def dead_marker(row: int, col: int) -> list[dict]:
+    """Shapes that grey out the tile at (row, col) and cross it out: a frame and its two diagonals."""
+    x0, x1, y0, y1 = col - 0.5, col + SIDE - 0.5, row - 0.5, row + SIDE - 0.5
+    line = dict(color=DEAD_COLOR, width=2)
+    return [dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, line=line, fillcolor="rgba(128,128,128,0.45)"),
+            dict(type="line", x0=x0, x1=x1, y0=y0, y1=y1, line=line),
+            dict(type="line", x0=x0, x1=x1, y0=y1, y1=y0, line=line)]
+
+
+def weights_figure(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int | None = None,
+                   width: int = 300) -> go.Figure:
+    """Each hidden neuron's 784 incoming weights as a 28x28 tile, colours centred on zero; dead ones crossed out.
+
+    `first` is the number of the first neuron shown (for paging); `cols` tiles per row (default: a
+    square grid) and `width`, the expected width in pixels, set the height. Shapes: W1 (k, 784), dead (k,) bool.
+    """
+    k = len(W1)
+    cols = cols or grid_shape(k)[1]
+    rows = math.ceil(k / cols) if k else 1
+    label_gap = 7
+    Z = mosaic(W1, cols, label_gap=label_gap)
+    limit = float(np.nanmax(np.abs(W1))) if W1.size else 1.0
+    limit = limit if limit > 0 and math.isfinite(limit) else 1.0
+    heatmap = dict(type="heatmap", z=Z, zmid=0, zmin=-limit, zmax=limit, colorscale=WEIGHT_COLORS,
+                   hoverongaps=False, colorbar=dict(thickness=10, len=0.8, title=dict(text="w", side="right")),
+                   hovertemplate="w = %{z:.3f}<extra></extra>")
+    notes, shapes = [], []
+    for i in range(k):
+        r, c = tile_origin(i, cols, label_gap=label_gap)
+        label = f"{first + i}" if cols > 5 else f"neuron {first + i}" + (" · dead" if dead[i] else "")
+        notes.append(dict(x=c + SIDE / 2 - 0.5, y=r - 1, text=label, showarrow=False, yanchor="bottom",
+                          font=dict(size=9 if cols > 5 else 11, color=DEAD_COLOR if dead[i] else "#555")))
+        if dead[i]:
+            shapes += dead_marker(r, c)
+    layout = dict(_image_layout(Z, height=40 + rows * (width // cols), width=width), annotations=notes, shapes=shapes,
+                  uirevision="weights", title=dict(text="Weights W1: one 28x28 tile per neuron", font=dict(size=14)))
+    return go.Figure(dict(data=[heatmap], layout=layout))
+
+
+def gallery_figure(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confidence: np.ndarray,
+                   cols: int = 8, width: int = 560) -> go.Figure:
+    """Misclassified images as one grey mosaic, each labelled "true → predicted · confidence".
+
+    Shapes: images (k, 784) uint8, true (k,), pred (k,), confidence (k,) in 0..1.
+    """
+    k = len(images)
+    cols = max(1, min(cols, k)) if k else cols
+    label_gap = 8
+    Z = mosaic(images, cols, label_gap=label_gap, fill=0, dtype=np.uint8)  # 0 is white in "Greys": no NaN needed
+    heatmap = dict(type="heatmap", z=Z, zmin=0, zmax=255, colorscale="Greys", showscale=False,
+                   hovertemplate="pixel %{z}<extra></extra>")
+    notes = []
+    for i in range(k):
+        r, c = tile_origin(i, cols, label_gap=label_gap)
+        notes.append(dict(x=c + SIDE / 2 - 0.5, y=r - 1, text=f"{true[i]}→{pred[i]} · {confidence[i]:.0%}",
+                          showarrow=False, yanchor="bottom", font=dict(size=11)))
+    rows = math.ceil(k / cols) if k else 1
+    layout = dict(_image_layout(Z, height=10 + rows * 80, width=width, top=0), annotations=notes)
+    return go.Figure(dict(data=[heatmap], layout=layout))
+
+
+def confusion_figure(C: np.ndarray, selected: tuple[int | None, int | None] = (None, None),
+                     width: int = 360) -> go.Figure:
+    """Dev confusion matrix C[true, predicted] as a heatmap with counts, plus one clickable point per cell.
+
+    Colours are capped at the largest off-diagonal count so mistakes stand out next to the big diagonal.
+    A transparent marker sits on each cell because Plotly heatmap cells cannot be selected themselves.
+    Shapes: C (10, 10).
+    """
+    k = len(C)
+    off = C[~np.eye(k, dtype=bool)]
+    cap = max(1, int(off.max()) if off.size else 1)
+    digits = np.arange(k)
+    heatmap = dict(type="heatmap", z=C, x=digits, y=digits, zmin=0, zmax=cap, colorscale="Blues", showscale=False,
+                   text=C, texttemplate="%{text}", textfont=dict(size=10), hoverinfo="skip")
+    px_, py_ = np.meshgrid(digits, digits)  # py_[i, j] = true i, px_[i, j] = predicted j
+    points = dict(type="scatter", x=px_.ravel(), y=py_.ravel(), mode="markers", customdata=C.ravel(),
+                  marker=dict(size=22, symbol="square", color="rgba(0,0,0,0)"), showlegend=False,
+                  hovertemplate="true %{y}, predicted %{x}: %{customdata}<extra></extra>")
+    shapes = []
+    true, pred = selected
+    if true is not None or pred is not None:
+        shapes.append(dict(
+            type="rect", line=dict(color="#d62728", width=2),
+            x0=(pred - 0.5) if pred is not None else -0.5, x1=(pred + 0.5) if pred is not None else k - 0.5,
+            y0=(true - 0.5) if true is not None else -0.5, y1=(true + 0.5) if true is not None else k - 0.5,
+        ))
+    axis = dict(dtick=1, fixedrange=True, constrain="domain", showgrid=False, zeroline=False)
+    layout = dict(
+        xaxis=dict(axis, title=dict(text="predicted"), range=[-0.5, k - 0.5], side="top"),
+        yaxis=dict(axis, title=dict(text="true"), range=[k - 0.5, -0.5], scaleanchor="x"),
+        height=300, width=width, margin=dict(l=10, r=10, t=40, b=10), shapes=shapes, font=FONT,
+        clickmode="event+select", dragmode=False, uirevision="confusion",
+    )
+    return go.Figure(dict(data=[heatmap, points], layout=layout))

@@ -1,0 +1,1 @@
+"""The dashboard's views: the sidebar, and one module per tab with a `render()` function."""

@@ -1,0 +1,489 @@
+"""The "Notebook vs corrected" tab: the notebook's network and the corrected one, trained side by side.
+
+Both train on the same rows of the session's split (by default the notebook's setting: 3,000
+rows, α = 1, 1,000 full-batch iterations) in lockstep: a fragment rerun every TICK seconds while
+running steps both `Trainer`s by the same number of iterations. Each of the notebook's quirks has
+a checkbox (they build the notebook side's `Quirks`) and a plain-English explanation, and
+`core.compare.quirk_effects` measures each one flipped alone, on request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, Trainer, effective_lr, preset
+from core.compare import QUIRK_NAMES, quirk_effects
+from dashboard import math_charts, state
+from dashboard.views import train
+from data import Split
+
+LABEL = "Notebook vs corrected"
+PAIR_KEY = "notebook_pair"
+EFFECTS_KEY = "notebook_effects"
+TICK = 0.2
+RUN_TIME = 0.3  # seconds per tick, drawing included
+MIN_BUDGET = 0.1
+CHUNK = 4  # iterations per trainer between deadline checks
+NOTEBOOK = preset("notebook")  # h = 10, α = 1, 1,000 iterations, 3,000 rows, full batch
+KAGGLE_ROWS = 42_000
+RUNS = ("notebook", "corrected")  # the order of Pair.trainers
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """One of the notebook's quirks in words."""
+
+    title: str
+    did: str  # what the notebook does
+    right: str  # what textbook gradient descent does
+
+
+QUIRKS = {
+    "double_dZ2": Quirk("dZ2 = 2(A2 − Y)",
+                        "Doubles the output error: the derivative of a squared error, pasted onto softmax + "
+                        "cross-entropy. Every gradient is 2× too large.",
+                        "dZ2 = A2 − Y, the exact derivative of cross-entropy after softmax."),
+    "global_m": Quirk("Gradients ÷ 42,000",
+                      "Divides every gradient by 42,000, the rows of Kaggle's whole train.csv, whatever it really "
+                      "trains on: on 3,000 rows every gradient is 14× too small.",
+                      "Divide by m, the number of examples in the batch: the gradient of the mean loss."),
+    "uniform_init": Quirk("Biases from U[0, 1)",
+                          "W = U[0, 1)·0.01 (tiny, all positive) and b = U[0, 1) (biases up to 1).",
+                          "W ~ N(0, 2/fan-in) (He), b = 0: symmetric weights at a size ReLU keeps alive."),
+    "unshifted_softmax": Quirk("Softmax without max shift",
+                               "exp(Z2) as is: once a logit passes ~709, exp overflows to inf and the loss "
+                               "becomes NaN.",
+                               "exp(Z2 − max Z2): the same probabilities, and it cannot overflow."),
+    "unscaled_dev": Quirk("Dev set left 0..255",
+                          "Forgets to divide the dev pixels by 255: dev images are 255× brighter than anything "
+                          "seen in training.",
+                          "Scale the dev set exactly like the training set (÷ 255)."),
+    "train_accuracy_only": Quirk("Accuracy on train only",
+                                 "Reports accuracy on the training set only, where memorising looks like learning.",
+                                 "Also measure on held-out dev images the network never trains on."),
+    "one_hot_from_max": Quirk("one_hot sized by y.max()+1",
+                              "Y gets y.max()+1 rows: a batch without a 9 makes a 9-row Y and the code crashes.",
+                              "one_hot(y, k=10): always 10 rows."),
+}
+
+
+# ----- settings and the pair of runs --------------------------------------------------------------
+@dataclass(frozen=True)
+class PairSettings:
+    """Everything that decides the two runs."""
+
+    lr: float = NOTEBOOK.lr
+    iterations: int = NOTEBOOK.iterations
+    rows: int = NOTEBOOK.train_size
+    quirks: Quirks = NOTEBOOK_QUIRKS
+    same_init: bool = False  # the corrected run starts from the notebook's initial weights
+    match_lr: bool = False  # the corrected run gets the notebook's effective α
+    hidden: int = NOTEBOOK.hidden
+    seed: int = 0
+
+    @property
+    def notebook_lr(self) -> float:
+        """The step size the notebook's quirks really take on this many rows (full batch)."""
+        return effective_lr(self.lr, self.rows, self.quirks)
+
+    @property
+    def corrected_lr(self) -> float:
+        """α for the corrected run: the same α, or the notebook's effective one."""
+        return self.notebook_lr if self.match_lr else self.lr
+
+    def configs(self) -> tuple[TrainConfig, TrainConfig]:
+        """The notebook side's and the corrected side's TrainConfig."""
+        common = dict(hidden=self.hidden, iterations=self.iterations, seed=self.seed, eval_every=NOTEBOOK.eval_every)
+        notebook = TrainConfig(lr=self.lr, mode="notebook", notebook_m=self.quirks.global_m or KAGGLE_ROWS,
+                               quirks=self.quirks, **common)
+        return notebook, TrainConfig(lr=self.corrected_lr, mode="corrected", **common)
+
+
+@dataclass(eq=False)  # compared by identity: holds trainers and a lock
+class Pair:
+    """The two runs, trained in lockstep on the same rows."""
+
+    notebook: Trainer
+    corrected: Trainer
+    settings: PairSettings
+    split: Split
+    running: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def trainers(self) -> tuple[Trainer, Trainer]:
+        return self.notebook, self.corrected
+
+    def live(self) -> list[Trainer]:
+        """The runs still training: not failed, not at the last iteration (always at the same iteration)."""
+        return [t for t in self.trainers if t.failure is None and t.iteration < self.settings.iterations]
+
+    @property
+    def done(self) -> bool:
+        """Both runs finished or failed."""
+        return not self.live()
+
+
+def build(settings: PairSettings, split: Split) -> Pair:
+    """Two fresh runs on the first `settings.rows` training rows and the whole dev set."""
+    nb_config, co_config = settings.configs()
+    X, y = split.X_train[:, :settings.rows], split.y_train[:settings.rows]
+    notebook = Trainer(nb_config, X, y, split.X_dev, split.y_dev)
+    corrected = Trainer(co_config, X, y, split.X_dev, split.y_dev,
+                        params=notebook.params if settings.same_init else None)
+    return Pair(notebook, corrected, settings, split)
+
+
+def step_pair(pair: Pair, n: int) -> int:
+    """Step every live run by the same n iterations (at most to the end); returns n made by each."""
+    live = pair.live()
+    if not live:
+        return 0
+    n = min(n, pair.settings.iterations - live[0].iteration)
+    for trainer in live:
+        trainer.step(n)
+    return n
+
+
+def advance(pair: Pair, budget: float) -> int:
+    """Train both runs in lockstep for about `budget` seconds unless a click holds the lock; iterations made."""
+    if not pair.lock.acquire(blocking=False):
+        return 0
+    try:
+        deadline, made = time.perf_counter() + budget, 0
+        while time.perf_counter() < deadline:
+            n = step_pair(pair, CHUNK)
+            if n == 0:
+                break
+            made += n
+        return made
+    finally:
+        pair.lock.release()
+
+
+def get_pair() -> Pair | None:
+    """This session's pair of runs, or None before the tab was drawn."""
+    return st.session_state.get(PAIR_KEY)
+
+
+def sync(settings: PairSettings, split: Split) -> Pair:
+    """The pair for these settings and data: kept when nothing changed, else built anew (still running if it was)."""
+    pair = get_pair()
+    if pair is None or pair.settings != settings or pair.split is not split:
+        running = pair.running if pair is not None else False
+        pair = build(settings, split)
+        pair.running = running and not pair.done
+        st.session_state[PAIR_KEY] = pair  # one assignment: a tick in flight finishes on the old pair
+    return pair
+
+
+# ----- widgets -> settings ----------------------------------------------------------------------------
+def quirk_key(name: str) -> str:
+    """The checkbox key of a quirk."""
+    return f"nb_quirk_{name}"
+
+
+def quirks_from(values: dict) -> Quirks:
+    """The notebook side's Quirks from the checkboxes' values (missing: the notebook's defaults)."""
+    on = {name: values.get(quirk_key(name), bool(getattr(NOTEBOOK_QUIRKS, name))) for name in QUIRK_NAMES}
+    global_m = int(values.get("nb_global_m", KAGGLE_ROWS)) if on.pop("global_m") else None
+    return Quirks(global_m=global_m, **on)
+
+
+def read_settings(lab: state.Lab) -> PairSettings:
+    """The settings from this tab's widgets (or their defaults before they are drawn)."""
+    s = st.session_state
+    return PairSettings(lr=float(s.get("nb_lr", NOTEBOOK.lr)),
+                        iterations=int(s.get("nb_iterations", NOTEBOOK.iterations)),
+                        rows=min(int(s.get("nb_rows", NOTEBOOK.train_size)), lab.split.y_train.size),
+                        quirks=quirks_from(dict(s)), same_init=bool(s.get("nb_same_init", False)),
+                        match_lr=bool(s.get("nb_match_lr", False)), seed=lab.config.seed)
+
+
+# ----- the tab ------------------------------------------------------------------------------------
+def render() -> None:
+    """Draw the tab (skipped while another tab is open, when the tabs report which one is)."""
+    if st.session_state.get("view", LABEL) != LABEL:
+        return
+    lab = state.get()
+    rows = st.session_state.setdefault("nb_rows", min(NOTEBOOK.train_size, lab.split.y_train.size))
+    if rows > lab.split.y_train.size:  # the training split shrank since
+        st.session_state["nb_rows"] = lab.split.y_train.size
+    settings_row(lab)
+    settings = read_settings(lab)
+    pair = sync(settings, lab.split)
+    st.info(why_alpha_worked(settings), icon=":material/lightbulb:")
+    st.caption(f"Press Start and compare. Then try: untick “Gradients ÷ {KAGGLE_ROWS:,}” (the notebook takes α at "
+               "face value and breaks too), or tick “Use the notebook's effective α” (the corrected run learns "
+               "as well).")
+    controls(pair)
+    left, right = st.columns([1, 2.6], gap="medium")
+    with left:
+        quirk_switches()
+        corrected_options()
+    with right:
+        st.fragment(live, run_every=TICK if pair.running else None, key="notebook_live")()
+    effects_section(lab, settings)
+
+
+def settings_row(lab: state.Lab) -> None:
+    """α with the effective α of both sides next to it, iterations and training rows."""
+    cols = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
+    cols[0].number_input("α (learning rate)", 0.001, 10.0, NOTEBOOK.lr, step=0.1, format="%.4g", key="nb_lr",
+                         persist_state="page")
+    settings = read_settings(lab)
+    cols[1].metric("Effective α · notebook", f"{settings.notebook_lr:.4g}",
+                   help="The step the notebook really takes (`core.effective_lr`): α · 2 (dZ2 doubled) · m / 42,000 "
+                        "(gradients divided by 42,000 instead of m, the training rows of a full batch).")
+    cols[2].metric("Effective α · corrected", f"{settings.corrected_lr:.4g}")
+    cols[3].number_input("Iterations", 1, 100_000, NOTEBOOK.iterations, step=100, key="nb_iterations",
+                         persist_state="page")
+    cols[4].number_input("Training rows", 1, lab.split.y_train.size, step=500, key="nb_rows", persist_state="page",
+                         help="The first rows of the session's training split (set in the sidebar); full batch.")
+
+
+def corrected_options() -> None:
+    """The two options of the corrected run."""
+    st.markdown("**The corrected run**")
+    st.checkbox("Same initial weights", key="nb_same_init", persist_state="page",
+                help="The corrected run starts from the notebook's initial weights (its uniform draws when that "
+                     "quirk is on) instead of its own He initialisation.")
+    st.checkbox("Use the notebook's effective α", key="nb_match_lr", persist_state="page",
+                help="Then the only differences left are the quirks themselves.")
+
+
+def why_alpha_worked(settings: PairSettings) -> str:
+    """The one sentence that answers "α = 1 (??????)", with the current numbers."""
+    q, lr, rows, real = settings.quirks, settings.lr, settings.rows, settings.notebook_lr
+    if real == lr:
+        return (f"With the notebook's gradient scaling switched off, α = {lr:g} means what it says on both sides: "
+                f"switch “Gradients ÷ {KAGGLE_ROWS:,}” and “dZ2 = 2(A2 − Y)” back on to see why α = 1 worked.")
+    causes, formula = [], [f"{lr:g}"]
+    if q.double_dZ2:
+        causes.append("doubles dZ2")
+        formula.append("2")
+    if q.global_m:
+        kaggle = " (the rows of Kaggle's whole train.csv)" if q.global_m == KAGGLE_ROWS else ""
+        causes.append(f"divides every gradient by {q.global_m:,}{kaggle} instead of the {rows:,} rows it trains on")
+        formula.append(f"{rows:,} / {q.global_m:,}")
+    title = f"Why α = {lr:g} “worked”" if real < lr else f"What α = {lr:g} really does"
+    head = (f"**{title}:** the notebook {' and '.join(causes)}, so each step really moves by "
+            f"α = {' · '.join(formula)} = **{real:.3g}**")
+    if settings.match_lr:
+        return head + "; the corrected run, given that same α, learns as well without any quirk."
+    ratio = lr / real
+    return head + (f", an ordinary learning rate; the corrected run takes α = {lr:g} at face value: "
+                   f"steps {ratio:.3g}× {'larger' if ratio > 1 else 'smaller'}.")
+
+
+def controls(pair: Pair) -> None:
+    """Start / Pause / Step 10 / Reset for both runs together."""
+    cols = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
+    cols[0].button("Start", key="nb_start", type="primary", on_click=_start, width="stretch",
+                   disabled=pair.running or pair.done)
+    cols[1].button("Pause", key="nb_pause", on_click=_pause, width="stretch", disabled=not pair.running)
+    cols[2].button("Step 10", key="nb_step10", on_click=_step, args=(10,), width="stretch", disabled=pair.done)
+    cols[3].button("Reset", key="nb_reset", on_click=_reset, width="stretch", help="Both runs back to iteration 0.")
+    shown = max(t.iteration for t in pair.trainers)
+    cols[4].caption((":material/play_arrow: training both" if pair.running else ":material/pause: paused")
+                    + f" · iteration {shown:,} of {pair.settings.iterations:,} · same {pair.settings.rows:,} "
+                      f"training rows, {pair.split.y_dev.size:,} dev rows")
+
+
+def _start() -> None:
+    pair = get_pair()
+    pair.running = not pair.done
+
+
+def _pause() -> None:
+    pair = get_pair()
+    with pair.lock:  # a tick may still be training: wait for it
+        pair.running = False
+
+
+def _step(n: int) -> None:
+    pair = get_pair()
+    pair.running = False
+    with pair.lock:
+        step_pair(pair, n)
+
+
+def _reset() -> None:
+    pair = get_pair()
+    with pair.lock:
+        st.session_state[PAIR_KEY] = build(pair.settings, pair.split)
+
+
+def quirk_switches() -> None:
+    """One checkbox per quirk (they build the notebook side's Quirks), with what it does in words."""
+    st.markdown("**The notebook's quirks** · switch one off to see what it does")
+    for name in QUIRK_NAMES:
+        quirk = QUIRKS[name]
+        st.checkbox(quirk.title, value=bool(getattr(NOTEBOOK_QUIRKS, name)), key=quirk_key(name), persist_state="page",
+                    help=f"**Notebook:** {quirk.did}\n\n**Right:** {quirk.right}")
+        if name == "global_m" and st.session_state.get(quirk_key(name)):
+            st.number_input("the notebook's global m", 1, 10_000_000, KAGGLE_ROWS, step=1000, key="nb_global_m",
+                            persist_state="page", help="The row count the notebook divides every gradient by.")
+    st.caption("On by default: what the notebook's training code does (`core.NOTEBOOK_QUIRKS`). The last three "
+               "only change what is measured or when it crashes; hover a name for what is right.")
+
+
+# ----- the live fragment ------------------------------------------------------------------------------
+def live() -> None:
+    """One tick: both runs' status and overlaid curves, then train both for the rest of the tick."""
+    pair = get_pair()
+    started = time.perf_counter()
+    status(pair)
+    curves(pair)
+    if pair.running:
+        advance(pair, max(MIN_BUDGET, RUN_TIME - (time.perf_counter() - started)))
+        if pair.done:  # a full rerun clears the timer
+            pair.running = False
+            st.rerun()
+
+
+def status(pair: Pair) -> None:
+    """Iteration, effective α and the latest accuracies of each run; failures in words."""
+    sides = (":red[**Notebook, as written**]", ":blue[**Corrected**]")
+    for col, title, trainer in zip(st.columns(2, gap="medium"), sides, pair.trainers):
+        last = trainer.history.last
+        col.markdown(title)
+        cells = col.columns(4)
+        cells[0].metric("iteration", f"{trainer.iteration:,}")
+        cells[1].metric("effective α", f"{effective_lr(trainer.lr, trainer.batch_size, trainer.quirks):.3g}")
+        cells[2].metric("train acc", _percent(last["train_acc"]))
+        cells[3].metric("dev acc", _percent(last["dev_acc"]),
+                        help="Not measured: the notebook reports training accuracy only."
+                        if trainer.quirks.train_accuracy_only else None)
+        if trainer.failure:
+            col.error(f"Stopped: {trainer.failure}", icon=":material/warning:")
+
+
+def curves(pair: Pair) -> None:
+    """Accuracy and loss of both runs, train solid and dev dotted."""
+    runs = {name: trainer.history for name, trainer in zip(RUNS, pair.trainers)}
+    config = train.LIVE_CONFIG if pair.running else train.CHART_CONFIG
+    for col, metric in zip(st.columns(2), ("accuracy", "loss")):
+        data = {name: (h.column("iteration"), h.column(f"train_{_short(metric)}"), h.column(f"dev_{_short(metric)}"))
+                for name, h in runs.items()}
+        col.plotly_chart(math_charts.pair_curves_figure(data, metric), key=f"nb_{metric}_chart", config=config)
+
+
+def _short(metric: str) -> str:
+    return "acc" if metric == "accuracy" else "loss"
+
+
+def _percent(value: float) -> str:
+    return "–" if np.isnan(value) else f"{value:.1%}"
+
+
+# ----- each quirk measured alone ------------------------------------------------------------------
+def effects_section(lab: state.Lab, settings: PairSettings) -> None:
+    """A button that measures every quirk flipped alone (`quirk_effects`), and the table of results."""
+    st.markdown("#### What each quirk does, measured one at a time")
+    cols = st.columns([1, 1.3, 4], vertical_alignment="bottom")
+    iterations = int(cols[0].number_input("Iterations per run", 1, 10_000, min(300, settings.iterations), step=100,
+                                          key="nb_effects_iterations", persist_state="page"))
+    clicked = cols[1].button("Measure each quirk", key="nb_effects", on_click=_pause_for_effects, width="stretch",
+                             help="16 runs: both baselines, and each quirk switched off in the notebook / on in "
+                                  "the corrected run, all with this tab's α, rows and seed.")
+    cols[2].caption(f"16 training runs of {iterations:,} iterations on {settings.rows:,} rows"
+                    + _estimate(iterations) + ". Results are kept for this session.")
+    if clicked:
+        with st.spinner(f"Training 16 runs of {iterations:,} iterations…"):
+            results = measure(lab, settings, iterations)
+        st.session_state[EFFECTS_KEY] = (settings.lr, settings.rows, iterations, results)
+    stored = st.session_state.get(EFFECTS_KEY)
+    if stored is None:
+        st.table(effects_table(None), hide_index=True)
+        st.caption("Press “Measure each quirk” to add what each one does to the accuracies.")
+        return
+    lr, rows, iterations, results = stored
+    nb, co = results["notebook"], results["corrected"]
+    st.markdown(f"After {iterations:,} iterations with α = {lr:g} on {rows:,} rows: the notebook reaches "
+                f"**{nb['train_acc']:.1%}** train / **{_percent(nb['dev_acc'])}** dev, the corrected run "
+                f"**{co['train_acc']:.1%}** / **{_percent(co['dev_acc'])}**"
+                + (f" ({short_failure(co['failure'])})" if co["failure"] else "") + ".")
+    st.table(effects_table(results), hide_index=True)
+    if co["train_acc"] < nb["train_acc"] - 0.2:
+        real = effective_lr(lr, rows, NOTEBOOK_QUIRKS.with_(global_m=settings.quirks.global_m or KAGGLE_ROWS))
+        st.caption(f"At α = {lr:g} the corrected run itself is unstable, so its column is mostly noise: even a change "
+                   f"that computes the same numbers (the softmax shift) sends it elsewhere. To read that column, "
+                   f"measure again with α = {real:.3g}, the notebook's effective α (the notebook's own runs then "
+                   f"crawl).")
+
+
+def _pause_for_effects() -> None:
+    """Callback: the measurement takes the server for a while, so pause the pair first."""
+    pair = get_pair()
+    if pair is not None:
+        with pair.lock:
+            pair.running = False
+
+
+def _estimate(iterations: int) -> str:
+    """", about N s" from the pair's measured speed, or "" before it trained."""
+    pair = get_pair()
+    if pair is None or pair.notebook.iteration == 0:
+        return ""
+    per_iteration = sum(t.seconds / max(t.iteration, 1) for t in pair.trainers)
+    return f", about {8 * per_iteration * iterations:.0f} s here"
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _measured(key: tuple, _config: TrainConfig, _split: Split, rows: int, iterations: int) -> dict:
+    """`quirk_effects`, shared by sessions with the same data and settings (the runs are seeded)."""
+    X, y = _split.X_train[:, :rows], _split.y_train[:rows]
+    return quirk_effects(_config, X, y, _split.X_dev, _split.y_dev, iterations)
+
+
+def measure(lab: state.Lab, settings: PairSettings, iterations: int) -> dict:
+    """Every quirk flipped alone from both baselines, with this tab's α, rows, hidden size and seed."""
+    config = TrainConfig(hidden=settings.hidden, lr=settings.lr, seed=settings.seed, eval_every=NOTEBOOK.eval_every,
+                         notebook_m=settings.quirks.global_m or KAGGLE_ROWS)
+    key = (lab.data_key, lab.config.dev_size, lab.config.train_size, lab.config.seed, repr(config))
+    return _measured(key, config, lab.split, settings.rows, iterations)
+
+
+def effects_table(results: dict | None) -> list[dict]:
+    """One row per quirk: what the notebook did, what is right and, once measured, each flip's accuracies and failures.
+
+    `results` is what `quirk_effects` returns, or None before it was measured.
+    """
+    rows = []
+    for name in QUIRK_NAMES:
+        row = {"quirk": f"**{QUIRKS[name].title}**", "what the notebook did": QUIRKS[name].did,
+               "what is right": QUIRKS[name].right}
+        if results is not None:
+            on_in_notebook = bool(getattr(NOTEBOOK_QUIRKS, name))
+            flipped = results[f"notebook {'without' if on_in_notebook else 'with'} {name}"]
+            added = results[f"corrected with {name}"]
+            failures = [f"{who}: {short_failure(r['failure'])}"
+                        for who, r in (("notebook", flipped), ("corrected", added)) if r["failure"]]
+            row.update({
+                "notebook, this one flipped": f"{'off' if on_in_notebook else 'on'}: "
+                                              f"{outcome(flipped, results['notebook'])}",
+                "corrected, this one switched on": outcome(added, results["corrected"]),
+                "failures": "; ".join(failures) or "–",
+            })
+        rows.append(row)
+    return rows
+
+
+def outcome(result: dict, baseline: dict) -> str:
+    """"train / dev" accuracies and their change from the baseline in points, e.g. "81.2% / 80.3% (−9.8 / −9.2)"."""
+    def delta(key: str) -> str:
+        change = 100 * (result[key] - baseline[key])
+        return "n/a" if np.isnan(change) else f"{change:+.1f}".replace("-", "−")
+    return (f"{result['train_acc']:.1%} / {_percent(result['dev_acc'])} "
+            f"({delta('train_acc')} / {delta('dev_acc')} pts)")
+
+
+def short_failure(message: str | None) -> str:
+    """A failure message without its advice ("Reset and try α ≤ …")."""
+    return (message or "").split(" Reset and try")[0].rstrip(".")

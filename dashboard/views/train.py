@@ -1,0 +1,301 @@
+"""The Train tab: controls, the live status, curves and weight maps, and the mistakes gallery.
+
+The live part is a fragment rerun by the browser every TICK seconds while running (passing
+`run_every=None` on a full rerun is what pauses it). Each tick draws, then trains for the rest
+of RUN_TIME. The gallery is a second fragment, refreshed every GALLERY_EVERY seconds while
+running and on every full rerun (pause, step, reset). Widgets inside a fragment rerun only that
+fragment, so moving the α slider reaches the trainer without interrupting the run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import streamlit as st
+
+from core import confusion_matrix, effective_lr
+from dashboard import charts, settings, state
+from dashboard.state import Lab
+
+# The browser asks for a tick every TICK seconds; a request that arrives while a tick runs waits
+# for it (requests never pile up). With TICK shorter than RUN_TIME, a request is always waiting,
+# so ticks run back to back: the server never idles and RUN_TIME alone sets the redraw rate (~4/s).
+TICK = 0.2
+RUN_TIME = 0.24  # seconds per tick, drawing included
+MIN_BUDGET = 0.1  # seconds of training per tick at least, however slow the drawing
+GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
+PAGE = 64  # weight tiles per page
+NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
+WIDE_COLS = 16  # tiles per row when the weight maps span the page
+WEIGHTS_EVERY = 0.5  # seconds between weight-map redraws while running
+GALLERY_SIZE = 16  # two rows of eight
+EMA_WEIGHT = 0.9
+ANY = -1  # filter value: any digit
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Streamlit remounts a Plotly chart whenever its figure changes (the element id hashes the spec),
+# so while running every tick draws new charts: static ones (no hover, no event layers) are much
+# cheaper for the browser, and hover or zoom would not survive the next tick anyway.
+LIVE_CONFIG = {"staticPlot": True}
+
+
+def render() -> None:
+    """Draw the whole tab (called on every full rerun)."""
+    lab = state.get()
+    controls(lab)
+    st.fragment(live, run_every=TICK if lab.running else None, key="train")()
+    st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
+
+
+# ----- controls (full reruns) -------------------------------------------------------------------
+def controls(lab: Lab) -> None:
+    """Start / Pause / Step 1, 10, 100 / Reset."""
+    cols = st.columns([1.1, 1.1, 1, 1, 1.1, 1.1, 3], vertical_alignment="center")
+    cols[0].button("Start", key="start", type="primary", on_click=_start, width="stretch",
+                   disabled=lab.running or not lab.can_run())
+    cols[1].button("Pause", key="pause", on_click=_pause, disabled=not lab.running, width="stretch")
+    for col, n in zip(cols[2:5], (1, 10, 100)):
+        col.button(f"Step {n}", key=f"step{n}", on_click=_step, args=(n,), width="stretch",
+                   disabled=lab.trainer.failure is not None)
+    cols[5].button("Reset", key="reset", on_click=_reset, width="stretch", help="New weights, same settings.")
+    stop = lab.stop_at()
+    cols[6].caption((":material/play_arrow: training" if lab.running else ":material/pause: paused")
+                    + (f" · stops at iteration {stop:,}" if stop else ""))
+
+
+def _start() -> None:
+    lab = state.get()
+    lab.running = lab.can_run()
+    lab.rate_marks.clear()
+    lab.mark_rate()
+
+
+def _pause() -> None:
+    lab = state.get()
+    with lab.lock:  # a tick may still be training: wait, so that this run draws where it stopped
+        lab.running = False
+
+
+def _step(n: int) -> None:
+    lab = state.get()
+    lab.running = False
+    state.step(lab, n)
+
+
+def _reset() -> None:
+    state.reset(state.get(), float(st.session_state.get("lr", settings.DEFAULTS["lr"])))
+
+
+# ----- the live fragment ------------------------------------------------------------------------
+def live() -> None:
+    """One tick: draw status, α controls, curves and weights, then train for the rest of the tick."""
+    lab = state.get()
+    started = time.perf_counter()
+    status(lab)
+    lr_controls(lab)
+    if lab.trainer.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
+        loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
+        curves(lab, loss_col, acc_col, width=300)
+        with weights_col:
+            weights(lab, wide=False)
+    else:
+        curves(lab, *st.columns(2), width=470)
+        weights(lab, wide=True)
+    # Train after drawing: the fragment's elements look "stale" (faded) only while it draws, and
+    # the browser renders this tick's charts while the server trains.
+    if lab.running:
+        drawn = time.perf_counter() - started
+        state.advance(lab, max(MIN_BUDGET, RUN_TIME - drawn))
+        if not lab.can_run():  # failed or reached stop-at: a full rerun clears the timer
+            lab.running = False
+            st.rerun()
+
+
+def status(lab: Lab) -> None:
+    """Iteration, epoch, training time, speed, dead neurons and the latest accuracies."""
+    trainer = lab.trainer
+    last = trainer.history.last
+    rate = lab.rate() if lab.running else None
+    cells = [
+        ("Iteration", f"{trainer.iteration:,}"),
+        ("Epoch", f"{trainer.epoch:,.2f}"),
+        ("Train time", _duration(trainer.seconds)),
+        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
+        ("Dead neurons", f"{last['dead_fraction'] if lab.running else state.dead_units(lab).mean():.0%}"),
+        ("Train acc", _percent(last["train_acc"])),
+        ("Dev acc", _percent(last["dev_acc"])),
+    ]
+    for col, (label, value) in zip(st.columns(len(cells)), cells):
+        col.metric(label, value)
+    if trainer.failure:
+        st.error(f"Training stopped: {trainer.failure}", icon=":material/warning:")
+    elif lab.at_stop():
+        st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
+
+
+def lr_controls(lab: Lab) -> None:
+    """The learning rate: a log-scale slider and an exact entry, kept in sync, applied live.
+
+    The value lives in st.session_state["lr"]; the two widgets only show it. Their keys carry a
+    version that a change bumps, so both are drawn anew with the new value. Setting one widget
+    from the other's callback instead races with the ticks: a tick sent before the browser saw
+    the new value carries the old one back, and the two widgets then flip each other forever.
+    """
+    version, lr = st.session_state.setdefault("lr_version", 0), float(st.session_state["lr"])
+    slider, exact = f"lr_slider_{version}", f"lr_exact_{version}"
+    left, mid, right = st.columns([4, 1.3, 1.2], vertical_alignment="bottom")
+    left.select_slider("α (learning rate), log scale", settings.LR_STEPS, value=nearest_step(lr), key=slider,
+                       format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version))
+    mid.number_input("exact α", min_value=1e-5, max_value=100.0, value=lr, step=0.001, format="%.4g", key=exact,
+                     on_change=_lr_changed, args=(exact, version))
+    right.checkbox("Smooth (EMA)", key="smooth", help=f"Exponential moving average, weight {EMA_WEIGHT}.")
+    if lab.config.mode == "notebook":
+        st.caption(f"Notebook mode: each step really moves by the effective α = {_effective_lr(lab):.4g} "
+                   f"(see the sidebar).")
+
+
+def _lr_changed(key: str, version: int) -> None:
+    """Callback of both α widgets: apply a new value to the run (recorded in lr_changes) and redraw both.
+
+    Reports from widgets of an older version (sent before the browser saw the new ones) and
+    first reports of new widgets (their own value) change nothing.
+    """
+    lr = float(st.session_state[key])
+    if version != st.session_state["lr_version"] or lr == st.session_state["lr"]:
+        return
+    st.session_state["lr"] = lr
+    st.session_state["lr_version"] += 1
+    state.get().trainer.set_lr(lr)
+
+
+def nearest_step(lr: float) -> float:
+    """The slider step closest to lr on a log scale."""
+    steps = np.asarray(settings.LR_STEPS)
+    return float(steps[np.argmin(np.abs(np.log(steps) - math.log(lr)))])
+
+
+def _effective_lr(lab: Lab) -> float:
+    """The step size the notebook's quirks really take with the current α and batch."""
+    return effective_lr(lab.trainer.lr, lab.trainer.batch_size, lab.trainer.quirks)
+
+
+def curves(lab: Lab, left, right, width: int) -> None:
+    """Loss and accuracy against iteration, train and dev, with the α changes marked; `width` in pixels."""
+    history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
+    x = history.column("iteration")
+    smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
+    left.plotly_chart(charts.curves_figure(x, history.column("train_loss"), history.column("dev_loss"), changes,
+                                           "loss", smooth, width=width), key="loss_chart", config=_live_config(lab))
+    right.plotly_chart(charts.curves_figure(x, history.column("train_acc"), history.column("dev_acc"), changes,
+                                            "accuracy", smooth, width=width), key="accuracy_chart",
+                                            config=_live_config(lab))
+
+
+def weights(lab: Lab, wide: bool) -> None:
+    """W1 as tiles, paged by 64 when h > 64, dead neurons crossed out; `wide` spans the page."""
+    W1 = lab.trainer.params.W1
+    first = _page(len(W1))
+    k = min(PAGE, len(W1) - first)
+    cols = math.ceil(k / math.ceil(k / WIDE_COLS)) if wide else None  # even rows of at most 16
+    layout, now = (first, k, cols, lab.running), time.perf_counter()
+    cached = lab.weights_figure
+    # While running, redraw the weight maps every WEIGHTS_EVERY seconds only: the same figure sent
+    # again keeps its element id, so the browser does not draw it anew (weights change slowly).
+    if cached is None or cached[0] != layout or not lab.running or now - cached[1] >= WEIGHTS_EVERY:
+        dead = state.dead_units(lab)[first:first + k]
+        figure = charts.weights_figure(W1[first:first + k], dead, first, cols, width=1000 if wide else 300)
+        lab.weights_figure = cached = (layout, now, figure)
+    st.plotly_chart(cached[2], key="weights_chart", config=_live_config(lab))
+
+
+def _page(h: int) -> int:
+    """The first neuron of the weight-map page chosen (a page selector appears above PAGE units)."""
+    if h <= PAGE:
+        return 0
+    pages = list(range(0, h, PAGE))
+    first = st.segmented_control("Neurons", pages, key="weights_page", default=0, required=True,
+                                 format_func=lambda s: f"{s}–{min(s + PAGE, h) - 1}")
+    return first if first in pages else 0
+
+
+# ----- the gallery fragment ---------------------------------------------------------------------
+def gallery() -> None:
+    """Dev confusion matrix (click a cell to filter) and the misclassified dev images."""
+    lab = state.get()
+    y = lab.split.y_dev
+    preds, probs = lab.trainer.dev_predictions()
+    true, pred = st.session_state.setdefault("gallery_filter", (ANY, ANY))
+    left, right = st.columns([2, 3])
+    with left:
+        st.caption("**Dev confusion matrix**: click a cell to show those mistakes.")
+        st.plotly_chart(charts.confusion_figure(confusion_matrix(y, preds), (_none(true), _none(pred))),
+                        key="confusion", on_select=_cell_clicked, selection_mode="points", config=CHART_CONFIG)
+    with right:
+        filters(true, pred)
+        picked, matching = mistakes(y, preds, probs, true, pred)
+        wrong = preds != y
+        st.caption(f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); "
+                   f"{matching:,} match the filter, most confident mistakes first.")
+        if picked.size:
+            images = np.rint(lab.split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
+            st.plotly_chart(charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked]),
+                            key="gallery_chart", config=CHART_CONFIG)
+        else:
+            st.info("No misclassified dev images match the filter.")
+
+
+def filters(true: int, pred: int) -> None:
+    """The two digit filters; their keys carry a version that a cell click bumps (see lr_controls)."""
+    version = st.session_state.setdefault("filter_version", 0)
+    digits = list(range(ANY, 10))
+    for col, name, which, value in zip(st.columns(2), ("True digit", "Predicted digit"), (0, 1), (true, pred)):
+        key = f"filter_{which}_{version}"
+        col.selectbox(name, digits, index=digits.index(value), format_func=lambda d: "any" if d == ANY else str(d),
+                      key=key, on_change=_filter_changed, args=(which, key, version))
+
+
+def mistakes(y: np.ndarray, preds: np.ndarray, probs: np.ndarray, true: int = ANY, pred: int = ANY,
+             limit: int = GALLERY_SIZE) -> tuple[np.ndarray, int]:
+    """Indices of the most confident mistakes with the given true / predicted digit, and how many match.
+
+    Shapes: y, preds (d,), probs (10, d) -> indices (<= limit,).
+    """
+    chosen = (preds != y) & ((y == true) if true != ANY else True) & ((preds == pred) if pred != ANY else True)
+    picked = np.flatnonzero(chosen)
+    confidence = probs[preds[picked], picked]
+    return picked[np.argsort(-confidence, kind="stable")][:limit], int(chosen.sum())
+
+
+def _filter_changed(which: int, key: str, version: int) -> None:
+    """Callback of the digit filters (0 = true digit, 1 = predicted); stale versions are ignored (see _lr_changed)."""
+    if version != st.session_state["filter_version"]:
+        return
+    chosen = list(st.session_state["gallery_filter"])
+    chosen[which] = st.session_state[key]
+    st.session_state["gallery_filter"] = tuple(chosen)
+
+
+def _cell_clicked() -> None:
+    """Callback: a confusion-matrix cell click sets both filters (and redraws the two selectboxes)."""
+    points = st.session_state["confusion"].selection.get("points", [])
+    if points:
+        st.session_state["gallery_filter"] = (round(points[0]["y"]), round(points[0]["x"]))
+        st.session_state["filter_version"] += 1
+
+
+def _live_config(lab: Lab) -> dict:
+    """Plotly config for the charts redrawn every tick: static while running, interactive when paused."""
+    return LIVE_CONFIG if lab.running else CHART_CONFIG
+
+
+def _none(digit: int) -> int | None:
+    return None if digit == ANY else digit
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+def _percent(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.1%}"

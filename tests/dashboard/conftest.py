@@ -1,0 +1,182 @@
+"""Fixtures for the dashboard tests: AppTest runs, Plotly JSON decoding, and a real server + Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboard" / "app.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DTYPES = {"f8": np.float64, "f4": np.float32, "i1": np.int8, "u1": np.uint8, "i2": np.int16, "u2": np.uint16,
+          "i4": np.int32, "u4": np.uint32, "i8": np.int64, "u8": np.uint64}
+
+
+# ----- Plotly JSON ------------------------------------------------------------------------------
+def decode(value):
+    """Plotly >= 6 JSON with typed arrays ({"dtype", "bdata", "shape"}) turned back into NumPy arrays."""
+    if isinstance(value, dict):
+        if "bdata" in value and "dtype" in value:
+            array = np.frombuffer(base64.b64decode(value["bdata"]), DTYPES[value["dtype"]])
+            if "shape" in value:
+                array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+            return array
+        return {key: decode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value
+
+
+def figure(at, key: str) -> dict:
+    """The decoded Plotly figure of the chart created with `key=key` in an AppTest run."""
+    for element in at.get("plotly_chart"):
+        if element.proto.id.endswith(f"-{key}"):
+            return decode(json.loads(element.proto.spec))
+    raise AssertionError(f"no plotly chart with key {key!r}")
+
+
+def chart_keys(at) -> list[str]:
+    """User keys of the Plotly charts in the last AppTest run."""
+    return [element.proto.id.rsplit("-", 1)[-1] for element in at.get("plotly_chart")]
+
+
+# ----- AppTest ----------------------------------------------------------------------------------
+@pytest.fixture
+def make_app():
+    """Build and run the app in AppTest with small data (URL settings), one session per call."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(**query):
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        for key, value in {"train_size": "2000", "dev_size": "500", **query}.items():
+            at.query_params[key] = str(value)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Tests that fake datasets must not leak them into other tests through st.cache_resource."""
+    yield
+    from dashboard import datasets
+
+    datasets.load_named.clear()
+    datasets.load_upload.clear()
+    datasets.load_split.clear()
+
+
+# ----- a real server and browser ----------------------------------------------------------------
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install playwright; never `playwright install`)"
+    return None
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env_extra: dict | None = None, log: Path | None = None,
+                 app: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `streamlit run dashboard/app.py` (or `app`) on a free loopback port; return (process, base URL)
+    once healthy."""
+    port = free_port()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env_extra or {})}
+    command = [sys.executable, "-m", "streamlit", "run", str(app or APP), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]
+    if log:
+        with open(log, "w") as out:  # the child keeps its own handle
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    else:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return process, url
+        except OSError:
+            time.sleep(0.1)
+    stop_server(process)
+    raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop exactly this server process."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A dashboard server for the module's browser tests; skipped (or failed when CI=true) without Chromium."""
+    reason = browser_missing()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run: {reason}")
+        pytest.skip(reason)
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    process, url = start_server({"DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data"))}, log)
+    yield url
+    stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    """Headless Debian Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh browser context (its own Streamlit session) with the app loaded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    open_app(page, server)
+    yield page
+    exceptions = page.locator('[data-testid="stException"]').count()
+    context.close()
+    assert exceptions == 0, "the app showed an exception"
+
+
+def open_app(page, url: str) -> None:
+    """Load the app and wait until its first charts are drawn."""
+    page.goto(url)
+    page.get_by_role("button", name="Start", exact=True).wait_for(timeout=60_000)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)

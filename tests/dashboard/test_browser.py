@@ -1,0 +1,214 @@
+"""The dashboard in real headless Chromium: what AppTest cannot see (timers, drawn charts, downloads).
+
+Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import data
+from core import Params
+from tests.dashboard.conftest import ROOT
+
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+
+def train_tab(page):
+    """The Train tab's panel (other tabs hold charts and widgets of their own)."""
+    return page.get_by_role("tabpanel", name="Train")
+
+
+def charts(page):
+    """The Plotly charts of the Train tab, in page order: loss, accuracy, weights, confusion, gallery."""
+    return train_tab(page).locator('[data-testid="stPlotlyChart"]')
+
+
+def iteration(page) -> int:
+    """The iteration counter shown in the status row."""
+    return int(train_tab(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
+
+
+def loss_path(page) -> str:
+    """The SVG path of the train loss curve ("" while it is a single point)."""
+    lines = charts(page).first.locator("path.js-line")
+    return lines.first.get_attribute("d") if lines.count() else ""
+
+
+def wait_until(condition, timeout: float = 20, message: str = "condition") -> None:
+    """Poll `condition` until it is true or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def click(page, name: str) -> None:
+    """Click a button by its exact name."""
+    page.get_by_role("button", name=name, exact=True).click()
+
+
+def test_live_training_controls(page):
+    """Start advances the counter and curves, a mid-run α change is marked, Pause holds, Step and Reset work."""
+    assert iteration(page) == 0
+    before = loss_path(page)
+    click(page, "Start")
+    wait_until(lambda: iteration(page) > 20, message="training to advance")
+    first = iteration(page)
+    wait_until(lambda: iteration(page) > first, message="the counter to keep moving")
+    wait_until(lambda: loss_path(page) != before, message="the loss curve to change")
+
+    slider = train_tab(page).locator('[data-testid="stSlider"]').get_by_role("slider")
+    slider.focus()
+    slider.press("ArrowRight")  # 0.1 -> 0.12 on the log scale
+    markers = charts(page).first.locator(".annotation-text")
+    wait_until(lambda: "α=0.12" in markers.all_text_contents(), message="the α=0.12 marker")
+    exact = train_tab(page).get_by_role("spinbutton", name="exact α")
+    assert float(exact.input_value()) == 0.12  # the exact entry follows the slider
+    exact.fill("0.05")
+    exact.press("Enter")
+    wait_until(lambda: markers.all_text_contents()[-1:] == ["α=0.05"], message="the α=0.05 marker")
+    wait_until(lambda: slider.get_attribute("aria-valuetext") == "0.05", message="the slider to follow the exact entry")
+    time.sleep(1.5)  # the two widgets must not flip each other back and forth while ticks go on
+    assert markers.all_text_contents() == ["α=0.12", "α=0.05"]
+
+    click(page, "Pause")
+    wait_until(lambda: page.get_by_role("button", name="Start", exact=True).is_enabled(), message="Start to come back")
+    time.sleep(0.5)  # the buttons are drawn before the status row of the same run
+    paused = iteration(page)
+    time.sleep(1.5)
+    assert iteration(page) == paused
+
+    click(page, "Step 10")
+    wait_until(lambda: iteration(page) == paused + 10, message="Step 10")
+    click(page, "Reset")
+    wait_until(lambda: iteration(page) == 0, message="Reset")
+
+
+def test_download_weights_loads_back(page, tmp_path):
+    """The weights download is an .npz that np.load (no pickles) and Params.from_arrays accept."""
+    click(page, "Step 10")
+    wait_until(lambda: iteration(page) == 10, message="Step 10")
+    with page.expect_download() as download:
+        page.locator('[data-testid="stDownloadButton"]').filter(has_text="Weights").get_by_role("button").click()
+    path = tmp_path / "weights.npz"
+    download.value.save_as(path)
+    with np.load(path, allow_pickle=False) as npz:
+        assert npz["W1"].shape == (10, 784) and npz["b2"].shape == (10, 1)
+    arrays, meta = data.load_weights(path)
+    assert Params.from_arrays(arrays).hidden == 10 and meta["iteration"] == 10
+
+
+def test_bad_csv_upload_shows_the_problem(page):
+    """Uploading a CSV with a bad pixel shows the row, column and value, and the sample stays loaded."""
+    page.get_by_text("Upload CSV", exact=True).click()
+    header = "label," + ",".join(f"pixel{i}" for i in range(784))
+    row = "3," + ",".join(["0"] * 17 + ["999"] + ["0"] * 766)
+    uploader = (page.locator('[data-testid="stFileUploader"]').filter(has_text="Kaggle-style train.csv")
+                .locator('[data-testid="stFileUploaderDropzoneInput"]'))  # not the weights uploader
+    uploader.set_input_files(files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                     "buffer": f"{header}\n{row}\n".encode()}])
+    alert = page.locator('[data-testid="stAlert"]', has_text="Could not use bad.csv")
+    alert.wait_for(timeout=20_000)
+    assert "pixel17" in alert.inner_text() and "999" in alert.inner_text()
+    assert page.get_by_text("MNIST sample (10,000)").count() >= 1
+
+
+# The confusion chart's largest off-diagonal cell and its position on screen, from Plotly's own axes.
+BIGGEST_MISTAKE = """() => {
+  const gd = [...document.querySelectorAll('[role="tabpanel"] .js-plotly-plot')].find(g => g.data[0].type === 'heatmap'
+                                                                  && g.data.length === 2);
+  const z = gd._fullData[0].z;  // decoded from the typed-array JSON
+  let best = [0, 1, -1];
+  for (let t = 0; t < 10; t++) for (let p = 0; p < 10; p++) {
+    const count = Number(z[t][p]);
+    if (t !== p && count > best[2]) best = [t, p, count];
+  }
+  const [t, p, count] = best, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const box = gd.getBoundingClientRect();
+  return {true: t, pred: p, count, x: box.left + xa._offset + xa.l2p(p), y: box.top + ya._offset + ya.l2p(t)};
+}"""
+
+
+def test_confusion_cell_click_filters_the_gallery(page):
+    """Clicking a confusion-matrix cell sets both digit filters and the gallery shows exactly that cell."""
+    click(page, "Step 10")
+    wait_until(lambda: iteration(page) == 10, message="Step 10")
+    page.get_by_text("Dev confusion matrix").scroll_into_view_if_needed()
+    cell = page.evaluate(BIGGEST_MISTAKE)
+    page.mouse.move(cell["x"], cell["y"])
+    page.mouse.click(cell["x"], cell["y"])
+    page.get_by_text(f"{cell['count']:,} match the filter").wait_for(timeout=20_000)
+    labels = charts(page).last.locator(".annotation-text").all_text_contents()
+    assert len(labels) == min(cell["count"], 16)
+    assert all(label.startswith(f"{cell['true']}→{cell['pred']} ") for label in labels)
+
+
+def test_two_sessions_train_independently(browser, server, page):
+    """Training in one browser context does not move the counter of another one."""
+    from tests.dashboard.conftest import open_app
+
+    other_context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = other_context.new_page()
+    try:
+        open_app(other, server)
+        click(page, "Start")
+        wait_until(lambda: iteration(page) > 20, message="the first session to train")
+        time.sleep(1.0)
+        assert iteration(other) == 0
+        click(page, "Pause")
+    finally:
+        other_context.close()
+
+
+# Visible-size charts of the Train tab whose Plotly div is hidden (Streamlit hides a new chart
+# until it knows its width).
+HIDDEN_CHARTS = """() => [...document.querySelectorAll('[role="tabpanel"] [data-testid="stPlotlyChart"]')]
+  .filter(e => e.getBoundingClientRect().width > 0)
+  .filter(e => { const d = e.querySelector('.js-plotly-plot'); return !d || getComputedStyle(d).visibility === 'hidden'; })
+  .length"""
+
+
+def test_live_charts_do_not_blank_between_ticks(page):
+    """While training, the charts redrawn every tick stay visible (no blank frames as each one is replaced)."""
+    click(page, "Start")
+    wait_until(lambda: iteration(page) > 20, message="training to advance")
+    hidden = []
+    for _ in range(25):
+        hidden.append(page.evaluate(HIDDEN_CHARTS))
+        time.sleep(0.08)
+    click(page, "Pause")
+    assert sum(n > 0 for n in hidden) <= 2, hidden
+
+
+# Charts of the Train tab that are on screen and drawn. Streamlit keeps replaced charts for a
+# moment, hidden (0 x 0), and a new chart is blank until Plotly has drawn it.
+ALL_DRAWN = """() => [...document.querySelectorAll('[role="tabpanel"] [data-testid="stPlotlyChart"]')]
+  .filter(e => e.getBoundingClientRect().width > 0 && e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm'))
+  .length"""
+
+
+def test_screenshot_while_training(page):
+    """A screenshot of the app while it trains (curves, weight maps and gallery visible) for the README."""
+    click(page, "Start")
+    wait_until(lambda: iteration(page) > 150, timeout=120, message="some training")
+    exact = train_tab(page).get_by_role("spinbutton", name="exact α")
+    exact.fill("0.3")  # steer it: a bigger step size, marked on the curves
+    exact.press("Enter")
+    wait_until(lambda: iteration(page) > 250, timeout=120, message="more training")
+    page.wait_for_timeout(3500)  # one more gallery refresh, so it matches the curves
+    image = None
+    for _ in range(20):  # each tick mounts new charts: take a frame where all five are drawn
+        wait_until(lambda: page.evaluate(ALL_DRAWN) == 5, message="five drawn charts")
+        shot = page.screenshot()
+        if page.evaluate(ALL_DRAWN) == 5:
+            image = shot
+            break
+    click(page, "Pause")
+    assert image is not None and image[:8] == b"\x89PNG\r\n\x1a\n" and len(image) > 50_000
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    SCREENSHOT.write_bytes(image)

@@ -1,0 +1,155 @@
+"""Unit tests of the figure builders in dashboard/charts.py (NumPy in, Plotly figure out)."""
+
+import numpy as np
+import pytest
+
+from dashboard import charts
+
+
+def test_mosaic_puts_each_neuron_at_its_tile():
+    """Tile k of the weight mosaic holds exactly neuron k's 784 weights, reshaped row by row."""
+    W1 = np.arange(11 * 784, dtype=np.float32).reshape(11, 784)
+    _, cols = charts.grid_shape(11)
+    Z = charts.mosaic(W1, cols, gap=2, label_gap=7)
+    for k in range(11):
+        r, c = charts.tile_origin(k, cols, gap=2, label_gap=7)
+        np.testing.assert_array_equal(Z[r:r + 28, c:c + 28], W1[k].reshape(28, 28))
+    assert np.isnan(Z).sum() == Z.size - 11 * 784  # everything else is background
+
+
+def test_weights_figure_is_centred_on_zero_and_diverging():
+    """The weight heatmap uses a diverging scale with zmid = 0 and symmetric limits."""
+    W1 = np.random.default_rng(0).normal(0.1, 1, (10, 784)).astype(np.float32)
+    heatmap = charts.weights_figure(W1, np.zeros(10, bool)).data[0]
+    assert heatmap.zmid == 0
+    assert heatmap.zmin == -heatmap.zmax == pytest.approx(-np.abs(W1).max())
+    colors = [c for _, c in heatmap.colorscale]
+    assert colors[0] != colors[-1]  # two different ends
+    assert colors[len(colors) // 2] in ("rgb(247,247,247)", "#f7f7f7")  # white-ish middle: zero
+
+
+def test_weights_figure_crosses_out_dead_neurons_only():
+    """Dead neurons get a frame and two diagonals over their tile; live ones get no shapes."""
+    dead = np.zeros(10, bool)
+    dead[[2, 7]] = True
+    fig = charts.weights_figure(np.ones((10, 784)), dead)
+    _, cols = charts.grid_shape(10)
+    frames = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(fig.layout.shapes) == 6 and len(frames) == 2
+    for shape, k in zip(frames, (2, 7)):
+        r, c = charts.tile_origin(k, cols, label_gap=7)
+        assert (shape.x0, shape.y0) == (c - 0.5, r - 0.5)
+    assert [a.text for a in fig.layout.annotations if "dead" in a.text] == ["neuron 2 · dead", "neuron 7 · dead"]
+
+
+def test_weights_figure_numbers_tiles_from_the_page_start():
+    """A second page of 64 labels its tiles from neuron 64 on."""
+    fig = charts.weights_figure(np.ones((64, 784)), np.zeros(64, bool), first=64)
+    assert fig.layout.annotations[0].text == "64" and fig.layout.annotations[-1].text == "127"
+
+
+def test_downsample_keeps_ends_and_bounds_the_count():
+    """Downsampling keeps the first and last points, stays under the cap and keeps a spike."""
+    x = np.arange(50_000, dtype=float)
+    y = np.sin(x / 500)
+    y[31_337] = 40.0  # a loss spike a plain stride would likely skip
+    xs, ys = charts.downsample(x, y, 2000)
+    assert len(xs) <= 2000
+    assert xs[0] == 0 and xs[-1] == 49_999 and ys[-1] == y[-1]
+    assert 40.0 in ys
+    assert np.all(np.diff(xs) > 0)
+
+
+def test_downsample_leaves_short_series_alone():
+    """Series under the cap are returned unchanged."""
+    x, y = np.arange(10.0), np.arange(10.0) ** 2
+    xs, ys = charts.downsample(x, y, 2000)
+    np.testing.assert_array_equal(xs, x)
+    np.testing.assert_array_equal(ys, y)
+
+
+def test_downsample_survives_nan_buckets():
+    """All-NaN stretches (no dev set) do not break downsampling."""
+    x = np.arange(10_000, dtype=float)
+    y = np.full(10_000, np.nan)
+    xs, _ = charts.downsample(x, y, 500)
+    assert xs[0] == 0 and xs[-1] == 9_999 and len(xs) <= 500
+
+
+def test_ema_matches_the_recursive_definition():
+    """The convolution EMA equals the bias-corrected recursive EMA, skipping nothing when there is no NaN."""
+    y = np.random.default_rng(1).random(500)
+    expected, average, norm = [], 0.0, 0.0
+    for value in y:
+        average, norm = 0.9 * average + 0.1 * value, 0.9 * norm + 0.1
+        expected.append(average / norm)
+    np.testing.assert_allclose(charts.ema(y, 0.9), expected, rtol=1e-9)
+
+
+def test_curves_mark_lr_changes_at_their_iterations():
+    """Each learning-rate change after the start becomes a vertical line at its iteration with its value."""
+    x = np.arange(0, 300, 10.0)
+    fig = charts.curves_figure(x, np.ones(30), np.ones(30), [(0, 0.1), (120, 0.5), (250, 0.02)])
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert [(s.x0, s.x1) for s in lines] == [(120, 120), (250, 250)]
+    assert [a.text for a in fig.layout.annotations] == ["α=0.5", "α=0.02"]
+
+
+def test_curves_smoothing_adds_faint_raw_traces():
+    """With smoothing, raw train and dev curves stay visible, faint, under the smoothed ones."""
+    x = np.arange(100.0)
+    fig = charts.curves_figure(x, np.random.rand(100), np.random.rand(100), [(0, 0.1)], "accuracy", smooth=0.9)
+    assert [t.name for t in fig.data] == ["train (raw)", "train", "dev (raw)", "dev"]
+    assert fig.data[0].opacity < 1 and fig.layout.yaxis.tickformat == ".0%"
+
+
+def test_curves_are_downsampled_for_the_browser():
+    """20,000 evaluations reach the browser as at most ~2,000 points per curve."""
+    x = np.arange(20_000.0)
+    fig = charts.curves_figure(x, np.random.rand(20_000), np.random.rand(20_000), [(0, 0.1)])
+    assert all(len(trace.x) <= charts.MAX_POINTS for trace in fig.data)
+
+
+def test_gallery_labels_true_predicted_and_confidence():
+    """Each gallery tile is labelled "true→predicted · confidence" and shows the image's pixels."""
+    images = np.random.default_rng(2).integers(0, 256, (3, 784), dtype=np.uint8)
+    fig = charts.gallery_figure(images, np.array([3, 5, 8]), np.array([5, 3, 0]), np.array([0.91, 0.5, 0.123]))
+    assert [a.text for a in fig.layout.annotations] == ["3→5 · 91%", "5→3 · 50%", "8→0 · 12%"]
+    r, c = charts.tile_origin(1, 3, label_gap=8)
+    np.testing.assert_array_equal(fig.data[0].z[r:r + 28, c:c + 28], images[1].reshape(28, 28))
+
+
+def test_confusion_figure_has_a_clickable_point_per_cell():
+    """The confusion matrix shows counts and carries one selectable point per (predicted, true) cell."""
+    C = np.arange(100).reshape(10, 10)
+    fig = charts.confusion_figure(C, selected=(3, None))
+    heatmap, points = fig.data
+    np.testing.assert_array_equal(heatmap.z, C)
+    assert len(points.x) == 100 and (points.x[37], points.y[37], points.customdata[37]) == (7, 3, 37)
+    frame = fig.layout.shapes[0]  # the selected row (true = 3) is outlined
+    assert (frame.y0, frame.y1, frame.x0, frame.x1) == (2.5, 3.5, -0.5, 9.5)
+
+
+def test_every_figure_carries_a_width_hint():
+    """Each builder sets layout.width (Streamlit hides a new chart until it knows a width)."""
+    x, y = np.arange(3.0), np.ones(3)
+    figures = [charts.curves_figure(x, y, y, [(0, 0.1)], width=333),
+               charts.weights_figure(np.ones((4, 784)), np.zeros(4, bool), width=333),
+               charts.gallery_figure(np.zeros((2, 784), np.uint8), np.zeros(2, int), np.ones(2, int), np.ones(2),
+                                     width=333),
+               charts.confusion_figure(np.ones((10, 10), int), width=333)]
+    assert [f.layout.width for f in figures] == [333] * 4
+
+
+def test_loss_axis_is_log_with_plain_labels():
+    """The loss axis is logarithmic with 1-2-5 ticks labelled as plain numbers."""
+    yaxis = charts.curves_figure(np.arange(3.0), np.ones(3), np.ones(3), [(0, 0.1)]).layout.yaxis
+    assert yaxis.type == "log" and "0.5" in yaxis.ticktext and "2" in yaxis.ticktext
+
+
+def test_grid_shape_is_roughly_square_and_capped():
+    """Grids are near-square and never wider than the cap."""
+    assert charts.grid_shape(10) == (3, 4)
+    assert charts.grid_shape(64) == (8, 8)
+    assert charts.grid_shape(1) == (1, 1)
+    assert charts.grid_shape(100, max_cols=8) == (13, 8)

@@ -1,0 +1,314 @@
+"""The LR lab tab through AppTest (sweep, range test, run history, links) and its pure helpers.
+
+Small data through the URL (2,000 train rows, 500 dev) keeps each run short. AppTest cannot fire
+the sweep fragment's timer: each `run()` executes one tick, so a sweep is driven by calling
+`run()` until it reports itself finished.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import data
+from core import Quirks, TrainConfig
+from core.sweep import RangeSuggestion, Sweep
+from dashboard import lab_charts, runs
+from dashboard.views import lab as lab_view
+from tests.dashboard.conftest import figure
+
+
+def lab(at):
+    """The session's Lab (the Train tab's run)."""
+    return at.session_state["lab"]
+
+
+def history(at) -> runs.RunHistory:
+    """The session's run history."""
+    return at.session_state[runs.HISTORY_KEY]
+
+
+def sweep(at, rates: str = "0.1, 0.5, 50", iterations: int = 30):
+    """Run a sweep with these rates and iteration budget to its end; return the SweepRun."""
+    at.text_input(key="sweep_rates").set_value(rates).run()
+    at.number_input(key="sweep_iterations").set_value(iterations).run()
+    at.button(key="sweep_run").click().run()
+    for _ in range(40):
+        run = at.session_state["sweep"]
+        if not run.running:
+            break
+        at.run()
+    assert not at.exception, at.exception
+    assert not run.running, "the sweep did not finish"
+    return run
+
+
+def select_rows(at, rows: list[int]):
+    """Select rows of the runs table, as a click in the browser would."""
+    at.session_state["runs_table"] = {"selection": {"rows": rows}}
+    return at.run()
+
+
+def traces(at, key: str) -> list[dict]:
+    """The traces of the chart with this key."""
+    return figure(at, key)["data"]
+
+
+# ----- run history -----------------------------------------------------------------------------
+def test_run_table_lists_runs_after_a_reset(make_app):
+    """A reset records the Train tab's run; the table shows it and the current run, live."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    (record,) = history(at).runs
+    assert record.iterations == 10 and record.source == "Train" and record.weights is not None
+    table = at.dataframe(key="runs_table").value
+    assert list(table["run"]) == ["#1", "current"] and list(table["iterations"]) == [10, 0]
+    assert table["dev acc"][0] == pytest.approx(record.final["dev_acc"])
+
+
+def test_empty_runs_are_not_recorded(make_app):
+    """A run replaced before its first step (a settings change right after a reset) is not kept."""
+    at = make_app()
+    at.number_input(key="hidden").set_value(12).run()
+    assert len(history(at)) == 0
+
+
+def test_selecting_two_runs_overlays_them_with_what_differs_in_the_legend(make_app):
+    """Two runs with α 0.1 and 0.5 overlay as two curves each labelled by its α; CSV has both."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    at.number_input(key=f"lr_exact_{at.session_state['lr_version']}").set_value(0.5).run()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    assert [r.config["lr"] for r in history(at).runs] == [0.1, 0.5]
+    select_rows(at, [0, 1])
+    assert at.session_state["runs_selected"] == [1, 2]
+    for key in ("overlay_loss", "overlay_acc"):
+        legend = [t["name"] for t in traces(at, key) if t["showlegend"]]
+        assert legend == ["α=0.1", "α=0.5"]
+    assert any("Differs between these runs: α" in c.value for c in at.caption)
+    assert not at.download_button(key="runs_csv").disabled
+    csv_lines = runs.metrics_csv(history(at).get([1, 2])).decode().splitlines()
+    assert len(csv_lines) == 1 + 2 + 2  # header, two evaluations (0, 10) per run
+
+
+def test_selection_follows_runs_when_rows_move(make_app):
+    """A selected run stays selected when new runs push it to another row (selection is by run id)."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    at.button(key="step10").click().run()
+    select_rows(at, [1])  # the current run, after #1
+    assert at.session_state["runs_selected"] == [runs.LIVE_ID]
+    at.button(key="reset").click().run()  # the current run becomes #2 in row 1; the new current run is row 2
+    assert at.session_state["runs_selected"] == [runs.LIVE_ID]
+    assert list(at.session_state["runs_table"]["selection"]["rows"]) == [2]
+
+
+def test_one_selected_run_offers_its_weights(make_app):
+    """With exactly one stored run selected, its kept weights download as an .npz that loads back."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    assert at.download_button(key="runs_weights").disabled
+    select_rows(at, [0])
+    assert not at.download_button(key="runs_weights").disabled
+    (record,) = history(at).runs
+    arrays, meta = data.load_weights(lab_view.one_run_weights(history(at), [record.id])())
+    np.testing.assert_array_equal(arrays["W1"], record.weights["W1"])
+    assert meta["iteration"] == 10 and meta["run"] == "#1"
+    select_rows(at, [0, 1])
+    assert at.download_button(key="runs_weights").disabled
+
+
+def test_clear_history_empties_the_table(make_app):
+    """Clear history forgets every stored run (the table waits for the next one)."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    assert len(at.dataframe) == 1
+    at.button(key="runs_clear").click().run()
+    assert len(history(at)) == 0 and len(at.dataframe) == 0
+    assert any("No finished runs yet" in c.value for c in at.caption)
+
+
+# ----- sweep -----------------------------------------------------------------------------------
+def test_sweep_races_marks_the_diverging_rate_and_highlights_the_best(make_app):
+    """3 rates: α = 50 explodes and is marked with its reason, the best is drawn thick with a star."""
+    at = make_app()
+    run = sweep(at)
+    assert run.sweep.iteration == 30 and run.sweep.failures[2] and "exploded" in run.sweep.failures[2]
+    names = [t["name"] for t in traces(at, "sweep_acc") if t.get("showlegend", True)]
+    best = run.best("dev_acc")
+    assert f"α=50 {lab_charts.FAILED} exploded" in names and names[best].startswith(f"α={run.sweep.lrs[best]:g} ★")
+    widths = {t["name"]: t["line"]["width"] for t in traces(at, "sweep_acc") if t["mode"] == "lines"}
+    assert widths[names[best]] == 4 and widths[f"α=50 {lab_charts.FAILED} exploded"] < 4
+    assert any("α = 50: the loss exploded" in w.value for w in at.warning)
+    assert any("Best by dev accuracy" in s.value for s in at.success)
+    assert [r.source for r in history(at).runs] == ["sweep 1"] * 3
+    assert any(m.label == "Elapsed" for m in at.metric)
+
+
+def test_continue_moves_the_best_run_to_the_train_tab(make_app):
+    """Continue makes the best sweep run the Train tab's trainer, at its iteration, with α following."""
+    at = make_app()
+    run = sweep(at)
+    best = run.best("dev_acc")
+    weights = run.sweep.run_params(best).W1
+    at.button(key="sweep_continue").click().run()
+    trainer = lab(at).trainer
+    assert trainer.lr == run.sweep.lrs[best] == at.session_state["lr"] and trainer.iteration == 30
+    np.testing.assert_array_equal(trainer.params.W1, weights)
+    assert any("now the run in the **Train** tab" in s.value for s in at.success)
+    assert at.query_params["lr"] == repr(run.sweep.lrs[best])  # the address bar carries the new α
+    at.button(key="step10").click().run()  # it trains on from there
+    assert lab(at).trainer is trainer and trainer.iteration == 40
+
+
+def test_two_sweeps_with_the_same_settings_draw_the_same_curves(make_app):
+    """Same seed and settings: a second sweep gives exactly the first one's curves."""
+    at = make_app(full_batch="false", batch_size="100")
+    sweep(at, "0.05, 0.5", 20)
+    loss_1, acc_1 = traces(at, "sweep_loss"), traces(at, "sweep_acc")
+    sweep(at, "0.05, 0.5", 20)
+    assert at.session_state["sweep"].number == 2
+    for a, b in zip(loss_1 + acc_1, traces(at, "sweep_loss") + traces(at, "sweep_acc")):
+        np.testing.assert_array_equal(a["y"], b["y"])
+    first, second = history(at).runs[:2], history(at).runs[2:]
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a.column("dev_loss"), b.column("dev_loss"))
+
+
+def test_sweep_pauses_the_train_run_and_bad_rates_are_refused(make_app):
+    """Run sweep pauses a running Train run; rates that are not numbers show why and start nothing."""
+    at = make_app()
+    at.button(key="start").click().run()
+    at.text_input(key="sweep_rates").set_value("0.1, fast").run()
+    at.button(key="sweep_run").click().run()
+    assert "sweep" not in at.session_state and any("'fast' is not a number" in e.value for e in at.error)
+    at.text_input(key="sweep_rates").set_value("0.1").run()
+    at.number_input(key="sweep_iterations").set_value(5).run()
+    at.button(key="sweep_run").click().run()
+    assert lab(at).running is False and at.session_state["sweep"].sweep.size == 1
+
+
+def test_sweep_with_a_seconds_budget_stops_on_time(make_app):
+    """With a budget of 1 s of training the sweep stops soon after one second of training time."""
+    at = make_app()
+    at.segmented_control(key="sweep_budget_kind").set_value("seconds").run()
+    at.number_input(key="sweep_seconds").set_value(1).run()
+    at.text_input(key="sweep_rates").set_value("0.1, 0.3").run()
+    at.button(key="sweep_run").click().run()
+    for _ in range(40):
+        if not at.session_state["sweep"].running:
+            break
+        at.run()
+    run = at.session_state["sweep"]
+    assert not run.running and 1.0 <= run.sweep.seconds < 2.0
+
+
+# ----- range test ------------------------------------------------------------------------------
+def test_range_test_draws_the_suggested_band_and_applies_it(make_app):
+    """The range test plots loss vs α on a log axis with the band low..high, a line at α, and a Use button."""
+    at = make_app()
+    at.number_input(key="range_steps").set_value(60).run()
+    at.button(key="range_run").click().run()
+    result = at.session_state["range_test"]
+    suggestion = result["suggestion"]
+    assert suggestion is not None and suggestion.low <= suggestion.lr <= suggestion.high
+    chart = figure(at, "range_chart")
+    assert chart["layout"]["xaxis"]["type"] == "log"
+    band, line = chart["layout"]["shapes"]
+    assert (band["type"], band["x0"], band["x1"]) == ("rect", suggestion.low, suggestion.high)
+    assert (line["type"], line["x0"]) == ("line", suggestion.lr)
+    assert len(chart["data"][0]["x"]) == len(result["lrs"]) > 10
+    at.button(key="range_use").click().run()
+    lr = float(f"{suggestion.lr:.3g}")
+    assert at.session_state["lr"] == lr and lab(at).trainer.lr == lr
+
+
+# ----- links -----------------------------------------------------------------------------------
+def test_hostile_link_shows_notices_and_uses_defaults(make_app):
+    """`?hidden=-5&lr=nan&mode=<script>&junk=1` shows what was ignored and runs on the defaults."""
+    at = make_app(hidden="-5", lr="nan", mode="<script>", junk="1")
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "`hidden=-5`" in text and "`lr=nan`" in text and "`mode=<script>`" in text and "`junk`" in text
+    config = lab(at).trainer.config
+    assert (config.hidden, config.mode, lab(at).trainer.lr) == (10, "corrected", 0.1)
+    assert "lr" not in at.query_params
+    at.button(key="link_dismiss").click().run()
+    assert not any("cannot be used" in w.value for w in at.warning)
+
+
+def test_shared_link_restores_the_setup_and_the_copy_link_carries_it(make_app):
+    """Opening `?mode=notebook&hidden=16&lr=0.5` sets that run up; the link shown carries the same settings."""
+    at = make_app(mode="notebook", hidden="16", lr="0.5")
+    trainer = lab(at).trainer
+    assert (trainer.config.mode, trainer.config.hidden, trainer.lr) == ("notebook", 16, 0.5)
+    assert not at.warning
+    (code,) = [c.value for c in at.code if c.value.startswith("?")]
+    assert "mode=notebook" in code and "hidden=16" in code and "lr=0.5" in code and "train_size=2000" in code
+
+
+def test_link_keeps_an_alpha_outside_the_slider_range(make_app):
+    """α = 0.0005 (typed in the exact entry, below the slider) survives a link."""
+    at = make_app(lr="0.0005")
+    assert lab(at).trainer.lr == 0.0005 and not at.warning
+
+
+# ----- pure helpers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("0.01, 0.1, 1", [0.01, 0.1, 1.0]), ("1 0.1;0.1,, 0.01 ", [0.01, 0.1, 1.0]), ("3e-3", [0.003]),
+])
+def test_parse_rates_reads_lists(text, expected):
+    """Commas, spaces or semicolons separate rates; they come back sorted without repeats."""
+    assert lab_view.parse_rates(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "at least one"), ("0.1, x", "not a number"), ("0.1, nan", "outside"), ("0, 0.1", "outside"),
+    ("1000", "outside"), (", ".join(str(0.01 * i) for i in range(1, 14)), "at most 12"),
+])
+def test_parse_rates_refuses_bad_lists(text, message):
+    """Empty lists, non-numbers, rates outside 1e-5..100 and more than 12 rates raise ValueError."""
+    with pytest.raises(ValueError, match=message):
+        lab_view.parse_rates(text)
+
+
+def test_sweep_figure_marks_best_and_failed_runs():
+    """The best run is thick with a star at its end, a failed run dotted with a cross; colours follow α."""
+    x = [np.arange(5) * 10.0, np.arange(5) * 10.0, np.array([0.0])]
+    y = [np.linspace(2, 1, 5), np.linspace(2, 0.5, 5), np.array([2.3])]
+    fig = lab_charts.sweep_figure([0.01, 0.1, 5.0], x, y, [None, None, "exploded"], 1, 1, "loss").to_dict()
+    lines = [t for t in fig["data"] if t["mode"] == "lines"]
+    markers = [t for t in fig["data"] if t["mode"] == "markers"]
+    assert [t["name"] for t in lines] == ["α=0.01", "α=0.1 ★◆", "α=5 ✗ exploded"]
+    assert [t["line"]["width"] for t in lines] == [1.8, 4, 1.8] and lines[2]["line"]["dash"] == "dot"
+    assert [m["marker"]["symbol"] for m in markers] == ["star", "x"]
+    assert fig["layout"]["yaxis"]["type"] == "log"
+    assert len(set(lab_charts.rate_colors([0.01, 0.1, 5.0]))) == 3
+
+
+def test_range_figure_without_suggestion_has_no_band():
+    """No suggestion: the curves alone, no shapes."""
+    lrs = np.geomspace(1e-3, 1, 20)
+    fig = lab_charts.range_figure(lrs, np.linspace(2.3, 1, 20), None).to_dict()
+    assert not fig["layout"].get("shapes") and len(fig["data"]) == 2
+    fig = lab_charts.range_figure(lrs, np.linspace(2.3, 1, 20), RangeSuggestion(0.1, 0.05, 0.2)).to_dict()
+    assert fig["layout"]["annotations"][0]["x"] == pytest.approx(-1.0)  # annotations take log10 on a log axis
+
+
+def test_a_sweep_core_cannot_continue_stops_with_its_reason():
+    """When core raises for every run (the one-hot quirk on a batch without 9s), the sweep stops and says why."""
+    parts = data.split(data.load_sample(), dev_size=50, train_size=200, seed=0)
+    config = TrainConfig(batch_size=2, quirks=Quirks(one_hot_from_max=True))
+    run = lab_view.SweepRun(Sweep(config, [0.1, 0.2], parts.X_train, parts.y_train, parts.X_dev, parts.y_dev),
+                            1, "sample", "sample", config, "iterations", 500)
+    for _ in range(20):
+        lab_view.advance(run, 0.05)
+        if run.finished():
+            break
+    assert run.finished() and all("one_hot" in f for f in run.sweep.failures)

@@ -1,0 +1,88 @@
+"""The LR lab in real headless Chromium: a live sweep drawn to its end, and shared links reopened.
+
+Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.dashboard.conftest import open_app
+
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def open_lab(page) -> None:
+    """Switch to the LR lab tab."""
+    page.get_by_role("tab", name="LR lab").click()
+    page.get_by_role("button", name="Run sweep", exact=True).wait_for(timeout=20_000)
+
+
+def commit(page, role: str, name: str, value: str) -> None:
+    """Type into a text or number input and press Enter (what sends it to the app)."""
+    box = page.get_by_role(role, name=name, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    page.wait_for_function("v => [...document.querySelectorAll('input')].some(i => i.value === v)", arg=value)
+
+
+def sweep_chart(page, title: str):
+    """The sweep chart whose title is `title` (e.g. "Dev accuracy per α")."""
+    return page.locator('[data-testid="stPlotlyChart"]').filter(has_text=title)
+
+
+def test_sweep_runs_live_and_marks_best_and_failed(page):
+    """Run sweep draws the curves as they grow; at the end the best is starred and the diverged run crossed."""
+    open_lab(page)
+    commit(page, "textbox", "Learning rates α (comma-separated)", "0.05, 0.5, 50")
+    commit(page, "spinbutton", "iterations", "150")
+    page.get_by_role("button", name="Run sweep", exact=True).click()
+    chart = sweep_chart(page, "Dev accuracy per α")
+    chart.locator("path.js-line").first.wait_for(timeout=20_000)
+    page.get_by_role("button", name="Stop sweep", exact=True).wait_for(timeout=5_000)
+    first = page.locator('[data-testid="stMetricValue"]').filter(has_text="/ 150").inner_text()
+    page.get_by_text("Best by dev accuracy").wait_for(timeout=60_000)
+    assert int(first.split("/")[0].replace(",", "")) < 150  # it was drawn while it ran, not only at the end
+    legend = chart.locator(".legendtext").all_text_contents()
+    assert len(legend) == 3 and any("★" in t for t in legend) and any("✗ exploded" in t for t in legend)
+    assert chart.locator(".point").count() >= 2  # the best run's star and the failed run's cross
+    assert "α = 50: the loss exploded" in page.locator('[data-testid="stAlert"]').filter(
+        has_text="Stopped early").inner_text()
+    page.get_by_role("button", name="Continue α = 0.5 in the Train tab", exact=True).click()
+    page.get_by_text("is now the run in the Train tab").wait_for(timeout=20_000)
+
+
+def test_shared_link_reopens_the_setup(browser, server):
+    """A link with mode, hidden size and α opened in a fresh browser shows exactly those settings."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        open_app(page, f"{server}/?mode=notebook&hidden=16&lr=0.5")
+        assert page.get_by_role("spinbutton", name="Hidden units h").input_value() == "16"
+        assert page.get_by_role("spinbutton", name="exact α").input_value() == "0.5"
+        mode = page.get_by_role("radiogroup", name="Mode")
+        assert mode.get_by_role("radio", name="notebook").get_attribute("aria-checked") == "true"
+        assert page.locator('[data-testid="stAlert"]').filter(has_text="cannot be used").count() == 0
+        open_lab(page)
+        link = page.locator('[data-testid="stCode"]').filter(has_text="hidden=16").inner_text()
+        assert link.startswith(server) and "mode=notebook" in link and "lr=0.5" in link
+    finally:
+        context.close()
+
+
+def test_hostile_link_shows_a_notice_and_the_defaults(browser, server):
+    """`?hidden=-5&lr=nan&mode=<script>` opens on the defaults and says which values it ignored."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        open_app(page, f"{server}/?hidden=-5&lr=nan&mode=%3Cscript%3E")
+        notice = page.locator('[data-testid="stAlert"]').filter(has_text="cannot be used")
+        text = notice.inner_text()
+        assert "hidden=-5" in text and "lr=nan" in text and "mode=<script>" in text
+        assert page.get_by_role("spinbutton", name="Hidden units h").input_value() == "10"
+        assert page.get_by_role("spinbutton", name="exact α").input_value() == "0.1"
+        time.sleep(0.5)
+        assert "lr=" not in page.url and "hidden=" not in page.url  # the bad values left the address bar
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        context.close()

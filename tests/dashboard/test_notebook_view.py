@@ -1,0 +1,181 @@
+"""The "Notebook vs corrected" tab: two runs in lockstep, quirk switches, effective α and the quirk table.
+
+AppTest runs use the small URL settings of `make_app` (2,000 training rows, 500 dev rows); the
+pure helpers (lockstep stepping, the "why α = 1 worked" sentence, table cells) are tested directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import data
+from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
+from core.compare import QUIRK_NAMES
+from dashboard.views import notebook
+from dashboard.views.notebook import Pair, PairSettings
+from tests.dashboard.conftest import figure
+
+
+def pair(at) -> Pair:
+    """The session's pair of runs."""
+    return at.session_state[notebook.PAIR_KEY]
+
+
+def tab(at):
+    """The Notebook vs corrected tab of the last run."""
+    return next(t for t in at.tabs if t.label == notebook.LABEL)
+
+
+def metric(at, label: str) -> str:
+    """The value of the tab's metric with this label."""
+    return next(m.value for m in tab(at).metric if m.label == label)
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    """600 training and 200 dev rows of the bundled sample."""
+    return data.split(data.load_sample(), dev_size=200, train_size=600, seed=0)
+
+
+# ----- AppTest ----------------------------------------------------------------------------------
+def test_tab_starts_at_the_notebooks_setting(make_app):
+    """A fresh session has the notebook run (its quirks, α = 1, 1,000 iterations) and the corrected one, at 0."""
+    at = make_app()
+    assert notebook.LABEL in [t.label for t in at.tabs]
+    p = pair(at)
+    assert (p.settings.lr, p.settings.iterations, p.settings.rows) == (1.0, 1000, 2000)  # 3,000 capped at the split
+    assert p.notebook.quirks == NOTEBOOK_QUIRKS and p.corrected.quirks == Quirks()
+    assert p.notebook.iteration == p.corrected.iteration == 0 and p.running is False
+    assert p.notebook.m == p.corrected.m == 2000 and p.notebook.X_dev.shape[1] == 500
+    names = [trace["name"] for trace in figure(at, "nb_accuracy_chart")["data"]]
+    assert names == ["notebook · train", "notebook · dev", "corrected · train", "corrected · dev"]
+
+
+def test_step_and_start_advance_both_runs_equally(make_app):
+    """Step 10 and Start train the two runs in lockstep: always the same iteration; Pause stops both."""
+    at = make_app()
+    at.button(key="nb_step10").click().run()
+    assert pair(at).notebook.iteration == pair(at).corrected.iteration == 10
+    at.button(key="nb_start").click().run()
+    p = pair(at)
+    assert p.running and p.notebook.iteration == p.corrected.iteration > 10
+    drawn = p.notebook.iteration
+    at.run()  # the next tick draws what the previous one trained, then trains on
+    assert figure(at, "nb_loss_chart")["data"][0]["x"][-1] == (drawn // 10) * 10
+    assert p.notebook.iteration == p.corrected.iteration > drawn
+    at.button(key="nb_pause").click().run()
+    stopped = pair(at).notebook.iteration
+    at.run()
+    assert pair(at).running is False and pair(at).notebook.iteration == pair(at).corrected.iteration == stopped
+
+
+def test_quirk_checkboxes_build_the_notebook_sides_quirks(make_app):
+    """Each checkbox switches exactly its quirk on the notebook side; the corrected side keeps none."""
+    at = make_app()
+    at.checkbox(key="nb_quirk_double_dZ2").uncheck().run()
+    assert pair(at).notebook.quirks == NOTEBOOK_QUIRKS.with_(double_dZ2=False)
+    at.checkbox(key="nb_quirk_unscaled_dev").check().run()
+    p = pair(at)
+    assert p.notebook.quirks == NOTEBOOK_QUIRKS.with_(double_dZ2=False, unscaled_dev=True)
+    assert p.corrected.quirks == Quirks()
+    np.testing.assert_allclose(p.notebook.X_dev, p.split.X_dev * 255)  # the dev set left at 0..255
+    at.checkbox(key="nb_quirk_global_m").uncheck().run()
+    assert pair(at).notebook.quirks.global_m is None
+    at.checkbox(key="nb_quirk_global_m").check().run()
+    at.number_input(key="nb_global_m").set_value(2000).run()
+    assert pair(at).notebook.quirks.global_m == 2000
+
+
+def test_effective_alpha_shown_matches_effective_lr(make_app):
+    """The effective α next to the α input is core.effective_lr of α, the rows and the notebook's quirks."""
+    at = make_app()
+    expected = effective_lr(1.0, 2000, NOTEBOOK_QUIRKS)
+    assert metric(at, "Effective α · notebook") == f"{expected:.4g}" == "0.09524"
+    assert metric(at, "Effective α · corrected") == "1"
+    at.number_input(key="nb_lr").set_value(0.5).run()
+    at.number_input(key="nb_rows").set_value(1000).run()
+    assert metric(at, "Effective α · notebook") == f"{effective_lr(0.5, 1000, NOTEBOOK_QUIRKS):.4g}"
+    assert pair(at).notebook.lr == 0.5 and pair(at).notebook.m == 1000
+    assert any("0.5 · 2 · 1,000 / 42,000" in i.value for i in tab(at).info)
+    at.checkbox(key="nb_match_lr").check().run()
+    assert pair(at).corrected.lr == pytest.approx(effective_lr(0.5, 1000, NOTEBOOK_QUIRKS))
+
+
+def test_same_initial_weights_start_the_corrected_run_from_the_notebooks(make_app):
+    """With "same initial weights" the corrected run starts from the notebook's uniform draws, else from its own."""
+    at = make_app()
+    assert not np.allclose(pair(at).corrected.params.W1, pair(at).notebook.params.W1)
+    at.checkbox(key="nb_same_init").check().run()
+    p = pair(at)
+    np.testing.assert_allclose(p.corrected.params.b1, p.notebook.params.b1, rtol=1e-6)
+    assert p.corrected.params.dtype == np.float32 and p.notebook.params.dtype == np.float64
+
+
+def test_quirk_table_appears_after_the_button(make_app):
+    """The quirks are explained in a table; "Measure each quirk" adds both flips' accuracies from quirk_effects."""
+    at = make_app()
+    explained = tab(at).table[0].value  # before measuring: the quirks in words only
+    assert list(explained.columns) == ["quirk", "what the notebook did", "what is right"] and len(explained) == 7
+    assert notebook.EFFECTS_KEY not in at.session_state
+    at.number_input(key="nb_effects_iterations").set_value(3).run()
+    at.button(key="nb_effects").click().run()
+    lr, rows, iterations, results = at.session_state[notebook.EFFECTS_KEY]
+    assert (lr, rows, iterations) == (1.0, 2000, 3) and results["notebook"]["iterations"] == 3
+    table = tab(at).table[0].value
+    assert len(table) == len(QUIRK_NAMES) and "dZ2 = 2(A2 − Y)" in table.iloc[0, 0]
+    assert list(table.columns[3:]) == ["notebook, this one flipped", "corrected, this one switched on", "failures"]
+    assert table.iloc[0, 3].startswith("off: ") and "%" in table.iloc[0, 4]
+    assert table.iloc[4, 3].startswith("on: ")  # the dev-set quirk is off in the notebook's training code
+    at.run()  # kept in session state: still shown on the next run
+    assert len(tab(at).table[0].value.columns) == 6
+
+
+# ----- pure helpers -----------------------------------------------------------------------------
+def test_step_pair_keeps_lockstep_and_goes_on_alone_after_a_failure(small_split):
+    """Both runs get the same steps; when one fails the other continues alone, up to the last iteration."""
+    settings = PairSettings(lr=10.0, iterations=30, rows=600)  # α = 10 makes the corrected run explode
+    p = notebook.build(settings, small_split)
+    assert notebook.step_pair(p, 1) == 1 and p.notebook.iteration == p.corrected.iteration == 1
+    while notebook.step_pair(p, 5):
+        pass
+    assert p.corrected.failure and "exploded" in p.corrected.failure
+    assert p.notebook.failure is None and p.notebook.iteration == 30 and p.done
+    assert notebook.step_pair(p, 5) == 0
+
+
+def test_advance_stops_at_the_last_iteration(small_split):
+    """Running for a time budget never goes past the configured iterations."""
+    p = notebook.build(PairSettings(lr=0.5, iterations=7, rows=600), small_split)
+    assert notebook.advance(p, budget=5.0) == 7 and p.done
+    assert p.notebook.iteration == p.corrected.iteration == 7
+
+
+def test_why_alpha_worked_names_the_live_numbers():
+    """The sentence gives α · 2 · m / 42,000 and the ratio to the corrected run's α, or says nothing is rescaled."""
+    text = notebook.why_alpha_worked(PairSettings(lr=1.0, rows=3000))
+    assert "1 · 2 · 3,000 / 42,000 = **0.143**" in text and "7× larger" in text
+    matched = notebook.why_alpha_worked(PairSettings(lr=1.0, rows=3000, match_lr=True))
+    assert "given that same α" in matched
+    doubled = notebook.why_alpha_worked(PairSettings(lr=1.0, quirks=Quirks(double_dZ2=True)))
+    assert doubled.startswith("**What α = 1 really does:**") and "= **2**" in doubled and "0.5× smaller" in doubled
+    plain = notebook.why_alpha_worked(PairSettings(quirks=Quirks(uniform_init=True)))
+    assert "means what it says" in plain
+
+
+def test_quirks_from_checkbox_values():
+    """Missing checkboxes take the notebook's defaults; the global m comes from its own input."""
+    assert notebook.quirks_from({}) == NOTEBOOK_QUIRKS
+    values = {notebook.quirk_key("uniform_init"): False, notebook.quirk_key("one_hot_from_max"): True,
+              "nb_global_m": 60_000}
+    assert notebook.quirks_from(values) == NOTEBOOK_QUIRKS.with_(uniform_init=False, one_hot_from_max=True,
+                                                                 global_m=60_000)
+
+
+def test_table_cells_show_accuracy_changes_and_short_failures():
+    """A cell reads "train / dev (Δ train / Δ dev pts)"; failure messages lose their advice."""
+    baseline = dict(train_acc=0.91, dev_acc=0.895)
+    assert notebook.outcome(dict(train_acc=0.812, dev_acc=0.803), baseline) == "81.2% / 80.3% (−9.8 / −9.2 pts)"
+    assert notebook.outcome(dict(train_acc=0.9, dev_acc=float("nan")), baseline).endswith("(−1.0 / n/a pts)")
+    message = "the loss exploded to 10.9 at iteration 2 with α = 1 (it started at 2.28). Reset and try α ≤ 0.5."
+    assert notebook.short_failure(message) == "the loss exploded to 10.9 at iteration 2 with α = 1 (it started at 2.28)"
