@@ -330,5 +330,7 @@ class Trainer:
 
 
 def _suggest(lr: float) -> str:
-    """A round learning rate about half of `lr`, for failure messages."""
-    return f"{float(f'{lr / 2:.1g}'):g}"
+    """Half of `lr`, rounded down to one significant digit, for failure messages (1 -> 0.5, 3 -> 1)."""
+    half = lr / 2
+    unit = 10.0 ** math.floor(math.log10(half))
+    return f"{float(f'{math.floor(half / unit) * unit:.1g}'):g}"
