@@ -16,7 +16,7 @@ from dashboard.views import digit, math_view, notebook, sidebar, train
 from dashboard.views import lab as lab_view
 
 TABS = {"Train": train.render, notebook.LABEL: notebook.render, math_view.LABEL: math_view.render,
-        digit.LABEL: digit.render, "LR lab": lab_view.render}
+        digit.LABEL: digit.render, lab_view.LABEL: lab_view.render}
 # Less empty space above the tabs and in the sidebar header: the live view needs the height.
 CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; padding-bottom: 1rem; }
@@ -66,7 +66,11 @@ def main() -> None:
     if lab.notice:
         st.toast(lab.notice)
         lab.notice = None
-    for tab, render in zip(st.tabs(list(TABS), key="view"), TABS.values()):
+    # Every tab's view runs on each full rerun. Stateful tabs (on_change="rerun" or bound to the
+    # URL) would run only the open one, but in Streamlit 1.67 a live fragment inside such a tab
+    # leaves a stale copy of its charts in the page on every tick (tests/dashboard/test_lab_browser.py).
+    views = st.tabs(list(TABS), key="view")
+    for tab, render in zip(views, TABS.values()):
         with tab:
             render()
 

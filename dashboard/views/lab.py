@@ -20,7 +20,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import pandas as pd
 import streamlit as st
 
 import data
@@ -269,8 +268,13 @@ def share() -> None:
 
 
 # ----- drawing -------------------------------------------------------------------------------------
+LABEL = "LR lab"
+
+
 def render() -> None:
-    """Draw the whole tab (called on every full rerun)."""
+    """Draw the tab (skipped while another tab is open)."""
+    if st.session_state.get("view", LABEL) != LABEL:
+        return
     lab = state.get()
     st.caption("Tune α as an experiment: race learning rates from the same start, find a range in one run, "
                "compare this session's runs, share the setup as a link.")
@@ -482,6 +486,8 @@ def history_section(lab: Lab) -> None:
     st.caption(f"Every run of this session: the Train tab's runs as they are replaced (Reset, new settings) "
                f"and each sweep run; the last row is the Train tab's current run, live. At most {runs.MAX_RUNS} "
                f"are kept. **Select rows** to overlay their curves; the legend names what differs.")
+    import pandas as pd  # here, not at the top: pandas costs the app's first render ~0.5 s
+
     event = st.dataframe(pd.DataFrame(runs.table_rows(records)), key=TABLE_KEY, on_select="rerun",
                          selection_mode="multi-row", hide_index=True, column_config=TABLE_COLUMNS,
                          height=min(38 + 35 * len(records), 330))

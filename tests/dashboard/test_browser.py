@@ -11,7 +11,7 @@ import numpy as np
 
 import data
 from core import Params
-from tests.dashboard.conftest import ROOT
+from tests.dashboard.conftest import ROOT, open_app
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
@@ -48,8 +48,8 @@ def wait_until(condition, timeout: float = 20, message: str = "condition") -> No
 
 
 def click(page, name: str) -> None:
-    """Click a button by its exact name."""
-    page.get_by_role("button", name=name, exact=True).click()
+    """Click a button of the Train tab by its exact name."""
+    train_tab(page).get_by_role("button", name=name, exact=True).click()
 
 
 def test_live_training_controls(page):
@@ -77,7 +77,8 @@ def test_live_training_controls(page):
     assert markers.all_text_contents() == ["α=0.12", "α=0.05"]
 
     click(page, "Pause")
-    wait_until(lambda: page.get_by_role("button", name="Start", exact=True).is_enabled(), message="Start to come back")
+    wait_until(lambda: train_tab(page).get_by_role("button", name="Start", exact=True).is_enabled(),
+               message="Start to come back")
     time.sleep(0.5)  # the buttons are drawn before the status row of the same run
     paused = iteration(page)
     time.sleep(1.5)
@@ -150,8 +151,6 @@ def test_confusion_cell_click_filters_the_gallery(page):
 
 def test_two_sessions_train_independently(browser, server, page):
     """Training in one browser context does not move the counter of another one."""
-    from tests.dashboard.conftest import open_app
-
     other_context = browser.new_context(viewport={"width": 1400, "height": 1000})
     other = other_context.new_page()
     try:
@@ -169,7 +168,8 @@ def test_two_sessions_train_independently(browser, server, page):
 # until it knows its width).
 HIDDEN_CHARTS = """() => [...document.querySelectorAll('[role="tabpanel"] [data-testid="stPlotlyChart"]')]
   .filter(e => e.getBoundingClientRect().width > 0)
-  .filter(e => { const d = e.querySelector('.js-plotly-plot'); return !d || getComputedStyle(d).visibility === 'hidden'; })
+  .filter(e => { const d = e.querySelector('.js-plotly-plot');
+                 return !d || getComputedStyle(d).visibility === 'hidden'; })
   .length"""
 
 
