@@ -64,9 +64,11 @@ class Sweep:
         """Advance all live runs by up to `n` updates; returns the updates made."""
         done = 0
         while done < n and not all(self.failures) and (deadline is None or time.perf_counter() < deadline):
-            start = time.perf_counter()
+            start, before = time.perf_counter(), self.iteration
             self._update()
             self.seconds += time.perf_counter() - start
+            if self.iteration == before:  # every run stopped before this update
+                break
             done += 1
             if self.iteration % self.config.eval_every == 0:
                 self.record()

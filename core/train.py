@@ -228,8 +228,10 @@ class Trainer:
             start = time.perf_counter()
             self._update()
             self.seconds += time.perf_counter() - start
+            if self.failure is not None:  # the update was refused: it does not count
+                break
             done += 1
-            if self.failure is None and self.iteration % self.config.eval_every == 0:
+            if self.iteration % self.config.eval_every == 0:
                 self.record()
         return done
 

@@ -101,6 +101,7 @@ def test_nan_is_caught_with_a_reason():
     assert t.failure and "NaN" in t.failure and "softmax overflowed" in t.failure
     assert all(np.isfinite(a).all() for a in t.params.to_arrays().values())
     assert t.step(5) == 0  # a failed run does not go on
+    assert t.iteration < 50
 
 
 def test_exploding_loss_is_caught():
@@ -117,7 +118,7 @@ def test_all_dead_neurons_are_caught():
     base = Trainer(config, X, y).params
     dead = Params(base.W1, np.full((10, 1), -100, np.float32), base.W2, base.b2)
     t = Trainer(config, X, y, params=dead)
-    t.step(5)
+    assert t.step(5) == 0  # the refused update is not counted
     assert t.failure.startswith("all 10 hidden neurons died at iteration 0 with α = 1")
     assert "try α ≤ 0.5" in t.failure
     assert t.history.last["dead_fraction"] == 1.0
