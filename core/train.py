@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from core.config import TrainConfig
-from core.metrics import accuracy, confusion_matrix, dead_fraction
+from core.metrics import confusion_matrix, dead_fraction
 from core.model import CHUNK, Params, Quirks, cross_entropy, forward, gradients, init_params
 from core.optim import init_optimizer, update
 

@@ -11,10 +11,7 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 import data
 from core import PRESETS, Params, TrainConfig, Trainer, confusion_matrix

@@ -108,7 +108,6 @@ def full_batch(parts, repeat):
     for _ in range(repeat):  # interleaved, so drift hits both alike
         nb.append(timed(lambda: nb_step(nb_params, X64, y), 1))
         us.append(timed(lambda: ours.step(1), 1))
-    del X64
     return statistics.median(nb), statistics.median(us)
 
 

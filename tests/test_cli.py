@@ -134,3 +134,16 @@ def test_notebook_run_reproduces_95_percent():
     assert t.failure is None
     assert t.final_metrics()["train_accuracy"] >= 0.93
     assert t.final_metrics()["dev_accuracy"] >= 0.85
+
+
+def test_full_mnist_preset_reaches_90_percent(shared_mnist, tmp_path):
+    """On full MNIST the corrected 784-10-10 (fast-10) reaches ≥ 90% dev, and ≥ 90% on the test files."""
+    weights, metrics = tmp_path / "w.npz", tmp_path / "m.json"
+    assert main(["train", "--data", str(shared_mnist), "--preset", "fast-10", "--iterations", "1500",
+                 "--save", str(weights), "--metrics-json", str(metrics)]) == 0
+    final = json.loads(metrics.read_text())["final"]
+    assert final["dev_accuracy"] >= 0.90
+    out = run_cli("evaluate", "--weights", str(weights), "--data", str(shared_mnist))
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("accuracy ")[1].split()[0])
+    assert accuracy >= 0.90

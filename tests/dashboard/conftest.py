@@ -175,6 +175,16 @@ def page(browser, server):
     assert exceptions == 0, "the app showed an exception"
 
 
+def wait_until(condition, timeout: float = 20, message: str = "condition") -> None:
+    """Poll `condition` until it is true or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
 def open_app(page, url: str) -> None:
     """Load the app and wait until its first charts are drawn."""
     page.goto(url)

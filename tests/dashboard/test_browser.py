@@ -11,7 +11,7 @@ import numpy as np
 
 import data
 from core import Params
-from tests.dashboard.conftest import ROOT, open_app
+from tests.dashboard.conftest import ROOT, open_app, wait_until
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
@@ -35,16 +35,6 @@ def loss_path(page) -> str:
     """The SVG path of the train loss curve ("" while it is a single point)."""
     lines = charts(page).first.locator("path.js-line")
     return lines.first.get_attribute("d") if lines.count() else ""
-
-
-def wait_until(condition, timeout: float = 20, message: str = "condition") -> None:
-    """Poll `condition` until it is true or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def click(page, name: str) -> None:

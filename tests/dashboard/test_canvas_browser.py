@@ -6,7 +6,7 @@ through the `page` fixture of conftest.py.
 
 from __future__ import annotations
 
-import time
+from tests.dashboard.conftest import wait_until
 
 PAD = "canvas[aria-label='drawing pad']"
 
@@ -17,16 +17,6 @@ def visible_metric(page, label: str) -> str:
         if metric.is_visible() and metric.locator('[data-testid="stMetricLabel"]').inner_text().strip() == label:
             return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
     raise AssertionError(f"no visible metric {label!r}")
-
-
-def wait_until(condition, timeout: float = 20, message: str = "condition") -> None:
-    """Poll `condition` until it is true or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 def stroke(page, points: list[tuple[float, float]]) -> None:

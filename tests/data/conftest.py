@@ -1,33 +1,9 @@
 """Fixtures shared by the data tests: the shared MNIST folder and a local HTTP mirror."""
 
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-
-# The `shared` folder sits beside the repository (…/shared next to …/main).
-SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
-MNIST_FILES = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-]
-
-
-@pytest.fixture(scope="session")
-def shared_mnist() -> Path:
-    """The shared MNIST folder; skipped when absent, but a failure under CI=true."""
-    missing = [name for name in MNIST_FILES if not (SHARED_MNIST / name).is_file()]
-    if missing:
-        message = f"shared MNIST files not found in {SHARED_MNIST}: {', '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return SHARED_MNIST
-
 
 class _MirrorHandler(BaseHTTPRequestHandler):
     """Serves /<mode>/<file> from the server's root; mode picks a good or a failing answer."""

@@ -133,7 +133,7 @@ def test_full_mnist_peak_memory(shared_mnist):
 
 def test_to_columns_keeps_order_and_scales():
     """to_columns gives every image, in order, as float32 columns in 0..1, examples contiguous."""
-    from data import Dataset, to_columns
+    from data import to_columns
 
     images = np.arange(3 * 784, dtype=np.int64).reshape(3, 784) % 256
     X = to_columns(images.astype(np.uint8))
