@@ -7,8 +7,6 @@ tab is a view module with a `render()`, listed in TABS.
 
 from __future__ import annotations
 
-import math
-
 import streamlit as st
 
 from dashboard import settings, state
@@ -27,17 +25,8 @@ CSS = """<style>
 
 
 def init_lr() -> None:
-    """Give the α widgets their first value once per session, from `?lr=` when it is a usable number."""
-    if "lr" in st.session_state:
-        return
-    lr = settings.DEFAULTS["lr"]
-    try:
-        asked = float(st.query_params.get("lr", lr))
-        if math.isfinite(asked) and settings.LR_MIN <= asked <= settings.LR_MAX:
-            lr = asked
-    except ValueError:
-        pass  # not a number: keep the default
-    st.session_state["lr"] = lr  # plain state shown by the α widgets (see views/train.py)
+    """Give the α widgets their first value once per session (a link's `?lr=` was applied by check_link)."""
+    st.session_state.setdefault("lr", settings.DEFAULTS["lr"])  # plain state shown by the α widgets
 
 
 def main() -> None:
