@@ -79,7 +79,7 @@ def build_parser() -> Parser:
     download.add_argument("--data-dir", type=Path)
 
     app = commands.add_parser("app", help="start the dashboard (extra arguments go to streamlit run)")
-    app.add_argument("streamlit_args", nargs=argparse.REMAINDER)
+    app.set_defaults(streamlit_args=[])  # filled from the arguments argparse does not know (main)
     return parser
 
 
@@ -221,7 +221,7 @@ def run_download(args) -> int:
 def run_app(args) -> int:
     """Start the dashboard with streamlit run."""
     app = Path(__file__).with_name("app.py")
-    extra = [a for a in args.streamlit_args if a != "--"]
+    extra = [a for a in args.streamlit_args if a != "--"]  # e.g. --server.port 8502
     env = {"OPENBLAS_NUM_THREADS": "1", **os.environ}  # tiny matmuls: spin-waiting threads only cost
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), *extra], env=env)
 
@@ -230,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `digit-lab` console script."""
     commands = {"train": run_train, "evaluate": run_evaluate, "download": run_download, "app": run_app}
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown and args.command != "app":
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
+        args.streamlit_args = unknown
         return commands[args.command](args)
     except (UsageError, argparse.ArgumentTypeError) as error:
         print(f"digit-lab: {error}", file=sys.stderr)

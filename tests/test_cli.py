@@ -147,3 +147,21 @@ def test_full_mnist_preset_reaches_90_percent(shared_mnist, tmp_path):
     assert out.returncode == 0, out.stderr
     accuracy = float(out.stdout.split("accuracy ")[1].split()[0])
     assert accuracy >= 0.90
+
+
+def test_app_passes_streamlit_options_through(monkeypatch):
+    """`digit-lab app --server.port N` runs `streamlit run dashboard/app.py --server.port N`."""
+    import dashboard.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    assert main(["app", "--server.port", "8502"]) == 0
+    (cmd, env), = calls
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    assert cmd[5:] == ["--server.port", "8502"] and env["OPENBLAS_NUM_THREADS"]
+
+
+def test_unknown_option_of_train_is_refused():
+    """An option train does not know is one line on stderr, exit 2 (only app passes options on)."""
+    out = run_cli("train", "--server.port", "1")
+    assert out.returncode == 2 and "unrecognized arguments: --server.port" in out.stderr
