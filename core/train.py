@@ -15,7 +15,7 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.metrics import confusion_matrix, dead_fraction
-from core.model import CHUNK, Params, Quirks, cross_entropy, forward, gradients, init_params
+from core.model import CHUNK, Params, Quirks, cross_entropy, forward, gradients, init_params, predict_proba
 from core.optim import init_optimizer, update
 
 TRAIN_EVAL_ROWS = 10_000  # train metrics on at most this many (already shuffled) rows
@@ -299,10 +299,7 @@ class Trainer:
         """Predicted labels (d,) and probabilities (10, d) on the dev set, for the current weights."""
         if self.X_dev is None:
             raise ValueError("this run has no dev set")
-        probs = np.empty((10, self.y_dev.size), dtype=self.params.dtype)
-        for s in range(0, self.y_dev.size, CHUNK):
-            probs[:, s:s + CHUNK] = forward(self.params, self.X_dev[:, s:s + CHUNK].astype(self.params.dtype),
-                                            shift=True).A2
+        probs = predict_proba(self.params, self.X_dev)
         return probs.argmax(axis=0), probs
 
     def misclassified(self) -> np.ndarray:
