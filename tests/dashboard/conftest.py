@@ -53,6 +53,16 @@ def chart_keys(at) -> list[str]:
 
 
 # ----- AppTest ----------------------------------------------------------------------------------
+def tab(at, label: str):
+    """The tab with this label in the last AppTest run."""
+    return next(t for t in at.tabs if t.label == label)
+
+
+def tab_metric(at, label: str, name: str) -> str:
+    """The value of the metric called `name` in the tab with this label."""
+    return next(m.value for m in tab(at, label).metric if m.label == name)
+
+
 @pytest.fixture
 def make_app():
     """Build and run the app in AppTest with small data (URL settings), one session per call."""

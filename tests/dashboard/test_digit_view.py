@@ -14,17 +14,7 @@ from core import TrainConfig, Trainer
 from core.inspect import explain
 from dashboard import canvas, charts, math_charts
 from dashboard.views import digit
-from tests.dashboard.conftest import figure
-
-
-def tab(at):
-    """The Inside a digit tab of the last run."""
-    return next(t for t in at.tabs if t.label == digit.LABEL)
-
-
-def metric(at, label: str) -> str:
-    """The value of the tab's metric with this label."""
-    return next(m.value for m in tab(at).metric if m.label == label)
+from tests.dashboard.conftest import figure, tab_metric
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +37,7 @@ def test_picked_dev_image_matches_the_trainers_predictions(make_app):
     shown = figure(at, "digit_probs")["data"][0]["y"]
     assert shown.sum() == pytest.approx(1, abs=1e-5)
     np.testing.assert_allclose(shown, probs[:, 42], rtol=1e-5)
-    assert metric(at, "Prediction") == str(preds[42]) and metric(at, "True label") == str(trainer.y_dev[42])
+    assert tab_metric(at, digit.LABEL, "Prediction") == str(preds[42]) and tab_metric(at, digit.LABEL, "True label") == str(trainer.y_dev[42])
     image = figure(at, "digit_input")["data"][0]["z"]
     np.testing.assert_allclose(image.ravel(), trainer.X_dev[:, 42], rtol=1e-6)
 
@@ -71,8 +61,8 @@ def test_mistake_from_the_train_tabs_gallery_is_shown(make_app):
     chosen = picker.options[0]
     picker.set_value(int(chosen.split(":")[0].lstrip("#"))).run()
     index = at.session_state["digit_index"]
-    assert chosen.startswith(f"#{index}:") and metric(at, "True label") in chosen
-    assert metric(at, "True label") != metric(at, "Prediction")
+    assert chosen.startswith(f"#{index}:") and tab_metric(at, digit.LABEL, "True label") in chosen
+    assert tab_metric(at, digit.LABEL, "True label") != tab_metric(at, digit.LABEL, "Prediction")
 
 
 def test_replay_slider_changes_the_weight_maps(make_app):

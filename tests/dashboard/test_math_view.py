@@ -12,22 +12,17 @@ import pytest
 from core.inspect import step_tensors
 from dashboard import math_charts
 from dashboard.views import math_view
-from tests.dashboard.conftest import figure
-
-
-def tab(at):
-    """The Math tab of the last run."""
-    return next(t for t in at.tabs if t.label == math_view.LABEL)
+from tests.dashboard.conftest import figure, tab
 
 
 def captions(at) -> str:
     """All captions of the Math tab, joined."""
-    return "\n".join(c.value for c in tab(at).caption)
+    return "\n".join(c.value for c in tab(at, math_view.LABEL).caption)
 
 
 def latex(at) -> str:
     """All LaTeX of the Math tab, joined."""
-    return "\n".join(e.value for e in tab(at).latex)
+    return "\n".join(e.value for e in tab(at, math_view.LABEL).latex)
 
 
 # ----- AppTest ----------------------------------------------------------------------------------
@@ -89,10 +84,10 @@ def test_gradient_check_passes_on_the_current_weights(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.segmented_control(key="math_part").set_value("Gradient check").run()
-    table = tab(at).table[0].value
+    table = tab(at, math_view.LABEL).table[0].value
     assert list(table["tensor"]) == ["dW1", "db1", "dW2", "db2"]
     assert all(float(e) < 1e-4 for e in table["relative error"]) and set(table["check"]) == {"✓"}
-    assert any("exact gradient" in s.value for s in tab(at).success)
+    assert any("exact gradient" in s.value for s in tab(at, math_view.LABEL).success)
 
 
 # ----- figure builders --------------------------------------------------------------------------

@@ -14,22 +14,12 @@ from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
 from dashboard.views import notebook
 from dashboard.views.notebook import Pair, PairSettings
-from tests.dashboard.conftest import figure
+from tests.dashboard.conftest import figure, tab, tab_metric
 
 
 def pair(at) -> Pair:
     """The session's pair of runs."""
     return at.session_state[notebook.PAIR_KEY]
-
-
-def tab(at):
-    """The Notebook vs corrected tab of the last run."""
-    return next(t for t in at.tabs if t.label == notebook.LABEL)
-
-
-def metric(at, label: str) -> str:
-    """The value of the tab's metric with this label."""
-    return next(m.value for m in tab(at).metric if m.label == label)
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +81,13 @@ def test_effective_alpha_shown_matches_effective_lr(make_app):
     """The effective α next to the α input is core.effective_lr of α, the rows and the notebook's quirks."""
     at = make_app()
     expected = effective_lr(1.0, 2000, NOTEBOOK_QUIRKS)
-    assert metric(at, "Effective α · notebook") == f"{expected:.4g}" == "0.09524"
-    assert metric(at, "Effective α · corrected") == "1"
+    assert tab_metric(at, notebook.LABEL, "Effective α · notebook") == f"{expected:.4g}" == "0.09524"
+    assert tab_metric(at, notebook.LABEL, "Effective α · corrected") == "1"
     at.number_input(key="nb_lr").set_value(0.5).run()
     at.number_input(key="nb_rows").set_value(1000).run()
-    assert metric(at, "Effective α · notebook") == f"{effective_lr(0.5, 1000, NOTEBOOK_QUIRKS):.4g}"
+    assert tab_metric(at, notebook.LABEL, "Effective α · notebook") == f"{effective_lr(0.5, 1000, NOTEBOOK_QUIRKS):.4g}"
     assert pair(at).notebook.lr == 0.5 and pair(at).notebook.m == 1000
-    assert any("0.5 · 2 · 1,000 / 42,000" in i.value for i in tab(at).info)
+    assert any("0.5 · 2 · 1,000 / 42,000" in i.value for i in tab(at, notebook.LABEL).info)
     at.checkbox(key="nb_match_lr").check().run()
     assert pair(at).corrected.lr == pytest.approx(effective_lr(0.5, 1000, NOTEBOOK_QUIRKS))
 
@@ -115,20 +105,20 @@ def test_same_initial_weights_start_the_corrected_run_from_the_notebooks(make_ap
 def test_quirk_table_appears_after_the_button(make_app):
     """The quirks are explained in a table; "Measure each quirk" adds both flips' accuracies from quirk_effects."""
     at = make_app()
-    explained = tab(at).table[0].value  # before measuring: the quirks in words only
+    explained = tab(at, notebook.LABEL).table[0].value  # before measuring: the quirks in words only
     assert list(explained.columns) == ["quirk", "what the notebook did", "what is right"] and len(explained) == 7
     assert notebook.EFFECTS_KEY not in at.session_state
     at.number_input(key="nb_effects_iterations").set_value(3).run()
     at.button(key="nb_effects").click().run()
     lr, rows, iterations, results = at.session_state[notebook.EFFECTS_KEY]
     assert (lr, rows, iterations) == (1.0, 2000, 3) and results["notebook"]["iterations"] == 3
-    table = tab(at).table[0].value
+    table = tab(at, notebook.LABEL).table[0].value
     assert len(table) == len(QUIRK_NAMES) and "dZ2 = 2(A2 − Y)" in table.iloc[0, 0]
     assert list(table.columns[3:]) == ["notebook, this one flipped", "corrected, this one switched on", "failures"]
     assert table.iloc[0, 3].startswith("off: ") and "%" in table.iloc[0, 4]
     assert table.iloc[4, 3].startswith("on: ")  # the dev-set quirk is off in the notebook's training code
     at.run()  # kept in session state: still shown on the next run
-    assert len(tab(at).table[0].value.columns) == 6
+    assert len(tab(at, notebook.LABEL).table[0].value.columns) == 6
 
 
 # ----- pure helpers -----------------------------------------------------------------------------
