@@ -229,6 +229,24 @@ def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK) -> np.ndarr
     return out
 
 
+def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK):
+    """Loss, accuracy, predictions and active hidden units on (X, y).
+
+    Shapes: X (784, m), y (m,) -> loss, accuracy, predictions (m,), active (h,); for N stacked
+    runs the loss and accuracy are (N,), predictions (N, m), active (N, h).
+    """
+    runs = params.b1.shape[:-2]  # () for one network, (N,) for a stack
+    loss_sum, preds = np.zeros(runs), np.empty(runs + (y.size,), dtype=np.int64)
+    active = np.zeros(params.b1.shape[:-1], dtype=bool)
+    for s in range(0, y.size, chunk):
+        cache = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False), shift)
+        loss_sum += cross_entropy(cache.Z2, y[s:s + chunk]) * cache.Z2.shape[-1]
+        preds[..., s:s + chunk] = cache.Z2.argmax(axis=-2)
+        active |= (cache.A1 > 0).any(axis=-1)
+    loss, acc = loss_sum / max(y.size, 1), (preds == y).mean(axis=-1) if y.size else np.zeros(runs)
+    return (float(loss), float(acc), preds, active) if not runs else (loss, acc, preds, active)
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """One pass over a batch: gradients, and what it learned about the batch on the way."""

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import TrainConfig
-from core.model import Params, gradients
+from core.model import Params, evaluate, gradients
 from core.optim import OptimizerState, init_optimizer, update
 from core.train import (TRAIN_EVAL_ROWS, BatchOrder, History, Trainer, collapsed, dev_as_measured, diagnose,
-                        evaluate, initial_params, nan_message)
+                        initial_params, nan_message)
 
 
 def log_spaced(low: float = 0.01, high: float = 3.0, count: int = 7) -> list[float]:

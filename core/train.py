@@ -15,7 +15,7 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.metrics import confusion_matrix, dead_fraction
-from core.model import CHUNK, Params, Quirks, cross_entropy, forward, gradients, init_params, predict_proba
+from core.model import Params, Quirks, evaluate, gradients, init_params, predict_proba
 from core.optim import init_optimizer, update
 
 TRAIN_EVAL_ROWS = 10_000  # train metrics on at most this many (already shuffled) rows
@@ -31,24 +31,6 @@ def effective_lr(lr: float, m: int, quirks: Quirks) -> float:
     """The step size the notebook's quirks really take: lr·2·m/global_m on a batch of m rows."""
     scale = 2.0 if quirks.double_dZ2 else 1.0
     return lr * scale * (m / quirks.global_m if quirks.global_m else 1.0)
-
-
-def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK):
-    """Loss, accuracy, predictions and active hidden units on (X, y).
-
-    Shapes: X (784, m), y (m,) -> loss, accuracy, predictions (m,), active (h,); for N stacked
-    runs the loss and accuracy are (N,), predictions (N, m), active (N, h).
-    """
-    runs = params.b1.shape[:-2]  # () for one network, (N,) for a stack
-    loss_sum, preds = np.zeros(runs), np.empty(runs + (y.size,), dtype=np.int64)
-    active = np.zeros(params.b1.shape[:-1], dtype=bool)
-    for s in range(0, y.size, chunk):
-        cache = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False), shift)
-        loss_sum += cross_entropy(cache.Z2, y[s:s + chunk]) * cache.Z2.shape[-1]
-        preds[..., s:s + chunk] = cache.Z2.argmax(axis=-2)
-        active |= (cache.A1 > 0).any(axis=-1)
-    loss, acc = loss_sum / max(y.size, 1), (preds == y).mean(axis=-1) if y.size else np.zeros(runs)
-    return (float(loss), float(acc), preds, active) if not runs else (loss, acc, preds, active)
 
 
 def initial_params(config: TrainConfig) -> Params:

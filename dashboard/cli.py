@@ -15,7 +15,7 @@ from pathlib import Path
 
 import data
 from core import PRESETS, Params, TrainConfig, Trainer, confusion_matrix
-from core.train import evaluate
+from core.model import evaluate
 
 SOURCES_HELP = ("sample (bundled), mnist, mnist-test, fashion-mnist, fashion-mnist-test, "
                 "a Kaggle CSV (.csv/.csv.gz/.zip), a folder of IDX files, or an .npz with X and y")

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import data  # noqa: E402
 from core import PRESETS, TrainConfig, Trainer  # noqa: E402
 from core.model import backward, forward, one_hot  # noqa: E402
-from core.train import evaluate  # noqa: E402
+from core.model import evaluate  # noqa: E402
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
