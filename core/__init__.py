@@ -22,11 +22,12 @@ from core.model import (
     softmax,
 )
 from core.optim import OptimizerState, init_optimizer, update
+from core.run import Failure, RunState
 from core.train import History, Trainer, effective_lr
 
 __all__ = [
     "PRESETS", "TrainConfig", "preset", "confusion_matrix", "dead_fraction", "NOTEBOOK_QUIRKS",
     "Cache", "Params", "Quirks", "backward", "cross_entropy", "forward", "gradients",
     "init_params", "one_hot", "predict_proba", "relu", "softmax", "OptimizerState",
-    "init_optimizer", "update", "History", "Trainer", "effective_lr",
+    "init_optimizer", "update", "History", "Trainer", "effective_lr", "Failure", "RunState",
 ]

@@ -1,19 +1,23 @@
-"""Notebook vs corrected: what each of the notebook's quirks does, measured one at a time.
+"""Notebook vs corrected: two runs side by side in lockstep, and each quirk measured alone.
 
-Each quirk is flipped on its own in both directions: switched off in the notebook's run
+`Lockstep` steps several trainers by the same number of iterations (the notebook's run and the
+corrected one, which differ in float type and quirks and so cannot be stacked). Each quirk is flipped on its own in both directions: switched off in the notebook's run
 ("what if the notebook had got this one right?") and switched on in the corrected run
 ("what does this one mistake do to a correct network?").
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import fields, replace
 
 import numpy as np
 
 from core.config import TrainConfig
 from core.model import Quirks
-from core.train import Trainer
+from core.model import evaluate
+from core.train import TRAIN_EVAL_ROWS, Trainer
 
 QUIRK_NAMES = tuple(f.name for f in fields(Quirks))
 
@@ -25,12 +29,54 @@ def flip(quirks: Quirks, name: str, notebook_m: int = 42_000) -> Quirks:
     return replace(quirks, **{name: not getattr(quirks, name)})
 
 
+class Lockstep:
+    """Trainers advanced together, the same number of iterations each, until every one is done."""
+
+    CHUNK = 4  # iterations per trainer between deadline checks
+
+    def __init__(self, *trainers: Trainer):
+        self.trainers = trainers
+
+    def live(self) -> list[Trainer]:
+        """The trainers still training (they are always at the same iteration)."""
+        return [t for t in self.trainers if not t.done]
+
+    @property
+    def done(self) -> bool:
+        """Every trainer finished or failed."""
+        return not self.live()
+
+    @property
+    def iteration(self) -> int:
+        """The iteration the furthest trainer reached."""
+        return max(t.iteration for t in self.trainers)
+
+    def step(self, n: int | None = None, deadline: float | None = None) -> int:
+        """Step every live trainer by the same count, up to `n` (None: no limit) or `deadline`; returns the count."""
+        made = 0
+        while (n is None or made < n) and (deadline is None or time.perf_counter() < deadline):
+            live = self.live()
+            if not live:
+                break
+            k = self.CHUNK if n is None else min(self.CHUNK, n - made)
+            k = min([k] + [t.config.iterations - t.iteration for t in live if t.config.iterations is not None])
+            for trainer in live:
+                trainer.step(k)
+            made += k
+        return made
+
+
 def run(config: TrainConfig, quirks: Quirks, X: np.ndarray, y: np.ndarray, X_dev: np.ndarray,
         y_dev: np.ndarray, iterations: int) -> dict:
     """Train `iterations` steps with these quirks; final metrics (dev as the quirks measure it) and failure."""
     trainer = Trainer(config.with_(quirks=quirks, iterations=iterations), X, y, X_dev, y_dev)
     trainer.step(iterations)
-    last = trainer.history.last if trainer.history.last["iteration"] == trainer.iteration else trainer.record()
+    last = trainer.history.last
+    if last["iteration"] != trainer.iteration:  # stopped between evaluations: measure the weights it ended with
+        shift = not quirks.unshifted_softmax
+        loss, acc, _, _ = evaluate(trainer.params, X[:, :TRAIN_EVAL_ROWS], y[:TRAIN_EVAL_ROWS], shift)
+        dev = math.nan if quirks.train_accuracy_only else evaluate(trainer.params, trainer.X_dev, y_dev, shift)[1]
+        last = dict(train_loss=loss, train_acc=acc, dev_acc=dev)
     return dict(train_loss=last["train_loss"], train_acc=last["train_acc"], dev_acc=last["dev_acc"],
                 iterations=trainer.iteration, failure=trainer.failure)
 

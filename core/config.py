@@ -17,7 +17,7 @@ class TrainConfig:
 
     hidden: int = 10
     lr: float = 0.1
-    iterations: int = 500
+    iterations: int | None = 500  # None: no stop (train until told to stop)
     batch_size: int | None = None
     optimizer: str = "plain"
     momentum: float = 0.9  # beta1 for momentum and Adam
@@ -34,7 +34,7 @@ class TrainConfig:
         checks = [
             (1 <= self.hidden <= MAX_HIDDEN, f"hidden size must be 1..{MAX_HIDDEN}, got {self.hidden}"),
             (self.lr > 0 and self.lr == self.lr, f"learning rate must be > 0, got {self.lr}"),
-            (self.iterations >= 0, f"iterations must be >= 0, got {self.iterations}"),
+            (self.iterations is None or self.iterations >= 0, f"iterations must be >= 0 or None, got {self.iterations}"),
             (self.batch_size is None or self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"),
             (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),

@@ -1,30 +1,38 @@
-"""The training loop, driven from outside: advance N steps on request, record, explain failures.
+"""The training loop, driven from outside: advance N steps on request, record, stop on failure.
 
-A `Trainer` owns one run: its parameters, optimizer state, learning-rate changes, history and,
-when training breaks down, a plain-English `failure`. The dashboard, the CLI and the tests
-drive it the same way; each parameter update assigns new arrays (nothing is changed in place),
-so a caller can keep drawing the previous ones.
+A `Trainer` drives a stack of N >= 1 runs that share everything but α: the data, the settings,
+the initial weights and the batch order. N = 1 is an ordinary run; a learning-rate sweep is N of
+them, trained as one batched network so that each batch of X is read once for all (see
+core.model). The same update, record and metrics code serves both.
+
+Its state is data: `state(i)` is run i as a `core.run.RunState`, and `Trainer.from_state`
+continues that run exactly where it was. A run that breaks down stops with a `Failure` (facts,
+no sentences) while the others go on. Each update assigns new arrays (nothing is changed in
+place), so a caller can keep drawing the previous ones.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
 from core.config import TrainConfig
-from core.metrics import confusion_matrix, dead_fraction
+from core.metrics import confusion_matrix
 from core.model import Params, Quirks, evaluate, gradients, init_params, predict_proba
-from core.optim import init_optimizer, update
+from core.optim import OptimizerState, init_optimizer, update
+from core.run import HISTORY_FIELDS, Failure, OrderState, RunState, data_check, smaller_lr
 
 TRAIN_EVAL_ROWS = 10_000  # train metrics on at most this many (already shuffled) rows
 MAX_SNAPSHOTS = 64
+SNAPSHOT_BYTES = 16 * 2**20  # W1 snapshots of a whole stack at most; fewer are kept for big stacks
 EXPLODE_FACTOR = 4.0  # loss above this multiple of max(start loss, ln 10) counts as exploding
 COLLAPSE_WINDOW = 100  # iterations at chance accuracy with most neurons dead = collapsed
 CHANCE_ACCURACY = 0.25  # "at chance": 10% is guessing, 25% leaves room for noise
-HISTORY_FIELDS = ("iteration", "epoch", "lr", "train_loss", "train_acc", "dev_loss", "dev_acc",
-                  "dead_fraction", "seconds")
+
+__all__ = ["HISTORY_FIELDS", "BatchOrder", "History", "Trainer", "effective_lr", "initial_params"]
 
 
 def effective_lr(lr: float, m: int, quirks: Quirks) -> float:
@@ -42,16 +50,24 @@ def initial_params(config: TrainConfig) -> Params:
 class BatchOrder:
     """Which training rows each update uses: all of them, or shuffled mini-batches per epoch."""
 
-    def __init__(self, m: int, batch_size: int | None, seed: int):
+    def __init__(self, m: int, batch_size: int | None, seed: int, state: OrderState | None = None):
         self.m, self.batch_size = m, min(batch_size or m, m)
         self._rng = np.random.default_rng(seed).spawn(2)[1]
-        self._perm, self._cursor = np.arange(0), 0
+        self._epoch_rng, self._perm, self._cursor = None, np.arange(0), 0
+        if state is not None and state.epoch_rng is not None:  # draw the current epoch's shuffle again
+            self._rng.bit_generator.state = state.epoch_rng
+            self._epoch_rng, self._perm, self._cursor = state.epoch_rng, self._rng.permutation(m), state.cursor
+
+    def state(self) -> OrderState:
+        """The position, as data."""
+        return OrderState(self._epoch_rng, self._cursor)
 
     def next(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The next batch of (X, y); reshuffles at each new epoch."""
         if self.batch_size >= self.m:
             return X, y
         if self._cursor >= self._perm.size:
+            self._epoch_rng = self._rng.bit_generator.state
             self._perm, self._cursor = self._rng.permutation(self.m), 0
         idx = self._perm[self._cursor:self._cursor + self.batch_size]
         self._cursor += idx.size
@@ -59,43 +75,36 @@ class BatchOrder:
         return X.T[idx].T, y[idx]
 
 
+# ----- failure detection ---------------------------------------------------------------------------
 def diagnose(loss: float, finite: bool, active: np.ndarray, lr: float, iteration: int, start_loss: float,
-             quirks: Quirks) -> str | None:
-    """Why training must stop after this batch, in plain English, or None when it looks healthy.
+             quirks: Quirks) -> Failure | None:
+    """Why training must stop after this batch, or None when it looks healthy.
 
     `finite`: all gradients are finite; `active` (h,): hidden units that fired on the batch.
     """
     if not finite or not math.isfinite(loss):
-        return nan_message(lr, iteration, quirks)
+        return diverged(lr, iteration, quirks)
     if not active.any():
-        return (f"all {active.size} hidden neurons died at iteration {iteration} with α = {lr:.3g}: "
-                f"every ReLU outputs 0 on every training image, so no gradient can bring them "
-                f"back and the loss is stuck near chance (ln 10 ≈ 2.303). Reset and try α ≤ {_suggest(lr)}.")
+        return Failure("dead", iteration, lr, smaller_lr(lr), loss=loss, dead=active.size, hidden=active.size)
     if loss > EXPLODE_FACTOR * max(start_loss, math.log(10)):
-        return (f"the loss exploded to {loss:.3g} at iteration {iteration} with α = {lr:.3g} "
-                f"(it started at {start_loss:.3g}). Reset and try α ≤ {_suggest(lr)}.")
+        return Failure("exploded", iteration, lr, smaller_lr(lr), loss=loss, start_loss=start_loss)
     return None
 
 
-def nan_message(lr: float, iteration: int, quirks: Quirks) -> str:
-    """The explanation for a loss or weights that became NaN/inf."""
-    cause = ("the unshifted softmax overflowed (exp of a large logit)" if quirks.unshifted_softmax
-             else "the weights blew up")
-    return (f"training diverged at iteration {iteration} with α = {lr:.3g}: {cause} and the "
-            f"loss became NaN. Reset and try α ≤ {_suggest(lr)}.")
+def diverged(lr: float, iteration: int, quirks: Quirks) -> Failure:
+    """A loss or weights that became NaN/inf, and what overflowed."""
+    return Failure("diverged", iteration, lr, smaller_lr(lr), detail="softmax" if quirks.unshifted_softmax else "weights")
 
 
-def collapsed(rows: list[dict], hidden: int, lr: float) -> str | None:
-    """Most hidden units dead and accuracy at chance for COLLAPSE_WINDOW iterations: a reason, or None."""
+def collapsed(rows: list[dict], hidden: int, lr: float) -> Failure | None:
+    """Most hidden units dead and accuracy at chance for COLLAPSE_WINDOW iterations, or None."""
     last = rows[-1]
     recent = [r for r in rows if r["iteration"] >= last["iteration"] - COLLAPSE_WINDOW]
     if (last["iteration"] < COLLAPSE_WINDOW or len(recent) < 3 or last["dead_fraction"] < 0.5
             or any(r["train_acc"] > CHANCE_ACCURACY for r in recent)):
         return None
-    dead = round(last["dead_fraction"] * hidden)
-    return (f"the network collapsed by iteration {last['iteration']} with α = {lr:.3g}: {dead} of "
-            f"{hidden} hidden neurons are dead and training accuracy has stayed at chance level "
-            f"(≤ {CHANCE_ACCURACY:.0%}) for {COLLAPSE_WINDOW} iterations. Reset and try α ≤ {_suggest(lr)}.")
+    return Failure("collapsed", last["iteration"], lr, smaller_lr(lr), loss=last["train_loss"],
+                   dead=round(last["dead_fraction"] * hidden), hidden=hidden)
 
 
 def dev_as_measured(X_dev: np.ndarray | None, quirks: Quirks) -> np.ndarray | None:
@@ -108,8 +117,8 @@ def dev_as_measured(X_dev: np.ndarray | None, quirks: Quirks) -> np.ndarray | No
 class History:
     """Evaluations recorded during training, one row per `eval_every` iterations."""
 
-    def __init__(self):
-        self.rows: list[dict] = []
+    def __init__(self, rows: Sequence[dict] = ()):
+        self.rows: list[dict] = list(rows)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -128,40 +137,115 @@ class History:
         return self.rows[-1] if self.rows else None
 
 
+def _per_run(arrays: Params) -> np.ndarray:
+    """(N,) True where every array of run i is finite."""
+    return np.logical_and.reduce([np.isfinite(a).all(axis=(-2, -1)) for a in arrays.to_arrays().values()])
+
+
+def _norms(arrays: Params) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) Frobenius norms of W1 and of W2 for each run of a stack."""
+    return tuple(np.sqrt(np.square(a, dtype=np.float64).sum(axis=(-2, -1))) for a in (arrays.W1, arrays.W2))
+
+
 class Trainer:
-    """One training run over fixed data, advanced `step(n)` iterations at a time.
+    """N >= 1 runs over fixed data that differ only in α, advanced `step(n)` iterations at a time.
 
     Shapes: X_train (784, m), y_train (m,), X_dev (784, d), y_dev (d,); X float, pixels / 255.
+    The stacked parameters are W1 (N, h, 784), b1 (N, h, 1), W2 (N, 10, h), b2 (N, 10, 1).
+    `params`, `history`, `failure`, `lr`, ... are run 0's: all there is for a single run.
     """
 
     def __init__(self, config: TrainConfig, X_train: np.ndarray, y_train: np.ndarray,
                  X_dev: np.ndarray | None = None, y_dev: np.ndarray | None = None,
-                 params: Params | None = None):
-        if X_train.shape != (784, y_train.size) or y_train.size == 0:
-            raise ValueError(f"X_train must be (784, m) with m = len(y_train) >= 1, got {X_train.shape}")
-        self.config, self.quirks = config, config.effective_quirks
+                 lrs: Sequence[float] | None = None, params: Params | None = None):
+        lrs = [config.lr] if lrs is None else [float(lr) for lr in lrs]
+        if not lrs or any(not (math.isfinite(lr) and lr > 0) for lr in lrs):
+            raise ValueError(f"learning rates must be positive numbers, got {lrs}")
         if params is None:
             params = initial_params(config)
         elif params.hidden != config.hidden:
             raise ValueError(f"loaded weights have {params.hidden} hidden units, the settings say {config.hidden}")
-        self.params = params.map(lambda a: a.astype(config.dtype))
-        self.opt_state = init_optimizer(config.optimizer, self.params)
-        self.X_train, self.y_train = X_train, y_train
-        self.X_dev, self.y_dev = dev_as_measured(X_dev, self.quirks), y_dev
-        self.lr = config.lr
-        self.iteration = 0
-        self.seconds = 0.0
-        self.history = History()
-        self.lr_changes: list[tuple[int, float]] = [(0, config.lr)]
-        self.failure: str | None = None
-        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self._attach(config, X_train, y_train, X_dev, y_dev)
+        self.stacked = params.map(lambda a: np.repeat(a.astype(config.dtype)[None], len(lrs), axis=0))  # (N, ...)
+        self.opt_state = init_optimizer(config.optimizer, self.stacked)
+        self.lrs = lrs
+        self._lr_changes: list[list[tuple[int, float]]] = [[(0, lr)] for lr in lrs]  # per run
+        self.iteration, self.seconds = 0, 0.0
+        self.histories = [History() for _ in lrs]
+        self.failures: list[Failure | None] = [None] * len(lrs)
+        self.start_loss: np.ndarray | None = None  # (N,) the first batch's losses
+        self.last_losses: np.ndarray | None = None  # (N,) the newest batch's losses, before its update
+        self._snapshots: list[tuple[int, np.ndarray]] = []  # (iteration, W1 (N, h, 784))
         self._next_snapshot = 0
         self._order = BatchOrder(self.m, config.batch_size, config.seed)
-        self.last_loss: float | None = None  # the loss of the newest batch, before its update
-        self._start_loss: float | None = None
         self.record()
 
-    # ----- driving -----------------------------------------------------------------------
+    @classmethod
+    def from_state(cls, state: RunState, X_train: np.ndarray, y_train: np.ndarray,
+                   X_dev: np.ndarray | None = None, y_dev: np.ndarray | None = None) -> Trainer:
+        """The run `state` describes, on its data, ready to continue exactly where it stopped.
+
+        Raises: ValueError when the data is not the data the run was trained on.
+        """
+        if state.m != y_train.size:
+            raise ValueError(f"this run was trained on {state.m:,} rows, the data here has {y_train.size:,}: "
+                             f"choose the data and settings it was trained with")
+        if state.data_check != data_check(y_train):
+            raise ValueError("this run was trained on other data (its training labels differ): choose the data "
+                             "and settings it was trained with")
+        trainer = cls.__new__(cls)
+        trainer._attach(state.config.with_(lr=state.lr), X_train, y_train, X_dev, y_dev)
+        one = lambda a: a[None]  # noqa: E731 - a stack of one run
+        trainer.stacked = state.params.map(one)
+        opt = state.opt_state
+        trainer.opt_state = OptimizerState(opt.kind, opt.step, *(None if s is None else s.map(one)
+                                                                 for s in (opt.velocity, opt.second)))
+        trainer.lrs, trainer._lr_changes = [state.lr], [list(state.lr_changes)]
+        trainer.iteration, trainer.seconds = state.iteration, state.seconds
+        trainer.histories, trainer.failures = [History(state.history)], [state.failure]
+        trainer.start_loss = None if state.start_loss is None else np.array([state.start_loss])
+        trainer.last_losses = None if state.last_loss is None else np.array([state.last_loss])
+        trainer._snapshots = [(i, W1[None]) for i, W1 in state.snapshots]
+        trainer._next_snapshot = state.next_snapshot
+        trainer._order = BatchOrder(trainer.m, state.config.batch_size, state.config.seed, state.order)
+        trainer._active = state.active[None]
+        return trainer
+
+    def _attach(self, config: TrainConfig, X_train, y_train, X_dev, y_dev) -> None:
+        """Settings and data (shared by both constructors)."""
+        if X_train.shape != (784, y_train.size) or y_train.size == 0:
+            raise ValueError(f"X_train must be (784, m) with m = len(y_train) >= 1, got {X_train.shape}")
+        self.config, self.quirks = config, config.effective_quirks
+        self.X_train, self.y_train, self.y_dev = X_train, y_train, y_dev
+        self._X_dev_given, self.X_dev = X_dev, dev_as_measured(X_dev, self.quirks)
+        self._data_check = data_check(y_train)
+        self._grads: Params | None = None  # the newest batch's gradients (stacked)
+        self._previous: Params | None = None  # the weights before the newest update (stacked)
+        self._view: tuple[Params | None, Params | None] = (None, None)
+
+    def state(self, i: int = 0) -> RunState:
+        """Run i as data: everything that decides the rest of it."""
+        failure, stacked, opt = self.failures[i], self.stacked, self.opt_state
+        slice_ = lambda a: a[i]  # noqa: E731
+        end = failure.iteration if failure else self.iteration
+        return RunState(
+            config=self.config.with_(lr=self._lr_changes[i][0][1]), params=stacked.map(slice_),
+            opt_state=OptimizerState(opt.kind, opt.step, *(None if s is None else s.map(slice_)
+                                                           for s in (opt.velocity, opt.second))),
+            iteration=end, lr=self.lrs[i], lr_changes=tuple(self._lr_changes[i]), order=self._order.state(),
+            start_loss=None if self.start_loss is None else float(self.start_loss[i]),
+            last_loss=None if self.last_losses is None else float(self.last_losses[i]),
+            seconds=self.seconds, history=tuple(self.histories[i].rows),
+            snapshots=tuple((it, W1[i]) for it, W1 in self._snapshots if it <= end),
+            next_snapshot=self._next_snapshot, failure=failure, active=self._active[i], m=self.m,
+            data_check=self._data_check)
+
+    # ----- driving -----------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Number of runs N."""
+        return len(self.lrs)
+
     @property
     def m(self) -> int:
         """Number of training examples."""
@@ -179,139 +263,250 @@ class Trainer:
 
     @property
     def done(self) -> bool:
-        """Failed, or reached the configured number of iterations."""
-        return self.failure is not None or self.iteration >= self.config.iterations
+        """Every run failed, or the configured number of iterations is reached."""
+        stop = self.config.iterations
+        return all(self.failures) or (stop is not None and self.iteration >= stop)
 
-    def current_lr(self) -> float:
-        """The learning rate for the next update, after decay."""
-        return self.lr / (1 + self.config.lr_decay * self.iteration)
+    def set_stop(self, iterations: int | None) -> None:
+        """Train up to this total number of iterations (None: until told to stop); the run is unchanged."""
+        self.config = self.config.with_(iterations=iterations)
 
-    def set_lr(self, lr: float) -> None:
-        """Change the learning rate from the next step on; the change is recorded.
+    def current_lr(self, i: int = 0) -> float:
+        """Run i's learning rate for the next update, after decay."""
+        return self.lrs[i] / (1 + self.config.lr_decay * self.iteration)
+
+    def set_lr(self, lr: float, i: int = 0) -> None:
+        """Change run i's learning rate from the next step on; the change is recorded.
 
         Raises: ValueError for a learning rate that is not a positive finite number.
         """
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
-        if lr != self.lr:
-            self.lr = float(lr)
-            if self.lr_changes[-1][0] == self.iteration:
-                self.lr_changes[-1] = (self.iteration, self.lr)
+        if lr != self.lrs[i]:
+            self.lrs[i] = float(lr)
+            changes = self._lr_changes[i]
+            if changes[-1][0] == self.iteration:
+                changes[-1] = (self.iteration, self.lrs[i])
             else:
-                self.lr_changes.append((self.iteration, self.lr))
+                changes.append((self.iteration, self.lrs[i]))
 
-    def step(self, n: int = 1, deadline: float | None = None) -> int:
-        """Run up to `n` updates (stopping early on failure or at `time.perf_counter() >= deadline`).
+    def step(self, n: int | None = None, deadline: float | None = None) -> int:
+        """Run up to `n` updates (None: no limit), stopping when done or at `time.perf_counter() >= deadline`.
 
-        Returns the number of updates made.
+        Returns the number of updates made. Raises: ValueError when nothing would ever stop it.
         """
-        done = 0
-        while done < n and self.failure is None and (deadline is None or time.perf_counter() < deadline):
+        if n is None and deadline is None and self.config.iterations is None:
+            raise ValueError("step() needs n or a deadline: this run has no stop")
+        made = 0
+        while (n is None or made < n) and not self.done and (deadline is None or time.perf_counter() < deadline):
             start = time.perf_counter()
-            self._update()
+            advanced = self._update()
             self.seconds += time.perf_counter() - start
-            if self.failure is not None:  # the update was refused: it does not count
+            if not advanced:  # every run stopped at this batch: the update does not count
                 break
-            done += 1
+            made += 1
             if self.iteration % self.config.eval_every == 0:
                 self.record()
-        return done
+        return made
 
-    def _update(self) -> None:
+    def _live(self) -> list[int]:
+        return [i for i, f in enumerate(self.failures) if f is None]
+
+    def _lr_now(self) -> np.ndarray:
+        """(N,) this step's α per run, after decay."""
+        return np.array(self.lrs) / (1 + self.config.lr_decay * self.iteration)
+
+    def _update(self) -> bool:
+        """One update of every live run; False when no run could make it."""
         X, y = self._order.next(self.X_train, self.y_train)
-        lr = self.current_lr()
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught below, in words
-                result = gradients(self.params, X, y, self.quirks)
-        except ValueError as error:  # the one-hot quirk on a batch without 9s
-            self.failure = f"iteration {self.iteration}: {error}"
-            return
-        self.last_loss = result.loss
-        self._start_loss = self._start_loss if self._start_loss is not None else result.loss
-        self.failure = self._diagnose(result.loss, result.active, result.grads, lr)
-        if self.failure is not None:
-            return
+        lr, live = self._lr_now(), self._live()
+        if self.quirks.one_hot_from_max and int(y.max()) + 1 != 10:  # the notebook's one_hot on a batch without 9s
+            for i in live:
+                self.failures[i] = Failure("bad_batch", self.iteration, float(lr[i]), detail=str(int(y.max()) + 1))
+            return False
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught below, as failures
+            grads, losses, active = self._gradients(X, y)
+        self.last_losses = losses
+        self.start_loss = losses if self.start_loss is None else self.start_loss
+        finite = _per_run(grads)
+        for i in live:
+            self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]), self.iteration,
+                                        float(self.start_loss[i]), self.quirks)
+        step_lr = float(lr[0]) if self.size == 1 else lr.reshape(-1, 1, 1)
         with np.errstate(over="ignore", invalid="ignore"):
-            params, state = update(self.params, result.grads, self.opt_state, lr, beta1=self.config.momentum)
-        if not all(np.isfinite(a).all() for a in params.to_arrays().values()):
-            self.failure = self._nan_message(lr)
-            return
-        self.params, self.opt_state = params, state  # one assignment: readers see old or new
+            new, opt_state = update(self.stacked, grads, self.opt_state, step_lr, beta1=self.config.momentum)
+        ok = _per_run(new)
+        for i in self._live():
+            if not ok[i]:
+                self.failures[i] = diverged(float(lr[i]), self.iteration, self.quirks)
+        keep = np.array([f is None for f in self.failures])
+        if not keep.any():
+            return False
+        if not keep.all():  # stopped runs keep their last good weights; live ones move on
+            mask = keep.reshape(-1, 1, 1)
+            new = new.map(lambda n, o: np.where(mask, n, o), self.stacked)
+            opt_state = OptimizerState(opt_state.kind, opt_state.step, *(
+                None if s is None else s.map(lambda n, o: np.where(mask, n, o), old)
+                for s, old in ((opt_state.velocity, self.opt_state.velocity),
+                               (opt_state.second, self.opt_state.second))))
+        self._previous, self._grads = self.stacked, grads
+        self.stacked, self.opt_state = new, opt_state  # readers see the old or the new weights
         self.iteration += 1
         self._maybe_snapshot()
+        return True
 
-    # ----- failure detection -----------------------------------------------------------------
-    def _diagnose(self, loss: float, active: np.ndarray, grads: Params, lr: float) -> str | None:
-        """A plain-English reason to stop, or None when training looks healthy."""
-        finite = all(np.isfinite(g).all() for g in grads.to_arrays().values())
-        return diagnose(loss, finite, active, lr, self.iteration, self._start_loss, self.quirks)
+    def _gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[Params, np.ndarray, np.ndarray]:
+        """Stacked gradients, (N,) losses and (N, h) active units of one batch (a single run unstacked)."""
+        if self.size == 1:
+            result = gradients(self.params, X, y, self.quirks)
+            return result.grads.map(lambda a: a[None]), np.array([result.loss]), result.active[None]
+        result = gradients(self.stacked, X, y, self.quirks)
+        return result.grads, np.asarray(result.loss), result.active
 
-    def _nan_message(self, lr: float) -> str:
-        return nan_message(lr, self.iteration, self.quirks)
+    def _evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N,) loss and accuracy and (N, h) active units on (X, y)."""
+        shift = not self.quirks.unshifted_softmax
+        if self.size == 1:
+            loss, acc, _, active = evaluate(self.params, X, y, shift)
+            return np.array([loss]), np.array([acc]), active[None]
+        loss, acc, _, active = evaluate(self.stacked, X, y, shift)
+        return loss, acc, active
 
     # ----- recording -----------------------------------------------------------------------------
-    def record(self) -> dict:
-        """Evaluate train (up to TRAIN_EVAL_ROWS rows) and dev loss/accuracy into the history."""
+    def record(self) -> None:
+        """Evaluate every live run on train (up to TRAIN_EVAL_ROWS rows) and dev into its history."""
         rows = min(self.m, TRAIN_EVAL_ROWS)
-        shift = not self.quirks.unshifted_softmax
-        train_loss, train_acc, _, active = evaluate(self.params, self.X_train[:, :rows], self.y_train[:rows], shift)
-        dev_loss = dev_acc = float("nan")
+        train_loss, train_acc, active = self._evaluate(self.X_train[:, :rows], self.y_train[:rows])
+        dev_loss = dev_acc = np.full(self.size, np.nan)
         if self.X_dev is not None and not self.quirks.train_accuracy_only:
-            dev_loss, dev_acc, _, _ = evaluate(self.params, self.X_dev, self.y_dev, shift)
-        row = dict(iteration=self.iteration, epoch=self.epoch, lr=self.current_lr(),
-                   train_loss=train_loss, train_acc=train_acc, dev_loss=dev_loss, dev_acc=dev_acc,
-                   dead_fraction=dead_fraction(active), seconds=self.seconds)
-        self.history.append(row)
+            dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
+        self._active = active  # kept: dead_units() needs no pass of its own
+        health = self._health()
+        for i in self._live():
+            self.histories[i].append(dict(
+                iteration=self.iteration, epoch=self.epoch, lr=self.current_lr(i), train_loss=float(train_loss[i]),
+                train_acc=float(train_acc[i]), dev_loss=float(dev_loss[i]), dev_acc=float(dev_acc[i]),
+                dead_fraction=float(1 - active[i].mean()), **{k: float(v[i]) for k, v in health.items()},
+                seconds=self.seconds))
+            self.failures[i] = collapsed(self.histories[i].rows, self.config.hidden, self.lrs[i])
         if self.iteration == 0:
             self._maybe_snapshot()
-        self.failure = self.failure or collapsed(self.history.rows, self.params.hidden, self.lr)
-        return row
+
+    def _health(self) -> dict[str, np.ndarray]:
+        """Per run: the newest gradients' norms and the newest update's size relative to the weights."""
+        if self._grads is None or self._previous is None:
+            return {k: np.full(self.size, np.nan) for k in ("grad_W1", "grad_W2", "update_W1", "update_W2")}
+        grad_W1, grad_W2 = _norms(self._grads)
+        step_W1, step_W2 = _norms(self.stacked.map(np.subtract, self._previous))
+        W1, W2 = _norms(self.stacked)
+        return dict(grad_W1=grad_W1, grad_W2=grad_W2, update_W1=step_W1 / np.maximum(W1, 1e-12),
+                    update_W2=step_W2 / np.maximum(W2, 1e-12))
 
     def _maybe_snapshot(self) -> None:
-        """Keep W1 at log-spaced iterations (0, 1, 2, 3, 4, 5, 7, 9, ...), at most MAX_SNAPSHOTS."""
+        """Keep W1 at log-spaced iterations (0, 1, 2, 3, 4, 5, 7, 9, ...), within MAX_SNAPSHOTS and SNAPSHOT_BYTES."""
         if self.iteration < self._next_snapshot:
             return
-        self.snapshots.append((self.iteration, self.params.W1))  # W1 is never mutated: no copy
+        W1 = self.stacked.W1  # never mutated: no copy
+        self._snapshots.append((self.iteration, W1))
         self._next_snapshot = max(self.iteration + 1, math.ceil(self.iteration * 1.25))
-        if len(self.snapshots) > MAX_SNAPSHOTS:  # thin out, keeping the first and the newest
-            self.snapshots = self.snapshots[:-1:2] + self.snapshots[-1:]
+        if len(self._snapshots) > max(4, min(MAX_SNAPSHOTS, SNAPSHOT_BYTES // W1.nbytes)):
+            self._snapshots = self._snapshots[:-1:2] + self._snapshots[-1:]  # thin out, keeping the first and newest
 
-    # ----- looking at the current network --------------------------------------------------------
+    # ----- run 0: a single run's view --------------------------------------------------------------
+    @property
+    def params(self) -> Params:
+        """Run 0's current weights."""
+        stacked, view = self._view
+        if stacked is not self.stacked:
+            stacked = self.stacked
+            view = stacked.map(lambda a: a[0])
+            self._view = (stacked, view)
+        return view
+
+    @property
+    def history(self) -> History:
+        return self.histories[0]
+
+    @property
+    def failure(self) -> Failure | None:
+        return self.failures[0]
+
+    @property
+    def lr(self) -> float:
+        """Run 0's base α (before decay)."""
+        return self.lrs[0]
+
+    @property
+    def lr_changes(self) -> list[tuple[int, float]]:
+        """Run 0's α changes: (iteration, α) from the start."""
+        return self._lr_changes[0]
+
+    @property
+    def last_loss(self) -> float | None:
+        return None if self.last_losses is None else float(self.last_losses[0])
+
+    @property
+    def snapshots(self) -> list[tuple[int, np.ndarray]]:
+        """Run 0's (iteration, W1) snapshots."""
+        return [(i, W1[0]) for i, W1 in self._snapshots]
+
+    @property
+    def active(self) -> np.ndarray:
+        """(h,) bool: run 0's hidden units that fired at the last evaluation."""
+        return self._active[0]
+
+    @property
+    def last_grads(self) -> Params | None:
+        """Run 0's gradients on the newest batch (dW1 in `.W1`), or None before the first step."""
+        return None if self._grads is None else self._grads.map(lambda a: a[0])
+
+    @property
+    def last_update(self) -> Params | None:
+        """Run 0's newest step ΔW (new weights minus old), or None before the first step."""
+        if self._previous is None:
+            return None
+        return self.stacked.map(lambda new, old: new[0] - old[0], self._previous)
+
+    def dead_units(self) -> np.ndarray:
+        """(h,) bool: run 0's hidden units that never fired on the training rows at the last evaluation."""
+        return ~self.active
+
+    # ----- looking at the networks -------------------------------------------------------------------
+    def run_metrics(self) -> list[dict]:
+        """Per run: loss and accuracy on the whole training and dev sets, iterations and seconds."""
+        train_loss, train_acc, _ = self._evaluate(self.X_train, self.y_train)
+        dev_loss = dev_acc = np.full(self.size, np.nan)
+        if self.X_dev is not None:
+            dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
+        return [dict(train_loss=float(train_loss[i]), train_accuracy=float(train_acc[i]),
+                     dev_loss=float(dev_loss[i]), dev_accuracy=float(dev_acc[i]),
+                     iterations=f.iteration if f else self.iteration, seconds=self.seconds)
+                for i, f in enumerate(self.failures)]
+
+    def final_metrics(self) -> dict:
+        """Run 0's loss and accuracy on the whole training and dev sets, plus iterations and seconds."""
+        return self.run_metrics()[0]
+
+    def best(self, metric: str = "dev_acc") -> int | None:
+        """The best live run by `metric` at its last evaluation (dev_acc: highest; losses: lowest), or None."""
+        sign = 1 if metric.endswith("acc") else -1
+        scores = [sign * h.last[metric] if h.last and f is None and not math.isnan(h.last[metric]) else -math.inf
+                  for h, f in zip(self.histories, self.failures)]
+        return int(np.argmax(scores)) if max(scores) > -math.inf else None
+
     def dev_predictions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted labels (d,) and probabilities (10, d) on the dev set, for the current weights."""
+        """Predicted labels (d,) and probabilities (10, d) on the dev set, for run 0's current weights."""
         if self.X_dev is None:
             raise ValueError("this run has no dev set")
         probs = predict_proba(self.params, self.X_dev)
         return probs.argmax(axis=0), probs
 
     def misclassified(self) -> np.ndarray:
-        """Indices of dev images the current network gets wrong."""
+        """Indices of dev images run 0 gets wrong."""
         preds, _ = self.dev_predictions()
         return np.flatnonzero(preds != self.y_dev)
 
     def confusion(self) -> np.ndarray:
-        """Dev confusion matrix C[true, predicted] for the current weights."""
+        """Dev confusion matrix C[true, predicted] for run 0's current weights."""
         preds, _ = self.dev_predictions()
         return confusion_matrix(self.y_dev, preds)
-
-    def dead_units(self) -> np.ndarray:
-        """(h,) bool: hidden units never active on the training evaluation rows."""
-        rows = min(self.m, TRAIN_EVAL_ROWS)
-        return ~evaluate(self.params, self.X_train[:, :rows], self.y_train[:rows])[3]
-
-    def final_metrics(self) -> dict:
-        """Loss and accuracy on the whole training and dev sets, plus iterations and seconds."""
-        shift = not self.quirks.unshifted_softmax
-        train_loss, train_acc, _, _ = evaluate(self.params, self.X_train, self.y_train, shift)
-        dev_loss = dev_acc = float("nan")
-        if self.X_dev is not None:
-            dev_loss, dev_acc, _, _ = evaluate(self.params, self.X_dev, self.y_dev, shift)
-        return dict(train_loss=train_loss, train_accuracy=train_acc, dev_loss=dev_loss,
-                    dev_accuracy=dev_acc, iterations=self.iteration, seconds=self.seconds)
-
-
-def _suggest(lr: float) -> str:
-    """Half of `lr`, rounded down to one significant digit, for failure messages (1 -> 0.5, 3 -> 1)."""
-    half = lr / 2
-    unit = 10.0 ** math.floor(math.log10(half))
-    return f"{float(f'{math.floor(half / unit) * unit:.1g}'):g}"

@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 import data
-from core import PRESETS, Params, TrainConfig, Trainer, confusion_matrix
+from core import PRESETS, Params, RunState, TrainConfig, Trainer, confusion_matrix
 from core.model import evaluate
+from core.run import read as read_run
+from dashboard.words import failure_advice, failure_text
 
 SOURCES_HELP = ("sample (bundled), mnist, mnist-test, fashion-mnist, fashion-mnist-test, "
                 "a Kaggle CSV (.csv/.csv.gz/.zip), a folder of IDX files, or an .npz with X and y")
@@ -51,7 +53,9 @@ def build_parser() -> Parser:
     train.add_argument("--split", choices=["train", "test"], default="train", help="IDX folder: train-* or t10k-* files")
     train.add_argument("--data-dir", type=Path, help="download cache (default: $DIGIT_LAB_DATA or ~/.cache/digit-lab)")
     train.add_argument("--preset", choices=sorted(PRESETS), help="named settings; other flags override them")
-    train.add_argument("--save", type=Path, help="write the weights to this .npz")
+    train.add_argument("--save", type=Path, help="write the run (weights and everything needed to resume) to this .npz")
+    train.add_argument("--resume", type=Path, help="continue a run saved with --save (or by the app) up to "
+                                                   "--iterations in all; --data must be the data it was trained on")
     train.add_argument("--metrics-json", type=Path, help="write config, final metrics and history as JSON")
     train.argument_default = argparse.SUPPRESS  # settings not given stay as the preset has them
     train.add_argument("--hidden", type=int)
@@ -130,38 +134,87 @@ def fmt(value: float) -> str:
     return "   n/a" if math.isnan(value) else f"{value:.4f}"
 
 
-def run_train(args) -> int:
-    """Train with the chosen settings, print progress and final metrics; 1 if training failed."""
-    config = config_from(args)
+# What a resumed run may change: the stop and α (recorded as an α change). The rest decides the run.
+RESUME_FLAGS = ("iterations", "lr")
+
+
+def resumed(args) -> RunState | Params:
+    """The run (or, from an older file, the weights) that --resume names.
+
+    Raises: ValueError naming the file and what is wrong; UsageError for a flag a resumed run cannot take.
+    """
+    fixed = [name for name in CONFIG_FLAGS if hasattr(args, name) and name not in RESUME_FLAGS]
+    if args.preset or fixed:
+        names = ", ".join(f"--{n.replace('_', '-')}" for n in fixed) or "--preset"
+        raise UsageError(f"{names} cannot change a resumed run (its settings decide it); only --iterations and "
+                         f"--lr can")
+    arrays, meta = data.load_weights(args.resume)
+    try:
+        return read_run(arrays, meta)
+    except ValueError as error:
+        raise ValueError(f"{args.resume}: cannot resume: {error}") from None
+
+
+def start(args) -> tuple[Trainer, data.Split]:
+    """A new trainer from the flags, or the resumed run on its data."""
+    state = resumed(args) if args.resume else None
+    if isinstance(state, RunState):
+        config = state.config
+    else:
+        config = config_from(args)
     dataset = load(args, args.split)
     parts = data.split(dataset, dev_size=config.dev_size, train_size=config.train_size, seed=config.seed)
     del dataset  # the float32 split is all training needs
-    trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    if isinstance(state, RunState):
+        try:
+            trainer = Trainer.from_state(state, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+        except ValueError as error:
+            raise ValueError(f"{args.resume}: {error}") from None
+        trainer.set_stop(getattr(args, "iterations", state.config.iterations))
+        if hasattr(args, "lr"):
+            trainer.set_lr(args.lr)
+        print(f"resuming {args.resume} at iteration {trainer.iteration:,}")
+    else:
+        trainer = Trainer(config.with_(hidden=state.hidden) if state else config, parts.X_train, parts.y_train,
+                          parts.X_dev, parts.y_dev, params=state)
+        if state:
+            print(f"{args.resume} holds weights only: training starts from them at iteration 0")
+    return trainer, parts
+
+
+def run_train(args) -> int:
+    """Train with the chosen settings, print progress and final metrics; 1 if training failed."""
+    trainer, parts = start(args)
+    config = trainer.config
+    if config.iterations is None:
+        raise UsageError("the saved run has no stop: give --iterations")
     print(f"training {config.mode} 784-{config.hidden}-10 on {trainer.m:,} rows, dev {parts.y_dev.size:,}; "
-          f"{config.optimizer}, α = {config.lr:g}, batch {config.batch_size or 'full'}, "
+          f"{config.optimizer}, α = {trainer.lr:g}, batch {config.batch_size or 'full'}, "
           f"{config.iterations} iterations")
     bar = Progress(config.iterations, "training")
     print_row(trainer.history.last)
     while not trainer.done:
-        trainer.step(min(config.eval_every, config.iterations - trainer.iteration))
+        trainer.step(config.eval_every - trainer.iteration % config.eval_every)
         if trainer.history.last["iteration"] == trainer.iteration:
             bar.close()
             print_row(trainer.history.last)
         bar.show(trainer.iteration, f"{trainer.iteration}/{config.iterations}")
     bar.close()
     final = trainer.final_metrics()
-    if trainer.failure:
-        print(f"stopped: {trainer.failure}", file=sys.stderr)
+    failure = trainer.failure
+    if failure:
+        print(f"stopped: {failure_text(failure)}. {failure_advice(failure)}".rstrip(), file=sys.stderr)
     print(f"final: train loss {fmt(final['train_loss'])}  train accuracy {fmt(final['train_accuracy'])}  "
           f"dev loss {fmt(final['dev_loss'])}  dev accuracy {fmt(final['dev_accuracy'])}  "
           f"({final['iterations']} iterations, {final['seconds']:.1f} s)")
     if args.save:
-        meta = {"config": config.to_dict(), "iteration": trainer.iteration, "dataset": args.data}
-        data.save_weights(args.save, trainer.params.to_arrays(), meta)
-        print(f"weights saved to {args.save}")
+        arrays, meta = trainer.state().to_arrays()
+        data.save_weights(args.save, arrays, {**meta, "data": args.data})
+        print(f"run saved to {args.save} (resume it with --resume)")
     if args.metrics_json:
-        report = {"config": config.to_dict(), "final": final, "history": trainer.history.rows,
-                  "diverged": trainer.failure}
+        report = {"config": trainer.state().config.to_dict(), "final": final, "history": trainer.history.rows,
+                  "diverged": f"{failure_text(failure)}. {failure_advice(failure)}" if failure else None,
+                  "failure": failure.to_dict() if failure else None, "lr_changes": trainer.lr_changes}
         args.metrics_json.write_text(json.dumps(no_nan(report), indent=1))
     return 1 if trainer.failure else 0
 
@@ -186,9 +239,10 @@ def run_evaluate(args) -> int:
     """Loss, accuracy and confusion matrix of saved weights on a dataset."""
     arrays, meta = data.load_weights(args.weights)
     try:
-        params = Params.from_arrays(arrays)
+        saved = read_run(arrays, meta)
     except ValueError as error:
         raise ValueError(f"{args.weights}: {error}") from None
+    params = saved.params if isinstance(saved, RunState) else saved
     dataset = load(args, args.split)
     if dataset.labels is None:
         raise UsageError(f"{args.data} has no labels: evaluate needs a labelled dataset")

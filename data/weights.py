@@ -13,6 +13,7 @@ import numpy as np
 from data._io import Source, get_array, open_npz, read_source
 
 META_KEY = "meta"
+MAY_HOLD_NAN = frozenset({"history"})  # a run's evaluations: NaN marks a metric not measured (no dev set)
 
 
 def save_weights(path_or_file: str | PathLike | io.IOBase, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -51,7 +52,7 @@ def load_weights(source: Source, name: str | None = None) -> tuple[dict[str, np.
         arrays = {key: get_array(npz, key, display) for key in npz.files}
     meta = _parse_meta(arrays.pop(META_KEY), display)
     for key, array in arrays.items():
-        _check_numeric(array, key, display)
+        _check_numeric(array, key, display, finite=key not in MAY_HOLD_NAN)
     return arrays, meta
 
 
@@ -69,9 +70,9 @@ def _parse_meta(array: np.ndarray, display: str) -> dict:
     return meta
 
 
-def _check_numeric(array: np.ndarray, key: str, display: str) -> None:
-    """Raise ValueError unless the array holds finite numbers."""
+def _check_numeric(array: np.ndarray, key: str, display: str, finite: bool = True) -> None:
+    """Raise ValueError unless the array holds (finite) numbers."""
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"{display}: array {key!r} has type {array.dtype}, expected numbers")
-    if not np.isfinite(array).all():
+    if finite and not np.isfinite(array).all():
         raise ValueError(f"{display}: array {key!r} contains NaN or infinite values, expected finite numbers")

@@ -35,7 +35,7 @@ def test_metrics_json_schema(tmp_path):
     assert main(["train", "--data", "sample", "--iterations", "20", "--eval-every", "5",
                  "--metrics-json", str(path)]) == 0
     report = json.loads(path.read_text())
-    assert set(report) == {"config", "final", "history", "diverged"}
+    assert set(report) == {"config", "final", "history", "diverged", "failure", "lr_changes"}
     assert set(report["final"]) == {"train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
                                     "iterations", "seconds"}
     assert report["final"]["iterations"] == 20 and report["diverged"] is None
@@ -57,6 +57,55 @@ def test_saved_weights_evaluate(tmp_path, capsys):
     assert "accuracy" in out and "confusion matrix" in out
     matrix = [line.split()[1:] for line in out.splitlines()[-10:]]
     assert sum(int(v) for row in matrix for v in row) == 10_000
+
+
+@pytest.mark.parametrize("settings", [["--lr", "0.5"], ["--batch-size", "100", "--optimizer", "adam", "--lr", "0.01"]],
+                         ids=["full-batch", "minibatch-adam"])
+def test_resume_equals_training_straight_through(tmp_path, settings):
+    """50 iterations, save, --resume to 100 gives the same weights and final figures as 100 straight."""
+    first, resumed, straight = (tmp_path / f"{name}.npz" for name in ("first", "resumed", "straight"))
+    assert main(["train", "--data", "sample", "--iterations", "50", "--save", str(first), *settings]) == 0
+    assert main(["train", "--data", "sample", "--resume", str(first), "--iterations", "100", "--save", str(resumed),
+                 "--metrics-json", str(tmp_path / "resumed.json")]) == 0
+    assert main(["train", "--data", "sample", "--iterations", "100", "--save", str(straight),
+                 "--metrics-json", str(tmp_path / "straight.json"), *settings]) == 0
+    finals = [json.loads((tmp_path / f"{n}.json").read_text())["final"] for n in ("resumed", "straight")]
+    for key in ("train_loss", "train_accuracy", "dev_loss", "dev_accuracy", "iterations"):
+        assert finals[0][key] == pytest.approx(finals[1][key], abs=1e-6)
+    (a, meta), (b, _) = data.load_weights(resumed), data.load_weights(straight)
+    np.testing.assert_array_equal(a["W1"], b["W1"])
+    assert meta["iteration"] == 100 and meta["data"] == "sample"
+
+
+def test_resume_refuses_other_data_damage_and_fixed_flags(tmp_path):
+    """Resuming on other data, from a damaged file, or with a flag that decides the run: one line, exit 2."""
+    run = tmp_path / "run.npz"
+    assert main(["train", "--data", "sample", "--iterations", "10", "--save", str(run)]) == 0
+    other = tmp_path / "other.npz"
+    sample = data.load_sample()
+    np.savez(other, X=sample.images[:3000], y=sample.labels[:3000])
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(run.read_bytes()[:2000])
+    for args, message in [(["--data", str(other)], "rows"), (["--data", "sample", "--hidden", "32"], "--hidden"),
+                          (["--data", "sample", "--preset", "fast-10"], "--preset")]:
+        out = run_cli("train", "--resume", str(run), "--iterations", "20", *args)
+        assert out.returncode == 2 and message in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    out = run_cli("train", "--resume", str(damaged), "--iterations", "20")
+    assert out.returncode == 2 and "damaged.npz" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_resume_from_an_old_weights_file_starts_from_its_weights(tmp_path, capsys):
+    """A weights-only file (older digit-lab) still loads: training starts from those weights at iteration 0."""
+    run, old = tmp_path / "run.npz", tmp_path / "old.npz"
+    assert main(["train", "--data", "sample", "--iterations", "30", "--lr", "0.5", "--save", str(run)]) == 0
+    arrays, _ = data.load_weights(run)
+    data.save_weights(old, {k: arrays[k] for k in ("W1", "b1", "W2", "b2")}, {"config": {}, "iteration": 30})
+    capsys.readouterr()
+    assert main(["train", "--data", "sample", "--resume", str(old), "--iterations", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "weights only" in out and "(5 iterations" in out
+    assert float(out.split("train accuracy ")[1].split()[0]) > 0.5  # from 30 trained iterations, not from scratch
 
 
 def test_preset_and_flags_override(tmp_path):
@@ -81,8 +130,9 @@ def test_divergence_exits_1_with_reason(tmp_path, capsys):
     path = tmp_path / "m.json"
     assert main(["train", "--data", "sample", "--iterations", "100", "--lr", "1000",
                  "--train-size", "500", "--metrics-json", str(path)]) == 1
-    reason = json.loads(path.read_text())["diverged"]
-    assert reason and "try α ≤" in reason
+    report = json.loads(path.read_text())
+    assert report["diverged"] and "try α ≤ 500" in report["diverged"]
+    assert report["failure"]["kind"] in ("exploded", "diverged", "dead") and report["failure"]["lr"] == 1000
     assert "stopped:" in capsys.readouterr().err
 
 

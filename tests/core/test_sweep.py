@@ -23,7 +23,7 @@ def test_stacked_runs_equal_separate_runs(settings):
     for i, lr in enumerate(sweep.lrs):
         alone = Trainer(config.with_(lr=lr), *data())
         alone.step(20)
-        np.testing.assert_allclose(sweep.run_params(i).W1, alone.params.W1, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(sweep.state(i).params.W1, alone.params.W1, rtol=1e-4, atol=1e-6)
         assert sweep.histories[i].last["train_acc"] == pytest.approx(alone.history.last["train_acc"], abs=0.01)
 
 
@@ -42,10 +42,11 @@ def test_diverging_run_stops_early_others_go_on():
     """A run with a huge α is marked with a reason and frozen; the sane run keeps training."""
     sweep = Sweep(TrainConfig(eval_every=5), [0.5, 5000.0], *data())
     sweep.step(30)
-    assert sweep.failures[0] is None and sweep.failures[1] and "α" in sweep.failures[1]
+    assert sweep.failures[0] is None and sweep.failures[1].kind in ("exploded", "diverged", "dead")
+    assert sweep.failures[1].lr == 5000.0 and sweep.failures[1].suggested_lr == 2000
     assert sweep.histories[0].last["iteration"] == 30
     assert sweep.histories[1].last["iteration"] < 30
-    assert np.isfinite(sweep.run_params(1).W1).all()
+    assert np.isfinite(sweep.state(1).params.W1).all()
     assert sweep.best("dev_acc") == 0 and sweep.best("dev_loss") == 0
 
 
@@ -55,7 +56,7 @@ def test_best_run_continues_as_a_trainer():
     sweep.step(10)
     best = sweep.best()
     t = sweep.to_trainer(best)
-    np.testing.assert_array_equal(t.params.W1, sweep.run_params(best).W1)
+    np.testing.assert_array_equal(t.params.W1, sweep.state(best).params.W1)
     assert t.iteration == 10 and t.lr == sweep.lrs[best] and len(t.history) == 3
     t.step(5)
     assert t.iteration == 15
@@ -100,12 +101,14 @@ def test_range_test_runs_until_blow_up():
     assert suggest_lr(lrs, losses) is not None
 
 
-def test_failed_at_records_the_iteration():
-    """A run that stops records the iteration it stopped at; live runs have None."""
+def test_failed_run_records_the_iteration():
+    """A run that stops records the iteration it stopped at, and its state ends there; live runs go on."""
     sweep = Sweep(TrainConfig(eval_every=5), [0.5, 5000.0], *data())
     sweep.step(30)
-    assert sweep.failed_at[0] is None and 0 <= sweep.failed_at[1] < 30
-    assert f"iteration {sweep.failed_at[1]}" in sweep.failures[1]
+    stopped = sweep.failures[1].iteration
+    assert 0 <= stopped < 30 and sweep.state(1).iteration == stopped and sweep.state(0).iteration == 30
+    metrics = sweep.run_metrics()
+    assert metrics[1]["iterations"] == stopped and metrics[0]["iterations"] == 30
 
 
 def test_sweep_measures_dev_like_the_trainer():
@@ -127,4 +130,5 @@ def test_one_hot_quirk_stops_the_sweep_with_a_reason():
     X, y, Xd, yd = data()
     y = np.where(y == 9, 8, y)
     sweep = Sweep(TrainConfig(quirks=Quirks(one_hot_from_max=True)), [0.1, 0.2], X, y, Xd, yd)
-    assert sweep.step(3) == 0 and all("no label 9" in f for f in sweep.failures)
+    assert sweep.step(3) == 0
+    assert all(f.kind == "bad_batch" and f.detail == "9" and f.iteration == 0 for f in sweep.failures)

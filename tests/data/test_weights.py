@@ -146,3 +146,15 @@ def test_missing_file(tmp_path):
     """A missing path is a FileNotFoundError naming it."""
     with pytest.raises(FileNotFoundError, match="absent.npz: file not found"):
         load_weights(tmp_path / "absent.npz")
+
+
+def test_history_may_hold_nan_weights_may_not(tmp_path):
+    """A run's history marks unmeasured metrics as NaN and loads; NaN in any other array is refused."""
+    path = tmp_path / "run.npz"
+    history = np.array([[0, np.nan], [10, 0.5]])
+    save_weights(path, {"W1": np.ones((2, 2)), "history": history}, {"format": "x"})
+    arrays, _ = load_weights(path)
+    np.testing.assert_array_equal(arrays["history"], history)
+    save_weights(path, {"W1": np.full((2, 2), np.nan), "history": history}, {})
+    with pytest.raises(ValueError, match="'W1' contains NaN"):
+        load_weights(path)
