@@ -1,0 +1,233 @@
+"""Runs kept on disk under unguessable ids, so a reload, a reconnect or a shared link brings a run back.
+
+A `RunStore` keeps one opaque byte string per run id (the app stores `data.run_bytes(state)`;
+the store never looks inside). Plain Python: no Streamlit, no NumPy.
+
+- Ids are 128 random bits from `secrets`, written as 32 lowercase hex digits: URL-safe, and
+  still distinct on a case-insensitive file system (base64 ids would not be). A `?run=` value
+  comes from a link, so it is untrusted: `valid_id` accepts exactly that form and nothing else,
+  which rules out path tricks ("..", "/", NUL) and long strings before any file is touched.
+- Saving is atomic: the bytes go to a temp file in the same folder, are flushed to disk, then
+  `os.replace`d over the old file. A reader sees the old run or the new one, never half a file.
+- Each file carries a small header (magic, payload length, CRC-32), so `load` can tell a whole
+  file from a truncated or damaged one. `load` never raises for a bad file: a missing id, a
+  corrupt, short, foreign or unreadable file all give None, and the caller starts a fresh run.
+- The folder is bounded: after each save, the runs saved longest ago are deleted until the
+  folder fits `max_bytes`. The run just saved is never deleted, even if it alone is larger.
+
+Where: `folder` argument, else $DIGIT_LAB_RUNS, else ($XDG_CACHE_HOME or ~/.cache)/digit-lab/runs.
+Bound: `max_bytes` argument, else $DIGIT_LAB_RUNS_MAX_MB megabytes, else DEFAULT_MAX_MB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import struct
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+
+ID_BYTES = 16  # 128 bits
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")  # 2 hex digits per byte
+SUFFIX = ".run"
+TEMP_PREFIX = ".partial-"
+STALE_TEMP_SECONDS = 3600  # temp files older than this were left by a crashed save
+DEFAULT_MAX_MB = 512
+FOLDER_ENV = "DIGIT_LAB_RUNS"
+MAX_MB_ENV = "DIGIT_LAB_RUNS_MAX_MB"
+# Header: magic, payload length (uint64), CRC-32 of the payload (uint32), big-endian.
+MAGIC = b"digit-lab run\x00v1"
+HEADER = struct.Struct(f">{len(MAGIC)}sQI")
+
+
+def new_id() -> str:
+    """A fresh run id: 128 random bits as 32 lowercase hex digits."""
+    return secrets.token_hex(ID_BYTES)
+
+
+def valid_id(text: object) -> bool:
+    """True if `text` has the exact form of an id made by `new_id` (safe to use in a file name)."""
+    return isinstance(text, str) and ID_PATTERN.fullmatch(text) is not None
+
+
+def default_folder(environ: Mapping[str, str] = os.environ) -> Path:
+    """$DIGIT_LAB_RUNS, else ($XDG_CACHE_HOME or ~/.cache)/digit-lab/runs."""
+    chosen = environ.get(FOLDER_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    cache_home = environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home).expanduser() / "digit-lab" / "runs"
+
+
+def default_max_bytes(environ: Mapping[str, str] = os.environ) -> int:
+    """$DIGIT_LAB_RUNS_MAX_MB in bytes, else DEFAULT_MAX_MB.
+
+    Raises: ValueError with one sentence if the variable is not a positive number.
+    """
+    text = environ.get(MAX_MB_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_MB * 2**20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = float("nan")
+    if not megabytes > 0 or megabytes == float("inf"):
+        raise ValueError(f"{MAX_MB_ENV} must be a positive number of megabytes, got {text!r}")
+    return int(megabytes * 2**20)
+
+
+def pack(payload: bytes) -> bytes:
+    """The file content for `payload`: header, then the bytes."""
+    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def unpack(content: bytes) -> bytes | None:
+    """The payload of a file written by `pack`, or None if it is short, foreign or damaged."""
+    if len(content) < HEADER.size:
+        return None
+    magic, length, crc = HEADER.unpack_from(content)
+    payload = content[HEADER.size:]
+    if magic != MAGIC or length != len(payload) or crc != zlib.crc32(payload):
+        return None
+    return payload
+
+
+class RunStore:
+    """Opaque bytes per run id in one folder, saved atomically, bounded in size (oldest saves evicted)."""
+
+    def __init__(self, folder: str | os.PathLike | None = None, max_bytes: int | None = None):
+        """Use `folder` (default: `default_folder()`), created on first save, holding at most `max_bytes`.
+
+        Raises: ValueError if max_bytes (or $DIGIT_LAB_RUNS_MAX_MB) is not positive.
+        """
+        self.folder = Path(folder).expanduser() if folder is not None else default_folder()
+        self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
+        if self.max_bytes <= 0:
+            raise ValueError(f"the run store's size limit must be positive, got {max_bytes}")
+        self._evicting = threading.Lock()  # one eviction pass at a time per store object
+
+    def path(self, run_id: str) -> Path:
+        """The file of a run id.
+
+        Raises: ValueError if the id is not one `new_id` could have made.
+        """
+        if not valid_id(run_id):
+            raise ValueError(f"not a run id: {str(run_id)[:40]!r}")
+        return self.folder / f"{run_id}{SUFFIX}"
+
+    def save(self, run_id: str, payload: bytes) -> None:
+        """Write the run atomically (temp file + os.replace), then evict the oldest runs beyond the limit.
+
+        Raises: ValueError for an invalid id; OSError if the folder cannot be written (the old
+        file, if any, is then left as it was).
+        """
+        target = self.path(run_id)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # runs are private to the user
+        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=TEMP_PREFIX, suffix=SUFFIX)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(pack(bytes(payload)))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            _remove(Path(temp))
+            raise
+        self.evict(keep=run_id)
+
+    def load(self, run_id: object) -> bytes | None:
+        """The bytes last saved under `run_id`, or None.
+
+        None (never an exception) for an invalid id, a missing run, and a file that is short,
+        damaged, not written by this store, or unreadable: a link's run id is untrusted.
+        """
+        if not valid_id(run_id):
+            return None
+        try:
+            content = self.path(run_id).read_bytes()
+        except (OSError, ValueError):
+            return None
+        return unpack(content)
+
+    def delete(self, run_id: str) -> None:
+        """Forget a run (nothing happens if it is not there).
+
+        Raises: ValueError for an invalid id.
+        """
+        _remove(self.path(run_id))
+
+    def ids(self) -> list[str]:
+        """The stored run ids, the one saved longest ago first."""
+        return [path.name[: -len(SUFFIX)] for path, _, _ in self._runs()]
+
+    def total_bytes(self) -> int:
+        """Bytes used by the stored runs."""
+        return sum(size for _, size, _ in self._runs())
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Delete the runs saved longest ago until the folder fits max_bytes; never `keep`.
+
+        Also removes temp files left by saves that crashed. Returns the evicted ids.
+        """
+        with self._evicting:
+            self._remove_stale_temps()
+            runs = self._runs()
+            total = sum(size for _, size, _ in runs)
+            evicted = []
+            for path, size, _ in runs:  # oldest first
+                if total <= self.max_bytes:
+                    break
+                run_id = path.name[: -len(SUFFIX)]
+                if run_id == keep:
+                    continue
+                _remove(path)
+                total -= size
+                evicted.append(run_id)
+            return evicted
+
+    def _runs(self) -> list[tuple[Path, int, float]]:
+        """(path, size, mtime) of each run file, oldest save first (ties by name, so the order is total)."""
+        runs = []
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return []
+        for entry in entries:
+            name = entry.name
+            if not (name.endswith(SUFFIX) and valid_id(name[: -len(SUFFIX)])):
+                continue  # temp files and anything else a person put there
+            try:
+                info = entry.stat()
+            except OSError:  # deleted by another save's eviction meanwhile
+                continue
+            runs.append((Path(entry.path), info.st_size, info.st_mtime_ns))
+        runs.sort(key=lambda run: (run[2], run[0].name))
+        return runs
+
+    def _remove_stale_temps(self) -> None:
+        """Delete temp files older than STALE_TEMP_SECONDS (a save in progress is younger)."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        _remove(Path(entry.path))
+                except OSError:
+                    continue
+
+
+def _remove(path: Path) -> None:
+    """Delete a file if it is there."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

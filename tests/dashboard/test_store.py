@@ -1,0 +1,311 @@
+"""The run store: unguessable ids, untrusted ids refused, atomic saves, bad files read as None, a size bound."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboard import store
+from dashboard.store import RunStore, new_id, valid_id
+
+MB = 2**20
+
+
+def age(run_store: RunStore, run_id: str, seconds_ago: float) -> None:
+    """Pretend a run was last saved `seconds_ago` (mtime resolution would make fresh saves tie)."""
+    path = run_store.path(run_id)
+    stamp = path.stat().st_mtime - seconds_ago
+    os.utime(path, (stamp, stamp))
+
+
+def test_new_ids_are_128_bit_url_safe_and_distinct():
+    """Ids are 32 hex digits (128 bits), valid, and do not repeat."""
+    ids = {new_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for run_id in list(ids)[:50]:
+        assert valid_id(run_id) and len(run_id) == 32 and int(run_id, 16) >= 0
+        assert set(run_id) <= set("0123456789abcdef")
+
+
+@pytest.mark.parametrize("text", [
+    "", "../" + "a" * 29, "a" * 31, "a" * 33, "a" * 10_000, "A" * 32, "g" * 32, "a" * 31 + "/",
+    "a" * 31 + "\x00", "a" * 16 + "/../" + "a" * 12, " " + "a" * 31, "a" * 32 + "\n", "a" * 31 + "é",
+    "a" * 28 + ".run", None, 12345, b"a" * 32, ["a" * 32],
+])
+def test_valid_id_rejects_everything_else(text):
+    """A link's run value with path tricks, another length, capitals, or not a string is not an id."""
+    assert not valid_id(text)
+
+
+@pytest.mark.parametrize("text", ["../../etc/passwd", "a" * 31 + "/", "A" * 32, "a" * 5000])
+def test_bad_ids_touch_no_file(tmp_path, text):
+    """load gives None for a bad id; save and delete refuse it with ValueError; nothing is written."""
+    run_store = RunStore(tmp_path / "runs")
+    assert run_store.load(text) is None
+    with pytest.raises(ValueError, match="not a run id"):
+        run_store.save(text, b"x")
+    with pytest.raises(ValueError, match="not a run id"):
+        run_store.delete(text)
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_save_and_load_round_trip(tmp_path):
+    """The bytes saved under an id come back as they were; saving again replaces them."""
+    run_store = RunStore(tmp_path / "runs")
+    run_id, other = new_id(), new_id()
+    payload = bytes(range(256)) * 100
+    run_store.save(run_id, payload)
+    run_store.save(other, b"")
+    assert run_store.load(run_id) == payload and run_store.load(other) == b""
+    run_store.save(run_id, b"second")
+    assert run_store.load(run_id) == b"second"
+    assert sorted(run_store.ids()) == sorted([run_id, other])
+
+
+def test_missing_id_loads_as_none(tmp_path):
+    """A well-formed id nobody saved (another server's, an evicted one) gives None, also without a folder."""
+    assert RunStore(tmp_path / "absent").load(new_id()) is None
+    run_store = RunStore(tmp_path)
+    run_store.save(new_id(), b"x")
+    assert run_store.load(new_id()) is None
+
+
+def test_delete(tmp_path):
+    """A deleted run is gone; deleting a missing one is fine."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"x")
+    run_store.delete(run_id)
+    run_store.delete(run_id)
+    assert run_store.load(run_id) is None and run_store.ids() == []
+
+
+def test_damaged_files_load_as_none(tmp_path):
+    """Truncated, grown, bit-flipped, foreign, empty, directory and unreadable files: None, no exception."""
+    run_store = RunStore(tmp_path)
+    payload = b"some run bytes" * 100
+    good = store.pack(payload)
+    cases = {
+        "truncated": good[:-1],
+        "header only": good[: store.HEADER.size],
+        "half a header": good[:10],
+        "empty": b"",
+        "grown": good + b"x",
+        "bit flipped": good[:-5] + bytes([good[-5] ^ 1]) + good[-4:],
+        "foreign": b"PK\x03\x04" + payload,  # e.g. an .npz someone copied in
+        "other version": good.replace(b"run\x00v1", b"run\x00v9", 1),
+    }
+    for label, content in cases.items():
+        run_id = new_id()
+        run_store.path(run_id).write_bytes(content)
+        assert run_store.load(run_id) is None, label
+    as_folder = new_id()
+    run_store.path(as_folder).mkdir()
+    assert run_store.load(as_folder) is None
+    unreadable = new_id()
+    run_store.save(unreadable, payload)
+    run_store.path(unreadable).chmod(0)
+    try:
+        if os.geteuid() != 0:  # root reads anything
+            assert run_store.load(unreadable) is None
+    finally:
+        run_store.path(unreadable).chmod(0o600)
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    """A save that fails half-way leaves the previous run intact and no temp file behind."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"old run")
+
+    def fail(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "fsync", fail)  # the temp file is written, flushing it fails
+    with pytest.raises(OSError, match="No space"):
+        run_store.save(run_id, b"new run")
+    assert run_store.load(run_id) == b"old run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{run_id}.run"]
+
+
+def test_failed_replace_keeps_the_old_file(tmp_path, monkeypatch):
+    """If the final rename fails (after the temp file is complete), the old run stays and the temp goes."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"old run")
+
+    def fail(source, target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store.os, "replace", fail)
+    with pytest.raises(PermissionError):
+        run_store.save(run_id, b"new run")
+    monkeypatch.undo()
+    assert run_store.load(run_id) == b"old run"
+    assert [p.name for p in tmp_path.iterdir()] == [f"{run_id}.run"]
+
+
+def test_killed_writer_leaves_old_file(tmp_path):
+    """A process killed in the middle of a save (after writing part of the temp file) leaves the old run."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"old run")
+    script = (
+        "import os, sys\n"
+        "from dashboard import store\n"
+        "def stop(*a, **k):\n"
+        "    os._exit(9)\n"  # dies between the write and the rename, as a kill -9 would
+        "store.os.fsync = stop\n"
+        f"store.RunStore({str(tmp_path)!r}).save({run_id!r}, b'new run' * 1000)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 9
+    assert run_store.load(run_id) == b"old run"
+    assert run_store.ids() == [run_id]  # the left-over temp file is not a run
+
+
+def test_stale_temp_files_are_cleaned(tmp_path):
+    """A temp file left by a crash long ago is removed by the next save; a fresh one is left alone."""
+    run_store = RunStore(tmp_path)
+    stale, fresh = tmp_path / f"{store.TEMP_PREFIX}old.run", tmp_path / f"{store.TEMP_PREFIX}new.run"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    old = stale.stat().st_mtime - store.STALE_TEMP_SECONDS - 10
+    os.utime(stale, (old, old))
+    run_store.save(new_id(), b"x")
+    assert not stale.exists() and fresh.exists()
+
+
+def test_eviction_keeps_the_folder_under_its_limit(tmp_path):
+    """Beyond max_bytes the runs saved longest ago go first; the folder never ends above the limit."""
+    run_store = RunStore(tmp_path, max_bytes=int(3.5 * MB))
+    saved, base = [], time.time() - 1000
+    for n in range(8):
+        run_id = new_id()
+        run_store.save(run_id, bytes([n]) * MB)
+        saved.append(run_id)
+        os.utime(run_store.path(run_id), (base + n, base + n))  # one save per second, as mtime sees it
+        assert run_store.total_bytes() <= run_store.max_bytes
+    assert run_store.ids() == saved[-3:]
+    assert [run_store.load(run_id)[:1] for run_id in saved[-3:]] == [bytes([5]), bytes([6]), bytes([7])]
+    assert all(run_store.load(run_id) is None for run_id in saved[:-3])
+
+
+def test_eviction_follows_last_save_not_creation(tmp_path):
+    """A run saved again recently outlives runs created after it but not saved since."""
+    run_store = RunStore(tmp_path, max_bytes=int(2.5 * MB))
+    first, second = new_id(), new_id()
+    run_store.save(first, b"a" * MB)
+    run_store.save(second, b"b" * MB)
+    age(run_store, first, 100)
+    age(run_store, second, 50)
+    run_store.save(first, b"c" * MB)  # now the newest save
+    third = new_id()
+    run_store.save(third, b"d" * MB)
+    assert run_store.load(second) is None
+    assert run_store.load(first) == b"c" * MB and run_store.load(third) == b"d" * MB
+
+
+def test_the_run_just_saved_is_never_evicted(tmp_path):
+    """A run larger than the whole limit is still kept (everything older goes)."""
+    run_store = RunStore(tmp_path, max_bytes=MB)
+    small = new_id()
+    run_store.save(small, b"x" * 1000)
+    big = new_id()
+    run_store.save(big, b"y" * (2 * MB))
+    assert run_store.load(big) == b"y" * (2 * MB) and run_store.load(small) is None
+
+
+def test_eviction_ignores_other_files(tmp_path):
+    """Files that are not runs (a README a host put there) are neither counted nor deleted."""
+    (tmp_path / "README.txt").write_bytes(b"z" * (2 * MB))
+    run_store = RunStore(tmp_path, max_bytes=MB)
+    run_id = new_id()
+    run_store.save(run_id, b"x")
+    assert (tmp_path / "README.txt").exists() and run_store.load(run_id) == b"x"
+
+
+def test_concurrent_saves_and_loads(tmp_path):
+    """Threads saving one id and others while readers load: a reader only ever sees a whole payload."""
+    run_store = RunStore(tmp_path, max_bytes=40 * 100_000)
+    shared = new_id()
+    payloads = [bytes([n]) * 100_000 for n in range(6)]
+    run_store.save(shared, payloads[0])
+    errors, seen = [], set()
+    stop = threading.Event()
+
+    def writer(n):
+        try:
+            for _ in range(30):
+                run_store.save(shared, payloads[n])
+                run_store.save(new_id(), payloads[n])  # others, so eviction runs concurrently too
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    def reader():
+        while not stop.is_set():
+            content = run_store.load(shared)
+            if content not in payloads:
+                errors.append(AssertionError(f"partial read of {None if content is None else len(content)} bytes"))
+            else:
+                seen.add(content[0])
+
+    readers = [threading.Thread(target=reader) for _ in range(2)]
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(1, 6)]
+    for thread in readers + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert not errors, errors[:3]
+    assert len(seen) > 1
+    assert run_store.load(shared) in payloads
+    assert run_store.total_bytes() <= run_store.max_bytes
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(store.TEMP_PREFIX)]
+
+
+def test_default_folder_follows_the_environment(tmp_path, monkeypatch):
+    """$DIGIT_LAB_RUNS wins, else $XDG_CACHE_HOME/digit-lab/runs, else ~/.cache/digit-lab/runs."""
+    monkeypatch.delenv("DIGIT_LAB_RUNS", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert RunStore().folder == tmp_path / "home" / ".cache" / "digit-lab" / "runs"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert RunStore().folder == tmp_path / "xdg" / "digit-lab" / "runs"
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "hosted"))
+    assert RunStore().folder == tmp_path / "hosted"
+    assert RunStore(tmp_path / "argument").folder == tmp_path / "argument"
+    assert not any(tmp_path.iterdir())  # nothing is created before the first save
+
+
+def test_size_limit_from_argument_and_environment(monkeypatch):
+    """max_bytes argument, else $DIGIT_LAB_RUNS_MAX_MB, else the default; bad values get one sentence."""
+    monkeypatch.delenv("DIGIT_LAB_RUNS_MAX_MB", raising=False)
+    assert RunStore("unused").max_bytes == store.DEFAULT_MAX_MB * MB
+    monkeypatch.setenv("DIGIT_LAB_RUNS_MAX_MB", "2.5")
+    assert RunStore("unused").max_bytes == int(2.5 * MB)
+    assert RunStore("unused", max_bytes=1000).max_bytes == 1000
+    for bad in ("0", "-3", "lots", "nan", "inf"):
+        monkeypatch.setenv("DIGIT_LAB_RUNS_MAX_MB", bad)
+        with pytest.raises(ValueError, match=f"DIGIT_LAB_RUNS_MAX_MB must be a positive number of megabytes, got '{bad}'"):
+            RunStore("unused")
+    with pytest.raises(ValueError, match="must be positive"):
+        RunStore("unused", max_bytes=0)
+
+
+def test_store_imports_no_streamlit():
+    """The store is plain Python: importing it loads neither Streamlit nor NumPy."""
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys, dashboard.store; print('streamlit' in sys.modules, 'numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)}, check=True)
+    assert result.stdout.split() == ["False", "False"]
