@@ -1,0 +1,233 @@
+"""Refresh the README's screenshots (docs/*.png) on purpose, from the running app in headless Chromium.
+
+Run: `python -m tests.screenshots [--only lab.png] [--out DIR]`. Tests never write to docs/: this
+script is the one thing that does. Each row of SHOTS is one image the README shows: the view to
+open (its tab label, or page title once the views are st.navigation pages), the link query it is
+opened with, what to do there first, and the viewport. Add a row when the README gets an image.
+
+The server runs on the bundled sample with its own temporary data and run folders, so nothing
+outside the checkout's docs/ is touched. Needs /usr/bin/chromium and playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, start_server, stop_server
+
+DOCS = ROOT / "docs"
+PAD = "canvas[aria-label='drawing pad']"
+PNG = b"\x89PNG\r\n\x1a\n"
+# Plotly charts of the open view that are laid out and have drawn their traces.
+DRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
+  .filter(e => e.getBoundingClientRect().width > 0 && e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm'))
+  .length"""
+
+
+# ----- finding things on the page (work with tabs on main and with st.navigation pages) ---------
+def visible(locator):
+    """Only the matches that are shown (a hidden tab keeps its widgets in the page)."""
+    return locator.filter(visible=True)
+
+
+def button(page, name: str):
+    """The visible button with exactly this name."""
+    return visible(page.get_by_role("button", name=name, exact=True)).first
+
+
+def metric(page, label: str) -> str:
+    """The value of the visible metric with this label."""
+    for box in page.locator('[data-testid="stMetric"]').all():
+        if box.is_visible() and box.locator('[data-testid="stMetricLabel"]').inner_text().strip() == label:
+            return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    raise LookupError(f"no visible metric {label!r}")
+
+
+def iteration(page) -> int:
+    """The Train view's iteration counter."""
+    return int(metric(page, "Iteration").split("/")[0].replace(",", ""))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, message: str = "condition") -> None:
+    """Poll `condition` (errors count as not yet) until true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (LookupError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
+def open_view(page, label: str) -> None:
+    """Switch to a view the way a user does: its tab (main today) or its navigation link (pages)."""
+    tab = page.get_by_role("tab", name=label, exact=True)
+    if tab.count():
+        tab.click()
+    else:
+        visible(page.get_by_role("link", name=label, exact=True)).first.click()
+    page.wait_for_timeout(500)
+
+
+def commit(page, role: str, name: str, value: str) -> None:
+    """Type into a visible text or number input and press Enter (what sends it to the app)."""
+    box = visible(page.get_by_role(role, name=name, exact=True)).first
+    box.fill(value)
+    box.press("Enter")
+    page.wait_for_timeout(500)
+
+
+def stroke(page, points: list[tuple[float, float]]) -> None:
+    """One pen stroke through `points` (pad pixels, 0..280) on the drawing pad."""
+    box = visible(page.locator(PAD)).first.bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
+def all_charts_drawn(page, count: int) -> bytes:
+    """A screenshot taken when `count` charts are drawn (a live tick remounts charts: retry a few frames)."""
+    size = page.viewport_size
+    page.mouse.move(size["width"] - 5, size["height"] - 5)  # no hover highlight on the last button clicked
+    for _ in range(20):
+        wait_until(lambda: page.evaluate(DRAWN_CHARTS) >= count, message=f"{count} drawn charts")
+        shot = page.screenshot()
+        if page.evaluate(DRAWN_CHARTS) >= count:
+            return shot
+    raise TimeoutError(f"no frame with {count} drawn charts")
+
+
+# ----- what each image shows ------------------------------------------------------------------
+def train_while_running(page) -> bytes:
+    """Train view mid-run: curves, weight maps, gallery, and a mid-run α change marked on the curves."""
+    button(page, "Start").click()
+    wait_until(lambda: iteration(page) > 150, timeout=120, message="150 iterations")
+    commit(page, "spinbutton", "exact α", "0.3")  # steer it: a bigger step size, marked on the curves
+    wait_until(lambda: iteration(page) > 250, timeout=120, message="250 iterations")
+    page.wait_for_timeout(3500)  # one more gallery refresh, so it matches the curves
+    shot = all_charts_drawn(page, 5)
+    button(page, "Pause").click()
+    return shot
+
+
+def notebook_to_the_end(page) -> bytes:
+    """Notebook vs corrected after its 1,000 lockstep iterations."""
+    button(page, "Start").click()
+    page.get_by_text("iteration 1,000 of 1,000").first.wait_for(timeout=180_000)
+    page.get_by_text("paused · iteration 1,000 of 1,000").first.wait_for(timeout=20_000)
+    return all_charts_drawn(page, 2)
+
+
+def draw_a_seven(page) -> bytes:
+    """Inside a digit: a 7 drawn on the pad, read by the Train view's network after 300 iterations."""
+    open_view(page, "Train")
+    for _ in range(3):
+        button(page, "Step 100").click()
+        page.wait_for_timeout(300)
+    wait_until(lambda: iteration(page) == 300, message="300 iterations")
+    open_view(page, "Inside a digit")
+    visible(page.get_by_role("radio", name="Draw", exact=True)).first.click()
+    visible(page.locator(PAD)).first.wait_for(timeout=20_000)
+    stroke(page, [(55 + 20 * i, 45) for i in range(10)] + [(235 - 11 * i, 45 + 21 * i) for i in range(1, 11)])
+    page.get_by_text("What the network sees (28x28)").first.wait_for(timeout=20_000)
+    wait_until(lambda: metric(page, "Prediction") != "", message="a prediction")
+    page.wait_for_timeout(1000)
+    return all_charts_drawn(page, 3)
+
+
+def sweep_seven_rates(page) -> bytes:
+    """LR lab after the default sweep (7 rates, 200 iterations) with h = 16: best marked, failures crossed."""
+    button(page, "Run sweep").click()
+    page.get_by_text("Best by dev accuracy").first.wait_for(timeout=300_000)
+    page.wait_for_timeout(1000)
+    return all_charts_drawn(page, 2)
+
+
+class Shot(NamedTuple):
+    """One README image: the file, the view, the link query it opens with, what to do, the viewport height."""
+
+    file: str
+    view: str  # tab label on main; page title (its navigation link) once views are st.navigation pages
+    query: str
+    actions: Callable[[object], bytes]
+    height: int = 1000
+
+
+SHOTS = (
+    Shot("screenshot.png", "Train", "", train_while_running),
+    Shot("notebook.png", "Notebook vs corrected", "", notebook_to_the_end),
+    Shot("digit.png", "Inside a digit", "", draw_a_seven),
+    Shot("lab.png", "LR lab", "hidden=16", sweep_seven_rates, height=1080),
+)
+
+
+def take(browser, url: str, shot: Shot) -> bytes:
+    """Open the app in a fresh session, go to the shot's view, act, and return the PNG bytes."""
+    context = browser.new_context(viewport={"width": 1400, "height": shot.height})
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/?{shot.query}" if shot.query else url)
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=120_000)
+        open_view(page, shot.view)
+        image = shot.actions(page)
+        if page.locator('[data-testid="stException"]').count():
+            raise RuntimeError(f"{shot.file}: the app showed an exception")
+    finally:
+        context.close()
+    if not image.startswith(PNG) or len(image) < 50_000:
+        raise RuntimeError(f"{shot.file}: the screenshot looks empty ({len(image):,} bytes)")
+    return image
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Take every shot (or --only some), write them to docs/ (or --out), print what was written."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=[s.file for s in SHOTS], help="refresh only these images")
+    parser.add_argument("--out", type=Path, default=DOCS, help="folder to write to (default: docs/)")
+    args = parser.parse_args(argv)
+    reason = browser_missing()
+    if reason:
+        print(f"screenshots: {reason}", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    shots = [s for s in SHOTS if not args.only or s.file in args.only]
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
+        env = {"DIGIT_LAB_DATA": f"{scratch}/data", "DIGIT_LAB_RUNS": f"{scratch}/runs"}
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        process, url = start_server(env, log=Path(scratch) / "streamlit.log")
+        try:
+            for shot in shots:
+                start = time.perf_counter()
+                try:
+                    image = take(browser, url, shot)
+                except Exception as error:  # noqa: BLE001 - one bad shot must not stop the others
+                    print(f"{shot.file}: FAILED: {error}", file=sys.stderr)
+                    failed += 1
+                    continue
+                target = args.out / shot.file
+                temp = target.with_suffix(".png.partial")
+                temp.write_bytes(image)
+                temp.replace(target)
+                print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: "
+                      f"{len(image) / 1024:.0f} KB, {time.perf_counter() - start:.1f} s")
+        finally:
+            stop_server(process)
+            browser.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
