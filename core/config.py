@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from core.activations import ACTIVATIONS
 from core.model import NOTEBOOK_QUIRKS, Quirks
 from core.optim import OPTIMIZERS
 
@@ -16,6 +17,7 @@ class TrainConfig:
     """Everything that decides a training run. `batch_size=None` means full-batch."""
 
     hidden: int = 10
+    activation: str = "relu"  # the hidden layer's g: relu (the notebook), identity, sigmoid, tanh
     lr: float = 0.1
     iterations: int | None = 500  # None: no stop (train until told to stop)
     batch_size: int | None = None
@@ -33,6 +35,8 @@ class TrainConfig:
     def __post_init__(self):
         checks = [
             (1 <= self.hidden <= MAX_HIDDEN, f"hidden size must be 1..{MAX_HIDDEN}, got {self.hidden}"),
+            (self.activation in ACTIVATIONS, f"activation must be one of {', '.join(ACTIVATIONS)}, "
+                                             f"got {self.activation!r}"),
             (self.lr > 0 and self.lr == self.lr, f"learning rate must be > 0, got {self.lr}"),
             (self.iterations is None or self.iterations >= 0, f"iterations must be >= 0 or None, got {self.iterations}"),
             (self.batch_size is None or self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),

@@ -30,34 +30,35 @@ class Explanation:
         return int(self.probs.argmax())
 
 
-def explain(params: Params, x: np.ndarray) -> Explanation:
+def explain(params: Params, x: np.ndarray, activation: str = "relu") -> Explanation:
     """Forward one image and split each logit into its hidden units' contributions.
 
     Shapes: x (784,) pixels / 255.
     """
-    cache = forward(params, x.reshape(784, 1).astype(params.dtype))
+    cache = forward(params, x.reshape(784, 1).astype(params.dtype), activation=activation)
     A1 = cache.A1[:, 0]
     return Explanation(x.reshape(784), cache.Z1[:, 0], A1, params.W2 * A1, cache.Z2[:, 0], cache.A2[:, 0])
 
 
-def step_tensors(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks()) -> dict[str, np.ndarray]:
+def step_tensors(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
+                 activation: str = "relu") -> dict[str, np.ndarray]:
     """Every tensor of one gradient-descent step, by the notebook's names, for a math view.
 
     Shapes: X (784, m), y (m,) -> Z1, A1 (h, m); Z2, A2, Y, dZ2 (10, m); dW2 (10, h); db2 (10, 1);
     dZ1 (h, m); dW1 (h, 784); db1 (h, 1).
     """
-    cache = forward(params, X, shift=not quirks.unshifted_softmax)
+    cache = forward(params, X, not quirks.unshifted_softmax, activation)
     Y = one_hot(y, dtype=params.dtype)
     scale = 2.0 if quirks.double_dZ2 else 1.0
     m = quirks.global_m or X.shape[1]
-    grads = backward(params, X, cache, Y, m, scale)
-    dZ2, dZ1 = deltas(params, cache, Y, scale)
+    grads = backward(params, X, cache, Y, m, scale, activation)
+    dZ2, dZ1 = deltas(params, cache, Y, scale, activation)
     return dict(X=X, Z1=cache.Z1, A1=cache.A1, Z2=cache.Z2, A2=cache.A2, Y=Y, dZ2=dZ2, dW2=grads.W2,
                 db2=grads.b2, dZ1=dZ1, dW1=grads.W1, db1=grads.b1)
 
 
 def gradient_check(params: Params, X: np.ndarray, y: np.ndarray, eps: float = 1e-5, samples: int = 12,
-                   seed: int = 0) -> dict[str, float]:
+                   seed: int = 0, activation: str = "relu") -> dict[str, float]:
     """Largest relative error, per tensor, between backprop and central differences.
 
     Works in float64 on `samples` randomly chosen entries of each of W1, b1, W2, b2: an error
@@ -66,23 +67,26 @@ def gradient_check(params: Params, X: np.ndarray, y: np.ndarray, eps: float = 1e
     """
     p64 = params.map(lambda a: a.astype(np.float64))
     X = X.astype(np.float64)
-    grads = backward(p64, X, forward(p64, X), one_hot(y, dtype=np.float64)).to_arrays()
+    grads = backward(p64, X, forward(p64, X, activation=activation), one_hot(y, dtype=np.float64),
+                     activation=activation).to_arrays()
     rng = np.random.default_rng(seed)
     errors = {}
     for name, base in p64.to_arrays().items():
         worst = 0.0
         for flat in rng.choice(base.size, min(samples, base.size), replace=False):
             idx = np.unravel_index(flat, base.shape)
-            numeric = (_loss_with(p64, name, idx, eps, X, y) - _loss_with(p64, name, idx, -eps, X, y)) / (2 * eps)
+            numeric = (_loss_with(p64, name, idx, eps, X, y, activation)
+                       - _loss_with(p64, name, idx, -eps, X, y, activation)) / (2 * eps)
             analytic = grads[name][idx]
             worst = max(worst, abs(numeric - analytic) / max(abs(numeric) + abs(analytic), 1e-8))
         errors[name] = worst
     return errors
 
 
-def _loss_with(params: Params, name: str, idx: tuple, delta: float, X: np.ndarray, y: np.ndarray) -> float:
+def _loss_with(params: Params, name: str, idx: tuple, delta: float, X: np.ndarray, y: np.ndarray,
+               activation: str = "relu") -> float:
     """Mean cross-entropy after nudging one entry of one tensor by `delta`."""
     arrays = params.to_arrays()
     nudged = arrays[name].copy()
     nudged[idx] += delta
-    return cross_entropy(forward(Params(**{**arrays, name: nudged}), X).Z2, y)
+    return cross_entropy(forward(Params(**{**arrays, name: nudged}), X, activation=activation).Z2, y)

@@ -26,6 +26,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from core import activations
+
 N_PIXELS = 784
 N_CLASSES = 10
 CHUNK = 1024  # columns per cache-blocked pass: the chunk of X (3.2 MB float32) stays in cache between
@@ -165,8 +167,8 @@ def one_hot(y: np.ndarray, k: int = N_CLASSES, dtype=np.float32) -> np.ndarray:
     return Y
 
 
-def forward(params: Params, X: np.ndarray, shift: bool = True) -> Cache:
-    """Z1 = W1·X + b1, A1 = ReLU(Z1), Z2 = W2·A1 + b2, A2 = softmax(Z2).
+def forward(params: Params, X: np.ndarray, shift: bool = True, activation: str = "relu") -> Cache:
+    """Z1 = W1·X + b1, A1 = g(Z1) (ReLU in the notebook), Z2 = W2·A1 + b2, A2 = softmax(Z2).
 
     Shapes: X (784, m) -> Z1, A1 (h, m); Z2, A2 (10, m).
     """
@@ -174,23 +176,28 @@ def forward(params: Params, X: np.ndarray, shift: bool = True) -> Cache:
     # A stack of N runs is flattened to (N·h, 784) so that one product reads X once for all.
     W1 = params.W1.reshape(-1, N_PIXELS)  # (h, 784) or (N·h, 784)
     Z1 = (X.T @ W1.T).T.reshape(*params.W1.shape[:-1], X.shape[1]) + params.b1
-    A1 = relu(Z1)
+    A1 = activations.apply(activation, Z1)
     Z2 = params.W2 @ A1 + params.b2
     return Cache(Z1, A1, Z2, softmax(Z2, shift))
 
 
-def deltas(params: Params, cache: Cache, Y: np.ndarray, dZ2_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """dZ2 = A2 - Y (times 2 in the notebook) and dZ1 = W2ᵀ·dZ2 ∗ ReLU'(Z1).
+def deltas(params: Params, cache: Cache, Y: np.ndarray, dZ2_scale: float = 1.0,
+           activation: str = "relu") -> tuple[np.ndarray, np.ndarray]:
+    """dZ2 = A2 - Y (times 2 in the notebook) and dZ1 = W2ᵀ·dZ2 ∗ g'(Z1) (ReLU'(Z1) in the notebook).
 
     Shapes: Y (10, m) -> dZ2 (10, m), dZ1 (h, m).
     """
     dZ2 = (cache.A2 - Y) * dZ2_scale if dZ2_scale != 1 else cache.A2 - Y  # (10, m)
-    dZ1 = (params.W2.mT @ dZ2) * (cache.Z1 > 0)  # (h, m): ReLU'(Z1) is 0 or 1; .mT transposes the last two axes
+    dA1 = params.W2.mT @ dZ2  # (h, m); .mT transposes the last two axes
+    if activation == "relu":
+        dZ1 = dA1 * (cache.Z1 > 0)  # ReLU'(Z1) is 0 or 1
+    else:
+        dZ1 = dA1 * activations.derivative(activation, cache.Z1, cache.A1)
     return dZ2, dZ1
 
 
 def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int | None = None,
-             dZ2_scale: float = 1.0) -> Params:
+             dZ2_scale: float = 1.0, activation: str = "relu") -> Params:
     """Gradients of the summed loss divided by `m` (default: the batch's own size).
 
     The notebook divides by the whole table's row count instead (`m`), and scales dZ2 by 2
@@ -198,7 +205,7 @@ def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int 
     db2 (10, 1).
     """
     m = X.shape[1] if m is None else m
-    dZ2, dZ1 = deltas(params, cache, Y, dZ2_scale)
+    dZ2, dZ1 = deltas(params, cache, Y, dZ2_scale, activation)
     dW2 = dZ2 @ cache.A1.mT / m
     db2 = dZ2.sum(axis=-1, keepdims=True) / m
     dW1 = (dZ1.reshape(-1, X.shape[1]) @ X.T).reshape(params.W1.shape) / m  # one product for a stack
@@ -218,18 +225,20 @@ def cross_entropy(Z2: np.ndarray, y: np.ndarray):
     return float(loss) if loss.ndim == 0 else loss
 
 
-def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK, activation: str = "relu") -> np.ndarray:
     """Class probabilities, computed in column chunks to bound memory.
 
     Shapes: X (784, m) -> A2 (10, m).
     """
     out = np.empty((N_CLASSES, X.shape[1]), dtype=params.dtype)  # (10, m)
     for s in range(0, X.shape[1], chunk):
-        out[:, s:s + chunk] = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False)).A2
+        out[:, s:s + chunk] = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False),
+                                      activation=activation).A2
     return out
 
 
-def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK):
+def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK,
+             activation: str = "relu"):
     """Loss, accuracy, predictions and active hidden units on (X, y).
 
     Shapes: X (784, m), y (m,) -> loss, accuracy, predictions (m,), active (h,); for N stacked
@@ -239,10 +248,10 @@ def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, c
     loss_sum, preds = np.zeros(runs), np.empty(runs + (y.size,), dtype=np.int64)
     active = np.zeros(params.b1.shape[:-1], dtype=bool)
     for s in range(0, y.size, chunk):
-        cache = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False), shift)
+        cache = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False), shift, activation)
         loss_sum += cross_entropy(cache.Z2, y[s:s + chunk]) * cache.Z2.shape[-1]
         preds[..., s:s + chunk] = cache.Z2.argmax(axis=-2)
-        active |= (cache.A1 > 0).any(axis=-1)
+        active |= activations.passes_gradient(activation, cache.Z1).any(axis=-1)
     loss, acc = loss_sum / max(y.size, 1), (preds == y).mean(axis=-1) if y.size else np.zeros(runs)
     return (float(loss), float(acc), preds, active) if not runs else (loss, acc, preds, active)
 
@@ -254,11 +263,11 @@ class BatchResult:
     grads: Params
     loss: float | np.ndarray  # mean cross-entropy at the parameters before the update ((N,) stacked)
     hits: int | np.ndarray  # correctly classified examples ((N,) stacked)
-    active: np.ndarray  # (h,) or (N, h) bool: hidden unit was > 0 on at least one example
+    active: np.ndarray  # (h,) or (N, h) bool: hidden unit passed gradient (ReLU: was > 0) on at least one example
 
 
 def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
-              chunk: int = CHUNK) -> BatchResult:
+              chunk: int = CHUNK, activation: str = "relu") -> BatchResult:
     """Mean-loss gradients over the batch in one cache-blocked pass over X.
 
     Summing `backward` over column chunks, each divided by the whole batch's m, gives exactly
@@ -275,11 +284,11 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
     active = np.zeros(params.b1.shape[:-1], dtype=bool)  # (h,) or (N, h)
     for s in range(0, m, chunk):
         Xc, yc = X[:, s:s + chunk].astype(params.dtype, copy=False), y[s:s + chunk]
-        cache = forward(params, Xc, shift=not quirks.unshifted_softmax)
+        cache = forward(params, Xc, not quirks.unshifted_softmax, activation)
         g = backward(params, Xc, cache, one_hot(yc, dtype=params.dtype), divisor,
-                     2.0 if quirks.double_dZ2 else 1.0)
+                     2.0 if quirks.double_dZ2 else 1.0, activation)
         total = g if total is None else total.map(np.add, g)
         loss_sum += cross_entropy(cache.Z2, yc) * yc.size
         hits = hits + (cache.Z2.argmax(axis=-2) == yc).sum(axis=-1)
-        active |= (cache.A1 > 0).any(axis=-1)
+        active |= activations.passes_gradient(activation, cache.Z1).any(axis=-1)
     return BatchResult(total, loss_sum / m, hits, active)

@@ -84,7 +84,7 @@ def diagnose(loss: float, finite: bool, active: np.ndarray, lr: float, iteration
     """
     if not finite or not math.isfinite(loss):
         return diverged(lr, iteration, quirks)
-    if not active.any():
+    if not active.any():  # only ReLU units die: the other activations always pass some gradient
         return Failure("dead", iteration, lr, smaller_lr(lr), loss=loss, dead=active.size, hidden=active.size)
     if loss > EXPLODE_FACTOR * max(start_loss, math.log(10)):
         return Failure("exploded", iteration, lr, smaller_lr(lr), loss=loss, start_loss=start_loss)
@@ -358,18 +358,18 @@ class Trainer:
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[Params, np.ndarray, np.ndarray]:
         """Stacked gradients, (N,) losses and (N, h) active units of one batch (a single run unstacked)."""
         if self.size == 1:
-            result = gradients(self.params, X, y, self.quirks)
+            result = gradients(self.params, X, y, self.quirks, activation=self.config.activation)
             return result.grads.map(lambda a: a[None]), np.array([result.loss]), result.active[None]
-        result = gradients(self.stacked, X, y, self.quirks)
+        result = gradients(self.stacked, X, y, self.quirks, activation=self.config.activation)
         return result.grads, np.asarray(result.loss), result.active
 
     def _evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N,) loss and accuracy and (N, h) active units on (X, y)."""
         shift = not self.quirks.unshifted_softmax
         if self.size == 1:
-            loss, acc, _, active = evaluate(self.params, X, y, shift)
+            loss, acc, _, active = evaluate(self.params, X, y, shift, activation=self.config.activation)
             return np.array([loss]), np.array([acc]), active[None]
-        loss, acc, _, active = evaluate(self.stacked, X, y, shift)
+        loss, acc, _, active = evaluate(self.stacked, X, y, shift, activation=self.config.activation)
         return loss, acc, active
 
     # ----- recording -----------------------------------------------------------------------------
@@ -498,7 +498,7 @@ class Trainer:
         """Predicted labels (d,) and probabilities (10, d) on the dev set, for run 0's current weights."""
         if self.X_dev is None:
             raise ValueError("this run has no dev set")
-        probs = predict_proba(self.params, self.X_dev)
+        probs = predict_proba(self.params, self.X_dev, activation=self.config.activation)
         return probs.argmax(axis=0), probs
 
     def misclassified(self) -> np.ndarray:
