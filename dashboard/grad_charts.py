@@ -1,0 +1,106 @@
+"""Plotly figures of the backward pass: what the next step pushes, and how big the steps are.
+
+NumPy in, `go.Figure` out, no Streamlit (like charts.py, whose mosaic and markers they reuse).
+- `layer_figure`: per hidden neuron a 28x28 tile of W1, of the batch's dW1 or of the last ΔW1,
+  on one zero-centred colour scale for the whole tensor; the output layer beside it is `output_figure`.
+- `health_figure`: each layer's gradient norm and update-to-weight ratio over iterations,
+  with the α changes marked and the healthy ~1e-3 band shaded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard import charts
+
+# What the tiles can show: (title, the symbol in the hover text)
+TENSORS = {"W1": ("Weights W1", "w"), "dW1": ("Gradient dW1 of this batch: −dW1 is where the next step pushes", "dw"),
+           "ΔW1": ("Last update ΔW1 = −α·dW1 (after the optimizer)", "Δw")}
+OUTPUT = {"W1": ("W2", "w"), "dW1": ("dW2", "dw"), "ΔW1": ("ΔW2", "Δw")}
+HEALTHY = (1e-4, 1e-2)  # update / weight per step: about 1e-3 is the usual healthy size
+LAYER_COLORS = {"W1": "#1f77b4", "W2": "#2ca02c"}
+
+
+def symmetric_limit(values: np.ndarray) -> float:
+    """max |value| (finite, > 0), the half-range of a zero-centred colour scale."""
+    finite = np.abs(values[np.isfinite(values)]) if values.size else np.zeros(0)
+    limit = float(finite.max()) if finite.size else 0.0
+    return limit if limit > 0 else 1.0
+
+
+def layer_figure(tensor: np.ndarray, kind: str, dead: np.ndarray, first: int = 0, cols: int | None = None,
+                 width: int = 300) -> go.Figure:
+    """Tiles of W1, dW1 or ΔW1 (`kind`, a TENSORS key), one per neuron, dead ones crossed out.
+
+    Shapes: tensor (k, 784), dead (k,) bool.
+    """
+    figure = charts.weights_figure(tensor, dead, first, cols, width)
+    title, symbol = TENSORS[kind]
+    limit = symmetric_limit(tensor)
+    figure.update_traces(zmin=-limit, zmax=limit, hovertemplate=f"{symbol} = %{{z:.3g}}<extra></extra>",
+                         colorbar=dict(thickness=10, len=0.8, title=dict(text=symbol, side="right")))
+    figure.update_layout(title=dict(text=title, font=dict(size=13)), uirevision=f"layer {kind}")
+    return figure
+
+
+def output_figure(tensor: np.ndarray, kind: str, width: int = 300) -> go.Figure:
+    """The output layer's W2, dW2 or ΔW2 as a 10 x h heatmap, zero-centred: row = digit, column = hidden unit.
+
+    Shapes: tensor (10, h).
+    """
+    name, symbol = OUTPUT[kind]
+    limit = symmetric_limit(tensor)
+    h = tensor.shape[1]
+    heatmap = dict(type="heatmap", z=tensor, zmid=0, zmin=-limit, zmax=limit, colorscale=charts.WEIGHT_COLORS,
+                   x=np.arange(h), y=np.arange(10), colorbar=dict(thickness=10, len=0.9),
+                   hovertemplate=f"digit %{{y}} ← unit %{{x}}: {symbol} = %{{z:.3g}}<extra></extra>")
+    layout = dict(title=dict(text=f"{name} (10 × {h})", font=dict(size=13)), width=width,
+                  height=120 + 12 * 10, margin=dict(l=10, r=10, t=40, b=10), font=charts.FONT,
+                  xaxis=dict(title=dict(text="hidden unit"), dtick=1 if h <= 16 else None, constrain="domain"),
+                  yaxis=dict(title=dict(text="digit"), dtick=1, autorange="reversed"), uirevision=f"output {kind}")
+    return go.Figure(dict(data=[heatmap], layout=layout))
+
+
+def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: dict[str, np.ndarray],
+                  lr_changes: list[tuple[int, float]], width: int = 600) -> go.Figure:
+    """Gradient norm ‖dW‖ (left axis) and update ratio ‖ΔW‖/‖W‖ (right axis) per layer, log scales.
+
+    `grads` and `updates` map "W1"/"W2" to (n,) arrays (NaN where not measured yet).
+    """
+    traces = []
+    for layer, color in LAYER_COLORS.items():
+        for values, axis, dash, label in ((grads[layer], "y", "solid", f"‖d{layer}‖"),
+                                          (updates[layer], "y2", "dot", f"‖Δ{layer}‖/‖{layer}‖")):
+            x, y = charts.downsample(iteration, np.where(values > 0, values, np.nan))
+            traces.append(dict(type="scatter", x=x, y=y, mode="lines" if len(x) > 1 else "markers", name=label,
+                               yaxis=axis, line=dict(color=color, width=2, dash=dash)))
+    shapes, notes = charts.lr_markers(lr_changes)
+    shapes.append(dict(type="rect", xref="paper", x0=0, x1=1, yref="y2", y0=HEALTHY[0], y1=HEALTHY[1],
+                       fillcolor="rgba(44,160,44,0.08)", line=dict(width=0), layer="below"))
+    layout = dict(
+        title=dict(text="Gradient norms and update size per step (shaded: healthy ≈ 1e-3)", font=dict(size=13)),
+        width=width, height=300, margin=dict(l=10, r=10, t=60, b=10), font=charts.FONT, shapes=shapes,
+        annotations=notes, hovermode="x unified", uirevision="health",
+        legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+        xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
+        yaxis=dict(type="log", title=dict(text="gradient norm"), exponentformat="power"),
+        yaxis2=dict(type="log", title=dict(text="update / weight"), overlaying="y", side="right",
+                    exponentformat="power", showgrid=False),
+    )
+    return go.Figure(dict(data=traces, layout=layout))
+
+
+def health_note(updates: dict[str, np.ndarray]) -> str | None:
+    """A warning when the newest update ratio is far outside the healthy band, else None."""
+    worst = {layer: float(v[-1]) for layer, v in updates.items() if len(v) and math.isfinite(v[-1])}
+    high = [layer for layer, r in worst.items() if r > 10 * HEALTHY[1]]
+    if high:
+        return (f"{', '.join(high)} moved by {max(worst[l] for l in high):.0%} of its size in one step: steps this "
+                f"large usually come just before the loss blows up. Try a smaller α.")
+    low = [layer for layer, r in worst.items() if r < HEALTHY[0] / 10]
+    if low and len(low) == len(worst):
+        return "Every layer moves by less than 0.001% per step: training has all but stopped (α too small?)."
+    return None
