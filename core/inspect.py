@@ -1,4 +1,4 @@
-"""Looking inside the network: every tensor of one step, one digit's path, a gradient check."""
+"""Looking inside the network: every tensor of one step, one digit's path, its pixel map, a gradient check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.model import Params, Quirks, backward, cross_entropy, deltas, forward, one_hot
+from core.model import Cache, Params, Quirks, backward, cross_entropy, deltas, forward, one_hot
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,24 @@ def explain(params: Params, x: np.ndarray, activation: str = "relu") -> Explanat
     cache = forward(params, x.reshape(784, 1).astype(params.dtype), activation=activation)
     A1 = cache.A1[:, 0]
     return Explanation(x.reshape(784), cache.Z1[:, 0], A1, params.W2 * A1, cache.Z2[:, 0], cache.A2[:, 0])
+
+
+def score_gradient(params: Params, x: np.ndarray, k: int | None = None, activation: str = "relu") -> np.ndarray:
+    """How much each pixel moves digit k's score: the gradient of Z2[k] with respect to x, as 28 x 28.
+
+    k None: the predicted digit. Backprop from dZ2 = e_k instead of A2 - Y: dZ1 = W2ᵀ·dZ2 ∗ g'(Z1),
+    then one more step down to the input, dx = W1ᵀ·dZ1. A positive pixel adds ink that raises
+    the score. Shapes: x (784,) pixels / 255 -> (28, 28). Raises: ValueError for k outside 0..9.
+    """
+    cache = forward(params, x.reshape(784, 1).astype(params.dtype), activation=activation)
+    k = int(cache.Z2[:, 0].argmax()) if k is None else k
+    if not 0 <= k < cache.Z2.shape[0]:
+        raise ValueError(f"digit must be 0..{cache.Z2.shape[0] - 1}, got {k}")
+    e_k = one_hot(np.array([k]), dtype=params.dtype)  # (10, 1)
+    # The network's own backward step: deltas() starts from dZ2 = A2 - Y, so A2 = e_k, Y = 0.
+    _, dZ1 = deltas(params, Cache(cache.Z1, cache.A1, cache.Z2, e_k), np.zeros_like(e_k),
+                    activation=activation)  # (h, 1)
+    return (params.W1.T @ dZ1).reshape(28, 28)  # dx (784, 1): row-major pixels, as the images are stored
 
 
 def step_tensors(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),

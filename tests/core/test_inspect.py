@@ -1,8 +1,10 @@
-"""Looking inside: one digit's explanation and the tensors of one step."""
+"""Looking inside: one digit's explanation, its pixel map and the tensors of one step."""
 
 import numpy as np
+import pytest
 
-from core.inspect import explain, step_tensors
+from core.activations import ACTIVATIONS
+from core.inspect import explain, score_gradient, step_tensors
 from core.model import NOTEBOOK_QUIRKS, Quirks, backward, forward, init_params, one_hot
 
 
@@ -42,3 +44,46 @@ def test_step_tensors_follow_the_quirks():
     plain, nb = step_tensors(params, X, y, Quirks()), step_tensors(params, X, y, NOTEBOOK_QUIRKS)
     np.testing.assert_allclose(nb["dZ2"], 2 * plain["dZ2"])
     np.testing.assert_allclose(nb["dW2"], plain["dW2"] * 2 * 5 / 42_000)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_score_gradient_equals_finite_differences(activation):
+    """The pixel map is dZ2[k]/dx: central differences on a few pixels agree, for the predicted and another digit."""
+    params = net(h=8, seed=4)
+    x = np.random.default_rng(5).random(784)
+    predicted = explain(params, x, activation).prediction
+    for k in (None, (predicted + 3) % 10):
+        grid = score_gradient(params, x, k, activation)
+        digit = predicted if k is None else k
+        assert grid.shape == (28, 28)
+        for pixel in np.random.default_rng(6).choice(784, 6, replace=False):
+            nudge = np.zeros(784)
+            nudge[pixel] = 1e-6
+            up, down = (explain(params, x + nudge, activation).Z2[digit],
+                        explain(params, x - nudge, activation).Z2[digit])
+            np.testing.assert_allclose(grid.flat[pixel], (up - down) / 2e-6, rtol=1e-6, atol=1e-9)
+
+
+def test_score_gradient_is_exact_for_the_piecewise_linear_network():
+    """Z2[k] is linear in x while no ReLU flips: a small step changes the score by exactly grad · step."""
+    params = net(h=8, seed=7)
+    x = np.random.default_rng(8).random(784)
+    step = np.random.default_rng(9).standard_normal(784) * 1e-4
+    grid = score_gradient(params, x, 2)
+    change = explain(params, x + step).Z2[2] - explain(params, x).Z2[2]
+    np.testing.assert_allclose(change, grid.ravel() @ step, rtol=1e-9)
+    assert np.abs(grid).max() > 0
+
+
+def test_score_gradient_rejects_a_digit_out_of_range():
+    """k = 10 is not a digit: one clear ValueError."""
+    with pytest.raises(ValueError, match="0..9"):
+        score_gradient(net(), np.zeros(784), 10)
+
+
+def test_score_gradient_without_activation_is_a_row_of_W2_W1():
+    """With the identity the network is one affine map, so digit k's pixel map is row k of W2·W1 for any image."""
+    params = net(h=8, seed=10)
+    for seed in (11, 12):
+        x = np.random.default_rng(seed).random(784)
+        np.testing.assert_allclose(score_gradient(params, x, 7, "identity").ravel(), (params.W2 @ params.W1)[7])
