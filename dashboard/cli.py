@@ -1,4 +1,4 @@
-"""The `digit-lab` command line: train, evaluate, download, app.
+"""The `digit-lab` command line: train, evaluate, download, export, app.
 
 Bad arguments or bad input end with one line on stderr and exit code 2, never a traceback.
 """
@@ -81,6 +81,11 @@ def build_parser() -> Parser:
     download = commands.add_parser("download", help="fetch a dataset into the cache, checksum-verified")
     download.add_argument("dataset", choices=sorted(data.DATASETS))
     download.add_argument("--data-dir", type=Path)
+
+    export = commands.add_parser("export", help="write a saved run as a notebook or script that retrains it")
+    export.add_argument("run", type=Path, help="an .npz saved by `digit-lab train --save` or the app")
+    export.add_argument("--format", choices=["py", "ipynb"], help="default: from the -o file's suffix")
+    export.add_argument("-o", "--output", type=Path, required=True)
 
     app = commands.add_parser("app", help="start the dashboard (extra arguments go to streamlit run)")
     app.set_defaults(streamlit_args=[])  # filled from the arguments argparse does not know (main)
@@ -272,6 +277,22 @@ def run_download(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    """Write the run saved in args.run as a Jupyter notebook or a .py script (plain NumPy and pandas)."""
+    from dashboard import codegen  # nbformat is only needed here
+
+    kind = args.format or args.output.suffix.removeprefix(".")
+    if kind not in ("py", "ipynb"):
+        raise UsageError(f"cannot tell the format from {args.output.name}: give --format py or --format ipynb")
+    try:
+        recipe = codegen.recipe_from_meta(data.load_weights(args.run)[1])
+    except ValueError as error:
+        raise ValueError(f"{args.run}: {error}") from None
+    args.output.write_text(codegen.script(recipe) if kind == "py" else codegen.notebook_text(recipe), encoding="utf-8")
+    print(f"{args.output}: {recipe.iterations} iterations on {recipe.data} as a {'script' if kind == 'py' else 'notebook'}")
+    return 0
+
+
 def run_app(args) -> int:
     """Start the dashboard with streamlit run."""
     app = Path(__file__).with_name("app.py")
@@ -282,7 +303,8 @@ def run_app(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `digit-lab` console script."""
-    commands = {"train": run_train, "evaluate": run_evaluate, "download": run_download, "app": run_app}
+    commands = {"train": run_train, "evaluate": run_evaluate, "download": run_download, "export": run_export,
+                "app": run_app}
     try:
         args, unknown = build_parser().parse_known_args(argv)
         if unknown and args.command != "app":

@@ -215,3 +215,47 @@ def test_unknown_option_of_train_is_refused():
     """An option train does not know is one line on stderr, exit 2 (only app passes options on)."""
     out = run_cli("train", "--server.port", "1")
     assert out.returncode == 2 and "unrecognized arguments: --server.port" in out.stderr
+
+
+def test_export_script_prints_what_train_printed(tmp_path, capsys):
+    """`digit-lab export RUN.npz -o run.py`: the script, run on its own, prints train's final figures."""
+    weights, script = tmp_path / "w.npz", tmp_path / "run.py"
+    assert main(["train", "--data", "sample", "--iterations", "30", "--optimizer", "momentum", "--lr", "0.05",
+                 "--batch-size", "256", "--lr-decay", "0.01", "--seed", "4", "--save", str(weights)]) == 0
+    trained = capsys.readouterr().out
+    assert main(["export", str(weights), "-o", str(script)]) == 0
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+    def final(text):
+        return next(line for line in text.splitlines() if line.startswith("final:")).split("  (")[0]
+
+    assert final(out.stdout) == final(trained)
+
+
+def test_export_notebook(tmp_path):
+    """--format ipynb writes a valid nbformat 4 notebook with the run's settings written in."""
+    import nbformat
+
+    weights, notebook = tmp_path / "w.npz", tmp_path / "run.json"
+    assert main(["train", "--data", "sample", "--preset", "notebook", "--iterations", "5", "--save", str(weights)]) == 0
+    assert main(["export", str(weights), "--format", "ipynb", "-o", str(notebook)]) == 0
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    assert "ITERATIONS = 5 " in code and "TRAIN_SIZE = 3000 " in code and "DTYPE = np.float64" in code
+
+
+@pytest.mark.parametrize("meta, output, message", [
+    ({"saved_by": "someone"}, "run.py", "no training settings"),
+    ({"config": {"hidden": -1}}, "run.py", "settings are not usable"),
+    ({"config": {}, "iteration": 3}, "run.txt", "--format py or --format ipynb"),
+])
+def test_export_refuses_in_one_line(tmp_path, meta, output, message):
+    """A file without usable settings, or an output of unknown kind: one stderr line, exit 2, nothing written."""
+    path = tmp_path / "w.npz"
+    data.save_weights(path, {"W1": np.zeros((3, 784))}, meta)
+    out = run_cli("export", str(path), "-o", str(tmp_path / output))
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / output).exists()
