@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 
 import nbformat
 
+from core.activations import FORMULAS
 from core.config import TrainConfig
 from core.model import CHUNK, Quirks
 from data.download import DATASETS, dataset_dir
 from data.sample import SAMPLE_PATH
 
+ACTIVATION_NAMES = {"relu": "ReLU", "identity": "no activation", "sigmoid": "sigmoid", "tanh": "tanh"}
 TRAIN_EVAL_ROWS = 10_000  # core.train.TRAIN_EVAL_ROWS: progress rows evaluate this many training rows
 NAMED_SPLITS = {"mnist": "train", "mnist-test": "test", "fashion-mnist": "train", "fashion-mnist-test": "test"}
 
@@ -124,10 +127,20 @@ def script(recipe: Recipe, sample_path: str | None = None) -> str:
     parts = []
     for kind, text in cells(recipe, sample_path):
         if kind == "markdown":
-            parts.append("# %% [markdown]\n" + "\n".join(f"# {line}".rstrip() for line in text.splitlines()))
+            lines = [wrapped for line in text.splitlines() for wrapped in comment_lines(line)]
+            parts.append("# %% [markdown]\n" + "\n".join(lines))
         else:
             parts.append("# %%\n" + text)
     return "\n\n".join(parts) + "\n"
+
+
+def comment_lines(line: str, width: int = 100) -> list[str]:
+    """A Markdown line as comment lines: paragraphs wrapped, tables, formulas and lists kept whole."""
+    if not line.strip():
+        return ["#"]
+    if line.startswith(("|", "$", "#", "-")) or len(line) <= width - 2:
+        return [f"# {line}"]
+    return [f"# {part}" for part in textwrap.wrap(line, width - 2, break_on_hyphens=False)]
 
 
 # ----- the cells ---------------------------------------------------------------------------------------
@@ -190,7 +203,7 @@ def intro(recipe: Recipe) -> str:
     rows = [
         ("data", f"`{recipe.data}`" + (f" ({recipe.split} split)" if recipe.split != "train" else "")),
         ("mode", mode),
-        ("network", f"784 → {c.hidden} (ReLU) → 10 (softmax)"),
+        ("network", f"784 → {c.hidden} ({ACTIVATION_NAMES[c.activation]}) → 10 (softmax)"),
         ("optimizer", describe_optimizer(c)),
         ("α (learning rate)", describe_lr(recipe)),
         ("batch", "full (every training row in each update)" if c.batch_size is None else f"{c.batch_size} rows, reshuffled each epoch"),
@@ -228,15 +241,17 @@ def math_text(recipe: Recipe) -> str:
         over_m = f"Gradients are divided by {quirks.global_m:,} (the notebook's m), whatever the batch's size."
     else:
         over_m = "m is the number of examples in the batch."
+    g, g_prime = FORMULAS[recipe.config.activation]
     return f"""## The math
 
 Input layer: 784 pixels of a 28 × 28 image, scaled to 0..1. Hidden layer: h = {recipe.config.hidden} units with \
-ReLU. Output layer: 10 units with softmax, one per digit. Columns are examples: X is 784 × m.
+{ACTIVATION_NAMES[recipe.config.activation]}, ${g}$. Output layer: 10 units with softmax, one per digit. Columns \
+are examples: X is 784 × m.
 
 **Forward propagation**
 
 $$Z_1 = W_1 X + b_1$$
-$$A_1 = \\mathrm{{ReLU}}(Z_1) = \\max(Z_1, 0)$$
+$$A_1 = g(Z_1)$$
 $$Z_2 = W_2 A_1 + b_2$$
 $$A_2 = \\mathrm{{softmax}}(Z_2), \\quad A_2[k] = \\frac{{e^{{Z_2[k]}}}}{{\\sum_{{j=0}}^{{9}} e^{{Z_2[j]}}}}$$
 
@@ -246,7 +261,7 @@ $$A_2 = \\mathrm{{softmax}}(Z_2), \\quad A_2[k] = \\frac{{e^{{Z_2[k]}}}}{{\\sum_
 
 $${dZ2}$$
 $$dW_2 = {k}\\, dZ_2\\, A_1^\\top, \\quad db_2 = {k} \\sum_i dZ_2[:, i]$$
-$$dZ_1 = W_2^\\top dZ_2 \\odot \\mathrm{{ReLU}}'(Z_1)$$
+$$dZ_1 = W_2^\\top dZ_2 \\odot g'(Z_1), \\quad {g_prime}$$
 $$dW_1 = {k}\\, dZ_1\\, X^\\top, \\quad db_1 = {k} \\sum_i dZ_1[:, i]$$
 
 {over_m}
@@ -406,8 +421,29 @@ params = init_params(init_rng)'''
 
 FORWARD_MD = """## Forward propagation
 
-Z1 = W1·X + b1, A1 = ReLU(Z1), Z2 = W2·A1 + b2, A2 = softmax(Z2). The loss and the accuracy are \
+Z1 = W1·X + b1, A1 = g(Z1), Z2 = W2·A1 + b2, A2 = softmax(Z2). The loss and the accuracy are \
 computed from the logits Z2."""
+
+
+ACTIVATION_CODE = {  # g as core/activations.py computes it
+    "relu": '''def relu(Z):
+    return np.maximum(Z, 0)''',
+    "identity": '''def identity(Z):
+    """No activation: A1 = Z1, and the whole network is one affine map of x."""
+    return Z''',
+    "sigmoid": '''def sigmoid(Z):
+    """1 / (1 + e^-Z), written so that it never overflows."""
+    E = np.exp(-np.abs(Z))
+    return np.where(Z >= 0, 1 / (1 + E), E / (1 + E)).astype(Z.dtype, copy=False)''',
+    "tanh": '''def tanh(Z):
+    return np.tanh(Z)''',
+}
+DZ1_CODE = {  # dZ1 = W2ᵀ·dZ2 ∗ g'(Z1)
+    "relu": 'dZ1 = (params["W2"].T @ dZ2) * (Z1 > 0)  # ReLU\'(Z1) is 1 where Z1 > 0, else 0',
+    "identity": 'dZ1 = params["W2"].T @ dZ2  # no activation: g\'(Z1) = 1',
+    "sigmoid": 'dZ1 = (params["W2"].T @ dZ2) * (A1 * (1 - A1))  # sigmoid\'(Z1) = A1 (1 - A1)',
+    "tanh": 'dZ1 = (params["W2"].T @ dZ2) * (1 - A1 * A1)  # tanh\'(Z1) = 1 - A1²',
+}
 
 
 def forward_code(recipe: Recipe) -> str:
@@ -422,8 +458,8 @@ def forward_code(recipe: Recipe) -> str:
     """Column-wise softmax, shifted by each column's largest logit: the same value, but it cannot overflow."""
     E = np.exp(Z - Z.max(axis=0, keepdims=True))
     return E / E.sum(axis=0, keepdims=True)'''
-    return f'''def relu(Z):
-    return np.maximum(Z, 0)
+    activation = recipe.config.activation
+    return f'''{ACTIVATION_CODE[activation]}
 
 
 {softmax}
@@ -433,7 +469,7 @@ def forward(params, X):
     """Z1, A1 (h, m) and Z2, A2 (10, m) for the columns of X (784, m)."""
     # (Xᵀ·W1ᵀ)ᵀ is W1·X, written as digit-lab computes it: the same float sums in the same order
     Z1 = (X.T @ params["W1"].T).T + params["b1"]
-    A1 = relu(Z1)
+    A1 = {activation}(Z1)
     Z2 = params["W2"] @ A1 + params["b2"]
     return Z1, A1, Z2, softmax(Z2)
 
@@ -487,7 +523,7 @@ def backward_code(recipe: Recipe) -> str:
 def backward(params, X, Z1, A1, A2, Y, m):
     """dW1 (h, 784), db1 (h, 1), dW2 (10, h), db2 (10, 1): the summed loss's gradients divided by m."""
     {dZ2}
-    dZ1 = (params["W2"].T @ dZ2) * (Z1 > 0)  # ReLU'(Z1) is 1 where Z1 > 0, else 0
+    {DZ1_CODE[recipe.config.activation]}
     return {{"W1": dZ1 @ X.T / m, "b1": dZ1.sum(axis=1, keepdims=True) / m,
             "W2": dZ2 @ A1.T / m, "b2": dZ2.sum(axis=1, keepdims=True) / m}}
 

@@ -85,6 +85,9 @@ def notebook_code(nb: nbformat.NotebookNode) -> str:
                              quirks=Quirks(double_dZ2=True, global_m=3000, unscaled_dev=True,
                                            train_accuracy_only=True, one_hot_from_max=True)),
                  None, id="quirks-one-by-one"),
+    pytest.param(TrainConfig(iterations=20, activation="identity", optimizer="momentum", lr=0.05), None, id="identity"),
+    pytest.param(TrainConfig(iterations=20, activation="sigmoid", lr=0.5, batch_size=1000), None, id="sigmoid"),
+    pytest.param(TrainConfig(iterations=20, activation="tanh", optimizer="adam", lr=0.01), {8: 0.002}, id="tanh-adam"),
 ])
 def test_notebook_cells_retrain_the_same_weights_bit_for_bit(capsys, config, lr_changes):
     """Executing the notebook's code cells ends with exactly the Trainer's weights and figures."""
