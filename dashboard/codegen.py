@@ -24,6 +24,8 @@ import nbformat
 from core.activations import FORMULAS
 from core.config import TrainConfig
 from core.model import CHUNK, Quirks
+from core.run import RunState
+from core.train import Trainer
 from data.download import DATASETS, dataset_dir
 from data.sample import SAMPLE_PATH
 
@@ -58,10 +60,20 @@ class Recipe:
         return self.config.effective_quirks
 
 
-def recipe_from_trainer(trainer, data: str, split: str = "train") -> Recipe:
-    """The recipe of a live run (the app's download button)."""
-    changes = tuple((int(i), float(lr)) for i, lr in trainer.lr_changes)
-    return Recipe(trainer.config, int(trainer.iteration), changes, data, split)
+def recipe_from_state(state: RunState, data: str, split: str = "train") -> Recipe:
+    """The recipe of a run held as data: its settings, where it is (or where it failed) and its α changes."""
+    changes = tuple((int(i), float(lr)) for i, lr in state.lr_changes)
+    return Recipe(state.config, int(state.iteration), changes, data, split)
+
+
+def recipe_from_trainer(trainer: Trainer, data: str, split: str = "train", i: int = 0) -> Recipe:
+    """The recipe of run i of a live trainer (the app's download button).
+
+    A run of a sweep (N > 1 stacked runs) retrains bit for bit with plain GD and momentum; with
+    Adam it matches to about 1e-6 only, because the stacked update computes Adam's step size in
+    float32 (a single run's in float64), which the exported single run cannot know.
+    """
+    return recipe_from_state(trainer.state(i), data, split)
 
 
 def recipe_from_meta(meta: dict) -> Recipe:

@@ -227,10 +227,26 @@ def test_export_script_prints_what_train_printed(tmp_path, capsys):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
 
-    def final(text):
-        return next(line for line in text.splitlines() if line.startswith("final:")).split("  (")[0]
+    assert final_figures(out.stdout) == final_figures(trained)
 
-    assert final(out.stdout) == final(trained)
+
+def final_figures(output: str) -> str:
+    """The figures of the last "final:" line (train's also gives seconds, the script's does not)."""
+    return [line for line in output.splitlines() if line.startswith("final:")][-1].split("  (")[0]
+
+
+def test_export_of_a_resumed_run_replays_its_alpha_change(tmp_path, capsys):
+    """A run resumed with a new α (an α change in the run file) exports to a script with the same final figures."""
+    first, second, script = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "run.py"
+    assert main(["train", "--data", "sample", "--iterations", "20", "--lr", "0.5", "--save", str(first)]) == 0
+    assert main(["train", "--data", "sample", "--resume", str(first), "--iterations", "40", "--lr", "0.1",
+                 "--save", str(second)]) == 0
+    resumed = capsys.readouterr().out
+    assert main(["export", str(second), "-o", str(script)]) == 0
+    assert "LR_CHANGES = [[0, 0.5], [20, 0.1]]" in script.read_text()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert final_figures(out.stdout) == final_figures(resumed)
 
 
 def test_export_notebook(tmp_path):

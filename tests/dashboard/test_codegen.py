@@ -103,6 +103,20 @@ def test_notebook_cells_retrain_the_same_weights_bit_for_bit(capsys, config, lr_
     assert FINAL.search(capsys.readouterr().out).groups() == expected_line(trainer)
 
 
+def test_a_sweeps_run_exports_to_its_own_weights(capsys):
+    """Run i of a plain-GD sweep (stacked runs) exports as a single run that retrains its exact weights."""
+    config = TrainConfig(iterations=20)
+    parts = sample_split(config.dev_size, config.train_size, config.seed)
+    sweep = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev, lrs=[0.1, 0.4, 0.05])
+    sweep.step()
+    namespace = {}
+    exec(codegen.script(codegen.recipe_from_trainer(sweep, "sample", i=1)), namespace)
+    state = sweep.state(1)
+    for name in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(namespace["params"][name], getattr(state.params, name))
+    assert "LR_CHANGES = [[0, 0.4]]" in codegen.script(codegen.recipe_from_trainer(sweep, "sample", i=1))
+
+
 def imported_modules(source: str) -> set[str]:
     """Top-level names of every module the code imports."""
     names = set()
