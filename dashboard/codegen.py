@@ -404,8 +404,8 @@ X_train, y_train = to_columns(images, train), labels[train]  # (784, m), (m,)'''
 
 INIT_MD = """## Initialisation
 
-The seed is split into two independent random streams, as digit-lab does: one draws the initial \
-weights, the other shuffles the mini-batches."""
+The training loop splits the seed into two independent random streams, as digit-lab does: one draws \
+the initial weights, the other shuffles the mini-batches."""
 
 
 def init_code(recipe: Recipe) -> str:
@@ -424,11 +424,7 @@ def init_code(recipe: Recipe) -> str:
     b2 = np.zeros((10, 1))  # (10, 1)'''
     return f'''def init_params(rng):
 {body}
-    return {{"W1": W1.astype(DTYPE), "b1": b1.astype(DTYPE), "W2": W2.astype(DTYPE), "b2": b2.astype(DTYPE)}}
-
-
-init_rng, batch_rng = np.random.default_rng(SEED).spawn(2)
-params = init_params(init_rng)'''
+    return {{"W1": W1.astype(DTYPE), "b1": b1.astype(DTYPE), "W2": W2.astype(DTYPE), "b2": b2.astype(DTYPE)}}'''
 
 
 FORWARD_MD = """## Forward propagation
@@ -620,7 +616,7 @@ def loop_code(recipe: Recipe) -> str:
     dev_loss, dev_acc = evaluate(params, X_dev, y_dev)
     row.update(dev_loss=dev_loss, dev_acc=dev_acc)''')
     dev_text = "" if recipe.quirks.train_accuracy_only else "  dev acc {row['dev_acc']:.4f}"
-    return f'''def batches(X, y):
+    return f'''def batches(X, y, rng):
     """The training batches, one per update: all rows, or shuffled slices of BATCH_SIZE rows."""
     m = y.size
     size = min(BATCH_SIZE or m, m)
@@ -628,7 +624,7 @@ def loop_code(recipe: Recipe) -> str:
         if size == m:
             yield X, y
             continue
-        perm = batch_rng.permutation(m)  # a new order each epoch
+        perm = rng.permutation(m)  # a new order each epoch
         for s in range(0, m, size):
             rows = perm[s:s + size]
             yield X.T[rows].T, y[rows]
@@ -639,13 +635,15 @@ def record(params, t):
     rows = min(y_train.size, {TRAIN_EVAL_ROWS})
     train_loss, train_acc = evaluate(params, X_train[:, :rows], y_train[:rows])
     row = dict(iteration=t, lr=lr_at(t), train_loss=train_loss, train_acc=train_acc){dev}
-    history.append(row)
+    progress.append(row)
     print(f"iteration {{t:>6}}  loss {{row['train_loss']:.4f}}  train acc {{row['train_acc']:.4f}}{dev_text}")
 
 
-history = []
+init_rng, batch_rng = np.random.default_rng(SEED).spawn(2)  # one stream for the weights, one for the batches
+params = init_params(init_rng)
 state = init_state(params)
-next_batch = batches(X_train, y_train)
+next_batch = batches(X_train, y_train, batch_rng)
+progress = []
 record(params, 0)
 t = 0
 while t < ITERATIONS:
@@ -658,7 +656,7 @@ while t < ITERATIONS:
     t += 1
     if t % EVAL_EVERY == 0:
         record(params, t)
-history = pd.DataFrame(history)  # one row per progress line; e.g. history.plot(x="iteration", y="train_acc")'''
+history = pd.DataFrame(progress)  # one row per progress line; e.g. history.plot(x="iteration", y="train_acc")'''
 
 
 FINAL_CODE = '''train_loss, train_acc = evaluate(params, X_train, y_train)
