@@ -289,7 +289,8 @@ def run_export(args) -> int:
     except ValueError as error:
         raise ValueError(f"{args.run}: {error}") from None
     args.output.write_text(codegen.script(recipe) if kind == "py" else codegen.notebook_text(recipe), encoding="utf-8")
-    print(f"{args.output}: {recipe.iterations} iterations on {recipe.data} as a {'script' if kind == 'py' else 'notebook'}")
+    print(f"{args.output}: the run's {recipe.iterations} iterations on {recipe.data} as a "
+          f"{'script' if kind == 'py' else 'notebook'}")
     return 0
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import nbformat
 
@@ -44,6 +44,7 @@ class Recipe:
     data: str = "sample"  # "sample", "mnist", "mnist-test", "fashion-mnist", a CSV/.npz file or an IDX folder
     split: str = "train"  # IDX folders: train-* or t10k-* files
     notes: tuple[str, ...] = ()  # what the file did not say and was assumed
+    shown: tuple[float, float, float, float] | None = None  # train loss, accuracy, dev loss, accuracy in digit-lab
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -52,7 +53,8 @@ class Recipe:
             raise ValueError("the α changes must start at iteration 0")
         steps = [i for i, _ in self.lr_changes]
         if steps != sorted(set(steps)) or not all(math.isfinite(lr) and lr > 0 for _, lr in self.lr_changes):
-            raise ValueError(f"the α changes must be (iteration, α > 0) in increasing iterations, got {self.lr_changes}")
+            raise ValueError(f"the α changes must be (iteration, α > 0) in increasing iterations, "
+                             f"got {self.lr_changes}")
 
     @property
     def quirks(self) -> Quirks:
@@ -66,14 +68,20 @@ def recipe_from_state(state: RunState, data: str, split: str = "train") -> Recip
     return Recipe(state.config, int(state.iteration), changes, data, split)
 
 
-def recipe_from_trainer(trainer: Trainer, data: str, split: str = "train", i: int = 0) -> Recipe:
-    """The recipe of run i of a live trainer (the app's download button).
+def recipe_from_trainer(trainer: Trainer, data: str, split: str = "train", i: int = 0,
+                        figures: bool = False) -> Recipe:
+    """The recipe of run i of a live trainer (the app's download button); `figures`: write in its final figures.
 
     A run of a sweep (N > 1 stacked runs) retrains bit for bit with plain GD and momentum; with
     Adam it matches to about 1e-6 only, because the stacked update computes Adam's step size in
     float32 (a single run's in float64), which the exported single run cannot know.
     """
-    return recipe_from_state(trainer.state(i), data, split)
+    recipe = recipe_from_state(trainer.state(i), data, split)
+    if not figures:
+        return recipe
+    final = trainer.run_metrics()[i]  # one pass over the training and dev sets
+    shown = tuple(float(final[k]) for k in ("train_loss", "train_accuracy", "dev_loss", "dev_accuracy"))
+    return replace(recipe, shown=shown)
 
 
 def recipe_from_meta(meta: dict) -> Recipe:
@@ -101,7 +109,8 @@ def recipe_from_meta(meta: dict) -> Recipe:
         if config.iterations is None:
             raise ValueError("it does not say at which iteration the run was saved")
         iteration = config.iterations
-        notes.append(f"the file does not say at which iteration it was saved: {iteration}, the configured number, is assumed")
+        notes.append(f"the file does not say at which iteration it was saved: {iteration}, the configured "
+                     f"number, is assumed")
     changes = meta.get("lr_changes")
     if changes is None:
         changes = [[0, config.lr]]
@@ -175,7 +184,7 @@ def cells(recipe: Recipe, sample_path: str | None = None) -> list[tuple[str, str
         ("code", update_code(recipe)),
         ("markdown", LOOP_MD),
         ("code", loop_code(recipe)),
-        ("code", FINAL_CODE),
+        ("code", final_code(recipe)),
     ]
 
 
@@ -195,11 +204,14 @@ def describe_optimizer(config: TrainConfig) -> str:
 def quirk_lines(quirks: Quirks) -> list[str]:
     """One sentence per notebook quirk in force."""
     lines = {
-        "double_dZ2": "dZ2 = 2(A2 − Y): the squared error's derivative pasted onto softmax, so every gradient is 2× too large",
+        "double_dZ2": "dZ2 = 2(A2 − Y): the squared error's derivative pasted onto softmax, so every gradient is "
+                      "2× too large",
         "global_m": f"gradients divided by a global m = {quirks.global_m or 0:,} (the notebook's: the rows of Kaggle's "
                     "train.csv), not by the batch's own size",
-        "uniform_init": "initial weights U[0, 1)·0.01 and biases U[0, 1) instead of He-scaled normal weights and zero biases",
-        "unshifted_softmax": "softmax as e^Z2 / Σ e^Z2 without subtracting the column's largest logit (overflows past ~709)",
+        "uniform_init": "initial weights U[0, 1)·0.01 and biases U[0, 1) instead of He-scaled normal weights and "
+                        "zero biases",
+        "unshifted_softmax": "softmax as e^Z2 / Σ e^Z2 without subtracting the column's largest logit (overflows "
+                             "past ~709)",
         "unscaled_dev": "the dev pixels left at 0..255 while training saw 0..1",
         "train_accuracy_only": "the progress lines report training figures only",
         "one_hot_from_max": "one_hot sized by y.max() + 1: it breaks on a batch without a 9",
@@ -218,10 +230,12 @@ def intro(recipe: Recipe) -> str:
         ("network", f"784 → {c.hidden} ({ACTIVATION_NAMES[c.activation]}) → 10 (softmax)"),
         ("optimizer", describe_optimizer(c)),
         ("α (learning rate)", describe_lr(recipe)),
-        ("batch", "full (every training row in each update)" if c.batch_size is None else f"{c.batch_size} rows, reshuffled each epoch"),
+        ("batch", "full (every training row in each update)" if c.batch_size is None
+         else f"{c.batch_size} rows, reshuffled each epoch"),
         ("iterations", f"{recipe.iterations:,}"),
         ("seed", str(c.seed)),
-        ("dev rows / training rows", f"{c.dev_size:,} / {'all the rest' if c.train_size is None else f'{c.train_size:,}'}"),
+        ("dev rows / training rows",
+         f"{c.dev_size:,} / {'all the rest' if c.train_size is None else f'{c.train_size:,}'}"),
     ]
     table = "\n".join(["| setting | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)])
     text = ("# A digit-lab run, as code\n\n"
@@ -229,7 +243,11 @@ def intro(recipe: Recipe) -> str:
             "of digit-lab's runs. Run every cell (or `python` this file): it retrains the run from its "
             "seed and prints the same final train and dev figures as digit-lab showed for it.\n\n" + table)
     if quirks.any:
-        text += "\n\nNotebook quirks reproduced on purpose:\n\n" + "\n".join(f"- {line}" for line in quirk_lines(quirks))
+        lines = "\n".join(f"- {line}" for line in quirk_lines(quirks))
+        text += "\n\nNotebook quirks reproduced on purpose:\n\n" + lines
+    if recipe.shown:
+        text += ("\n\ndigit-lab showed for this run: " +
+                 ", ".join(f"{name} {value:.4f}" for name, value in zip(FIGURES, recipe.shown)) + ".")
     if recipe.notes:
         text += "\n\nNote: " + "; ".join(recipe.notes) + "."
     return text
@@ -306,10 +324,12 @@ def settings_code(recipe: Recipe, sample_path: str) -> str:
         f"DEV_SIZE = {c.dev_size}  # the first DEV_SIZE shuffled rows are the dev set",
         f"TRAIN_SIZE = {c.train_size}  # training rows after them (None: all the rest)",
         f"HIDDEN = {c.hidden}  # h, hidden units",
-        f"DTYPE = np.{c.dtype}  # " + ("the notebook's NumPy default" if c.dtype == "float64" else "digit-lab's corrected mode"),
+        f"DTYPE = np.{c.dtype}  # "
+        + ("the notebook's NumPy default" if c.dtype == "float64" else "digit-lab's corrected mode"),
         f"BATCH_SIZE = {c.batch_size}  # examples per update (None: full batch)",
         f"ITERATIONS = {recipe.iterations}  # updates to make",
-        f"LR_CHANGES = {json.dumps([list(change) for change in recipe.lr_changes])}  # [iteration, α]: α from that update on",
+        f"LR_CHANGES = {json.dumps([list(change) for change in recipe.lr_changes])}"
+        "  # [iteration, α]: α from that update on",
         f"LR_DECAY = {c.lr_decay!r}  # α_t = α / (1 + LR_DECAY · t)",
     ]
     if c.optimizer != "plain":
@@ -337,7 +357,8 @@ def data_lines(recipe: Recipe, sample_path: str) -> list[str]:
         head = ["# The data this run was trained on, as digit-lab was given it (a relative path is read from the",
                 "# folder this runs in)."]
         path = recipe.data
-    return [*head, *other, f"DATA = Path({path!r})", f"SPLIT = {recipe.split!r}  # IDX folders: 'train' or 'test' files"]
+    return [*head, *other, f"DATA = Path({path!r})",
+            f"SPLIT = {recipe.split!r}  # IDX folders: 'train' or 'test' files"]
 
 
 LOADING_MD = """## Loading the data
@@ -398,7 +419,8 @@ X_dev, y_dev = to_columns(images, dev), labels[dev]  # (784, DEV_SIZE), (DEV_SIZ
 X_train, y_train = to_columns(images, train), labels[train]  # (784, m), (m,)'''
     if recipe.quirks.unscaled_dev:
         code += "\nX_dev = X_dev * 255  # notebook quirk: the dev set is left at 0..255 while training sees 0..1"
-    code += '\nprint(f"{len(labels):,} images from {DATA.name}: {y_train.size:,} training rows, {y_dev.size:,} dev rows")'
+    code += ('\nprint(f"{len(labels):,} images from {DATA.name}: {y_train.size:,} training rows, '
+             '{y_dev.size:,} dev rows")')
     return code
 
 
@@ -411,7 +433,7 @@ the initial weights, the other shuffles the mini-batches."""
 def init_code(recipe: Recipe) -> str:
     """He-scaled normal weights and zero biases, or the notebook's uniform draws."""
     if recipe.quirks.uniform_init:
-        body = '''    """The notebook's draws: W ~ U[0, 1)·0.01, b ~ U[0, 1) (a quirk: biases far larger than the weights)."""
+        body = '''    """The notebook's draws (a quirk): W ~ U[0, 1)·0.01, b ~ U[0, 1), biases above weights."""
     W1 = rng.random((HIDDEN, 784)) * 0.01  # (h, 784)
     b1 = rng.random((HIDDEN, 1))  # (h, 1)
     W2 = rng.random((10, HIDDEN)) * 0.01  # (10, h)
@@ -522,7 +544,8 @@ def backward_code(recipe: Recipe) -> str:
     Y = np.zeros((10, y.size), dtype=DTYPE)'''
     dZ2 = ("dZ2 = 2 * (A2 - Y)  # notebook quirk: the squared error's derivative; softmax + cross-entropy gives A2 - Y"
            if quirks.double_dZ2 else "dZ2 = A2 - Y  # softmax followed by cross-entropy")
-    m = "GLOBAL_M  # notebook quirk: the whole table's row count, not the batch's m" if quirks.global_m else "X.shape[1]"
+    m = ("GLOBAL_M  # notebook quirk: the whole table's row count, not the batch's m" if quirks.global_m
+         else "X.shape[1]")
     return f'''{one_hot}
     Y[y, np.arange(y.size)] = 1
     return Y
@@ -659,7 +682,16 @@ while t < ITERATIONS:
 history = pd.DataFrame(progress)  # one row per progress line; e.g. history.plot(x="iteration", y="train_acc")'''
 
 
-FINAL_CODE = '''train_loss, train_acc = evaluate(params, X_train, y_train)
+def final_code(recipe: Recipe) -> str:
+    """The final figures on the whole training and dev sets, and what digit-lab showed when known."""
+    code = '''train_loss, train_acc = evaluate(params, X_train, y_train)
 dev_loss, dev_acc = evaluate(params, X_dev, y_dev)
 print(f"final: train loss {train_loss:.4f}  train accuracy {train_acc:.4f}  "
       f"dev loss {dev_loss:.4f}  dev accuracy {dev_acc:.4f}  ({t} iterations)")'''
+    if recipe.shown:
+        figures = "  ".join(f"{name} {value:.4f}" for name, value in zip(FIGURES, recipe.shown))
+        code += f'\nprint("digit-lab showed: {figures}")'
+    return code
+
+
+FIGURES = ("train loss", "train accuracy", "dev loss", "dev accuracy")
