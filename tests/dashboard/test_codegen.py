@@ -1,10 +1,15 @@
 """The exported notebook and script retrain the run: same figures as digit-lab's Trainer, no digit-lab import.
 
-Tolerance: none. The script prints the final figures as the CLI does (4 decimals) and each test
-asserts the printed strings equal the Trainer's `final_metrics()` formatted the same way. The
-exported code does digit-lab's float operations in the same order (same split, random streams,
-dtype, blocked sums, update formulas), so the numbers are equal bit for bit, which one test checks
-on the weights themselves; any tolerance would only hide a change in that order.
+Tolerance of the figures: none at the printed precision. The script prints the final figures as
+the CLI does (4 decimals) and each test asserts the printed strings equal the Trainer's
+`final_metrics()` formatted the same way: the exported code does digit-lab's float operations
+(same split, random streams, dtype, blocked sums, update formulas), so its numbers differ from
+digit-lab's by float rounding at most, a thousand times below the last printed digit.
+
+Tolerance of the weights (executed notebook cells vs the Trainer, 20-30 iterations): atol 2e-6 in
+float32, 1e-12 in float64. With core/model.py's reference kernel they are equal bit for bit
+(measured: difference 0); the perf branch's pooled kernel scales dZ2 before its products and sums
+db1 by BLAS, which moved float32 weights by at most 3.6e-7 after 30 iterations (measured).
 """
 
 import ast
@@ -24,6 +29,7 @@ from dashboard import codegen
 FIGURES = r"train loss ([\d.na/]+)  train accuracy ([\d.na/]+)  dev loss ([\d.na/]+)  dev accuracy ([\d.na/]+)"
 FINAL = re.compile(r"final: " + FIGURES + r"  \((\d+) iterations\)")
 KEYS = ("train_loss", "train_accuracy", "dev_loss", "dev_accuracy")
+ATOL = {np.dtype(np.float32): 2e-6, np.dtype(np.float64): 1e-12}  # see the module docstring
 
 
 @functools.lru_cache(maxsize=4)
@@ -89,12 +95,13 @@ def notebook_code(nb: nbformat.NotebookNode) -> str:
                              quirks=Quirks(double_dZ2=True, global_m=3000, unscaled_dev=True,
                                            train_accuracy_only=True, one_hot_from_max=True)),
                  None, id="quirks-one-by-one"),
+    pytest.param(PRESETS["notebook"].with_(iterations=20, batch_size=500), {10: 2.0}, id="notebook-float64-batches"),
     pytest.param(TrainConfig(iterations=20, activation="identity", optimizer="momentum", lr=0.05), None, id="identity"),
     pytest.param(TrainConfig(iterations=20, activation="sigmoid", lr=0.5, batch_size=1000), None, id="sigmoid"),
     pytest.param(TrainConfig(iterations=20, activation="tanh", optimizer="adam", lr=0.01), {8: 0.002}, id="tanh-adam"),
 ])
-def test_notebook_cells_retrain_the_same_weights_bit_for_bit(capsys, config, lr_changes):
-    """Executing the notebook's code cells ends with exactly the Trainer's weights and figures."""
+def test_notebook_cells_retrain_the_same_weights(capsys, config, lr_changes):
+    """Executing the notebook's code cells ends with the Trainer's weights (to float rounding) and figures."""
     trainer = trained(config, lr_changes)
     text = codegen.notebook_text(codegen.recipe_from_trainer(trainer, "sample"))
     nb = nbformat.reads(text, as_version=4)
@@ -102,13 +109,14 @@ def test_notebook_cells_retrain_the_same_weights_bit_for_bit(capsys, config, lr_
     namespace = {}
     exec(compile(notebook_code(nb), "exported.ipynb", "exec"), namespace)
     for name in ("W1", "b1", "W2", "b2"):
-        np.testing.assert_array_equal(namespace["params"][name], getattr(trainer.params, name))
-        assert namespace["params"][name].dtype == getattr(trainer.params, name).dtype
+        ours, theirs = namespace["params"][name], getattr(trainer.params, name)
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=ATOL[ours.dtype])
     assert FINAL.search(capsys.readouterr().out).groups() == expected_line(trainer)
 
 
 def test_a_sweeps_run_exports_to_its_own_weights(capsys):
-    """Run i of a plain-GD sweep (stacked runs) exports as a single run that retrains its exact weights."""
+    """Run i of a plain-GD sweep (stacked runs) exports as a single run that retrains its weights."""
     config = TrainConfig(iterations=20)
     parts = sample_split(config.dev_size, config.train_size, config.seed)
     sweep = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev, lrs=[0.1, 0.4, 0.05])
@@ -117,7 +125,7 @@ def test_a_sweeps_run_exports_to_its_own_weights(capsys):
     exec(codegen.script(codegen.recipe_from_trainer(sweep, "sample", i=1)), namespace)
     state = sweep.state(1)
     for name in ("W1", "b1", "W2", "b2"):
-        np.testing.assert_array_equal(namespace["params"][name], getattr(state.params, name))
+        np.testing.assert_allclose(namespace["params"][name], getattr(state.params, name), rtol=0, atol=ATOL[np.dtype(np.float32)])
     assert "LR_CHANGES = [[0, 0.4]]" in codegen.script(codegen.recipe_from_trainer(sweep, "sample", i=1))
 
 
