@@ -125,7 +125,8 @@ def test_a_sweeps_run_exports_to_its_own_weights(capsys):
     exec(codegen.script(codegen.recipe_from_trainer(sweep, "sample", i=1)), namespace)
     state = sweep.state(1)
     for name in ("W1", "b1", "W2", "b2"):
-        np.testing.assert_allclose(namespace["params"][name], getattr(state.params, name), rtol=0, atol=ATOL[np.dtype(np.float32)])
+        ours, theirs = namespace["params"][name], getattr(state.params, name)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=ATOL[ours.dtype])
     assert "LR_CHANGES = [[0, 0.4]]" in codegen.script(codegen.recipe_from_trainer(sweep, "sample", i=1))
 
 
