@@ -1,6 +1,6 @@
 """The session's run history: every training run kept for comparison, export and sharing.
 
-A run is the Train tab's run from its start until it is replaced (Reset, a settings change,
+A run is the Train view's run from its start until it is replaced (Reset, a settings change,
 loaded weights, a sweep run continued), or one run of a learning-rate sweep. Each `RunRecord`
 holds its settings, its evaluations, its final metrics and, while the memory budget allows, its
 weights. `RunHistory` keeps at most MAX_RUNS of them. Everything here is plain Python and NumPy
@@ -26,7 +26,7 @@ MAX_RUNS = 50
 MAX_ROWS = 2000  # evaluations kept per run (thinned evenly beyond that, first and last kept)
 MAX_WEIGHT_BYTES = 32 * 2**20  # weights kept over all runs; the oldest runs lose theirs first
 HISTORY_KEY = "run_history"
-LIVE_ID = 0  # the id of the Train tab's current run, shown live and never stored
+LIVE_ID = 0  # the id of the Train view's current run, shown live and never stored
 FINAL_FIELDS = ("train_loss", "train_acc", "dev_loss", "dev_acc")
 # The settings a legend may name, in order, with their short names.
 SETTING_NAMES = {"lr": "α", "hidden": "h", "batch_size": "batch", "optimizer": "opt", "mode": "mode",
@@ -268,6 +268,6 @@ def session_history() -> RunHistory:
 
 
 def record_replaced(lab) -> None:
-    """Store the Train tab's run as it is replaced (called by dashboard/state.py); empty runs are skipped."""
+    """Store the Train view's run as it is replaced (called by dashboard/state.py); empty runs are skipped."""
     if lab.trainer.iteration > 0:
         session_history().add(from_trainer(lab.trainer, lab.dataset.name))

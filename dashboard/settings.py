@@ -3,7 +3,7 @@
 Each setting is a keyed widget bound to the URL (`bind="query-params"`), so a link can carry a
 setup such as `?mode=notebook&hidden=32`; Streamlit drops values that are out of range or not an
 option, so a bad link falls back to the defaults instead of failing. The learning rate is not
-here: it lives next to the training controls (see views/train.py) and applies live.
+here: it lives in dashboard/alpha.py, is shown next to the training controls and applies live.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import streamlit as st
 
 from core import TrainConfig, effective_lr
 from core.config import MAX_HIDDEN
+from dashboard import alpha
 from dashboard.state import NO_STOP
 
 DEFAULTS = dict(hidden=10, mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
-                optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=0.1)
+                optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=alpha.DEFAULT)
 LR_MIN, LR_MAX = 0.001, 10.0
 # The log-scale slider's stops: round numbers, about evenly spaced in log(α), 10 per decade.
 LR_STEPS = [round(m * 10.0**e, 6) for e in range(-3, 1) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)] + [LR_MAX]
@@ -46,8 +47,8 @@ def config_from_settings(values: Mapping) -> TrainConfig:
 
 
 def current_values() -> dict:
-    """Every setting's current value (from the widgets' session state, else the default)."""
-    return {key: value(key) for key in DEFAULTS}
+    """Every setting's current value (from the widgets' session state, else the default), α from its owner."""
+    return {**{key: value(key) for key in DEFAULTS}, "lr": alpha.get()}
 
 
 def render(train_rows: int | None = None) -> None:

@@ -56,7 +56,8 @@ def upload_data(at, name: str, content: bytes):
 def test_train_view_renders_status_curves_weights_and_gallery(make_app):
     """A fresh session shows the Train tab with its status, four charts and a gallery, paused at iteration 0."""
     at = make_app()
-    assert at.tabs[0].label == "Train"  # the first tab; other views follow
+    assert not at.get("tabs")  # the Train view is the default page: no tabs, only its own code ran
+    assert "notebook_pair" not in at.session_state and "sweep" not in at.session_state
     assert chart_keys(at)[:5] == ["loss_chart", "accuracy_chart", "weights_chart", "confusion", "gallery_chart"]
     assert at.metric[0].label == "Iteration" and at.metric[0].value == "0"
     assert lab(at).running is False and lab(at).data_key == "sample"
@@ -200,7 +201,7 @@ def test_stop_at_change_keeps_the_run(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.number_input(key="stop_at").set_value(50).run()
-    assert lab(at).trainer.iteration == 10 and lab(at).stop_at() == 50
+    assert lab(at).trainer.iteration == 10 and lab(at).stop_at() == 50 and lab(at).run.stop_at == 50
 
 
 # ----- data -------------------------------------------------------------------------------------
