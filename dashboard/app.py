@@ -4,7 +4,8 @@ Run with `streamlit run dashboard/app.py`. This entry file runs on every rerun: 
 link, draws the shared sidebar (data and settings, views/sidebar.py), makes the session's run
 match it (`dashboard/state.py`), then runs the one view that is open. Each view is a page file
 under dashboard/views/ with its own URL path (`/notebook`, `/lab`, ...), listed in PAGES; only
-the open one runs (`st.navigation`).
+the open one runs (`st.navigation`). The session's run is saved under the URL's `?run=` id and
+restored from it (dashboard/session.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import alpha, settings, urlstate
+from dashboard import alpha, session, state, urlstate
 from dashboard.views import sidebar
 
 VIEWS = Path(__file__).parent / "views"
@@ -45,14 +46,17 @@ def main() -> None:
     page = st.navigation(pages(), position="top")
     st.html(CSS)
     # TODO(threads.py): dashboard.threads' run-time BLAS cap is called here once it is on main.
+    session.restore()  # the link's ?run= comes back first: it sets the sidebar's settings and α
     alpha.init(urlstate.check_link())  # before the sidebar's bound widgets drop bad URL values silently
     urlstate.show_link_notices()
+    session.show_notice()
     lab = sidebar.render()
     urlstate.sync_link()
     if lab.notice:
         st.toast(lab.notice)
         lab.notice = None
     page.run()
+    session.keep(state.get())  # saved when anything changed; the URL carries the run id
 
 
 main()

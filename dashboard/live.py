@@ -36,14 +36,13 @@ CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sel
 # cheaper for the browser, and hover or zoom would not survive the next tick anyway.
 LIVE_CONFIG = {"staticPlot": True}
 CACHE_KEY = "live_figures"
-UNBOUNDED = 10**9  # TODO(core API, TrainConfig.iterations=None): step(None) replaces this cap
 
 
 @dataclass(eq=False)  # compared by identity: holds a lock
 class Run:
     """Something that trains, driven live: running flag, lock, stop conditions, speed."""
 
-    engine: Any  # step(n, deadline) -> updates made; iteration, seconds, done
+    engine: Any  # step(n | None, deadline) -> updates made; iteration, done (and seconds for a time limit)
     stop_at: int | None = None  # iteration at which the run pauses by itself
     time_limit: float | None = None  # seconds of training (engine.seconds) after which it stops
     run_time: float = RUN_TIME
@@ -53,6 +52,9 @@ class Run:
     rate_marks: deque = field(default_factory=lambda: deque(maxlen=64))  # (wall time, iteration)
     started: float = field(default_factory=time.perf_counter)  # wall clock at creation (a sweep's "elapsed")
     ended: float | None = None
+    autosave: Callable[[], Any] | None = None  # saves the run somewhere safe (dashboard/session.py)
+    save_every: float = 5.0  # seconds between autosaves while running
+    saved_at: float = field(default_factory=time.perf_counter)
 
     # ----- where the run stands ----------------------------------------------------------------
     def at_stop(self) -> bool:
@@ -69,9 +71,9 @@ class Run:
         """Start makes sense."""
         return not self.finished()
 
-    def remaining(self) -> int:
-        """Iterations left before the stop-at iteration."""
-        return UNBOUNDED if self.stop_at is None else max(0, self.stop_at - self.engine.iteration)
+    def remaining(self) -> int | None:
+        """Iterations left before the stop-at iteration (None: no stop)."""
+        return None if self.stop_at is None else max(0, self.stop_at - self.engine.iteration)
 
     def elapsed(self) -> float:
         """Wall-clock seconds from creation to the end (or now), drawing included."""
@@ -93,10 +95,13 @@ class Run:
             if self.time_limit is not None:
                 deadline = min(deadline, start + max(self.time_limit - engine.seconds - self.step_time, 0.0))
             done = engine.step(n, deadline=deadline)
-            if done == 0 and n > 0 and not self.finished():
+            if done == 0 and n != 0 and not self.finished():
                 done = engine.step(1)  # always make progress, however slow one step is
             if done:
                 self.step_time = (time.perf_counter() - start) / done
+            if self.autosave is not None and time.perf_counter() - self.saved_at >= self.save_every:
+                self.saved_at = time.perf_counter()
+                self.autosave()  # under the lock: the saved state is one consistent moment of the run
         finally:
             self.lock.release()
         self.mark_rate()
@@ -106,7 +111,8 @@ class Run:
         """Pause and run n iterations now (waiting for a tick in flight); returns how many were made."""
         with self.lock:
             self.running = False
-            done = self.engine.step(min(n, self.remaining()) if self.stop_at is not None else n)
+            left = self.remaining()
+            done = self.engine.step(n if left is None else min(n, left))
         self.mark_rate()
         return done
 

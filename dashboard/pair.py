@@ -2,17 +2,17 @@
 
 `PairSettings` decides both runs; `build` makes them on the first rows of the session's split and
 wraps them in a `live.Run` (views/notebook.py draws them). `Lockstep` steps both by the same
-iterations. TODO(core API): `core.compare.Lockstep` replaces the class below.
+iterations (`core.compare.Lockstep`).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import streamlit as st
 
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, Trainer, effective_lr, preset
+from core.compare import Lockstep
 from dashboard import live
 from data import Split
 
@@ -20,7 +20,6 @@ PAIR_KEY = "notebook_pair"
 NOTEBOOK = preset("notebook")  # h = 10, α = 1, 1,000 iterations, 3,000 rows, full batch
 KAGGLE_ROWS = 42_000
 RUN_TIME = 0.3  # seconds per tick, drawing included
-CHUNK = 4  # iterations per trainer between time checks
 
 
 @dataclass(frozen=True)
@@ -52,39 +51,6 @@ class PairSettings:
         notebook = TrainConfig(lr=self.lr, mode="notebook", notebook_m=self.quirks.global_m or KAGGLE_ROWS,
                                quirks=self.quirks, **common)
         return notebook, TrainConfig(lr=self.corrected_lr, mode="corrected", **common)
-
-
-class Lockstep:
-    """Two Trainers stepped by the same iterations; one that fails or ends stops, the other goes on."""
-
-    def __init__(self, notebook: Trainer, corrected: Trainer):
-        self.trainers = (notebook, corrected)
-
-    def live(self) -> list[Trainer]:
-        return [t for t in self.trainers if not t.done]
-
-    @property
-    def done(self) -> bool:
-        return not self.live()
-
-    @property
-    def iteration(self) -> int:
-        return max(t.iteration for t in self.trainers)
-
-    @property
-    def seconds(self) -> float:
-        return sum(t.seconds for t in self.trainers)
-
-    def step(self, n: int = 1, deadline: float | None = None) -> int:
-        """Step every live run by up to n iterations, CHUNK at a time until `deadline`; iterations made."""
-        made = 0
-        while made < n and not self.done and (deadline is None or time.perf_counter() < deadline):
-            live_runs = self.live()
-            k = min(CHUNK, n - made, min(t.config.iterations - t.iteration for t in live_runs))
-            for trainer in live_runs:
-                trainer.step(k)
-            made += k
-        return made
 
 
 @dataclass(eq=False)

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import Trainer
+from core.run import HISTORY_FIELDS, Failure
 from core.sweep import Sweep
-from core.train import HISTORY_FIELDS
+from dashboard import words
 
 MAX_RUNS = 50
 MAX_ROWS = 2000  # evaluations kept per run (thinned evenly beyond that, first and last kept)
@@ -46,7 +47,7 @@ class RunRecord:
     iterations: int
     seconds: float
     lr_changes: list[tuple[int, float]]
-    failure: str | None = None
+    failure: Failure | None = None
     weights: dict[str, np.ndarray] | None = None  # W1, b1, W2, b2
     id: int = LIVE_ID
 
@@ -108,15 +109,14 @@ def from_trainer(trainer: Trainer, data: str, source: str = "Train", live: bool 
 
 def from_sweep(sweep: Sweep, data: str, source: str) -> list[RunRecord]:
     """One record per run of a sweep, final metrics measured on the whole train and dev sets."""
-    params = sweep.params
     records = []
-    for i, (lr, metrics) in enumerate(zip(sweep.lrs, sweep.final_metrics())):
-        rows = list(sweep.histories[i].rows)
+    for i, metrics in enumerate(sweep.run_metrics()):
+        run = sweep.state(i)
         final = dict(train_loss=metrics["train_loss"], train_acc=metrics["train_accuracy"],
                      dev_loss=metrics["dev_loss"], dev_acc=metrics["dev_accuracy"])
-        weights = {name: np.array(a[i]) for name, a in params.to_arrays().items()}  # copies, not views
-        records.append(RunRecord(source, data, sweep.config.with_(lr=lr).to_dict(), thin(rows), final,
-                                 metrics["iterations"], sweep.seconds, [(0, lr)], sweep.failures[i], weights))
+        weights = {name: np.array(a) for name, a in run.params.to_arrays().items()}  # copies, not views
+        records.append(RunRecord(source, data, run.config.to_dict(), thin(list(run.history)), final,
+                                 metrics["iterations"], sweep.seconds, list(run.lr_changes), run.failure, weights))
     return records
 
 
@@ -186,16 +186,7 @@ def run_name(record: RunRecord) -> str:
 
 def status(record: RunRecord) -> str:
     """"ok", or the kind of failure in a word or two."""
-    return failure_kind(record.failure) if record.failure else "ok"
-
-
-def failure_kind(message: str) -> str:
-    """A failure message (core.train) reduced to its kind: exploded, NaN, dead ReLUs, collapsed."""
-    for word, kind in (("exploded", "exploded"), ("NaN", "diverged (NaN)"), ("died", "all ReLUs dead"),
-                       ("collapsed", "collapsed")):
-        if word in message:
-            return kind
-    return "stopped"
+    return words.failure_short(record.failure) if record.failure else "ok"
 
 
 def table_rows(records: Sequence[RunRecord]) -> list[dict]:
@@ -235,7 +226,8 @@ def metrics_json(records: Sequence[RunRecord]) -> bytes:
     """The runs as JSON: settings, α changes, failure, final metrics and evaluations (NaN as null)."""
     labels = legend_labels(records)
     runs = [{"run": run_name(r), "label": label, "source": r.source, "data": r.data, "config": r.config,
-             "lr_changes": [list(change) for change in r.lr_changes], "failure": r.failure,
+             "lr_changes": [list(change) for change in r.lr_changes],
+             "failure": words.failure_text(r.failure) if r.failure else None,
              "iterations": r.iterations, "seconds": r.seconds, "final": r.final,
              "history": [{f: row[f] for f in HISTORY_FIELDS} for row in r.rows]}
             for r, label in zip(records, labels)]

@@ -8,10 +8,8 @@ assignment, so a tick in flight finishes drawing the old one.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import streamlit as st
 
 from core import TrainConfig, Trainer
@@ -34,7 +32,6 @@ class Lab:
     settings_error: str | None = None  # why the latest settings could not be applied
     weights_error: str | None = None  # why the latest weights upload was refused
     bad_uploads: dict[str, str] = field(default_factory=dict)  # file id -> parse error, so it is not re-read
-    dead_cache: tuple[int, float, np.ndarray] | None = None  # (iteration, wall time, dead units)
 
     @property
     def trainer(self) -> Trainer:
@@ -57,20 +54,12 @@ class Lab:
     def set_stop(self, config: TrainConfig) -> None:
         """Take the live settings (stop-at) of `config`: same run, new stop."""
         self.config = config
-        self.run.stop_at = stop_of(config)
-
-
-NO_STOP = 1_000_000_000  # TrainConfig.iterations when no stop is set: training runs until paused
-
-
-def stop_of(config: TrainConfig) -> int | None:
-    """The stop-at iteration a config asks for, or None."""
-    return config.iterations if config.iterations < NO_STOP else None
+        self.run.stop_at = config.iterations
 
 
 def run_key(data_key: str, config: TrainConfig) -> tuple:
     """(data, settings) with the live settings (lr, stop-at) normalised away."""
-    return data_key, replace(config, lr=1.0, iterations=0)
+    return data_key, replace(config, lr=1.0, iterations=None)
 
 
 def get() -> Lab | None:
@@ -82,15 +71,17 @@ def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, 
             trainer: Trainer | None = None) -> Lab:
     """Make a new run (a fresh Trainer, or `trainer`) this session's Lab, keeping its messages.
 
-    The replaced run joins the session's run history. The Trainer itself never stops at the
-    stop-at iteration (that is a live setting the `live.Run` applies).
+    The replaced run joins the session's run history. The Trainer itself has no stop: the
+    stop-at iteration is a live setting the `live.Run` applies.
     Raises: ValueError from the Trainer (for example weights that do not fit the settings).
     """
     if trainer is None:
-        trainer = Trainer(config.with_(iterations=NO_STOP), split.X_train, split.y_train, split.X_dev, split.y_dev,
+        trainer = Trainer(config.with_(iterations=None), split.X_train, split.y_train, split.X_dev, split.y_dev,
                           params=params)
+    else:
+        trainer.set_stop(None)
     old = get()
-    lab = Lab(live.Run(trainer, stop_at=stop_of(config)), config, data_key, dataset, split)
+    lab = Lab(live.Run(trainer, stop_at=config.iterations), config, data_key, dataset, split)
     if old is not None:
         old.run.pause()  # a tick in flight finishes first
         lab.bad_uploads, lab.notice = old.bad_uploads, old.notice
@@ -103,22 +94,3 @@ def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, 
 def reset(lab: Lab, lr: float) -> Lab:
     """A fresh run with the same data and settings, starting at learning rate `lr`."""
     return install(lab.config.with_(lr=lr), lab.data_key, lab.dataset, lab.split)
-
-
-def dead_units(lab: Lab, max_age: float = 1.0) -> np.ndarray:
-    """(h,) bool dead hidden units, recomputed at most every `max_age` seconds (it is a pass over the data).
-
-    While running, an evaluation that found no dead unit is taken as the answer (no pass at all);
-    paused or failed, the answer is for the current weights.
-    TODO(core API): `trainer.dead_units()` from the kept mask replaces this cache.
-    """
-    trainer = lab.trainer
-    last = trainer.history.last
-    if lab.running and last is not None and last["dead_fraction"] == 0:
-        return np.zeros(trainer.params.hidden, dtype=bool)
-    cached = lab.dead_cache
-    now = time.perf_counter()
-    if (cached is None or len(cached[2]) != trainer.params.hidden
-            or (cached[0] != trainer.iteration and (now - cached[1] > max_age or not lab.running))):
-        lab.dead_cache = cached = (trainer.iteration, now, trainer.dead_units())
-    return cached[2]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core import TrainConfig
+from core import TrainConfig, Trainer
 from core.sweep import Sweep, log_spaced, lr_range_test, suggest_lr
 from dashboard import alpha, live, runs, state
 from dashboard.urlstate import LR_HIGH, LR_LOW, shown
@@ -62,7 +62,7 @@ class SweepRun:
 def make(config: TrainConfig, rates: list[float], split: Split, number: int, data_key: str, data_name: str,
          budget_kind: str, budget: float) -> SweepRun:
     """A new sweep of `rates` on the split, going (its first tick trains)."""
-    sweep = Sweep(config.with_(iterations=state.NO_STOP), rates, split.X_train, split.y_train, split.X_dev,
+    sweep = Sweep(config.with_(iterations=None), rates, split.X_train, split.y_train, split.X_dev,
                   split.y_dev)
     iterations = budget_kind == "iterations"
     run = live.Run(sweep, stop_at=int(budget) if iterations else None, time_limit=None if iterations else budget,
@@ -127,14 +127,12 @@ def can_continue(sweep_run: SweepRun | None, lab: Lab) -> bool:
 
 
 def continue_best(sweep_run: SweepRun, lab: Lab) -> Lab:
-    """The sweep's best run (dev accuracy) becomes the Train view's run; α follows it.
-
-    TODO(core API): `Trainer.from_state(sweep.state(i), ...)` replaces `Sweep.to_trainer`.
-    """
-    best = sweep_run.best("dev_acc")
+    """The sweep's best run (dev accuracy) becomes the Train view's run, exactly where the sweep has it; α follows."""
+    best, split = sweep_run.best("dev_acc"), lab.split
     finish(sweep_run)
     with sweep_run.run.lock:
-        trainer = sweep_run.sweep.to_trainer(best)
+        trainer = Trainer.from_state(sweep_run.sweep.state(best), split.X_train, split.y_train, split.X_dev,
+                                     split.y_dev)
     new = state.install(lab.config.with_(lr=trainer.lr), lab.data_key, lab.dataset, lab.split, trainer=trainer)
     alpha.set_lr(trainer.lr)
     return new

@@ -21,7 +21,6 @@ from core.config import MAX_HIDDEN
 import streamlit as st
 
 from dashboard import alpha, settings
-from dashboard.state import NO_STOP
 from dashboard.views.sidebar import SOURCE_LABELS
 
 # The exact-α entry next to the Train controls accepts 1e-5..100 (views/train.py); a link may
@@ -30,7 +29,7 @@ LR_LOW, LR_HIGH = 1e-5, 100.0
 SHOWN_CHARS = 40  # a value longer than this is cut in notices
 SHOWN_UNKNOWN = 5  # unknown parameter names listed in a notice at most
 # Parameters other views read from the URL; not reported as unknown. Add new bound keys here.
-OTHER_KEYS: frozenset[str] = frozenset()
+OTHER_KEYS: frozenset[str] = frozenset({"run"})  # the run id (dashboard/session.py)
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ PARAMS: dict[str, Param] = {
     "seed": Param("seed", "int", 0, 2**31 - 1),
     "dev_size": Param("dev rows", "int", 1, 100_000),
     "train_size": Param("train rows", "int", 0, 10_000_000),
-    "stop_at": Param("stop at iteration", "int", 0, NO_STOP - 1),
+    "stop_at": Param("stop at iteration", "int", 0, settings.MAX_STOP),
 }
 DEFAULTS: dict = {"data_source": "sample", **settings.DEFAULTS}
 

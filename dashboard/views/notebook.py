@@ -16,7 +16,7 @@ import streamlit as st
 
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, quirk_effects
-from dashboard import live, math_charts, pair as pairs, state
+from dashboard import live, math_charts, pair as pairs, state, words
 from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Pair, PairSettings
 from data import Split
 
@@ -219,7 +219,7 @@ def status(pair: Pair) -> None:
                         help="Not measured: the notebook reports training accuracy only."
                         if trainer.quirks.train_accuracy_only else None)
         if trainer.failure:
-            col.error(f"Stopped: {trainer.failure}", icon=":material/warning:")
+            col.error(f"Stopped: {words.failure_text(trainer.failure)}", icon=":material/warning:")
 
 
 def curves(pair: Pair) -> None:
@@ -266,7 +266,7 @@ def effects_section(lab: state.Lab, settings: PairSettings) -> None:
     st.markdown(f"After {iterations:,} iterations with α = {lr:g} on {rows:,} rows: the notebook reaches "
                 f"**{nb['train_acc']:.1%}** train / **{_percent(nb['dev_acc'])}** dev, the corrected run "
                 f"**{co['train_acc']:.1%}** / **{_percent(co['dev_acc'])}**"
-                + (f" ({short_failure(co['failure'])})" if co["failure"] else "") + ".")
+                + (f" ({words.failure_text(co['failure'])})" if co["failure"] else "") + ".")
     st.table(effects_table(results), hide_index=True)
     if co["train_acc"] < nb["train_acc"] - 0.2:
         real = effective_lr(lr, rows, NOTEBOOK_QUIRKS.with_(global_m=settings.quirks.global_m or KAGGLE_ROWS))
@@ -320,7 +320,7 @@ def effects_table(results: dict | None) -> list[dict]:
             on_in_notebook = bool(getattr(NOTEBOOK_QUIRKS, name))
             flipped = results[f"notebook {'without' if on_in_notebook else 'with'} {name}"]
             added = results[f"corrected with {name}"]
-            failures = [f"{who}: {short_failure(r['failure'])}"
+            failures = [f"{who}: {words.failure_text(r['failure'])}"
                         for who, r in (("notebook", flipped), ("corrected", added)) if r["failure"]]
             row.update({
                 "notebook, this one flipped": f"{'off' if on_in_notebook else 'on'}: "
@@ -339,11 +339,6 @@ def outcome(result: dict, baseline: dict) -> str:
         return "n/a" if np.isnan(change) else f"{change:+.1f}".replace("-", "−")
     return (f"{result['train_acc']:.1%} / {_percent(result['dev_acc'])} "
             f"({delta('train_acc')} / {delta('dev_acc')} pts)")
-
-
-def short_failure(message: str | None) -> str:
-    """A failure message without its advice ("Reset and try α ≤ …")."""
-    return (message or "").split(" Reset and try")[0].rstrip(".")
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)

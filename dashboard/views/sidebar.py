@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 import data
-from dashboard import datasets, export, settings, state
+from core.run import RunState
+from dashboard import datasets, export, session, settings, state
 from dashboard.state import Lab
 
 SOURCE_LABELS = {"sample": "Sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "upload": "Upload CSV"}
@@ -202,13 +203,23 @@ def export_panel(lab: Lab) -> None:
 
 
 def _load_weights() -> None:
-    """Callback: replace the run by one starting from the uploaded weights (hidden size follows them)."""
+    """Callback: a run file resumes where it was saved; weights only start a run from them (hidden size follows)."""
     lab = state.get()
     uploaded = st.session_state.get("weights_upload")
     if lab is None or uploaded is None:
         return
     try:
-        params, meta = export.read_weights(uploaded.getvalue(), uploaded.name)
+        loaded, meta = export.read_weights(uploaded.getvalue(), uploaded.name)
+        if isinstance(loaded, RunState):
+            try:
+                new = session.resume(loaded, lab.data_key, lab.dataset, settings.current_values())
+            except ValueError as error:
+                raise ValueError(f"{uploaded.name}: {error}") from None
+            new.weights_error = None
+            new.notice = (f"Loaded the run in {uploaded.name}: iteration {loaded.iteration:,}, with its curves. "
+                          f"Press Start to go on.")
+            return
+        params = loaded
         values = {**settings.current_values(), "hidden": params.hidden}
         try:
             config = settings.config_from_settings(values)

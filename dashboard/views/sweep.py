@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import alpha, lab_charts, live, runs, state, sweeps
+from dashboard import alpha, lab_charts, live, state, sweeps, words
 from dashboard.state import Lab
 from dashboard.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
 
@@ -153,7 +153,7 @@ def sweep_charts(run: SweepRun, split: str) -> None:
     """Loss and accuracy per α on the dev or train set ("dev", "train"), the best runs marked."""
     sweep = run.sweep
     histories = [list(h.rows) for h in sweep.histories]  # list(): a click's run may append meanwhile
-    failures = [runs.failure_kind(f) if f else None for f in sweep.failures]
+    failures = [words.failure_short(f) if f else None for f in sweep.failures]
     x = [[r["iteration"] for r in rows] for rows in histories]
     best_acc, best_loss = run.best("dev_acc"), run.best("dev_loss")
     config = live.chart_config(run.running)
@@ -168,7 +168,7 @@ def sweep_failures(run: SweepRun) -> None:
     sweep = run.sweep
     failed = [(lr, f) for lr, f in zip(sweep.lrs, sweep.failures) if f]
     if failed:
-        st.warning("**Stopped early:**\n" + "\n".join(f"- α = {lr:g}: {message}" for lr, message in failed),
+        st.warning("**Stopped early:**\n" + "\n".join(f"- α = {lr:g}: {words.failure_text(f)}" for lr, f in failed),
                    icon=":material/warning:")
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from core import confusion_matrix, effective_lr
-from dashboard import alpha, charts, live, settings, state
+from dashboard import alpha, charts, live, settings, state, words
 from dashboard.state import Lab
 
 LABEL = "Train"
@@ -85,14 +85,15 @@ def status(lab: Lab) -> None:
         ("Epoch", f"{trainer.epoch:,.2f}"),
         ("Train time", _duration(trainer.seconds)),
         ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
-        ("Dead neurons", f"{last['dead_fraction'] if lab.running else state.dead_units(lab).mean():.0%}"),
+        ("Dead neurons", f"{trainer.dead_units().mean():.0%}"),
         ("Train acc", _percent(last["train_acc"])),
         ("Dev acc", _percent(last["dev_acc"])),
     ]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
         col.metric(label, value)
     if trainer.failure:
-        st.error(f"Training stopped: {trainer.failure}", icon=":material/warning:")
+        st.error(f"Training stopped: {words.failure_text(trainer.failure)}. {words.failure_advice(trainer.failure)}",
+                 icon=":material/warning:")
     elif lab.run.at_stop():
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
 
@@ -155,7 +156,7 @@ def weights(lab: Lab, wide: bool) -> None:
     cols = math.ceil(k / math.ceil(k / WIDE_COLS)) if wide else None  # even rows of at most 16
 
     def build():
-        dead = state.dead_units(lab)[first:first + k]
+        dead = lab.trainer.dead_units()[first:first + k]
         return charts.weights_figure(W1[first:first + k], dead, first, cols, width=1000 if wide else 300)
 
     figure = live.throttled("weights", WEIGHTS_EVERY, lab.running, (id(lab), first, k, cols, lab.running), build)

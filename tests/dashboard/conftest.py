@@ -87,6 +87,12 @@ def make_app():
 
 
 @pytest.fixture(autouse=True)
+def _run_store(tmp_path_factory, monkeypatch):
+    """Saved runs go to a temporary folder, never the user's cache."""
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path_factory.mktemp("runs")))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """Tests that fake datasets must not leak them into other tests through st.cache_resource."""
     yield
@@ -164,7 +170,8 @@ def server(tmp_path_factory):
             pytest.fail(f"browser tests cannot run: {reason}")
         pytest.skip(reason)
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    process, url = start_server({"DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data"))}, log)
+    process, url = start_server({"DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data")),
+                                 "DIGIT_LAB_RUNS": str(tmp_path_factory.mktemp("runs"))}, log)
     yield url
     stop_server(process)
 

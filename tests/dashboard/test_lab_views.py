@@ -146,7 +146,7 @@ def test_sweep_races_marks_the_diverging_rate_and_highlights_the_best(make_app):
     """3 rates: α = 50 explodes and is marked with its reason, the best is drawn thick with a star."""
     at = make_app()
     run = sweep(at)
-    assert run.sweep.iteration == 30 and run.sweep.failures[2] and "exploded" in run.sweep.failures[2]
+    assert run.sweep.iteration == 30 and run.sweep.failures[2] and run.sweep.failures[2].kind == "exploded"
     names = [t["name"] for t in traces(at, "sweep_acc") if t.get("showlegend", True)]
     best = run.best("dev_acc")
     assert f"α=50 {lab_charts.FAILED} exploded" in names and names[best].startswith(f"α={run.sweep.lrs[best]:g} ★")
@@ -163,7 +163,7 @@ def test_continue_moves_the_best_run_to_the_train_tab(make_app):
     at = make_app()
     run = sweep(at)
     best = run.best("dev_acc")
-    weights = run.sweep.run_params(best).W1
+    weights = run.sweep.state(best).params.W1
     at.button(key="sweep_continue").click().run()
     trainer = lab(at).trainer
     assert trainer.lr == run.sweep.lrs[best] == at.session_state["lr"] and trainer.iteration == 30
@@ -318,4 +318,4 @@ def test_a_sweep_core_cannot_continue_stops_with_its_reason():
         run.run.advance(0.05)
         if run.finished():
             break
-    assert run.finished() and all("one_hot" in f for f in run.sweep.failures)
+    assert run.finished() and all(f.kind == "bad_batch" for f in run.sweep.failures)

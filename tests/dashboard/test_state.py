@@ -1,6 +1,5 @@
-"""The session's run and the live driver: what starts a new run, budgeted training, the lock, dead units."""
+"""The session's run and the live driver: what starts a new run, budgeted training, the lock, stops."""
 
-import numpy as np
 import pytest
 
 import data
@@ -16,7 +15,7 @@ def parts():
 
 def make_lab(parts, stop_at=None, **changes) -> state.Lab:
     """A Lab around a fresh Trainer (no Streamlit session needed)."""
-    config = TrainConfig(**{"iterations": state.NO_STOP, **changes})
+    config = TrainConfig(**{"iterations": None, **changes})
     trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     return state.Lab(live.Run(trainer, stop_at=stop_at), config, "sample", None, parts)
 
@@ -83,22 +82,3 @@ def test_rate_is_iterations_per_wall_second(parts):
     assert lab.run.rate() is None  # paused: no speed shown
     lab.run.running = True
     assert lab.run.rate() == 50.0
-
-
-def test_dead_units_skips_the_pass_while_running_with_none_dead(parts):
-    """Running, with no dead unit at the last evaluation: no extra pass over the data, an all-False mask."""
-    lab = make_lab(parts)
-    lab.run.running = True
-    assert lab.trainer.history.last["dead_fraction"] == 0
-    dead = state.dead_units(lab)
-    assert dead.shape == (10,) and not dead.any() and lab.dead_cache is None
-
-
-def test_dead_units_finds_a_killed_neuron(parts):
-    """A neuron whose weights and bias make it negative everywhere is reported dead."""
-    lab = make_lab(parts)
-    p = lab.trainer.params
-    W1, b1 = p.W1.copy(), p.b1.copy()
-    W1[3], b1[3] = -1.0, -1.0
-    lab.trainer.params = type(p)(W1, b1, p.W2, p.b2)
-    assert np.flatnonzero(state.dead_units(lab)).tolist() == [3]  # paused: checked on the current weights
