@@ -1,67 +1,62 @@
 """digit-lab dashboard: train a from-scratch NumPy network on digits, live, and steer it.
 
-Run with `streamlit run dashboard/app.py`. This file only lays the page out: the sidebar decides
-the data and settings (views/sidebar.py), `dashboard/state.py` holds the session's run, and each
-tab is a view module with a `render()`, listed in TABS.
+Run with `streamlit run dashboard/app.py`. This entry file runs on every rerun: it checks the
+link, draws the shared sidebar (data and settings, views/sidebar.py), makes the session's run
+match it (`dashboard/state.py`), then runs the one view that is open. Each view is a page file
+under dashboard/views/ with its own URL path (`/notebook`, `/lab`, ...), listed in PAGES; only
+the open one runs (`st.navigation`). The session's run is saved under the URL's `?run=` id and
+restored from it (dashboard/session.py).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from dashboard import settings, state
-from dashboard.views import digit, math_view, notebook, sidebar, train
-from dashboard.views import lab as lab_view
+from dashboard import alpha, session, state, urlstate
+from dashboard.views import sidebar
 
-TABS = {"Train": train.render, notebook.LABEL: notebook.render, math_view.LABEL: math_view.render,
-        digit.LABEL: digit.render, lab_view.LABEL: lab_view.render}
-# Less empty space above the tabs and in the sidebar header: the live view needs the height.
+VIEWS = Path(__file__).parent / "views"
+# (file, title, URL path, icon); the first is the default page, served at the app's root URL.
+PAGES = (("train.py", "Train", "train", ":material/monitoring:"),
+         ("notebook.py", "Notebook vs corrected", "notebook", ":material/compare:"),
+         ("math_view.py", "Math", "math", ":material/function:"),
+         ("digit.py", "Inside a digit", "digit", ":material/draw:"),
+         ("sweep.py", "LR lab", "lab", ":material/science:"),
+         ("history.py", "Runs", "runs", ":material/table_rows:"))
+# Less empty space above the views and in the sidebar header: the live view needs the height.
 CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 4rem; padding-bottom: 1rem; }  /* below the navigation bar */
 [data-testid="stSidebarHeader"] { height: 1rem; min-height: 1rem; padding: 0; }
 [data-testid="stSidebarUserContent"] { padding-top: 0.5rem; }
 [data-testid="stMetricValue"] { font-size: 1.55rem; }
 </style>"""
 
 
-def init_lr() -> None:
-    """Give the α widgets their first value once per session (a link's `?lr=` was applied by check_link)."""
-    st.session_state.setdefault("lr", settings.DEFAULTS["lr"])  # plain state shown by the α widgets
+def pages() -> list[st.Page]:
+    """The views as pages, the Train view first (the default)."""
+    return [st.Page(VIEWS / file, title=title, url_path=path, icon=icon, default=i == 0)
+            for i, (file, title, path, icon) in enumerate(PAGES)]
 
 
 def main() -> None:
-    """Lay out one full run of the page."""
+    """Lay out one full run of the page: link, sidebar, run, then the open view."""
     st.set_page_config(page_title="digit-lab", page_icon="🔢", layout="wide", initial_sidebar_state="expanded")
+    page = st.navigation(pages(), position="top")
     st.html(CSS)
-    lab_view.check_link()  # before the sidebar's bound widgets drop bad URL values silently
-    init_lr()
-    lab = state.get()
-    with st.sidebar:
-        st.markdown("### digit-lab")
-        st.caption("A 784 → h → 10 network written in NumPy, trained live. Change anything, watch it learn.")
-        st.subheader("Data", divider="gray")
-        request = sidebar.choose_data(lab)
-        data_slot = st.container()
-        st.subheader("Model and training", divider="gray")
-        settings.render(lab.trainer.m if lab else None)
-    lab = sidebar.apply(lab, request)
-    with data_slot:
-        sidebar.show_data(lab)
-    with st.sidebar:
-        if lab.settings_error:
-            st.error(lab.settings_error)
-        st.subheader("Weights and metrics", divider="gray")
-        sidebar.export_panel(lab)
+    # TODO(threads.py): dashboard.threads' run-time BLAS cap is called here once it is on main.
+    session.restore()  # the link's ?run= comes back first: it sets the sidebar's settings and α
+    alpha.init(urlstate.check_link())  # before the sidebar's bound widgets drop bad URL values silently
+    urlstate.show_link_notices()
+    session.show_notice()
+    lab = sidebar.render()
+    urlstate.sync_link()
     if lab.notice:
         st.toast(lab.notice)
         lab.notice = None
-    # Every tab's view runs on each full rerun. Stateful tabs (on_change="rerun" or bound to the
-    # URL) would run only the open one, but in Streamlit 1.67 a live fragment inside such a tab
-    # leaves a stale copy of its charts in the page on every tick (tests/dashboard/test_lab_browser.py).
-    views = st.tabs(list(TABS), key="view")
-    for tab, render in zip(views, TABS.values()):
-        with tab:
-            render()
+    page.run()
+    session.keep(state.get())  # saved when anything changed; the URL carries the run id
 
 
 main()

@@ -1,4 +1,4 @@
-"""What the dashboard hands out and takes back: weights (.npz), metrics (.csv), uploaded weights.
+"""What the dashboard hands out and takes back: runs (.npz), metrics (.csv), uploaded runs or weights.
 
 No Streamlit here: the download buttons call these at click time, and the tests call them directly.
 """
@@ -10,19 +10,14 @@ import io
 
 import data
 from core import Params, Trainer
-from core.train import HISTORY_FIELDS
-
-
-def weights_meta(trainer: Trainer, data_name: str) -> dict:
-    """The settings, mode and progress stored next to the weights."""
-    return {**trainer.config.to_dict(), "mode": trainer.config.mode, "lr": trainer.lr,
-            "iteration": trainer.iteration, "data": data_name, "saved_by": "digit-lab dashboard"}
+from core.run import HISTORY_FIELDS, RunState, read
 
 
 def weights_npz(trainer: Trainer, data_name: str) -> bytes:
-    """The current weights as an .npz readable by `data.load_weights` and `Params.from_arrays`."""
-    params = trainer.params  # read once: a tick may assign new params meanwhile
-    return data.weights_bytes(params.to_arrays(), weights_meta(trainer, data_name))
+    """The whole run (weights, optimizer state, batch position, history) as an .npz that
+    `data.load_weights` + `core.run.read` turn back into its `RunState`; W1..b2 are plain arrays in it."""
+    arrays, meta = trainer.state().to_arrays()
+    return data.weights_bytes(arrays, {**meta, "data": data_name, "saved_by": "digit-lab dashboard"})
 
 
 def metrics_csv(trainer: Trainer) -> bytes:
@@ -34,13 +29,13 @@ def metrics_csv(trainer: Trainer) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def read_weights(content: bytes, name: str) -> tuple[Params, dict]:
-    """Parse uploaded weights into checked `Params` and their meta.
+def read_weights(content: bytes, name: str) -> tuple[RunState | Params, dict]:
+    """Parse an uploaded run (or, from older files, weights only) and its meta.
 
     Raises: ValueError naming the file and what is wrong (format, names, shapes or values).
     """
     arrays, meta = data.load_weights(content, name=name)
     try:
-        return Params.from_arrays(arrays), meta
+        return read(arrays, meta), meta
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None

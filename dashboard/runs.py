@@ -1,6 +1,6 @@
 """The session's run history: every training run kept for comparison, export and sharing.
 
-A run is the Train tab's run from its start until it is replaced (Reset, a settings change,
+A run is the Train view's run from its start until it is replaced (Reset, a settings change,
 loaded weights, a sweep run continued), or one run of a learning-rate sweep. Each `RunRecord`
 holds its settings, its evaluations, its final metrics and, while the memory budget allows, its
 weights. `RunHistory` keeps at most MAX_RUNS of them. Everything here is plain Python and NumPy
@@ -19,14 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import Trainer
+from core.run import HISTORY_FIELDS, Failure
 from core.sweep import Sweep
-from core.train import HISTORY_FIELDS
+from dashboard import words
 
 MAX_RUNS = 50
 MAX_ROWS = 2000  # evaluations kept per run (thinned evenly beyond that, first and last kept)
 MAX_WEIGHT_BYTES = 32 * 2**20  # weights kept over all runs; the oldest runs lose theirs first
 HISTORY_KEY = "run_history"
-LIVE_ID = 0  # the id of the Train tab's current run, shown live and never stored
+LIVE_ID = 0  # the id of the Train view's current run, shown live and never stored
 FINAL_FIELDS = ("train_loss", "train_acc", "dev_loss", "dev_acc")
 # The settings a legend may name, in order, with their short names.
 SETTING_NAMES = {"lr": "α", "hidden": "h", "batch_size": "batch", "optimizer": "opt", "mode": "mode",
@@ -46,7 +47,7 @@ class RunRecord:
     iterations: int
     seconds: float
     lr_changes: list[tuple[int, float]]
-    failure: str | None = None
+    failure: Failure | None = None
     weights: dict[str, np.ndarray] | None = None  # W1, b1, W2, b2
     id: int = LIVE_ID
 
@@ -108,15 +109,14 @@ def from_trainer(trainer: Trainer, data: str, source: str = "Train", live: bool 
 
 def from_sweep(sweep: Sweep, data: str, source: str) -> list[RunRecord]:
     """One record per run of a sweep, final metrics measured on the whole train and dev sets."""
-    params = sweep.params
     records = []
-    for i, (lr, metrics) in enumerate(zip(sweep.lrs, sweep.final_metrics())):
-        rows = list(sweep.histories[i].rows)
+    for i, metrics in enumerate(sweep.run_metrics()):
+        run = sweep.state(i)
         final = dict(train_loss=metrics["train_loss"], train_acc=metrics["train_accuracy"],
                      dev_loss=metrics["dev_loss"], dev_acc=metrics["dev_accuracy"])
-        weights = {name: np.array(a[i]) for name, a in params.to_arrays().items()}  # copies, not views
-        records.append(RunRecord(source, data, sweep.config.with_(lr=lr).to_dict(), thin(rows), final,
-                                 metrics["iterations"], sweep.seconds, [(0, lr)], sweep.failures[i], weights))
+        weights = {name: np.array(a) for name, a in run.params.to_arrays().items()}  # copies, not views
+        records.append(RunRecord(source, data, run.config.to_dict(), thin(list(run.history)), final,
+                                 metrics["iterations"], sweep.seconds, list(run.lr_changes), run.failure, weights))
     return records
 
 
@@ -186,16 +186,7 @@ def run_name(record: RunRecord) -> str:
 
 def status(record: RunRecord) -> str:
     """"ok", or the kind of failure in a word or two."""
-    return failure_kind(record.failure) if record.failure else "ok"
-
-
-def failure_kind(message: str) -> str:
-    """A failure message (core.train) reduced to its kind: exploded, NaN, dead ReLUs, collapsed."""
-    for word, kind in (("exploded", "exploded"), ("NaN", "diverged (NaN)"), ("died", "all ReLUs dead"),
-                       ("collapsed", "collapsed")):
-        if word in message:
-            return kind
-    return "stopped"
+    return words.failure_short(record.failure) if record.failure else "ok"
 
 
 def table_rows(records: Sequence[RunRecord]) -> list[dict]:
@@ -235,7 +226,8 @@ def metrics_json(records: Sequence[RunRecord]) -> bytes:
     """The runs as JSON: settings, α changes, failure, final metrics and evaluations (NaN as null)."""
     labels = legend_labels(records)
     runs = [{"run": run_name(r), "label": label, "source": r.source, "data": r.data, "config": r.config,
-             "lr_changes": [list(change) for change in r.lr_changes], "failure": r.failure,
+             "lr_changes": [list(change) for change in r.lr_changes],
+             "failure": words.failure_text(r.failure) if r.failure else None,
              "iterations": r.iterations, "seconds": r.seconds, "final": r.final,
              "history": [{f: row[f] for f in HISTORY_FIELDS} for row in r.rows]}
             for r, label in zip(records, labels)]
@@ -268,6 +260,6 @@ def session_history() -> RunHistory:
 
 
 def record_replaced(lab) -> None:
-    """Store the Train tab's run as it is replaced (called by dashboard/state.py); empty runs are skipped."""
+    """Store the Train view's run as it is replaced (called by dashboard/state.py); empty runs are skipped."""
     if lab.trainer.iteration > 0:
         session_history().add(from_trainer(lab.trainer, lab.dataset.name))

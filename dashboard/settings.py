@@ -3,7 +3,7 @@
 Each setting is a keyed widget bound to the URL (`bind="query-params"`), so a link can carry a
 setup such as `?mode=notebook&hidden=32`; Streamlit drops values that are out of range or not an
 option, so a bad link falls back to the defaults instead of failing. The learning rate is not
-here: it lives next to the training controls (see views/train.py) and applies live.
+here: it lives in dashboard/alpha.py, is shown next to the training controls and applies live.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import streamlit as st
 
 from core import TrainConfig, effective_lr
 from core.config import MAX_HIDDEN
-from dashboard.state import NO_STOP
+from dashboard import alpha
 
 DEFAULTS = dict(hidden=10, mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
-                optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=0.1)
+                optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=alpha.DEFAULT)
 LR_MIN, LR_MAX = 0.001, 10.0
+MAX_STOP = 100_000_000  # the stop-at entry's largest value (0 means no stop)
 # The log-scale slider's stops: round numbers, about evenly spaced in log(α), 10 per decade.
 LR_STEPS = [round(m * 10.0**e, 6) for e in range(-3, 1) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)] + [LR_MAX]
 MODES = ("corrected", "notebook")
@@ -41,13 +42,13 @@ def config_from_settings(values: Mapping) -> TrainConfig:
         hidden=int(v["hidden"]), lr=float(v["lr"]), mode=v["mode"], notebook_m=int(v["notebook_m"]),
         batch_size=None if v["full_batch"] else int(v["batch_size"]), optimizer=v["optimizer"],
         seed=int(v["seed"]), dev_size=int(v["dev_size"]), train_size=int(v["train_size"]) or None,
-        iterations=int(v["stop_at"]) or NO_STOP,
+        iterations=int(v["stop_at"]) or None,
     )
 
 
 def current_values() -> dict:
-    """Every setting's current value (from the widgets' session state, else the default)."""
-    return {key: value(key) for key in DEFAULTS}
+    """Every setting's current value (from the widgets' session state, else the default), α from its owner."""
+    return {**{key: value(key) for key in DEFAULTS}, "lr": alpha.get()}
 
 
 def render(train_rows: int | None = None) -> None:
@@ -75,7 +76,7 @@ def render(train_rows: int | None = None) -> None:
     left, right = st.columns(2)
     left.number_input("Train rows", 0, 10_000_000, DEFAULTS["train_size"], step=1000, key="train_size",
                       bind=bind, help="Use only this many training rows (faster steps); 0 = all.")
-    right.number_input("Stop at iteration", 0, NO_STOP - 1, DEFAULTS["stop_at"], step=100, key="stop_at",
+    right.number_input("Stop at iteration", 0, MAX_STOP, DEFAULTS["stop_at"], step=100, key="stop_at",
                        bind=bind, help="Start pauses when the run gets here; 0 = never. Changing it keeps the run.")
     st.caption("Changing a setting above starts a new run; α (next to the controls) applies live.")
 

@@ -1,9 +1,10 @@
 """Settings in the URL: a query string -> checked settings plus notices, and settings -> a link.
 
-No Streamlit calls here. The sidebar's widgets are bound to the URL (`bind="query-params"`) and
+The pure part (no Streamlit) comes first; the session's link (checked once when opened, kept
+current on every full run, shown as "Copy link") is the last section. The sidebar's widgets are bound to the URL (`bind="query-params"`) and
 Streamlit drops a bad bound value silently (it clears the parameter and the widget keeps its
 default); `parse_query` applies the same rules so the app can *say* what it ignored. α is not a
-bound widget (it lives in `st.session_state["lr"]`, shown by the versioned α widgets), so its
+bound widget (its owner is dashboard/alpha.py, shown by the versioned α widgets), so its
 `lr` parameter is checked here alone. The rules mirror Streamlit 1.67: integers as Python's
 `int()` reads them, booleans "true"/"false" in any case, choices exactly as the widget shows them
 (the data source by its label, e.g. `data_source=MNIST`), the last value of a repeated parameter.
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from core.config import MAX_HIDDEN
-from dashboard import settings
-from dashboard.state import NO_STOP
+import streamlit as st
+
+from dashboard import alpha, settings
 from dashboard.views.sidebar import SOURCE_LABELS
 
 # The exact-α entry next to the Train controls accepts 1e-5..100 (views/train.py); a link may
@@ -27,7 +29,7 @@ LR_LOW, LR_HIGH = 1e-5, 100.0
 SHOWN_CHARS = 40  # a value longer than this is cut in notices
 SHOWN_UNKNOWN = 5  # unknown parameter names listed in a notice at most
 # Parameters other views read from the URL; not reported as unknown. Add new bound keys here.
-OTHER_KEYS: frozenset[str] = frozenset()
+OTHER_KEYS: frozenset[str] = frozenset({"run"})  # the run id (dashboard/session.py)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ PARAMS: dict[str, Param] = {
     "seed": Param("seed", "int", 0, 2**31 - 1),
     "dev_size": Param("dev rows", "int", 1, 100_000),
     "train_size": Param("train rows", "int", 0, 10_000_000),
-    "stop_at": Param("stop at iteration", "int", 0, NO_STOP - 1),
+    "stop_at": Param("stop at iteration", "int", 0, settings.MAX_STOP),
 }
 DEFAULTS: dict = {"data_source": "sample", **settings.DEFAULTS}
 
@@ -156,3 +158,65 @@ def link(values: Mapping, base: str | None = None) -> str:
     """The link that reopens these settings: `base` (the app's address, if known) plus the query."""
     query = urlencode(to_query(values))
     return (base or "") + (f"?{query}" if query else "")
+
+
+# ----- the session's link (Streamlit) -------------------------------------------------------------
+CHECKED_KEY, NOTICES_KEY = "link_checked", "link_notices"
+
+
+def check_link() -> float | None:
+    """Check the URL's settings once per session; returns the link's α (on that first run), else None.
+
+    Called by app.py before the sidebar: on a session's first run the query string is still as it
+    was opened (bound widgets drop bad values silently while they are drawn). What was ignored is
+    kept for `show_link_notices`.
+    """
+    if st.session_state.get(CHECKED_KEY):
+        return None
+    st.session_state[CHECKED_KEY] = True
+    _, st.session_state[NOTICES_KEY] = parse_query(st.query_params.to_dict())
+    text = st.query_params.get("lr")
+    if text is None:
+        return None
+    try:  # α is not a bound widget: its owner takes it from here
+        return PARAMS["lr"].parse(text)
+    except ValueError:
+        del st.query_params["lr"]
+        return None
+
+
+def show_link_notices() -> None:
+    """The link's ignored values, with a Dismiss button."""
+    notices = st.session_state.get(NOTICES_KEY)
+    if notices:
+        notice_col, dismiss_col = st.columns([12, 1], vertical_alignment="center")
+        notice_col.warning("**This link had settings that cannot be used; the defaults stand in.**\n\n"
+                           + "\n".join(f"- {n}" for n in notices), icon=":material/link_off:")
+        dismiss_col.button("Dismiss", key="link_dismiss", on_click=lambda: st.session_state.update({NOTICES_KEY: []}))
+
+
+def sync_link() -> None:
+    """Put the session's α in the URL's `lr` (removed at the default), so the address bar is a link too."""
+    lr = alpha.get()
+    wanted = None if lr == settings.DEFAULTS["lr"] else PARAMS["lr"].format(lr)
+    if st.query_params.get("lr") != wanted:
+        if wanted is None:
+            del st.query_params["lr"]
+        else:
+            st.query_params["lr"] = wanted
+
+
+def current_setup() -> dict:
+    """The settings a link carries: data source, every sidebar setting and α."""
+    return {**settings.current_values(), "data_source": st.session_state.get("data_source", "sample")}
+
+
+def share() -> None:
+    """"Copy link to this setup": the link in a code block, which has a copy button."""
+    values = current_setup()
+    note = ("**Copy link to this setup** (the box's copy button): it opens with these settings, this α and "
+            "this stop-at; press Start to replay the run (same seed, weights and batches).")
+    if values["data_source"] == "upload":
+        note += " An uploaded file is not in the link: whoever opens it uploads their own."
+    st.caption(note + " α changed in the Train view since the last click here? **Refresh** updates the link.")
+    st.code(link(values, st.context.url), language=None, wrap_lines=True)

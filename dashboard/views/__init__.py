@@ -1,1 +1,1 @@
-"""The dashboard's views: the sidebar, and one module per tab with a `render()` function."""
+"""The dashboard's views: one page file per view (run by st.navigation in app.py), and the shared sidebar."""

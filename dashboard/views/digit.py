@@ -1,6 +1,6 @@
-"""The "Inside a digit" tab: one image's way through the current network, a drawing pad, and a W1 replay.
+"""The "Inside a digit" view: one image's way through the current network, a drawing pad, and a W1 replay.
 
-For a dev image (picked by index, or among the Train tab's gallery of mistakes) or a drawing, it
+For a dev image (picked by index, or among the Train view's gallery of mistakes) or a drawing, it
 shows the 28x28 input, the h hidden activations, what each hidden neuron adds to each digit's
 logit (`core.inspect.explain`) and the softmax probabilities. The drawing part is a fragment, so
 a new stroke reruns only it. The replay scrubs through the W1 snapshots the trainer kept.
@@ -24,11 +24,9 @@ CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
 def render() -> None:
-    """Draw the tab (skipped while another tab is open, when the tabs report which one is)."""
-    if st.session_state.get("view", LABEL) != LABEL:
-        return
+    """Draw the view."""
     lab = state.get()
-    st.caption("Follow one image through the network as it is right now (train it in the Train tab, then come "
+    st.caption("Follow one image through the network as it is right now (train it in the Train view, then come "
                "back): pixels → hidden neurons → one score (logit) per digit → probabilities.")
     source = st.segmented_control("Image", SOURCES, default=SOURCES[0], key="digit_source", persist_state="page",
                                   required=True,
@@ -42,7 +40,7 @@ def render() -> None:
 
 # ----- the image ----------------------------------------------------------------------------------
 def dev_image(lab: Lab) -> None:
-    """Pick a dev image by index or among the Train tab's mistakes, and show its way through the network."""
+    """Pick a dev image by index or among the Train view's mistakes, and show its way through the network."""
     d = lab.trainer.y_dev.size
     if st.session_state.get("digit_index", 0) >= d:  # the dev set shrank since: start over
         st.session_state["digit_index"] = 0
@@ -57,12 +55,12 @@ def dev_image(lab: Lab) -> None:
 
 
 def mistake_picker(lab: Lab) -> None:
-    """A list of the mistakes the Train tab's gallery shows (same digit filters); choosing one shows it."""
+    """A list of the mistakes the Train view's gallery shows (same digit filters); choosing one shows it."""
     preds, probs = lab.trainer.dev_predictions()
     true, pred = st.session_state.get("gallery_filter", (train.ANY, train.ANY))
     picked, _ = train.mistakes(lab.trainer.y_dev, preds, probs, true, pred)
     y = lab.trainer.y_dev
-    st.selectbox("…or a mistake from the Train tab's gallery", [int(i) for i in picked], index=None,
+    st.selectbox("…or a mistake from the Train view's gallery", [int(i) for i in picked], index=None,
                  format_func=lambda i: f"#{i}: a {y[i]} taken for a {preds[i]} ({probs[preds[i], i]:.0%})",
                  key="digit_mistake", on_change=_mistake_chosen, placeholder=f"{len(picked)} mistakes",
                  disabled=not picked.size)
@@ -117,7 +115,7 @@ def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
     if true_label is not None:
         cells[2].metric("True label", str(true_label), delta="right" if k == true_label else "wrong",
                         delta_color="normal" if k == true_label else "inverse", delta_arrow="off")
-    cells[3].caption(f"Network at iteration {lab.trainer.iteration:,} of the Train tab's run "
+    cells[3].caption(f"Network at iteration {lab.trainer.iteration:,} of the Train view's run "
                      f"(h = {params.hidden}). Probabilities = softmax(Z2): they sum to {e.probs.sum():.3f}.")
     left, right = st.columns(2)
     left.plotly_chart(math_charts.bars_figure(e.probs, [str(d) for d in range(10)], "Probabilities A2 = softmax(Z2)",
@@ -148,7 +146,7 @@ def replay(lab: Lab) -> None:
     snapshots = frames(lab.trainer)
     iterations = [it for it, _ in snapshots]
     if len(iterations) < 2:
-        st.caption("Only the initial weights so far: train in the Train tab, then come back to replay.")
+        st.caption("Only the initial weights so far: train in the Train view, then come back to replay.")
         chosen = iterations[0]
     else:
         chosen = st.select_slider("Iteration (snapshots are log-spaced: dense early, when weights change most)",
@@ -162,3 +160,7 @@ def replay(lab: Lab) -> None:
     st.plotly_chart(figure, key="digit_replay_chart", config=CONFIG)
     if lab.trainer.params.hidden > REPLAY_TILES:
         st.caption(f"The first {REPLAY_TILES} of {lab.trainer.params.hidden} neurons.")
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)
+    render()

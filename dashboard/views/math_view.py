@@ -1,6 +1,6 @@
-"""The "Math" tab: the notebook's equations, each next to the live tensor it produces.
+"""The "Math" view: the notebook's equations, each next to the live tensor it produces.
 
-For the Train tab's current weights and one dev image or a batch of training rows, every tensor of
+For the Train view's current weights and one dev image or a batch of training rows, every tensor of
 one gradient-descent step comes from `core.inspect.step_tensors` (with the run's quirks, so in
 notebook mode the equations and numbers are the notebook's); the gradient check is
 `core.inspect.gradient_check`. One part (forward, backward, update, check) is drawn at a time.
@@ -26,12 +26,10 @@ HIDDEN, DIGIT, EXAMPLE, PIXEL = "hidden neuron", "digit", "example", "pixel"
 
 
 def render() -> None:
-    """Draw the tab (skipped while another tab is open, when the tabs report which one is)."""
-    if st.session_state.get("view", LABEL) != LABEL:
-        return
+    """Draw the view."""
     lab = state.get()
     st.caption("The network's equations as the notebook writes them (columns are examples), each next to "
-               "the tensor it produces right now, for the Train tab's current weights. Train a little, then "
+               "the tensor it produces right now, for the Train view's current weights. Train a little, then "
                "come back: the numbers change, the equations don't.")
     left, mid, right = st.columns([1.4, 1, 2.6], vertical_alignment="bottom")
     scope = left.segmented_control("Input", SCOPES, default=SCOPES[1], key="math_scope", persist_state="page",
@@ -132,13 +130,13 @@ def update_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
         st.latex(r"W_1 \leftarrow W_1 - \alpha\, dW_1 \qquad b_1 \leftarrow b_1 - \alpha\, db_1")
         st.latex(r"W_2 \leftarrow W_2 - \alpha\, dW_2 \qquad b_2 \leftarrow b_2 - \alpha\, db_2")
         st.markdown(f"Gradient descent: each parameter takes a small step against its gradient, the direction in "
-                    f"which the loss grows fastest. α = **{lr:.4g}** (the Train tab's learning rate).")
+                    f"which the loss grows fastest. α = **{lr:.4g}** (the Train view's learning rate).")
         if trainer.config.optimizer != "plain":
             st.caption(f"This run uses {trainer.config.optimizer}, which reshapes the step; the plain update "
                        "shown here is the notebook's.")
         if trainer.quirks.global_m or trainer.quirks.double_dZ2:
-            st.caption("With the notebook's gradients (scaled as on the Backward pass tab), the step really taken "
-                       "is smaller or larger than α suggests: see the Notebook vs corrected tab.")
+            st.caption("With the notebook's gradients (scaled as on the Backward pass part), the step really taken "
+                       "is smaller or larger than α suggests: see the Notebook vs corrected view.")
     sizes = relative_steps(trainer.params.to_arrays(), T, lr)
     right.plotly_chart(math_charts.bars_figure(np.array(list(sizes.values())), list(sizes),
                                                "Size of one step: ‖α·dW‖ / ‖W‖", x_title="parameter"),
@@ -199,3 +197,7 @@ def equations(rows: list[tuple[str, str, str, str, str]], T: dict[str, np.ndarra
 def shape_text(A: np.ndarray) -> str:
     """A tensor's shape as "(10, 64)"."""
     return "(" + ", ".join(str(n) for n in A.shape) + ")"
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)
+    render()

@@ -1,36 +1,28 @@
-"""The "Notebook vs corrected" tab: the notebook's network and the corrected one, trained side by side.
+"""The "Notebook vs corrected" view: the notebook's network and the corrected one, trained side by side.
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
-rows, α = 1, 1,000 full-batch iterations) in lockstep: a fragment rerun every TICK seconds while
-running steps both `Trainer`s by the same number of iterations. Each of the notebook's quirks has
-a checkbox (they build the notebook side's `Quirks`) and a plain-English explanation, and
-`core.compare.quirk_effects` measures each one flipped alone, on request.
+rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/pair.py, driven by
+`live.fragment`). Each of the notebook's quirks has a checkbox (they build the notebook side's
+`Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
+flipped alone, on request. This file only lays out and draws.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
-from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, Trainer, effective_lr, preset
+from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, quirk_effects
-from dashboard import math_charts, state
-from dashboard.views import train
+from dashboard import live, math_charts, pair as pairs, state, words
+from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Pair, PairSettings
 from data import Split
 
 LABEL = "Notebook vs corrected"
-PAIR_KEY = "notebook_pair"
+PAIR_KEY = pairs.PAIR_KEY
 EFFECTS_KEY = "notebook_effects"
-TICK = 0.2
-RUN_TIME = 0.3  # seconds per tick, drawing included
-MIN_BUDGET = 0.1
-CHUNK = 4  # iterations per trainer between deadline checks
-NOTEBOOK = preset("notebook")  # h = 10, α = 1, 1,000 iterations, 3,000 rows, full batch
-KAGGLE_ROWS = 42_000
 RUNS = ("notebook", "corrected")  # the order of Pair.trainers
 
 
@@ -72,116 +64,6 @@ QUIRKS = {
 }
 
 
-# ----- settings and the pair of runs --------------------------------------------------------------
-@dataclass(frozen=True)
-class PairSettings:
-    """Everything that decides the two runs."""
-
-    lr: float = NOTEBOOK.lr
-    iterations: int = NOTEBOOK.iterations
-    rows: int = NOTEBOOK.train_size
-    quirks: Quirks = NOTEBOOK_QUIRKS
-    same_init: bool = False  # the corrected run starts from the notebook's initial weights
-    match_lr: bool = False  # the corrected run gets the notebook's effective α
-    hidden: int = NOTEBOOK.hidden
-    seed: int = 0
-
-    @property
-    def notebook_lr(self) -> float:
-        """The step size the notebook's quirks really take on this many rows (full batch)."""
-        return effective_lr(self.lr, self.rows, self.quirks)
-
-    @property
-    def corrected_lr(self) -> float:
-        """α for the corrected run: the same α, or the notebook's effective one."""
-        return self.notebook_lr if self.match_lr else self.lr
-
-    def configs(self) -> tuple[TrainConfig, TrainConfig]:
-        """The notebook side's and the corrected side's TrainConfig."""
-        common = dict(hidden=self.hidden, iterations=self.iterations, seed=self.seed, eval_every=NOTEBOOK.eval_every)
-        notebook = TrainConfig(lr=self.lr, mode="notebook", notebook_m=self.quirks.global_m or KAGGLE_ROWS,
-                               quirks=self.quirks, **common)
-        return notebook, TrainConfig(lr=self.corrected_lr, mode="corrected", **common)
-
-
-@dataclass(eq=False)  # compared by identity: holds trainers and a lock
-class Pair:
-    """The two runs, trained in lockstep on the same rows."""
-
-    notebook: Trainer
-    corrected: Trainer
-    settings: PairSettings
-    split: Split
-    running: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def trainers(self) -> tuple[Trainer, Trainer]:
-        return self.notebook, self.corrected
-
-    def live(self) -> list[Trainer]:
-        """The runs still training: not failed, not at the last iteration (always at the same iteration)."""
-        return [t for t in self.trainers if t.failure is None and t.iteration < self.settings.iterations]
-
-    @property
-    def done(self) -> bool:
-        """Both runs finished or failed."""
-        return not self.live()
-
-
-def build(settings: PairSettings, split: Split) -> Pair:
-    """Two fresh runs on the first `settings.rows` training rows and the whole dev set."""
-    nb_config, co_config = settings.configs()
-    X, y = split.X_train[:, :settings.rows], split.y_train[:settings.rows]
-    notebook = Trainer(nb_config, X, y, split.X_dev, split.y_dev)
-    corrected = Trainer(co_config, X, y, split.X_dev, split.y_dev,
-                        params=notebook.params if settings.same_init else None)
-    return Pair(notebook, corrected, settings, split)
-
-
-def step_pair(pair: Pair, n: int) -> int:
-    """Step every live run by the same n iterations (at most to the end); returns n made by each."""
-    live = pair.live()
-    if not live:
-        return 0
-    n = min(n, pair.settings.iterations - live[0].iteration)
-    for trainer in live:
-        trainer.step(n)
-    return n
-
-
-def advance(pair: Pair, budget: float) -> int:
-    """Train both runs in lockstep for about `budget` seconds unless a click holds the lock; iterations made."""
-    if not pair.lock.acquire(blocking=False):
-        return 0
-    try:
-        deadline, made = time.perf_counter() + budget, 0
-        while time.perf_counter() < deadline:
-            n = step_pair(pair, CHUNK)
-            if n == 0:
-                break
-            made += n
-        return made
-    finally:
-        pair.lock.release()
-
-
-def get_pair() -> Pair | None:
-    """This session's pair of runs, or None before the tab was drawn."""
-    return st.session_state.get(PAIR_KEY)
-
-
-def sync(settings: PairSettings, split: Split) -> Pair:
-    """The pair for these settings and data: kept when nothing changed, else built anew (still running if it was)."""
-    pair = get_pair()
-    if pair is None or pair.settings != settings or pair.split is not split:
-        running = pair.running if pair is not None else False
-        pair = build(settings, split)
-        pair.running = running and not pair.done
-        st.session_state[PAIR_KEY] = pair  # one assignment: a tick in flight finishes on the old pair
-    return pair
-
-
 # ----- widgets -> settings ----------------------------------------------------------------------------
 def quirk_key(name: str) -> str:
     """The checkbox key of a quirk."""
@@ -196,7 +78,7 @@ def quirks_from(values: dict) -> Quirks:
 
 
 def read_settings(lab: state.Lab) -> PairSettings:
-    """The settings from this tab's widgets (or their defaults before they are drawn)."""
+    """The settings from this view's widgets (or their defaults before they are drawn)."""
     s = st.session_state
     return PairSettings(lr=float(s.get("nb_lr", NOTEBOOK.lr)),
                         iterations=int(s.get("nb_iterations", NOTEBOOK.iterations)),
@@ -205,18 +87,16 @@ def read_settings(lab: state.Lab) -> PairSettings:
                         match_lr=bool(s.get("nb_match_lr", False)), seed=lab.config.seed)
 
 
-# ----- the tab ------------------------------------------------------------------------------------
+# ----- the view -----------------------------------------------------------------------------------
 def render() -> None:
-    """Draw the tab (skipped while another tab is open, when the tabs report which one is)."""
-    if st.session_state.get("view", LABEL) != LABEL:
-        return
+    """Draw the view."""
     lab = state.get()
     rows = st.session_state.setdefault("nb_rows", min(NOTEBOOK.train_size, lab.split.y_train.size))
     if rows > lab.split.y_train.size:  # the training split shrank since
         st.session_state["nb_rows"] = lab.split.y_train.size
     settings_row(lab)
     settings = read_settings(lab)
-    pair = sync(settings, lab.split)
+    pair = pairs.sync(settings, lab.split)
     st.info(why_alpha_worked(settings), icon=":material/lightbulb:")
     st.caption(f"Press Start and compare. Then try: untick “Gradients ÷ {KAGGLE_ROWS:,}” (the notebook takes α at "
                "face value and breaks too), or tick “Use the notebook's effective α” (the corrected run learns "
@@ -227,7 +107,7 @@ def render() -> None:
         quirk_switches()
         corrected_options()
     with right:
-        st.fragment(live, run_every=TICK if pair.running else None, key="notebook_live")()
+        live.fragment(_run, body, key="notebook_live")
     effects_section(lab, settings)
 
 
@@ -284,39 +164,23 @@ def why_alpha_worked(settings: PairSettings) -> str:
 def controls(pair: Pair) -> None:
     """Start / Pause / Step 10 / Reset for both runs together."""
     cols = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
-    cols[0].button("Start", key="nb_start", type="primary", on_click=_start, width="stretch",
-                   disabled=pair.running or pair.done)
-    cols[1].button("Pause", key="nb_pause", on_click=_pause, width="stretch", disabled=not pair.running)
-    cols[2].button("Step 10", key="nb_step10", on_click=_step, args=(10,), width="stretch", disabled=pair.done)
-    cols[3].button("Reset", key="nb_reset", on_click=_reset, width="stretch", help="Both runs back to iteration 0.")
+    cols[0].button("Start", key="nb_start", type="primary", on_click=lambda: pairs.get().run.start(),
+                   width="stretch", disabled=pair.running or pair.done)
+    cols[1].button("Pause", key="nb_pause", on_click=lambda: pairs.get().run.pause(), width="stretch",
+                   disabled=not pair.running)
+    cols[2].button("Step 10", key="nb_step10", on_click=lambda: pairs.get().run.step(10), width="stretch",
+                   disabled=pair.done)
+    cols[3].button("Reset", key="nb_reset", on_click=pairs.reset, width="stretch",
+                   help="Both runs back to iteration 0.")
     shown = max(t.iteration for t in pair.trainers)
     cols[4].caption((":material/play_arrow: training both" if pair.running else ":material/pause: paused")
                     + f" · iteration {shown:,} of {pair.settings.iterations:,} · same {pair.settings.rows:,} "
                       f"training rows, {pair.split.y_dev.size:,} dev rows")
 
 
-def _start() -> None:
-    pair = get_pair()
-    pair.running = not pair.done
-
-
-def _pause() -> None:
-    pair = get_pair()
-    with pair.lock:  # a tick may still be training: wait for it
-        pair.running = False
-
-
-def _step(n: int) -> None:
-    pair = get_pair()
-    pair.running = False
-    with pair.lock:
-        step_pair(pair, n)
-
-
-def _reset() -> None:
-    pair = get_pair()
-    with pair.lock:
-        st.session_state[PAIR_KEY] = build(pair.settings, pair.split)
+def _run() -> live.Run | None:
+    pair = pairs.get()
+    return pair.run if pair is not None else None
 
 
 def quirk_switches() -> None:
@@ -334,17 +198,11 @@ def quirk_switches() -> None:
 
 
 # ----- the live fragment ------------------------------------------------------------------------------
-def live() -> None:
-    """One tick: both runs' status and overlaid curves, then train both for the rest of the tick."""
-    pair = get_pair()
-    started = time.perf_counter()
+def body() -> None:
+    """One tick's drawing: both runs' status and overlaid curves (live.fragment then trains both)."""
+    pair = pairs.get()
     status(pair)
     curves(pair)
-    if pair.running:
-        advance(pair, max(MIN_BUDGET, RUN_TIME - (time.perf_counter() - started)))
-        if pair.done:  # a full rerun clears the timer
-            pair.running = False
-            st.rerun()
 
 
 def status(pair: Pair) -> None:
@@ -361,13 +219,13 @@ def status(pair: Pair) -> None:
                         help="Not measured: the notebook reports training accuracy only."
                         if trainer.quirks.train_accuracy_only else None)
         if trainer.failure:
-            col.error(f"Stopped: {trainer.failure}", icon=":material/warning:")
+            col.error(f"Stopped: {words.failure_text(trainer.failure)}", icon=":material/warning:")
 
 
 def curves(pair: Pair) -> None:
     """Accuracy and loss of both runs, train solid and dev dotted."""
     runs = {name: trainer.history for name, trainer in zip(RUNS, pair.trainers)}
-    config = train.LIVE_CONFIG if pair.running else train.CHART_CONFIG
+    config = live.chart_config(pair.running)
     for col, metric in zip(st.columns(2), ("accuracy", "loss")):
         data = {name: (h.column("iteration"), h.column(f"train_{_short(metric)}"), h.column(f"dev_{_short(metric)}"))
                 for name, h in runs.items()}
@@ -391,7 +249,7 @@ def effects_section(lab: state.Lab, settings: PairSettings) -> None:
                                           key="nb_effects_iterations", persist_state="page"))
     clicked = cols[1].button("Measure each quirk", key="nb_effects", on_click=_pause_for_effects, width="stretch",
                              help="16 runs: both baselines, and each quirk switched off in the notebook / on in "
-                                  "the corrected run, all with this tab's α, rows and seed.")
+                                  "the corrected run, all with this view's α, rows and seed.")
     cols[2].caption(f"16 training runs of {iterations:,} iterations on {settings.rows:,} rows"
                     + _estimate(iterations) + ". Results are kept for this session.")
     if clicked:
@@ -408,7 +266,7 @@ def effects_section(lab: state.Lab, settings: PairSettings) -> None:
     st.markdown(f"After {iterations:,} iterations with α = {lr:g} on {rows:,} rows: the notebook reaches "
                 f"**{nb['train_acc']:.1%}** train / **{_percent(nb['dev_acc'])}** dev, the corrected run "
                 f"**{co['train_acc']:.1%}** / **{_percent(co['dev_acc'])}**"
-                + (f" ({short_failure(co['failure'])})" if co["failure"] else "") + ".")
+                + (f" ({words.failure_text(co['failure'])})" if co["failure"] else "") + ".")
     st.table(effects_table(results), hide_index=True)
     if co["train_acc"] < nb["train_acc"] - 0.2:
         real = effective_lr(lr, rows, NOTEBOOK_QUIRKS.with_(global_m=settings.quirks.global_m or KAGGLE_ROWS))
@@ -420,15 +278,14 @@ def effects_section(lab: state.Lab, settings: PairSettings) -> None:
 
 def _pause_for_effects() -> None:
     """Callback: the measurement takes the server for a while, so pause the pair first."""
-    pair = get_pair()
+    pair = pairs.get()
     if pair is not None:
-        with pair.lock:
-            pair.running = False
+        pair.run.pause()
 
 
 def _estimate(iterations: int) -> str:
     """", about N s" from the pair's measured speed, or "" before it trained."""
-    pair = get_pair()
+    pair = pairs.get()
     if pair is None or pair.notebook.iteration == 0:
         return ""
     per_iteration = sum(t.seconds / max(t.iteration, 1) for t in pair.trainers)
@@ -443,7 +300,7 @@ def _measured(key: tuple, _config: TrainConfig, _split: Split, rows: int, iterat
 
 
 def measure(lab: state.Lab, settings: PairSettings, iterations: int) -> dict:
-    """Every quirk flipped alone from both baselines, with this tab's α, rows, hidden size and seed."""
+    """Every quirk flipped alone from both baselines, with this view's α, rows, hidden size and seed."""
     config = TrainConfig(hidden=settings.hidden, lr=settings.lr, seed=settings.seed, eval_every=NOTEBOOK.eval_every,
                          notebook_m=settings.quirks.global_m or KAGGLE_ROWS)
     key = (lab.data_key, lab.config.dev_size, lab.config.train_size, lab.config.seed, repr(config))
@@ -463,7 +320,7 @@ def effects_table(results: dict | None) -> list[dict]:
             on_in_notebook = bool(getattr(NOTEBOOK_QUIRKS, name))
             flipped = results[f"notebook {'without' if on_in_notebook else 'with'} {name}"]
             added = results[f"corrected with {name}"]
-            failures = [f"{who}: {short_failure(r['failure'])}"
+            failures = [f"{who}: {words.failure_text(r['failure'])}"
                         for who, r in (("notebook", flipped), ("corrected", added)) if r["failure"]]
             row.update({
                 "notebook, this one flipped": f"{'off' if on_in_notebook else 'on'}: "
@@ -484,6 +341,5 @@ def outcome(result: dict, baseline: dict) -> str:
             f"({delta('train_acc')} / {delta('dev_acc')} pts)")
 
 
-def short_failure(message: str | None) -> str:
-    """A failure message without its advice ("Reset and try α ≤ …")."""
-    return (message or "").split(" Reset and try")[0].rstrip(".")
+if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)
+    render()

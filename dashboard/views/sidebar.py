@@ -1,8 +1,8 @@
-"""The sidebar: which data, the model and training settings, and weights in and out.
+"""The shared sidebar (drawn by app.py on every full rerun): data, settings, weights in and out.
 
 `choose_data` and `apply` decide the session's run on every full rerun: a new dataset or a
 setting that changes the network starts a new run; anything that cannot be loaded or applied is
-shown as an error while the current data and run stay as they are.
+shown as an error while the current data and run stay as they are. Not a page: every view shares it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,34 @@ import numpy as np
 import streamlit as st
 
 import data
-from dashboard import datasets, export, settings, state
+from core.run import RunState
+from dashboard import datasets, export, session, settings, state
 from dashboard.state import Lab
 
 SOURCE_LABELS = {"sample": "Sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "upload": "Upload CSV"}
 STRIP = 12  # example images shown for the loaded data
+
+
+def render() -> Lab:
+    """Draw the sidebar and return the session's run, made to match it."""
+    lab = state.get()
+    with st.sidebar:
+        st.markdown("### digit-lab")
+        st.caption("A 784 → h → 10 network written in NumPy, trained live. Change anything, watch it learn.")
+        st.subheader("Data", divider="gray")
+        request = choose_data(lab)
+        data_slot = st.container()
+        st.subheader("Model and training", divider="gray")
+        settings.render(lab.trainer.m if lab else None)
+    lab = apply(lab, request)
+    with data_slot:
+        show_data(lab)
+    with st.sidebar:
+        if lab.settings_error:
+            st.error(lab.settings_error)
+        st.subheader("Weights and metrics", divider="gray")
+        export_panel(lab)
+    return lab
 
 
 # ----- data --------------------------------------------------------------------------------------
@@ -124,7 +147,7 @@ def apply(lab: Lab | None, request: tuple[str, data.Dataset] | None) -> Lab:
     try:
         config = settings.config_from_settings(settings.current_values())
         if lab is not None and state.run_key(data_key, config) == lab.run_key:
-            lab.config = config  # only live settings (stop-at) changed: same run
+            lab.set_stop(config)  # only live settings (stop-at) changed: same run
             lab.settings_error = None
             return lab
         split = datasets.load_split(data_key, config.dev_size, config.train_size, config.seed, _dataset=dataset)
@@ -180,13 +203,23 @@ def export_panel(lab: Lab) -> None:
 
 
 def _load_weights() -> None:
-    """Callback: replace the run by one starting from the uploaded weights (hidden size follows them)."""
+    """Callback: a run file resumes where it was saved; weights only start a run from them (hidden size follows)."""
     lab = state.get()
     uploaded = st.session_state.get("weights_upload")
     if lab is None or uploaded is None:
         return
     try:
-        params, meta = export.read_weights(uploaded.getvalue(), uploaded.name)
+        loaded, meta = export.read_weights(uploaded.getvalue(), uploaded.name)
+        if isinstance(loaded, RunState):
+            try:
+                new = session.resume(loaded, lab.data_key, lab.dataset, settings.current_values())
+            except ValueError as error:
+                raise ValueError(f"{uploaded.name}: {error}") from None
+            new.weights_error = None
+            new.notice = (f"Loaded the run in {uploaded.name}: iteration {loaded.iteration:,}, with its curves. "
+                          f"Press Start to go on.")
+            return
+        params = loaded
         values = {**settings.current_values(), "hidden": params.hidden}
         try:
             config = settings.config_from_settings(values)

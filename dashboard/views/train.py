@@ -1,30 +1,23 @@
-"""The Train tab: controls, the live status, curves and weight maps, and the mistakes gallery.
+"""The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
-The live part is a fragment rerun by the browser every TICK seconds while running (passing
-`run_every=None` on a full rerun is what pauses it). Each tick draws, then trains for the rest
-of RUN_TIME. The gallery is a second fragment, refreshed every GALLERY_EVERY seconds while
-running and on every full rerun (pause, step, reset). Widgets inside a fragment rerun only that
-fragment, so moving the α slider reaches the trainer without interrupting the run.
+The live part is `live.fragment` (dashboard/live.py: ticks, budget, lock); the gallery is a
+second fragment, refreshed every GALLERY_EVERY seconds while running and on every full rerun
+(pause, step, reset). Widgets inside a fragment rerun only that fragment, so moving the α slider
+reaches the trainer without interrupting the run. This file only lays out and draws.
 """
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import streamlit as st
 
 from core import confusion_matrix, effective_lr
-from dashboard import charts, settings, state
+from dashboard import alpha, charts, live, settings, state, words
 from dashboard.state import Lab
 
-# The browser asks for a tick every TICK seconds; a request that arrives while a tick runs waits
-# for it (requests never pile up). With TICK shorter than RUN_TIME, a request is always waiting,
-# so ticks run back to back: the server never idles and RUN_TIME alone sets the redraw rate (~4/s).
-TICK = 0.2
-RUN_TIME = 0.24  # seconds per tick, drawing included
-MIN_BUDGET = 0.1  # seconds of training per tick at least, however slow the drawing
+LABEL = "Train"
 GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
 PAGE = 64  # weight tiles per page
 NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
@@ -33,65 +26,43 @@ WEIGHTS_EVERY = 0.5  # seconds between weight-map redraws while running
 GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
 ANY = -1  # filter value: any digit
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-# Streamlit remounts a Plotly chart whenever its figure changes (the element id hashes the spec),
-# so while running every tick draws new charts: static ones (no hover, no event layers) are much
-# cheaper for the browser, and hover or zoom would not survive the next tick anyway.
-LIVE_CONFIG = {"staticPlot": True}
 
 
 def render() -> None:
-    """Draw the whole tab (called on every full rerun)."""
+    """Draw the whole view (on every full rerun)."""
     lab = state.get()
     controls(lab)
-    st.fragment(live, run_every=TICK if lab.running else None, key="train")()
+    live.fragment(_run, body, key="train")
     st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
+
+
+def _run() -> live.Run | None:
+    lab = state.get()
+    return lab.run if lab is not None else None
 
 
 # ----- controls (full reruns) -------------------------------------------------------------------
 def controls(lab: Lab) -> None:
     """Start / Pause / Step 1, 10, 100 / Reset."""
     cols = st.columns([1.1, 1.1, 1, 1, 1.1, 1.1, 3], vertical_alignment="center")
-    cols[0].button("Start", key="start", type="primary", on_click=_start, width="stretch",
-                   disabled=lab.running or not lab.can_run())
-    cols[1].button("Pause", key="pause", on_click=_pause, disabled=not lab.running, width="stretch")
+    cols[0].button("Start", key="start", type="primary", on_click=lambda: state.get().run.start(), width="stretch",
+                   disabled=lab.running or not lab.run.can_run())
+    cols[1].button("Pause", key="pause", on_click=lambda: state.get().run.pause(), disabled=not lab.running,
+                   width="stretch")
     for col, n in zip(cols[2:5], (1, 10, 100)):
-        col.button(f"Step {n}", key=f"step{n}", on_click=_step, args=(n,), width="stretch",
+        col.button(f"Step {n}", key=f"step{n}", on_click=lambda n=n: state.get().run.step(n), width="stretch",
                    disabled=lab.trainer.failure is not None)
-    cols[5].button("Reset", key="reset", on_click=_reset, width="stretch", help="New weights, same settings.")
+    cols[5].button("Reset", key="reset", on_click=lambda: state.reset(state.get(), alpha.get()), width="stretch",
+                   help="New weights, same settings.")
     stop = lab.stop_at()
     cols[6].caption((":material/play_arrow: training" if lab.running else ":material/pause: paused")
                     + (f" · stops at iteration {stop:,}" if stop else ""))
 
 
-def _start() -> None:
-    lab = state.get()
-    lab.running = lab.can_run()
-    lab.rate_marks.clear()
-    lab.mark_rate()
-
-
-def _pause() -> None:
-    lab = state.get()
-    with lab.lock:  # a tick may still be training: wait, so that this run draws where it stopped
-        lab.running = False
-
-
-def _step(n: int) -> None:
-    lab = state.get()
-    lab.running = False
-    state.step(lab, n)
-
-
-def _reset() -> None:
-    state.reset(state.get(), float(st.session_state.get("lr", settings.DEFAULTS["lr"])))
-
-
 # ----- the live fragment ------------------------------------------------------------------------
-def live() -> None:
-    """One tick: draw status, α controls, curves and weights, then train for the rest of the tick."""
+def body() -> None:
+    """One tick's drawing: status, α controls, curves and weights (live.fragment then trains)."""
     lab = state.get()
-    started = time.perf_counter()
     status(lab)
     lr_controls(lab)
     if lab.trainer.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
@@ -102,47 +73,39 @@ def live() -> None:
     else:
         curves(lab, *st.columns(2), width=470)
         weights(lab, wide=True)
-    # Train after drawing: the fragment's elements look "stale" (faded) only while it draws, and
-    # the browser renders this tick's charts while the server trains.
-    if lab.running:
-        drawn = time.perf_counter() - started
-        state.advance(lab, max(MIN_BUDGET, RUN_TIME - drawn))
-        if not lab.can_run():  # failed or reached stop-at: a full rerun clears the timer
-            lab.running = False
-            st.rerun()
 
 
 def status(lab: Lab) -> None:
     """Iteration, epoch, training time, speed, dead neurons and the latest accuracies."""
     trainer = lab.trainer
     last = trainer.history.last
-    rate = lab.rate() if lab.running else None
+    rate = lab.run.rate()
     cells = [
         ("Iteration", f"{trainer.iteration:,}"),
         ("Epoch", f"{trainer.epoch:,.2f}"),
         ("Train time", _duration(trainer.seconds)),
         ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
-        ("Dead neurons", f"{last['dead_fraction'] if lab.running else state.dead_units(lab).mean():.0%}"),
+        ("Dead neurons", f"{trainer.dead_units().mean():.0%}"),
         ("Train acc", _percent(last["train_acc"])),
         ("Dev acc", _percent(last["dev_acc"])),
     ]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
         col.metric(label, value)
     if trainer.failure:
-        st.error(f"Training stopped: {trainer.failure}", icon=":material/warning:")
-    elif lab.at_stop():
+        st.error(f"Training stopped: {words.failure_text(trainer.failure)}. {words.failure_advice(trainer.failure)}",
+                 icon=":material/warning:")
+    elif lab.run.at_stop():
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
 
 
 def lr_controls(lab: Lab) -> None:
-    """The learning rate: a log-scale slider and an exact entry, kept in sync, applied live.
+    """α: a log-scale slider and an exact entry showing `alpha.get()`, both setting it through `alpha.set_lr`.
 
-    The value lives in st.session_state["lr"]; the two widgets only show it. Their keys carry a
-    version that a change bumps, so both are drawn anew with the new value. Setting one widget
-    from the other's callback instead races with the ticks: a tick sent before the browser saw
-    the new value carries the old one back, and the two widgets then flip each other forever.
+    Their keys carry α's version, so a change draws both anew with the new value. Setting one
+    widget from the other's callback instead races with the ticks: a tick sent before the browser
+    saw the new value carries the old one back, and the two widgets then flip each other forever.
     """
-    version, lr = st.session_state.setdefault("lr_version", 0), float(st.session_state["lr"])
+    version, lr = alpha.version(), alpha.get()
     slider, exact = f"lr_slider_{version}", f"lr_exact_{version}"
     left, mid, right = st.columns([4, 1.3, 1.2], vertical_alignment="bottom")
     left.select_slider("α (learning rate), log scale", settings.LR_STEPS, value=nearest_step(lr), key=slider,
@@ -156,17 +119,10 @@ def lr_controls(lab: Lab) -> None:
 
 
 def _lr_changed(key: str, version: int) -> None:
-    """Callback of both α widgets: apply a new value to the run (recorded in lr_changes) and redraw both.
-
-    Reports from widgets of an older version (sent before the browser saw the new ones) and
-    first reports of new widgets (their own value) change nothing.
-    """
-    lr = float(st.session_state[key])
-    if version != st.session_state["lr_version"] or lr == st.session_state["lr"]:
-        return
-    st.session_state["lr"] = lr
-    st.session_state["lr_version"] += 1
-    state.get().trainer.set_lr(lr)
+    """Callback of both α widgets. Reports from widgets of an older version (sent before the browser
+    saw the new ones) and first reports of new widgets (their own value) change nothing."""
+    if version == alpha.version():
+        alpha.set_lr(float(st.session_state[key]))
 
 
 def nearest_step(lr: float) -> float:
@@ -185,11 +141,11 @@ def curves(lab: Lab, left, right, width: int) -> None:
     history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
     x = history.column("iteration")
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
+    config = live.chart_config(lab.running)
     left.plotly_chart(charts.curves_figure(x, history.column("train_loss"), history.column("dev_loss"), changes,
-                                           "loss", smooth, width=width), key="loss_chart", config=_live_config(lab))
+                                           "loss", smooth, width=width), key="loss_chart", config=config)
     right.plotly_chart(charts.curves_figure(x, history.column("train_acc"), history.column("dev_acc"), changes,
-                                            "accuracy", smooth, width=width), key="accuracy_chart",
-                                            config=_live_config(lab))
+                                            "accuracy", smooth, width=width), key="accuracy_chart", config=config)
 
 
 def weights(lab: Lab, wide: bool) -> None:
@@ -198,15 +154,13 @@ def weights(lab: Lab, wide: bool) -> None:
     first = _page(len(W1))
     k = min(PAGE, len(W1) - first)
     cols = math.ceil(k / math.ceil(k / WIDE_COLS)) if wide else None  # even rows of at most 16
-    layout, now = (first, k, cols, lab.running), time.perf_counter()
-    cached = lab.weights_figure
-    # While running, redraw the weight maps every WEIGHTS_EVERY seconds only: the same figure sent
-    # again keeps its element id, so the browser does not draw it anew (weights change slowly).
-    if cached is None or cached[0] != layout or not lab.running or now - cached[1] >= WEIGHTS_EVERY:
-        dead = state.dead_units(lab)[first:first + k]
-        figure = charts.weights_figure(W1[first:first + k], dead, first, cols, width=1000 if wide else 300)
-        lab.weights_figure = cached = (layout, now, figure)
-    st.plotly_chart(cached[2], key="weights_chart", config=_live_config(lab))
+
+    def build():
+        dead = lab.trainer.dead_units()[first:first + k]
+        return charts.weights_figure(W1[first:first + k], dead, first, cols, width=1000 if wide else 300)
+
+    figure = live.throttled("weights", WEIGHTS_EVERY, lab.running, (id(lab), first, k, cols, lab.running), build)
+    st.plotly_chart(figure, key="weights_chart", config=live.chart_config(lab.running))
 
 
 def _page(h: int) -> int:
@@ -230,7 +184,7 @@ def gallery() -> None:
     with left:
         st.caption("**Dev confusion matrix**: click a cell to show those mistakes.")
         st.plotly_chart(charts.confusion_figure(confusion_matrix(y, preds), (_none(true), _none(pred))),
-                        key="confusion", on_select=_cell_clicked, selection_mode="points", config=CHART_CONFIG)
+                        key="confusion", on_select=_cell_clicked, selection_mode="points", config=live.CHART_CONFIG)
     with right:
         filters(true, pred)
         picked, matching = mistakes(y, preds, probs, true, pred)
@@ -240,7 +194,7 @@ def gallery() -> None:
         if picked.size:
             images = np.rint(lab.split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
             st.plotly_chart(charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked]),
-                            key="gallery_chart", config=CHART_CONFIG)
+                            key="gallery_chart", config=live.CHART_CONFIG)
         else:
             st.info("No misclassified dev images match the filter.")
 
@@ -284,11 +238,6 @@ def _cell_clicked() -> None:
         st.session_state["filter_version"] += 1
 
 
-def _live_config(lab: Lab) -> dict:
-    """Plotly config for the charts redrawn every tick: static while running, interactive when paused."""
-    return LIVE_CONFIG if lab.running else CHART_CONFIG
-
-
 def _none(digit: int) -> int | None:
     return None if digit == ANY else digit
 
@@ -299,3 +248,7 @@ def _duration(seconds: float) -> str:
 
 def _percent(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.1%}"
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)
+    render()

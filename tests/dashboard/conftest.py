@@ -53,30 +53,43 @@ def chart_keys(at) -> list[str]:
 
 
 # ----- AppTest ----------------------------------------------------------------------------------
-def tab(at, label: str):
-    """The tab with this label in the last AppTest run."""
-    return next(t for t in at.tabs if t.label == label)
+VIEW_FILES = {"train": "train.py", "notebook": "notebook.py", "math": "math_view.py", "digit": "digit.py",
+              "lab": "sweep.py", "runs": "history.py"}  # URL path -> page file under dashboard/views/
 
 
-def tab_metric(at, label: str, name: str) -> str:
-    """The value of the metric called `name` in the tab with this label."""
-    return next(m.value for m in tab(at, label).metric if m.label == name)
+def open_view(at, path: str):
+    """Switch an AppTest session to the view at this URL path (e.g. "notebook") and run it."""
+    at.switch_page(f"views/{VIEW_FILES[path]}").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at, name: str) -> str:
+    """The value of the metric called `name` in the main area of the last run."""
+    return next(m.value for m in at.main.metric if m.label == name)
 
 
 @pytest.fixture
 def make_app():
-    """Build and run the app in AppTest with small data (URL settings), one session per call."""
+    """Build and run the app in AppTest with small data (URL settings), one session per call; `view`
+    opens that view (by URL path) after the first run."""
     from streamlit.testing.v1 import AppTest
 
-    def make(**query):
+    def make(view: str | None = None, **query):
         at = AppTest.from_file(str(APP), default_timeout=60)
         for key, value in {"train_size": "2000", "dev_size": "500", **query}.items():
             at.query_params[key] = str(value)
         at.run()
         assert not at.exception, at.exception
-        return at
+        return open_view(at, view) if view else at
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _run_store(tmp_path_factory, monkeypatch):
+    """Saved runs go to a temporary folder, never the user's cache."""
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path_factory.mktemp("runs")))
 
 
 @pytest.fixture(autouse=True)
@@ -157,7 +170,8 @@ def server(tmp_path_factory):
             pytest.fail(f"browser tests cannot run: {reason}")
         pytest.skip(reason)
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    process, url = start_server({"DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data"))}, log)
+    process, url = start_server({"DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data")),
+                                 "DIGIT_LAB_RUNS": str(tmp_path_factory.mktemp("runs"))}, log)
     yield url
     stop_server(process)
 
@@ -193,6 +207,11 @@ def wait_until(condition, timeout: float = 20, message: str = "condition") -> No
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {message}")
+
+
+def main_area(page):
+    """The page's main area (the open view; the sidebar and the navigation bar are outside it)."""
+    return page.locator('[data-testid="stMain"]')
 
 
 def open_app(page, url: str) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import data
-from core import Params
+from core import Params, Trainer
 from dashboard import export
 from tests.dashboard.conftest import chart_keys, figure
 
@@ -56,7 +56,8 @@ def upload_data(at, name: str, content: bytes):
 def test_train_view_renders_status_curves_weights_and_gallery(make_app):
     """A fresh session shows the Train tab with its status, four charts and a gallery, paused at iteration 0."""
     at = make_app()
-    assert at.tabs[0].label == "Train"  # the first tab; other views follow
+    assert not at.get("tabs")  # the Train view is the default page: no tabs, only its own code ran
+    assert "notebook_pair" not in at.session_state and "sweep" not in at.session_state
     assert chart_keys(at)[:5] == ["loss_chart", "accuracy_chart", "weights_chart", "confusion", "gallery_chart"]
     assert at.metric[0].label == "Iteration" and at.metric[0].value == "0"
     assert lab(at).running is False and lab(at).data_key == "sample"
@@ -107,11 +108,11 @@ def test_lr_change_mid_run_is_recorded_and_marked(make_app):
     at = make_app()
     at.button(key="start").click().run()
     trainer = lab(at).trainer
-    lr_input(at).set_value(0.5).run()
+    lr_input(at).set_value(0.2).run()
     changed_at = trainer.lr_changes[-1][0]
     assert lab(at).trainer is trainer and lab(at).running  # same run, still going
-    assert trainer.lr == 0.5 and trainer.lr_changes[-1] == (changed_at, 0.5) and changed_at > 0
-    assert lr_input(at, "slider").value == 0.5  # the slider follows the typed value
+    assert trainer.lr == 0.2 and trainer.lr_changes[-1] == (changed_at, 0.2) and changed_at > 0
+    assert lr_input(at, "slider").value == 0.2  # the slider follows the typed value
     shapes = figure(at, "loss_chart")["layout"]["shapes"]
     assert [s["x0"] for s in shapes] == [changed_at]
 
@@ -200,7 +201,7 @@ def test_stop_at_change_keeps_the_run(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.number_input(key="stop_at").set_value(50).run()
-    assert lab(at).trainer.iteration == 10 and lab(at).stop_at() == 50
+    assert lab(at).trainer.iteration == 10 and lab(at).stop_at() == 50 and lab(at).run.stop_at == 50
 
 
 # ----- data -------------------------------------------------------------------------------------
@@ -285,9 +286,10 @@ def test_exported_weights_load_back_into_params(make_app):
     at.button(key="step10").click().run()
     trainer = lab(at).trainer
     arrays, meta = data.load_weights(export.weights_npz(trainer, "sample"))
-    params = Params.from_arrays(arrays)
+    params = Params.from_arrays({k: arrays[k] for k in ("W1", "b1", "W2", "b2")})
     np.testing.assert_array_equal(params.W1, trainer.params.W1)
-    assert meta["iteration"] == 10 and meta["mode"] == "corrected" and meta["hidden"] == 10
+    assert meta["iteration"] == 10 and meta["config"]["mode"] == "corrected" and meta["config"]["hidden"] == 10
+    assert meta["format"] == "digit-lab run" and meta["data"] == "sample"
 
 
 def test_metrics_csv_has_one_row_per_evaluation(make_app):
@@ -298,11 +300,43 @@ def test_metrics_csv_has_one_row_per_evaluation(make_app):
     assert lines[0].startswith("iteration,epoch,lr,train_loss") and len(lines) == 1 + 11
 
 
-def test_upload_weights_to_continue_training(make_app):
-    """Uploaded weights replace the network (same numbers), at iteration 0, ready to continue."""
-    source = make_app()
+def test_upload_run_file_resumes_at_its_iteration_with_its_history(make_app):
+    """An uploaded run file continues at its saved iteration with its curves, exactly as the run would have."""
+    source = make_app(full_batch="false", batch_size="64", optimizer="adam")
     source.button(key="step100").click().run()
     content = export.weights_npz(lab(source).trainer, "sample")
+    at = make_app()
+    at.file_uploader(key="weights_upload").upload("run.npz", content).run()
+    trainer = lab(at).trainer
+    assert trainer.iteration == 100 and len(trainer.history) == len(lab(source).trainer.history) and not at.error
+    assert (trainer.config.batch_size, trainer.config.optimizer) == (64, "adam")
+    assert at.number_input(key="batch_size").value == 64 and at.selectbox(key="optimizer").value == "adam"
+    assert any("iteration 100" in t.value for t in at.toast)
+    at.button(key="step10").click().run()
+    source.button(key="step10").click().run()
+    assert lab(at).trainer is trainer and trainer.iteration == 110  # the settings now match: same run goes on
+    np.testing.assert_array_equal(trainer.params.W1, lab(source).trainer.params.W1)  # bit for bit
+
+
+def test_run_file_for_other_data_is_refused_in_one_sentence(make_app, sample):
+    """A run trained on other rows (same sizes, other labels) is refused with one sentence; the current run stays."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    trainer, split = lab(at).trainer, lab(at).split
+    other = Trainer(trainer.config, split.X_train[:, ::-1], split.y_train[::-1], split.X_dev, split.y_dev)
+    other.step(5)
+    at.file_uploader(key="weights_upload").upload("other.npz", export.weights_npz(other, "sample")).run()
+    assert lab(at).trainer is trainer and trainer.iteration == 10
+    assert any("Could not load weights" in e.value and "other data" in e.value and "current run is kept" in e.value
+               for e in at.error), [e.value for e in at.error]
+
+
+def test_upload_weights_only_starts_from_them(make_app):
+    """An old weights-only file (W1..b2) replaces the network (same numbers), at iteration 0, ready to continue."""
+    source = make_app()
+    source.button(key="step100").click().run()
+    weights = lab(source).trainer.params.to_arrays()
+    content = data.weights_bytes(weights, {"hidden": 10})
     at = make_app()
     at.file_uploader(key="weights_upload").upload("w.npz", content).run()
     np.testing.assert_array_equal(lab(at).trainer.params.W1, lab(source).trainer.params.W1)

@@ -11,18 +11,16 @@ import numpy as np
 
 import data
 from core import Params
-from tests.dashboard.conftest import ROOT, open_app, wait_until
-
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
+from tests.dashboard.conftest import main_area, open_app, wait_until
 
 
 def train_tab(page):
-    """The Train tab's panel (other tabs hold charts and widgets of their own)."""
-    return page.get_by_role("tabpanel", name="Train")
+    """The main area, where the Train view is drawn (the sidebar holds the settings)."""
+    return main_area(page)
 
 
 def charts(page):
-    """The Plotly charts of the Train tab, in page order: loss, accuracy, weights, confusion, gallery."""
+    """The Plotly charts of the Train view, in page order: loss, accuracy, weights, confusion, gallery."""
     return train_tab(page).locator('[data-testid="stPlotlyChart"]')
 
 
@@ -111,7 +109,7 @@ def test_bad_csv_upload_shows_the_problem(page):
 
 # The confusion chart's largest off-diagonal cell and its position on screen, from Plotly's own axes.
 BIGGEST_MISTAKE = """() => {
-  const gd = [...document.querySelectorAll('[role="tabpanel"] .js-plotly-plot')].find(g => g.data[0].type === 'heatmap'
+  const gd = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')].find(g => g.data[0].type === 'heatmap'
                                                                   && g.data.length === 2);
   const z = gd._fullData[0].z;  // decoded from the typed-array JSON
   let best = [0, 1, -1];
@@ -156,7 +154,7 @@ def test_two_sessions_train_independently(browser, server, page):
 
 # Visible-size charts of the Train tab whose Plotly div is hidden (Streamlit hides a new chart
 # until it knows its width).
-HIDDEN_CHARTS = """() => [...document.querySelectorAll('[role="tabpanel"] [data-testid="stPlotlyChart"]')]
+HIDDEN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
   .filter(e => e.getBoundingClientRect().width > 0)
   .filter(e => { const d = e.querySelector('.js-plotly-plot');
                  return !d || getComputedStyle(d).visibility === 'hidden'; })
@@ -177,13 +175,13 @@ def test_live_charts_do_not_blank_between_ticks(page):
 
 # Charts of the Train tab that are on screen and drawn. Streamlit keeps replaced charts for a
 # moment, hidden (0 x 0), and a new chart is blank until Plotly has drawn it.
-ALL_DRAWN = """() => [...document.querySelectorAll('[role="tabpanel"] [data-testid="stPlotlyChart"]')]
+ALL_DRAWN = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
   .filter(e => e.getBoundingClientRect().width > 0 && e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm'))
   .length"""
 
 
-def test_screenshot_while_training(page):
-    """A screenshot of the app while it trains (curves, weight maps and gallery visible) for the README."""
+def test_screenshot_while_training(page, tmp_path):
+    """A screenshot of the app while it trains (curves, weight maps and gallery visible), in a temp folder."""
     click(page, "Start")
     wait_until(lambda: iteration(page) > 150, timeout=120, message="some training")
     exact = train_tab(page).get_by_role("spinbutton", name="exact α")
@@ -200,5 +198,4 @@ def test_screenshot_while_training(page):
             break
     click(page, "Pause")
     assert image is not None and image[:8] == b"\x89PNG\r\n\x1a\n" and len(image) > 50_000
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    SCREENSHOT.write_bytes(image)
+    (tmp_path / "screenshot.png").write_bytes(image)

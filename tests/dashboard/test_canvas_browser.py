@@ -31,11 +31,11 @@ def stroke(page, points: list[tuple[float, float]]) -> None:
 
 def test_drawing_a_one_gets_a_prediction(page):
     """After some training, a "1" drawn on the pad is processed MNIST-style and predicted; Clear empties the pad."""
-    for _ in range(3):  # train the Train tab's network a little first (300 iterations)
+    for _ in range(3):  # train the Train view's network a little first (300 iterations)
         page.get_by_role("button", name="Step 100", exact=True).click()
         page.wait_for_timeout(300)
     wait_until(lambda: visible_metric(page, "Iteration") == "300", timeout=60, message="300 training iterations")
-    page.get_by_role("tab", name="Inside a digit").click()
+    page.get_by_role("link", name="Inside a digit").click()  # the navigation bar keeps the session
     page.get_by_role("radio", name="Draw", exact=True).click()  # a segmented control option
     page.locator(PAD).wait_for(timeout=20_000)
     page.get_by_text("Draw a digit on the black pad").wait_for(timeout=20_000)

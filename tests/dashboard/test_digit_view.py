@@ -14,7 +14,7 @@ from core import TrainConfig, Trainer
 from core.inspect import explain
 from dashboard import canvas, charts, math_charts
 from dashboard.views import digit
-from tests.dashboard.conftest import figure, tab_metric
+from tests.dashboard.conftest import figure, metric, open_view
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +31,21 @@ def test_picked_dev_image_matches_the_trainers_predictions(make_app):
     """Dev image i shows probabilities that sum to 1 and equal trainer.dev_predictions() for i, and its argmax."""
     at = make_app()
     at.button(key="step10").click().run()
+    open_view(at, "digit")
     at.number_input(key="digit_index").set_value(42).run()
     trainer = at.session_state["lab"].trainer
     preds, probs = trainer.dev_predictions()
     shown = figure(at, "digit_probs")["data"][0]["y"]
     assert shown.sum() == pytest.approx(1, abs=1e-5)
     np.testing.assert_allclose(shown, probs[:, 42], rtol=1e-5)
-    assert tab_metric(at, digit.LABEL, "Prediction") == str(preds[42]) and tab_metric(at, digit.LABEL, "True label") == str(trainer.y_dev[42])
+    assert metric(at, "Prediction") == str(preds[42]) and metric(at, "True label") == str(trainer.y_dev[42])
     image = figure(at, "digit_input")["data"][0]["z"]
     np.testing.assert_allclose(image.ravel(), trainer.X_dev[:, 42], rtol=1e-6)
 
 
 def test_hidden_activations_and_contributions_explain_the_logits(make_app):
     """The A1 bars hold the h activations; each contributions row (plus its bias) sums to that digit's logit Z2."""
-    at = make_app(hidden=12)
+    at = make_app("digit", hidden=12)
     trainer = at.session_state["lab"].trainer
     e = explain(trainer.params, trainer.X_dev[:, 0])
     np.testing.assert_allclose(figure(at, "digit_hidden")["data"][0]["y"], e.A1, rtol=1e-5, atol=1e-7)
@@ -53,22 +54,24 @@ def test_hidden_activations_and_contributions_explain_the_logits(make_app):
     np.testing.assert_allclose(heatmap["z"].sum(axis=1), e.Z2, rtol=1e-4, atol=1e-5)
 
 
-def test_mistake_from_the_train_tabs_gallery_is_shown(make_app):
-    """Choosing one of the Train tab's gallery mistakes shows that dev image."""
+def test_mistake_from_the_train_views_gallery_is_shown(make_app):
+    """Choosing one of the Train view's gallery mistakes shows that dev image."""
     at = make_app()
     at.button(key="step10").click().run()
+    open_view(at, "digit")
     picker = at.selectbox(key="digit_mistake")
     chosen = picker.options[0]
     picker.set_value(int(chosen.split(":")[0].lstrip("#"))).run()
     index = at.session_state["digit_index"]
-    assert chosen.startswith(f"#{index}:") and tab_metric(at, digit.LABEL, "True label") in chosen
-    assert tab_metric(at, digit.LABEL, "True label") != tab_metric(at, digit.LABEL, "Prediction")
+    assert chosen.startswith(f"#{index}:") and metric(at, "True label") in chosen
+    assert metric(at, "True label") != metric(at, "Prediction")
 
 
 def test_replay_slider_changes_the_weight_maps(make_app):
     """The replay scrubber runs over the kept snapshots to the current weights and draws W1 as it was then."""
     at = make_app()
     at.button(key="step100").click().run()
+    open_view(at, "digit")
     trainer = at.session_state["lab"].trainer
     slider = at.select_slider(key="digit_replay")
     assert slider.value == trainer.iteration == 100  # the current weights end the replay

@@ -1,4 +1,4 @@
-"""The LR lab in real headless Chromium: a live sweep drawn to its end, and shared links reopened.
+"""The LR lab and Runs views in real headless Chromium: a live sweep drawn to its end, shared links reopened.
 
 Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
 """
@@ -13,8 +13,8 @@ VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def open_lab(page) -> None:
-    """Switch to the LR lab tab."""
-    page.get_by_role("tab", name="LR lab").click()
+    """Switch to the LR lab view through the navigation bar (the session stays)."""
+    page.get_by_role("link", name="LR lab").click()
     page.get_by_role("button", name="Run sweep", exact=True).wait_for(timeout=20_000)
 
 
@@ -48,8 +48,8 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
     assert chart.locator(".point").count() >= 2  # the best run's star and the failed run's cross
     assert "α = 50: the loss exploded" in page.locator('[data-testid="stAlert"]').filter(
         has_text="Stopped early").inner_text()
-    page.get_by_role("button", name="Continue α = 0.5 in the Train tab", exact=True).click()
-    page.get_by_text("is now the run in the Train tab").wait_for(timeout=20_000)
+    page.get_by_role("button", name="Continue α = 0.5 in the Train view", exact=True).click()
+    page.get_by_text("is now the run in the Train view").wait_for(timeout=20_000)
 
 
 def test_shared_link_reopens_the_setup(browser, server):
@@ -63,7 +63,7 @@ def test_shared_link_reopens_the_setup(browser, server):
         mode = page.get_by_role("radiogroup", name="Mode")
         assert mode.get_by_role("radio", name="notebook").get_attribute("aria-checked") == "true"
         assert page.locator('[data-testid="stAlert"]').filter(has_text="cannot be used").count() == 0
-        open_lab(page)
+        page.get_by_role("link", name="Runs").click()  # the share link lives in the Runs view
         link = page.locator('[data-testid="stCode"]').filter(has_text="hidden=16").inner_text()
         assert link.startswith(server) and "mode=notebook" in link and "lr=0.5" in link
     finally:

@@ -1,4 +1,4 @@
-"""The "Math" tab: equations next to the live tensors of one step, and the gradient check.
+"""The "Math" view: equations next to the live tensors of one step, and the gradient check.
 
 AppTest runs use the small URL settings of `make_app`; the tensor figure builders of
 dashboard/math_charts.py are tested directly.
@@ -12,23 +12,23 @@ import pytest
 from core.inspect import step_tensors
 from dashboard import math_charts
 from dashboard.views import math_view
-from tests.dashboard.conftest import figure, tab
+from tests.dashboard.conftest import figure, open_view
 
 
 def captions(at) -> str:
-    """All captions of the Math tab, joined."""
-    return "\n".join(c.value for c in tab(at, math_view.LABEL).caption)
+    """All captions of the Math view, joined."""
+    return "\n".join(c.value for c in at.main.caption)
 
 
 def latex(at) -> str:
-    """All LaTeX of the Math tab, joined."""
-    return "\n".join(e.value for e in tab(at, math_view.LABEL).latex)
+    """All LaTeX of the Math view, joined."""
+    return "\n".join(e.value for e in at.main.latex)
 
 
 # ----- AppTest ----------------------------------------------------------------------------------
 def test_forward_pass_shows_shapes_and_tensors_of_the_network(make_app):
     """With h = 16 and a batch of 64 rows, Z1 and A1 are (16, 64), Z2 and A2 (10, 64), drawn with those values."""
-    at = make_app(hidden=16)
+    at = make_app("math", hidden=16)
     trainer = at.session_state["lab"].trainer
     text = captions(at)
     assert "h = 16 hidden neurons, m = 64 examples" in text
@@ -43,7 +43,7 @@ def test_forward_pass_shows_shapes_and_tensors_of_the_network(make_app):
 
 def test_backward_pass_shows_gradients_with_the_runs_quirks(make_app):
     """In notebook mode the backward equations are the notebook's (2(A2 − Y), ÷ 42,000) and so are the numbers."""
-    at = make_app(mode="notebook")
+    at = make_app("math", mode="notebook")
     at.segmented_control(key="math_part").set_value("Backward pass").run()
     assert r"dZ_2 = 2\,(A_2 - Y)" in latex(at) and r"\frac{1}{42{,}000}" in latex(at)
     text = captions(at)
@@ -55,7 +55,7 @@ def test_backward_pass_shows_gradients_with_the_runs_quirks(make_app):
 
 def test_one_dev_image_gives_columns_of_one(make_app):
     """For one dev image every (·, m) tensor has one column; Z1 is drawn as h bars."""
-    at = make_app()
+    at = make_app("math")
     at.segmented_control(key="math_scope").set_value("One dev image").run()
     at.number_input(key="math_index").set_value(7).run()
     assert "**Z1**: (10, 1)" in captions(at)
@@ -70,6 +70,7 @@ def test_update_shows_the_relative_step_of_each_parameter(make_app):
     """The update part draws ‖α·dW‖ / ‖W‖ for W1, b1, W2, b2 with the Train tab's α."""
     at = make_app()
     at.button(key="step10").click().run()
+    open_view(at, "math")
     at.segmented_control(key="math_part").set_value("Update").run()
     trainer = at.session_state["lab"].trainer
     T = step_tensors(trainer.params, trainer.X_train[:, :64], trainer.y_train[:64])
@@ -83,11 +84,12 @@ def test_gradient_check_passes_on_the_current_weights(make_app):
     """The gradient check shows one relative error per tensor, each below 1e-4, and says backprop is exact."""
     at = make_app()
     at.button(key="step10").click().run()
+    open_view(at, "math")
     at.segmented_control(key="math_part").set_value("Gradient check").run()
-    table = tab(at, math_view.LABEL).table[0].value
+    table = at.main.table[0].value
     assert list(table["tensor"]) == ["dW1", "db1", "dW2", "db2"]
     assert all(float(e) < 1e-4 for e in table["relative error"]) and set(table["check"]) == {"✓"}
-    assert any("exact gradient" in s.value for s in tab(at, math_view.LABEL).success)
+    assert any("exact gradient" in s.value for s in at.main.success)
 
 
 # ----- figure builders --------------------------------------------------------------------------

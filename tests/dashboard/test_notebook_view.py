@@ -1,4 +1,4 @@
-"""The "Notebook vs corrected" tab: two runs in lockstep, quirk switches, effective α and the quirk table.
+"""The "Notebook vs corrected" view: two runs in lockstep, quirk switches, effective α and the quirk table.
 
 AppTest runs use the small URL settings of `make_app` (2,000 training rows, 500 dev rows); the
 pure helpers (lockstep stepping, the "why α = 1 worked" sentence, table cells) are tested directly.
@@ -12,9 +12,10 @@ import pytest
 import data
 from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
+from dashboard import pair as pairs
+from dashboard.pair import Pair, PairSettings
 from dashboard.views import notebook
-from dashboard.views.notebook import Pair, PairSettings
-from tests.dashboard.conftest import figure, tab, tab_metric
+from tests.dashboard.conftest import figure, metric
 
 
 def pair(at) -> Pair:
@@ -31,8 +32,8 @@ def small_split():
 # ----- AppTest ----------------------------------------------------------------------------------
 def test_tab_starts_at_the_notebooks_setting(make_app):
     """A fresh session has the notebook run (its quirks, α = 1, 1,000 iterations) and the corrected one, at 0."""
-    at = make_app()
-    assert notebook.LABEL in [t.label for t in at.tabs]
+    at = make_app("notebook")
+    assert not at.get("tabs") and at.button(key="nb_start")  # the view's own page, no tabs
     p = pair(at)
     assert (p.settings.lr, p.settings.iterations, p.settings.rows) == (1.0, 1000, 2000)  # 3,000 capped at the split
     assert p.notebook.quirks == NOTEBOOK_QUIRKS and p.corrected.quirks == Quirks()
@@ -44,7 +45,7 @@ def test_tab_starts_at_the_notebooks_setting(make_app):
 
 def test_step_and_start_advance_both_runs_equally(make_app):
     """Step 10 and Start train the two runs in lockstep: always the same iteration; Pause stops both."""
-    at = make_app()
+    at = make_app("notebook")
     at.button(key="nb_step10").click().run()
     assert pair(at).notebook.iteration == pair(at).corrected.iteration == 10
     at.button(key="nb_start").click().run()
@@ -62,7 +63,7 @@ def test_step_and_start_advance_both_runs_equally(make_app):
 
 def test_quirk_checkboxes_build_the_notebook_sides_quirks(make_app):
     """Each checkbox switches exactly its quirk on the notebook side; the corrected side keeps none."""
-    at = make_app()
+    at = make_app("notebook")
     at.checkbox(key="nb_quirk_double_dZ2").uncheck().run()
     assert pair(at).notebook.quirks == NOTEBOOK_QUIRKS.with_(double_dZ2=False)
     at.checkbox(key="nb_quirk_unscaled_dev").check().run()
@@ -79,22 +80,22 @@ def test_quirk_checkboxes_build_the_notebook_sides_quirks(make_app):
 
 def test_effective_alpha_shown_matches_effective_lr(make_app):
     """The effective α next to the α input is core.effective_lr of α, the rows and the notebook's quirks."""
-    at = make_app()
+    at = make_app("notebook")
     expected = effective_lr(1.0, 2000, NOTEBOOK_QUIRKS)
-    assert tab_metric(at, notebook.LABEL, "Effective α · notebook") == f"{expected:.4g}" == "0.09524"
-    assert tab_metric(at, notebook.LABEL, "Effective α · corrected") == "1"
+    assert metric(at, "Effective α · notebook") == f"{expected:.4g}" == "0.09524"
+    assert metric(at, "Effective α · corrected") == "1"
     at.number_input(key="nb_lr").set_value(0.5).run()
     at.number_input(key="nb_rows").set_value(1000).run()
-    assert tab_metric(at, notebook.LABEL, "Effective α · notebook") == f"{effective_lr(0.5, 1000, NOTEBOOK_QUIRKS):.4g}"
+    assert metric(at, "Effective α · notebook") == f"{effective_lr(0.5, 1000, NOTEBOOK_QUIRKS):.4g}"
     assert pair(at).notebook.lr == 0.5 and pair(at).notebook.m == 1000
-    assert any("0.5 · 2 · 1,000 / 42,000" in i.value for i in tab(at, notebook.LABEL).info)
+    assert any("0.5 · 2 · 1,000 / 42,000" in i.value for i in at.main.info)
     at.checkbox(key="nb_match_lr").check().run()
     assert pair(at).corrected.lr == pytest.approx(effective_lr(0.5, 1000, NOTEBOOK_QUIRKS))
 
 
 def test_same_initial_weights_start_the_corrected_run_from_the_notebooks(make_app):
     """With "same initial weights" the corrected run starts from the notebook's uniform draws, else from its own."""
-    at = make_app()
+    at = make_app("notebook")
     assert not np.allclose(pair(at).corrected.params.W1, pair(at).notebook.params.W1)
     at.checkbox(key="nb_same_init").check().run()
     p = pair(at)
@@ -104,40 +105,40 @@ def test_same_initial_weights_start_the_corrected_run_from_the_notebooks(make_ap
 
 def test_quirk_table_appears_after_the_button(make_app):
     """The quirks are explained in a table; "Measure each quirk" adds both flips' accuracies from quirk_effects."""
-    at = make_app()
-    explained = tab(at, notebook.LABEL).table[0].value  # before measuring: the quirks in words only
+    at = make_app("notebook")
+    explained = at.main.table[0].value  # before measuring: the quirks in words only
     assert list(explained.columns) == ["quirk", "what the notebook did", "what is right"] and len(explained) == 7
     assert notebook.EFFECTS_KEY not in at.session_state
     at.number_input(key="nb_effects_iterations").set_value(3).run()
     at.button(key="nb_effects").click().run()
     lr, rows, iterations, results = at.session_state[notebook.EFFECTS_KEY]
     assert (lr, rows, iterations) == (1.0, 2000, 3) and results["notebook"]["iterations"] == 3
-    table = tab(at, notebook.LABEL).table[0].value
+    table = at.main.table[0].value
     assert len(table) == len(QUIRK_NAMES) and "dZ2 = 2(A2 − Y)" in table.iloc[0, 0]
     assert list(table.columns[3:]) == ["notebook, this one flipped", "corrected, this one switched on", "failures"]
     assert table.iloc[0, 3].startswith("off: ") and "%" in table.iloc[0, 4]
     assert table.iloc[4, 3].startswith("on: ")  # the dev-set quirk is off in the notebook's training code
     at.run()  # kept in session state: still shown on the next run
-    assert len(tab(at, notebook.LABEL).table[0].value.columns) == 6
+    assert len(at.main.table[0].value.columns) == 6
 
 
 # ----- pure helpers -----------------------------------------------------------------------------
-def test_step_pair_keeps_lockstep_and_goes_on_alone_after_a_failure(small_split):
+def test_step_keeps_lockstep_and_goes_on_alone_after_a_failure(small_split):
     """Both runs get the same steps; when one fails the other continues alone, up to the last iteration."""
     settings = PairSettings(lr=10.0, iterations=30, rows=600)  # α = 10 makes the corrected run explode
-    p = notebook.build(settings, small_split)
-    assert notebook.step_pair(p, 1) == 1 and p.notebook.iteration == p.corrected.iteration == 1
-    while notebook.step_pair(p, 5):
+    p = pairs.build(settings, small_split)
+    assert p.run.step(1) == 1 and p.notebook.iteration == p.corrected.iteration == 1
+    while p.run.step(5):
         pass
-    assert p.corrected.failure and "exploded" in p.corrected.failure
+    assert p.corrected.failure and p.corrected.failure.kind == "exploded"
     assert p.notebook.failure is None and p.notebook.iteration == 30 and p.done
-    assert notebook.step_pair(p, 5) == 0
+    assert p.run.step(5) == 0
 
 
 def test_advance_stops_at_the_last_iteration(small_split):
     """Running for a time budget never goes past the configured iterations."""
-    p = notebook.build(PairSettings(lr=0.5, iterations=7, rows=600), small_split)
-    assert notebook.advance(p, budget=5.0) == 7 and p.done
+    p = pairs.build(PairSettings(lr=0.5, iterations=7, rows=600), small_split)
+    assert p.run.advance(budget=5.0) == 7 and p.done
     assert p.notebook.iteration == p.corrected.iteration == 7
 
 
@@ -162,10 +163,8 @@ def test_quirks_from_checkbox_values():
                                                                  global_m=60_000)
 
 
-def test_table_cells_show_accuracy_changes_and_short_failures():
-    """A cell reads "train / dev (Δ train / Δ dev pts)"; failure messages lose their advice."""
+def test_table_cells_show_accuracy_changes():
+    """A cell reads "train / dev (Δ train / Δ dev pts)", n/a where dev was not measured."""
     baseline = dict(train_acc=0.91, dev_acc=0.895)
     assert notebook.outcome(dict(train_acc=0.812, dev_acc=0.803), baseline) == "81.2% / 80.3% (−9.8 / −9.2 pts)"
     assert notebook.outcome(dict(train_acc=0.9, dev_acc=float("nan")), baseline).endswith("(−1.0 / n/a pts)")
-    message = "the loss exploded to 10.9 at iteration 2 with α = 1 (it started at 2.28). Reset and try α ≤ 0.5."
-    assert notebook.short_failure(message) == "the loss exploded to 10.9 at iteration 2 with α = 1 (it started at 2.28)"

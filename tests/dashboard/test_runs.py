@@ -10,6 +10,7 @@ import pytest
 
 import data
 from core import TrainConfig, Trainer
+from core.run import Failure
 from core.sweep import Sweep
 from core.train import HISTORY_FIELDS
 from dashboard import runs
@@ -32,7 +33,8 @@ def record(lr=0.1, hidden=10, rows=3, **changes) -> runs.RunRecord:
     """A hand-made record with `rows` evaluations."""
     config = TrainConfig(lr=lr, hidden=hidden, **changes).to_dict()
     history = [dict(iteration=10 * i, epoch=float(i), lr=lr, train_loss=2.0 / (i + 1), train_acc=0.1 * i,
-                    dev_loss=2.1 / (i + 1), dev_acc=0.09 * i, dead_fraction=0.0, seconds=0.1 * i) for i in range(rows)]
+                    dev_loss=2.1 / (i + 1), dev_acc=0.09 * i, dead_fraction=0.0, grad_W1=0.5, grad_W2=0.4,
+                    update_W1=0.01, update_W2=0.02, seconds=0.1 * i) for i in range(rows)]
     final = {k: history[-1][k] for k in runs.FINAL_FIELDS}
     return runs.RunRecord("Train", "MNIST sample (10,000)", config, history, final, 10 * (rows - 1), 0.5, [(0, lr)],
                           weights={"W1": np.zeros((hidden, 784), np.float32)})
@@ -67,7 +69,7 @@ def test_sweep_records_one_run_per_rate_with_its_failure(parts):
     assert (first.config["lr"], second.config["lr"]) == (0.1, 5000.0)
     assert first.failure is None and first.iterations == 20 and runs.status(first) == "ok"
     assert second.failure and second.iterations < 20 and runs.status(second) == "exploded"
-    np.testing.assert_array_equal(first.weights["W1"], sweep.run_params(0).W1)
+    np.testing.assert_array_equal(first.weights["W1"], sweep.state(0).params.W1)
     assert first.weights["W1"].base is None  # a copy: the stacked arrays are not kept alive
 
 
@@ -154,7 +156,7 @@ def test_json_export_is_strict_json_with_nan_as_null():
 def test_table_rows_show_metrics_and_status():
     """Each table row carries the run's name, settings, final metrics and status."""
     rec = record(0.3)
-    rec.failure = "the network collapsed by iteration 100 with α = 3: ..."
+    rec.failure = Failure("collapsed", iteration=100, lr=3.0, dead=8, hidden=10)
     (row,) = runs.table_rows([rec])
     assert (row["run"], row["α"], row["h"], row["batch"], row["status"]) == ("current", "0.3", 10, "full", "collapsed")
     assert row["dev acc"] == rec.final["dev_acc"]

@@ -6,7 +6,6 @@ import math
 import pytest
 
 from dashboard import settings
-from dashboard.state import NO_STOP
 
 
 def test_defaults_make_the_default_run():
@@ -14,7 +13,7 @@ def test_defaults_make_the_default_run():
     config = settings.config_from_settings({})
     assert (config.hidden, config.mode, config.batch_size) == (10, "corrected", None)
     assert (config.optimizer, config.lr) == ("plain", 0.1)
-    assert config.train_size is None and config.iterations == NO_STOP
+    assert config.train_size is None and config.iterations is None
 
 
 def test_widget_values_map_onto_the_config():

@@ -1,13 +1,10 @@
-"""The session's run object: what starts a new run, time-boxed training, the lock, dead units."""
+"""The session's run and the live driver: what starts a new run, budgeted training, the lock, stops."""
 
-import time
-
-import numpy as np
 import pytest
 
 import data
 from core import TrainConfig, Trainer
-from dashboard import state
+from dashboard import live, state
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +13,11 @@ def parts():
     return data.split(data.load_sample(), dev_size=200, train_size=1000, seed=0)
 
 
-def make_lab(parts, **changes) -> state.Lab:
+def make_lab(parts, stop_at=None, **changes) -> state.Lab:
     """A Lab around a fresh Trainer (no Streamlit session needed)."""
-    config = TrainConfig(**{"iterations": state.NO_STOP, **changes})
+    config = TrainConfig(**{"iterations": None, **changes})
     trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
-    return state.Lab(trainer, config, "sample", None, parts)
+    return state.Lab(live.Run(trainer, stop_at=stop_at), config, "sample", None, parts)
 
 
 def test_run_key_ignores_live_settings():
@@ -31,51 +28,57 @@ def test_run_key_ignores_live_settings():
     assert state.run_key("sample", base) != state.run_key("mnist", base)
 
 
-def test_advance_is_time_boxed(parts):
-    """advance() trains for about its budget and records the rate marks."""
+def test_advance_trains_and_records_the_rate_marks(parts):
+    """advance() makes at least one update and measures the step time for the next deadline."""
     lab = make_lab(parts)
-    start = time.perf_counter()
-    done = state.advance(lab, 0.15)
-    assert done > 0 and time.perf_counter() - start < 0.6
-    assert lab.trainer.iteration == done and lab.step_time > 0 and len(lab.rate_marks) == 1
+    done = lab.run.advance(0.05)
+    assert done > 0 and lab.trainer.iteration == done and lab.run.step_time > 0 and len(lab.run.rate_marks) == 1
 
 
 def test_advance_stops_at_the_stop_iteration(parts):
     """With stop-at 7, advance() never goes past iteration 7 and the run says it is there."""
-    lab = make_lab(parts, iterations=7)
-    state.advance(lab, 5.0)
-    assert lab.trainer.iteration == 7 and lab.at_stop() and not lab.can_run()
+    lab = make_lab(parts, stop_at=7)
+    lab.run.advance(5.0)
+    assert lab.trainer.iteration == 7 and lab.run.at_stop() and not lab.run.can_run()
+
+
+def test_raising_the_stop_lets_the_run_go_on(parts):
+    """The stop is a live setting: raised, the same Trainer trains on to the new stop."""
+    lab = make_lab(parts, stop_at=3)
+    lab.run.step(10)
+    assert lab.trainer.iteration == 3
+    lab.set_stop(lab.config.with_(iterations=5))
+    assert lab.run.can_run() and lab.run.step(10) == 2 and lab.trainer.iteration == 5
 
 
 def test_advance_skips_while_another_run_holds_the_lock(parts):
     """A tick that finds a step in flight (lock held) does not train at all."""
     lab = make_lab(parts)
-    with lab.lock:
-        assert state.advance(lab, 0.1) == 0
+    with lab.run.lock:
+        assert lab.run.advance(0.1) == 0
     assert lab.trainer.iteration == 0
 
 
+def test_time_limit_stops_a_run(parts):
+    """A training-time limit (a sweep's seconds budget) counts as a stop once engine.seconds reaches it."""
+    lab = make_lab(parts)
+    lab.run.time_limit = 0.0
+    assert lab.run.finished() and lab.run.at_stop()
+
+
+def test_step_pauses_and_start_refuses_a_finished_run(parts):
+    """Step pauses a running run; Start does nothing at the stop."""
+    lab = make_lab(parts, stop_at=2)
+    lab.run.running = True
+    assert lab.run.step(5) == 2 and not lab.running
+    lab.run.start()
+    assert not lab.running
+
+
 def test_rate_is_iterations_per_wall_second(parts):
-    """The iterations/second figure is the slope of (time, iteration) marks."""
+    """The iterations/second figure is the slope of (time, iteration) marks while running."""
     lab = make_lab(parts)
-    lab.rate_marks.extend([(10.0, 0), (11.0, 50), (12.0, 100)])
-    assert lab.rate() == 50.0
-
-
-def test_dead_units_skips_the_pass_while_running_with_none_dead(parts):
-    """Running, with no dead unit at the last evaluation: no extra pass over the data, an all-False mask."""
-    lab = make_lab(parts)
-    lab.running = True
-    assert lab.trainer.history.last["dead_fraction"] == 0
-    dead = state.dead_units(lab)
-    assert dead.shape == (10,) and not dead.any() and lab.dead_cache is None
-
-
-def test_dead_units_finds_a_killed_neuron(parts):
-    """A neuron whose weights and bias make it negative everywhere is reported dead."""
-    lab = make_lab(parts)
-    p = lab.trainer.params
-    W1, b1 = p.W1.copy(), p.b1.copy()
-    W1[3], b1[3] = -1.0, -1.0
-    lab.trainer.params = type(p)(W1, b1, p.W2, p.b2)
-    assert np.flatnonzero(state.dead_units(lab)).tolist() == [3]  # paused: checked on the current weights
+    lab.run.rate_marks.extend([(10.0, 0), (11.0, 50), (12.0, 100)])
+    assert lab.run.rate() is None  # paused: no speed shown
+    lab.run.running = True
+    assert lab.run.rate() == 50.0

@@ -1,4 +1,4 @@
-"""The LR lab tab through AppTest (sweep, range test, run history, links) and its pure helpers.
+"""The LR lab and Runs views through AppTest (sweep, range test, run history, links) and their helpers.
 
 Small data through the URL (2,000 train rows, 500 dev) keeps each run short. AppTest cannot fire
 the sweep fragment's timer: each `run()` executes one tick, so a sweep is driven by calling
@@ -13,23 +13,24 @@ import pytest
 import data
 from core import Quirks, TrainConfig
 from core.sweep import RangeSuggestion, Sweep
-from dashboard import lab_charts, runs
-from dashboard.views import lab as lab_view
-from tests.dashboard.conftest import figure
+from dashboard import lab_charts, runs, sweeps
+from dashboard.views import history as history_view
+from tests.dashboard.conftest import figure, open_view
 
 
 def lab(at):
-    """The session's Lab (the Train tab's run)."""
+    """The session's Lab (the Train view's run)."""
     return at.session_state["lab"]
 
 
 def history(at) -> runs.RunHistory:
-    """The session's run history."""
-    return at.session_state[runs.HISTORY_KEY]
+    """The session's run history (empty before anything made one)."""
+    return at.session_state[runs.HISTORY_KEY] if runs.HISTORY_KEY in at.session_state else runs.RunHistory()
 
 
 def sweep(at, rates: str = "0.1, 0.5, 50", iterations: int = 30):
-    """Run a sweep with these rates and iteration budget to its end; return the SweepRun."""
+    """Run a sweep with these rates and iteration budget to its end (in the LR lab view); return the SweepRun."""
+    open_view(at, "lab")
     at.text_input(key="sweep_rates").set_value(rates).run()
     at.number_input(key="sweep_iterations").set_value(iterations).run()
     at.button(key="sweep_run").click().run()
@@ -56,12 +57,13 @@ def traces(at, key: str) -> list[dict]:
 
 # ----- run history -----------------------------------------------------------------------------
 def test_run_table_lists_runs_after_a_reset(make_app):
-    """A reset records the Train tab's run; the table shows it and the current run, live."""
+    """A reset records the Train view's run; the table shows it and the current run, live."""
     at = make_app()
     at.button(key="step10").click().run()
     at.button(key="reset").click().run()
     (record,) = history(at).runs
     assert record.iterations == 10 and record.source == "Train" and record.weights is not None
+    open_view(at, "runs")
     table = at.dataframe(key="runs_table").value
     assert list(table["run"]) == ["#1", "current"] and list(table["iterations"]) == [10, 0]
     assert table["dev acc"][0] == pytest.approx(record.final["dev_acc"])
@@ -83,6 +85,7 @@ def test_selecting_two_runs_overlays_them_with_what_differs_in_the_legend(make_a
     at.button(key="step10").click().run()
     at.button(key="reset").click().run()
     assert [r.config["lr"] for r in history(at).runs] == [0.1, 0.5]
+    open_view(at, "runs")
     select_rows(at, [0, 1])
     assert at.session_state["runs_selected"] == [1, 2]
     for key in ("overlay_loss", "overlay_acc"):
@@ -100,9 +103,11 @@ def test_selection_follows_runs_when_rows_move(make_app):
     at.button(key="step10").click().run()
     at.button(key="reset").click().run()
     at.button(key="step10").click().run()
+    open_view(at, "runs")
     select_rows(at, [1])  # the current run, after #1
     assert at.session_state["runs_selected"] == [runs.LIVE_ID]
-    at.button(key="reset").click().run()  # the current run becomes #2 in row 1; the new current run is row 2
+    open_view(at, "train").button(key="reset").click().run()  # the current run becomes #2 in row 1
+    open_view(at, "runs")  # the new current run is row 2
     assert at.session_state["runs_selected"] == [runs.LIVE_ID]
     assert list(at.session_state["runs_table"]["selection"]["rows"]) == [2]
 
@@ -112,11 +117,12 @@ def test_one_selected_run_offers_its_weights(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.button(key="reset").click().run()
+    open_view(at, "runs")
     assert at.download_button(key="runs_weights").disabled
     select_rows(at, [0])
     assert not at.download_button(key="runs_weights").disabled
     (record,) = history(at).runs
-    arrays, meta = data.load_weights(lab_view.one_run_weights(history(at), [record.id])())
+    arrays, meta = data.load_weights(history_view.one_run_weights(history(at), [record.id])())
     np.testing.assert_array_equal(arrays["W1"], record.weights["W1"])
     assert meta["iteration"] == 10 and meta["run"] == "#1"
     select_rows(at, [0, 1])
@@ -128,6 +134,7 @@ def test_clear_history_empties_the_table(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.button(key="reset").click().run()
+    open_view(at, "runs")
     assert len(at.dataframe) == 1
     at.button(key="runs_clear").click().run()
     assert len(history(at)) == 0 and len(at.dataframe) == 0
@@ -139,7 +146,7 @@ def test_sweep_races_marks_the_diverging_rate_and_highlights_the_best(make_app):
     """3 rates: α = 50 explodes and is marked with its reason, the best is drawn thick with a star."""
     at = make_app()
     run = sweep(at)
-    assert run.sweep.iteration == 30 and run.sweep.failures[2] and "exploded" in run.sweep.failures[2]
+    assert run.sweep.iteration == 30 and run.sweep.failures[2] and run.sweep.failures[2].kind == "exploded"
     names = [t["name"] for t in traces(at, "sweep_acc") if t.get("showlegend", True)]
     best = run.best("dev_acc")
     assert f"α=50 {lab_charts.FAILED} exploded" in names and names[best].startswith(f"α={run.sweep.lrs[best]:g} ★")
@@ -152,18 +159,18 @@ def test_sweep_races_marks_the_diverging_rate_and_highlights_the_best(make_app):
 
 
 def test_continue_moves_the_best_run_to_the_train_tab(make_app):
-    """Continue makes the best sweep run the Train tab's trainer, at its iteration, with α following."""
+    """Continue makes the best sweep run the Train view's trainer, at its iteration, with α following."""
     at = make_app()
     run = sweep(at)
     best = run.best("dev_acc")
-    weights = run.sweep.run_params(best).W1
+    weights = run.sweep.state(best).params.W1
     at.button(key="sweep_continue").click().run()
     trainer = lab(at).trainer
     assert trainer.lr == run.sweep.lrs[best] == at.session_state["lr"] and trainer.iteration == 30
     np.testing.assert_array_equal(trainer.params.W1, weights)
-    assert any("now the run in the **Train** tab" in s.value for s in at.success)
+    assert any("now the run in the **Train** view" in s.value for s in at.success)
     assert at.query_params["lr"] == repr(run.sweep.lrs[best])  # the address bar carries the new α
-    at.button(key="step10").click().run()  # it trains on from there
+    open_view(at, "train").button(key="step10").click().run()  # it trains on from there
     assert lab(at).trainer is trainer and trainer.iteration == 40
 
 
@@ -185,6 +192,7 @@ def test_sweep_pauses_the_train_run_and_bad_rates_are_refused(make_app):
     """Run sweep pauses a running Train run; rates that are not numbers show why and start nothing."""
     at = make_app()
     at.button(key="start").click().run()
+    open_view(at, "lab")
     at.text_input(key="sweep_rates").set_value("0.1, fast").run()
     at.button(key="sweep_run").click().run()
     assert "sweep" not in at.session_state and any("'fast' is not a number" in e.value for e in at.error)
@@ -196,7 +204,7 @@ def test_sweep_pauses_the_train_run_and_bad_rates_are_refused(make_app):
 
 def test_sweep_with_a_seconds_budget_stops_on_time(make_app):
     """With a budget of 1 s of training the sweep stops soon after one second of training time."""
-    at = make_app()
+    at = make_app("lab")
     at.segmented_control(key="sweep_budget_kind").set_value("seconds").run()
     at.number_input(key="sweep_seconds").set_value(1).run()
     at.text_input(key="sweep_rates").set_value("0.1, 0.3").run()
@@ -212,7 +220,7 @@ def test_sweep_with_a_seconds_budget_stops_on_time(make_app):
 # ----- range test ------------------------------------------------------------------------------
 def test_range_test_draws_the_suggested_band_and_applies_it(make_app):
     """The range test plots loss vs α on a log axis with the band low..high, a line at α, and a Use button."""
-    at = make_app()
+    at = make_app("lab")
     at.number_input(key="range_steps").set_value(60).run()
     at.button(key="range_run").click().run()
     result = at.session_state["range_test"]
@@ -245,7 +253,7 @@ def test_hostile_link_shows_notices_and_uses_defaults(make_app):
 
 def test_shared_link_restores_the_setup_and_the_copy_link_carries_it(make_app):
     """Opening `?mode=notebook&hidden=16&lr=0.5` sets that run up; the link shown carries the same settings."""
-    at = make_app(mode="notebook", hidden="16", lr="0.5")
+    at = make_app("runs", mode="notebook", hidden="16", lr="0.5")
     trainer = lab(at).trainer
     assert (trainer.config.mode, trainer.config.hidden, trainer.lr) == ("notebook", 16, 0.5)
     assert not at.warning
@@ -265,7 +273,7 @@ def test_link_keeps_an_alpha_outside_the_slider_range(make_app):
 ])
 def test_parse_rates_reads_lists(text, expected):
     """Commas, spaces or semicolons separate rates; they come back sorted without repeats."""
-    assert lab_view.parse_rates(text) == expected
+    assert sweeps.parse_rates(text) == expected
 
 
 @pytest.mark.parametrize("text, message", [
@@ -275,7 +283,7 @@ def test_parse_rates_reads_lists(text, expected):
 def test_parse_rates_refuses_bad_lists(text, message):
     """Empty lists, non-numbers, rates outside 1e-5..100 and more than 12 rates raise ValueError."""
     with pytest.raises(ValueError, match=message):
-        lab_view.parse_rates(text)
+        sweeps.parse_rates(text)
 
 
 def test_sweep_figure_marks_best_and_failed_runs():
@@ -305,10 +313,9 @@ def test_a_sweep_core_cannot_continue_stops_with_its_reason():
     """When core raises for every run (the one-hot quirk on a batch without 9s), the sweep stops and says why."""
     parts = data.split(data.load_sample(), dev_size=50, train_size=200, seed=0)
     config = TrainConfig(batch_size=2, quirks=Quirks(one_hot_from_max=True))
-    run = lab_view.SweepRun(Sweep(config, [0.1, 0.2], parts.X_train, parts.y_train, parts.X_dev, parts.y_dev),
-                            1, "sample", "sample", config, "iterations", 500)
+    run = sweeps.make(config, [0.1, 0.2], parts, 1, "sample", "sample", "iterations", 500)
     for _ in range(20):
-        lab_view.advance(run, 0.05)
+        run.run.advance(0.05)
         if run.finished():
             break
-    assert run.finished() and all("one_hot" in f for f in run.sweep.failures)
+    assert run.finished() and all(f.kind == "bad_batch" for f in run.sweep.failures)

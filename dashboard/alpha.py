@@ -1,0 +1,49 @@
+"""α, the learning rate of the session's run: one owner, one way to read it, one setter.
+
+The value lives in `st.session_state["lr"]`. Everything else follows it: the α widgets of the
+Train view only show it (their keys carry `version()`, bumped by every change, so both are drawn
+anew with the new value) and call `set_lr`; `set_lr` applies it to the running Trainer, whose
+`lr_changes` the curves and the run history show; the link's `lr` parameter follows on every full
+run (`urlstate.sync_link`); a new run starts at `get()`. A link's α comes in once, through `init`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+
+KEY, VERSION_KEY = "lr", "lr_version"
+DEFAULT = 0.1
+
+
+def get() -> float:
+    """The session's α."""
+    return float(st.session_state.get(KEY, DEFAULT))
+
+
+def version() -> int:
+    """The α widgets' key version (bumped by each change)."""
+    return st.session_state.get(VERSION_KEY, 0)
+
+
+def init(lr: float | None = None) -> None:
+    """Give the session its first α once: `lr` (from a link) or the default."""
+    st.session_state.setdefault(KEY, DEFAULT if lr is None else float(lr))
+    st.session_state.setdefault(VERSION_KEY, 0)
+
+
+def set_lr(lr: float) -> bool:
+    """Make `lr` the session's α from the next step on; False when it already was.
+
+    Raises: ValueError from the Trainer for a rate that is not a positive finite number.
+    """
+    lr = float(lr)
+    lab = state.get()
+    if lab is not None:
+        lab.trainer.set_lr(lr)  # recorded in lr_changes: the curves' markers, the run history
+    if lr == st.session_state.get(KEY):
+        return False
+    st.session_state[KEY] = lr
+    st.session_state[VERSION_KEY] = version() + 1
+    return True

@@ -1,0 +1,142 @@
+"""The Runs view: every run of this session in a table, selected runs overlaid and exported, the link.
+
+The run history itself is dashboard/runs.py; the link's state is dashboard/urlstate.py. While
+the Train view's run is going (and selected), the overlay is redrawn every OVERLAY_EVERY seconds.
+This file only lays out and draws.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import data
+from dashboard import export, lab_charts, live, runs, state, urlstate
+from dashboard.state import Lab
+
+LABEL = "Runs"
+OVERLAY_EVERY = 1.0  # seconds between redraws of an overlay that shows the running Train run
+TABLE_KEY, TABLE_IDS_KEY, SELECTED_KEY = "runs_table", "runs_table_ids", "runs_selected"
+
+
+def render() -> None:
+    """Draw the view."""
+    lab = state.get()
+    st.caption("Compare this session's runs, export them, share the setup as a link.")
+    history_section(lab)
+    st.subheader("Share", divider="gray")
+    link, button = st.columns([6, 1], vertical_alignment="bottom")
+    with link:
+        urlstate.share()
+    button.button("Refresh", key="share_refresh", help="Rebuild the link with the current α and settings.")
+
+
+def _clear_history() -> None:
+    runs.session_history().clear()
+    st.session_state[SELECTED_KEY] = []
+
+
+def history_section(lab: Lab) -> None:
+    """The runs table (select rows to compare), the overlay of the selected runs, export and clear."""
+    history = runs.session_history()
+    if not len(history):  # no table yet: nothing to compare (and the page's first render stays lighter)
+        st.caption("No finished runs yet. The Train view's runs appear here when they are replaced (Reset, new "
+                   "settings, a sweep run continued), next to the current run, and so does every sweep run.")
+        return
+    records = [*history.runs, runs.from_trainer(lab.trainer, lab.dataset.name, live=True)]
+    ids = [r.id for r in records]
+    if st.session_state.get(TABLE_IDS_KEY) != ids:  # rows moved: select the same runs at their new places
+        chosen = st.session_state.get(SELECTED_KEY, [])
+        st.session_state[TABLE_KEY] = {"selection": {"rows": [ids.index(i) for i in chosen if i in ids]}}
+        st.session_state[TABLE_IDS_KEY] = ids
+    st.caption(f"Every run of this session: the Train view's runs as they are replaced (Reset, new settings) "
+               f"and each sweep run; the last row is the Train view's current run, live. At most {runs.MAX_RUNS} "
+               f"are kept. **Select rows** to overlay their curves; the legend names what differs.")
+    import pandas as pd  # here, not at the top: pandas costs the app's first render ~0.5 s
+
+    event = st.dataframe(pd.DataFrame(runs.table_rows(records)), key=TABLE_KEY, on_select="rerun",
+                         selection_mode="multi-row", hide_index=True, column_config=TABLE_COLUMNS,
+                         height=min(38 + 35 * len(records), 330))
+    selected = [ids[r] for r in event.selection.rows if 0 <= r < len(ids)]
+    st.session_state[SELECTED_KEY] = selected
+    st.fragment(overlay, run_every=OVERLAY_EVERY if lab.running and runs.LIVE_ID in selected else None,
+                key="runs_overlay")()
+    export_buttons(history, selected)
+
+
+TABLE_COLUMNS = {
+    "train loss": st.column_config.NumberColumn(format="%.3f"),
+    "dev loss": st.column_config.NumberColumn(format="%.3f"),
+    "train acc": st.column_config.NumberColumn(format="percent"),
+    "dev acc": st.column_config.NumberColumn(format="percent"),
+    "iterations": st.column_config.NumberColumn(format="localized"),
+}
+
+
+def selected_records(history: runs.RunHistory, selected: list[int]) -> list[runs.RunRecord]:
+    """The selected runs in table order, the Train view's current run measured now."""
+    lab = state.get()
+    stored = history.get([i for i in selected if i != runs.LIVE_ID])
+    stored.sort(key=lambda r: r.id)
+    live = [runs.from_trainer(lab.trainer, lab.dataset.name, live=True)] if runs.LIVE_ID in selected else []
+    return stored + live
+
+
+def overlay() -> None:
+    """The selected runs' loss and accuracy curves on two charts."""
+    records = selected_records(runs.session_history(), st.session_state.get(SELECTED_KEY, []))
+    if not records:
+        st.info("Select one or more rows above to overlay their curves.")
+        return
+    labels = runs.legend_labels(records)
+    x = [r.column("iteration") for r in records]
+    for col, metric, name in zip(st.columns(2), ("loss", "accuracy"), ("loss", "acc")):
+        figure = lab_charts.overlay_figure(labels, x, [r.column(f"train_{name}") for r in records],
+                                           [r.column(f"dev_{name}") for r in records], metric)
+        col.plotly_chart(figure, key=f"overlay_{name}", config=live.CHART_CONFIG)
+    keys = runs.differing(records)
+    if len(records) > 1:
+        st.caption("Differs between these runs: " + (", ".join(runs.SETTING_NAMES[k] for k in keys) or "nothing "
+                                                      "(same settings: told apart by run number)") + ".")
+
+
+def export_buttons(history: runs.RunHistory, selected: list[int]) -> None:
+    """Selected runs as CSV and JSON (made at click time), one run's weights, and Clear history."""
+    cols = st.columns([1, 1, 1.3, 1, 2])
+    none = not selected
+
+    def records():
+        return selected_records(history, selected)
+
+    cols[0].download_button("Selected as CSV", data=lambda: runs.metrics_csv(records()), file_name="digit-lab-runs.csv",
+                            mime="text/csv", on_click="ignore", key="runs_csv", disabled=none, width="stretch")
+    cols[1].download_button("Selected as JSON", data=lambda: runs.metrics_json(records()),
+                            file_name="digit-lab-runs.json", mime="application/json", on_click="ignore",
+                            key="runs_json", disabled=none, width="stretch")
+    weights = one_run_weights(history, selected)
+    cols[2].download_button("Weights .npz", data=weights or b"", file_name="digit-lab-run-weights.npz",
+                            mime="application/octet-stream", on_click="ignore", key="runs_weights",
+                            disabled=weights is None, width="stretch",
+                            help="Select exactly one run whose weights were kept (the newest runs keep theirs).")
+    cols[3].button("Clear history", key="runs_clear", on_click=_clear_history, width="stretch",
+                   disabled=not len(history))
+
+
+def one_run_weights(history: runs.RunHistory, selected: list[int]):
+    """A callable making the .npz of the one selected run, or None if not exactly one with weights is selected."""
+    if len(selected) != 1:
+        return None
+    if selected[0] == runs.LIVE_ID:
+        lab = state.get()
+        return lambda: export.weights_npz(lab.trainer, lab.dataset.name)
+    found = history.get(selected)
+    if not found or found[0].weights is None:
+        return None
+    record = found[0]
+    meta = {**record.config, "iteration": record.iterations, "data": record.data, "run": runs.run_name(record),
+            "saved_by": "digit-lab dashboard (LR lab)"}
+    return lambda: data.weights_bytes(record.weights, meta)
+
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)
+    render()

@@ -1,0 +1,250 @@
+"""The LR lab view: race learning rates from the same start, and find a range in one run.
+
+- Sweep: N runs that differ only in α (`dashboard/sweeps.py` around `core.sweep.Sweep`: same
+  initial weights, same batches) train in lockstep, live (`live.fragment`). Failed runs stop early
+  and say why; the best by dev accuracy can become the Train view's run.
+- Range test: one run whose α grows each step (`core.sweep.lr_range_test`) and the suggested
+  range (`suggest_lr`), with a button to use it.
+The runs land in the Runs view (views/history.py). This file only lays out and draws.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import alpha, lab_charts, live, state, sweeps, words
+from dashboard.state import Lab
+from dashboard.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
+
+LABEL = "LR lab"
+RANGE_KEY = "range_test"
+RANGE_STOPS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0]
+
+
+def render() -> None:
+    """Draw the view."""
+    lab = state.get()
+    st.caption("Tune α as an experiment: race learning rates from the same start, find a range in one run. "
+               "Every run lands in the **Runs** view for comparison and export.")
+    sweep_controls()
+    show_message("sweep_message")
+    live.fragment(_run, sweep_live, key="sweep_live", on_finish=lambda _: sweeps.finish(sweeps.get()))
+    run = sweeps.get()
+    left, right = st.columns([1.25, 3], vertical_alignment="center")
+    with left:
+        continue_button(run, lab)
+    with right:
+        sweep_summary(run)
+    show_message("continue_message")
+    range_section(lab)
+
+
+def _run() -> live.Run | None:
+    run = sweeps.get()
+    return run.run if run is not None else None
+
+
+def show_message(key: str) -> None:
+    """Show a callback's message once (the next full run drops it)."""
+    message = st.session_state.pop(key, None)
+    if message:
+        getattr(st, message[0])(message[1])
+
+
+# ----- callbacks (full reruns) ---------------------------------------------------------------------
+def _start_sweep() -> None:
+    """Run sweep: a new sweep on the Train view's data and settings; the Train run pauses meanwhile."""
+    try:
+        rates = sweeps.parse_rates(st.session_state.get("sweep_rates", ""))
+    except ValueError as error:
+        st.session_state["sweep_message"] = ("error", f"Cannot run the sweep: {error}.")
+        return
+    kind = st.session_state.get("sweep_budget_kind") or "iterations"
+    sweeps.start(rates, kind, st.session_state.get(f"sweep_{kind}", BUDGETS[kind][2]))
+
+
+def _stop_sweep() -> None:
+    run = sweeps.get()
+    if run is not None:
+        sweeps.finish(run)
+
+
+def _continue_best() -> None:
+    """The sweep's best run (dev accuracy) becomes the Train view's run; α follows it."""
+    run, lab = sweeps.get(), state.get()
+    if not sweeps.can_continue(run, lab):
+        return
+    new = sweeps.continue_best(run, lab)
+    trainer = new.trainer
+    text = (f"The sweep's best run (α = {trainer.lr:g}, dev accuracy {trainer.history.last['dev_acc']:.1%} at "
+            f"iteration {trainer.iteration:,}) is now the run in the **Train** view, with α = {trainer.lr:g}. "
+            f"Open the Train view and press Start to train it further.")
+    st.session_state["continue_message"] = ("success", text)
+    new.notice = f"Continued the sweep's α = {trainer.lr:g} run in the Train view."
+
+
+def _use_suggestion(lr: float) -> None:
+    alpha.set_lr(lr)
+    state.get().notice = f"α set to {lr:.3g} (the range test's suggestion) for the Train view's run."
+
+
+# ----- the sweep -----------------------------------------------------------------------------------
+def sweep_controls() -> None:
+    """Rates, budget, Run and Stop."""
+    st.subheader("Learning-rate sweep", divider="gray")
+    run = sweeps.get()
+    running = run is not None and run.running
+    rates, kind_col, budget_col, start_col, stop_col = st.columns([3.2, 1.5, 1.1, 1, 1], vertical_alignment="bottom")
+    rates.text_input("Learning rates α (comma-separated)", ", ".join(f"{lr:g}" for lr in DEFAULT_RATES),
+                     key="sweep_rates", max_chars=300,
+                     help=f"Up to {MAX_RATES} values in {sweeps.LR_LOW:g}..{sweeps.LR_HIGH:g}. The default is "
+                          f"7 rates log-spaced from 0.01 to 3. Everything else comes from the sidebar.")
+    kind = kind_col.segmented_control("Budget", list(BUDGETS), default="iterations", key="sweep_budget_kind",
+                                      required=True, help="Stop after this many iterations, or seconds of training.")
+    low, high, default, step = BUDGETS[kind or "iterations"]
+    budget_col.number_input(kind or "iterations", low, high, default, step=step, key=f"sweep_{kind or 'iterations'}")
+    start_col.button("Run sweep", key="sweep_run", type="primary", on_click=_start_sweep, width="stretch",
+                     disabled=running, help="All runs start from the same weights and see the same batches. "
+                                            "Pauses the Train view's run.")
+    stop_col.button("Stop sweep", key="sweep_stop", on_click=_stop_sweep, width="stretch", disabled=not running)
+
+
+def sweep_live() -> None:
+    """One tick's drawing: status, the race's curves and the failures (live.fragment then trains)."""
+    run = sweeps.get()
+    if run is None:
+        st.info("Choose the rates and a budget, then **Run sweep**: the runs train side by side from the same "
+                "initial weights, each curve drawn as it goes.")
+        return
+    split = sweep_status(run)
+    sweep_charts(run, split)
+    sweep_failures(run)
+
+
+def sweep_status(run: SweepRun) -> str:
+    """Iteration, elapsed and training time, runs still going, the best so far; returns the curves chosen."""
+    sweep = run.sweep
+    alive = sum(f is None for f in sweep.failures)
+    best = run.best("dev_acc")
+    target = f" / {int(run.budget):,}" if run.budget_kind == "iterations" else ""
+    cells = [
+        ("Iteration", f"{sweep.iteration:,}{target}"),
+        ("Elapsed", duration(run.run.elapsed())),
+        ("Training time", duration(sweep.seconds) + (f" / {run.budget:g} s" if run.budget_kind == "seconds" else "")),
+        ("Runs going", f"{alive} / {sweep.size}" if run.running else f"{alive} ok / {sweep.size}"),
+        ("Best dev acc", f"{sweep.histories[best].last['dev_acc']:.1%}" if best is not None else "–"),
+        ("Best α", f"{sweep.lrs[best]:g}" if best is not None else "–"),
+    ]
+    cols = st.columns([1.2, 1, 1.1, 1, 1, 0.8, 1.2], vertical_alignment="bottom")
+    for col, (label, value) in zip(cols, cells):
+        col.metric(label, value)
+    split = cols[-1].segmented_control("Curves of", ["dev", "train"], default="dev", key="sweep_split",
+                                       required=True, help="Draw the dev or the training set's curves.")
+    state_text = "running" if run.running else "finished"
+    st.caption(f"Sweep {run.number}, {state_text}: {sweep.size} runs stacked in one network · "
+               f"{sweep.y_train.size:,} train rows · {sweeps.describe(run.config)} · {BEST_NOTE}")
+    return split or "dev"
+
+
+BEST_NOTE = f"{lab_charts.BEST_ACC} best dev acc, {lab_charts.BEST_LOSS} best dev loss, {lab_charts.FAILED} stopped"
+
+
+def sweep_charts(run: SweepRun, split: str) -> None:
+    """Loss and accuracy per α on the dev or train set ("dev", "train"), the best runs marked."""
+    sweep = run.sweep
+    histories = [list(h.rows) for h in sweep.histories]  # list(): a click's run may append meanwhile
+    failures = [words.failure_short(f) if f else None for f in sweep.failures]
+    x = [[r["iteration"] for r in rows] for rows in histories]
+    best_acc, best_loss = run.best("dev_acc"), run.best("dev_loss")
+    config = live.chart_config(run.running)
+    for col, metric, field_ in zip(st.columns(2), ("loss", "accuracy"), ("loss", "acc")):
+        values = [[r[f"{split}_{field_}"] for r in rows] for rows in histories]
+        figure = lab_charts.sweep_figure(sweep.lrs, x, values, failures, best_acc, best_loss, metric, split)
+        col.plotly_chart(figure, key=f"sweep_{field_}", config=config)
+
+
+def sweep_failures(run: SweepRun) -> None:
+    """Why each failed run stopped."""
+    sweep = run.sweep
+    failed = [(lr, f) for lr, f in zip(sweep.lrs, sweep.failures) if f]
+    if failed:
+        st.warning("**Stopped early:**\n" + "\n".join(f"- α = {lr:g}: {words.failure_text(f)}" for lr, f in failed),
+                   icon=":material/warning:")
+
+
+def sweep_summary(run: SweepRun | None) -> None:
+    """The best runs in words, once the sweep has stopped."""
+    best_acc, best_loss = (run.best("dev_acc"), run.best("dev_loss")) if run and not run.running else (None, None)
+    if best_acc is None:
+        return
+    sweep = run.sweep
+    acc, loss = sweep.histories[best_acc].last["dev_acc"], sweep.histories[best_loss].last["dev_loss"]
+    st.success(f"Best by dev accuracy: **α = {sweep.lrs[best_acc]:g}** ({acc:.1%}); by dev loss: "
+               f"**α = {sweep.lrs[best_loss]:g}** ({loss:.3f}). {sweep.iteration:,} iterations in "
+               f"{duration(run.run.elapsed())} ({duration(sweep.seconds)} of training).")
+
+
+def continue_button(run: SweepRun | None, lab: Lab) -> None:
+    """Continue the best run in the Train view (enabled once the sweep has stopped)."""
+    best = run.best("dev_acc") if run and not run.running else None
+    label = (f"Continue α = {run.sweep.lrs[best]:g} in the Train view" if best is not None
+             else "Continue the best run in the Train view")
+    ok = sweeps.can_continue(run, lab)
+    why = ("Run a sweep first." if run is None else "Stop the sweep first, or let it finish." if run.running
+           else "Every run failed." if best is None else "" if ok
+           else "The sidebar's data or settings changed since this sweep: run it again.")
+    st.button(label, key="sweep_continue", on_click=_continue_best, disabled=run is None or run.running or not ok,
+              width="stretch", help=why or "Replaces the Train view's run by this one, weights and curves included; "
+                                           "α follows.")
+    if why and run is not None and not run.running:
+        st.caption(why)
+
+
+# ----- range test ----------------------------------------------------------------------------------
+def range_section(lab: Lab) -> None:
+    """α from tiny to huge in one run; the loss against α; the suggested range and a button to use it."""
+    st.subheader("Learning-rate range test", divider="gray")
+    span_col, steps_col, run_col = st.columns([3, 1, 1.2], vertical_alignment="bottom")
+    low, high = span_col.select_slider("α grows from … to", RANGE_STOPS, value=(1e-4, 10.0), key="range_span",
+                                       format_func=lambda v: f"{v:g}")
+    steps = steps_col.number_input("Steps", 10, 1000, 100, step=10, key="range_steps")
+    if run_col.button("Run range test", key="range_run", width="stretch",
+                      help="One run from the Train view's settings and initial weights; α is multiplied by the "
+                           "same factor each step, until the loss blows up."):
+        if low >= high:
+            st.session_state[RANGE_KEY] = {"error": "Choose a range whose end is above its start."}
+        else:
+            with st.spinner("Running the range test…"):
+                st.session_state[RANGE_KEY] = sweeps.range_test(lab, low, high, int(steps))
+    result = st.session_state.get(RANGE_KEY)
+    if result is None:
+        st.caption("One run whose α grows exponentially each step: the loss falls once α is large enough and "
+                   "blows up once it is too large. The steepest fall suggests a good α.")
+        return
+    if "error" in result:
+        st.error(result["error"])
+        return
+    chart, side = st.columns([3, 1.2], vertical_alignment="center")
+    suggestion = result["suggestion"]
+    chart.plotly_chart(lab_charts.range_figure(result["lrs"], result["losses"], suggestion), key="range_chart",
+                       config=live.CHART_CONFIG)
+    with side:
+        st.caption(f"{len(result['lrs'])} steps in {result['seconds']:.1f} s on {result['setup']}.")
+        if suggestion is None:
+            st.info("No clear steep fall in the loss: try a wider range or more steps.")
+            return
+        st.markdown(f"Suggested **α = {suggestion.lr:.3g}**, where the smoothed loss falls fastest; "
+                    f"the shaded band ({suggestion.low:.3g} – {suggestion.high:.3g}) falls at least half as fast.")
+        st.button(f"Use α = {suggestion.lr:.3g}", key="range_use", type="primary", on_click=_use_suggestion,
+                  args=(float(f"{suggestion.lr:.3g}"),), width="stretch",
+                  help="Sets α for the Train view's run (applied live, like the α slider).")
+
+
+# ----- small helpers -------------------------------------------------------------------------------
+def duration(seconds: float) -> str:
+    """"4.2 s" or "1 min 05 s"."""
+    return f"{seconds:.1f} s" if seconds < 60 else f"{int(seconds // 60)} min {seconds % 60:02.0f} s"
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)
+    render()

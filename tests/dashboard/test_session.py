@@ -1,0 +1,111 @@
+"""The session's run kept under its run id: bytes round trip, restore on reload, copies, bad links."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.run import HISTORY_FIELDS
+from dashboard import runs, session, settings
+from dashboard.store import RunStore, new_id, valid_id
+from tests.dashboard.conftest import APP
+
+
+def lab(at):
+    return at.session_state["lab"]
+
+
+def reopen(query: dict) -> AppTest:
+    """A new session (a reload, another tab or browser) opening the app with this query string."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_reload_restores_the_run_and_its_history(make_app):
+    """Step 100, reset (history), step 30: a new session with the same URL is at iteration 30 with both runs."""
+    at = make_app(full_batch="false", batch_size="50")
+    at.button(key="step100").click().run()
+    at.button(key="reset").click().run()
+    at.button(key="step10").click().run()
+    run_id = at.query_params["run"]
+    assert valid_id(run_id)
+    again = reopen(dict(at.query_params))
+    trainer, before = lab(again).trainer, lab(at).trainer
+    assert trainer.iteration == 10 and trainer.config.batch_size == 50
+    assert [r["train_loss"] for r in trainer.history.rows] == [r["train_loss"] for r in before.history.rows]
+    (record,) = again.session_state[runs.HISTORY_KEY].runs
+    assert record.iterations == 100 and record.weights is not None
+    np.testing.assert_array_equal(record.column("dev_acc"), at.session_state[runs.HISTORY_KEY].runs[0].column("dev_acc"))
+    assert any("Restored the run at iteration 10" in t.value for t in again.toast)
+    again.button(key="step10").click().run()
+    at.button(key="step10").click().run()
+    np.testing.assert_array_equal(lab(again).trainer.params.W1, lab(at).trainer.params.W1)  # it goes on exactly
+
+
+def test_opening_someone_elses_run_copies_it(make_app):
+    """The second session saves under an id of its own: stepping there leaves the original's bytes unchanged."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    original = at.query_params["run"]
+    stored = RunStore().load(original)
+    other = reopen(dict(at.query_params))
+    assert lab(other).trainer.iteration == 10
+    other.button(key="step100").click().run()
+    assert other.query_params["run"] != original and lab(other).trainer.iteration == 110
+    assert RunStore().load(original) == stored
+    third = reopen(dict(at.query_params))
+    assert lab(third).trainer.iteration == 10
+
+
+@pytest.mark.parametrize("run_id", ["nope", "../../etc/passwd", new_id(), "0" * 32])
+def test_a_missing_or_bad_run_id_gives_a_notice_and_a_fresh_run(make_app, run_id):
+    """A run id that is malformed or not stored opens a fresh run with one notice, never an exception."""
+    at = make_app(run=run_id)
+    assert lab(at).trainer.iteration == 0
+    assert any("could not be restored" in w.value for w in at.warning)
+    assert at.query_params["run"] != run_id  # the session has its own id now
+
+
+def test_a_damaged_or_foreign_payload_gives_a_notice(make_app):
+    """Bytes under a valid id that are not a saved session (or are cut short) are refused in one sentence."""
+    store = RunStore()
+    good = new_id()
+    at = make_app()
+    at.button(key="step10").click().run()
+    payload = store.load(at.query_params["run"])
+    for content in (b"not an npz", payload[: len(payload) // 2]):
+        store.save(good, content)
+        opened = make_app(run=good)
+        assert lab(opened).trainer.iteration == 0 and any("could not be restored" in w.value for w in opened.warning)
+
+
+def test_session_bytes_round_trip(make_app):
+    """parse(session_bytes(...)) gives back the run state, the history records and the settings."""
+    at = make_app(hidden="12")
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()
+    history = at.session_state[runs.HISTORY_KEY]
+    values = {**settings.DEFAULTS, "hidden": 12, "train_size": 2000, "dev_size": 500}
+    saved = session.parse(session.session_bytes(lab(at), history, values))
+    assert saved.values == values and saved.data_key == "sample"
+    assert saved.run.iteration == 0 and saved.run.config.hidden == 12
+    (record,) = saved.history.runs
+    original = history.runs[0]
+    assert (record.id, record.iterations, record.lr_changes) == (original.id, 10, original.lr_changes)
+    assert [r["iteration"] for r in record.rows] == [r["iteration"] for r in original.rows]
+    assert set(record.rows[0]) == set(HISTORY_FIELDS)
+    np.testing.assert_array_equal(record.weights["W1"], original.weights["W1"])
+    assert saved.history.next_id == history.next_id
+
+
+def test_parse_refuses_other_files():
+    """A run file or plain weights are not a saved session."""
+    import data
+
+    with pytest.raises(ValueError, match="not a digit-lab session"):
+        session.parse(data.weights_bytes({"W1": np.zeros((2, 784))}, {"hidden": 2}))
