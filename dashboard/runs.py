@@ -30,7 +30,7 @@ HISTORY_KEY = "run_history"
 LIVE_ID = 0  # the id of the Train view's current run, shown live and never stored
 FINAL_FIELDS = ("train_loss", "train_acc", "dev_loss", "dev_acc")
 # The settings a legend may name, in order, with their short names.
-SETTING_NAMES = {"lr": "α", "hidden": "h", "batch_size": "batch", "optimizer": "opt", "mode": "mode",
+SETTING_NAMES = {"lr": "α", "hidden": "h", "activation": "g", "batch_size": "batch", "optimizer": "opt", "mode": "mode",
                  "data": "data", "lr_decay": "decay", "momentum": "β", "notebook_m": "m", "seed": "seed",
                  "train_size": "train rows", "dev_size": "dev rows", "quirks": "quirks"}
 
@@ -64,7 +64,7 @@ class RunRecord:
         """The settings a legend or table shows, with values made comparable and readable."""
         c = self.config
         notebook = c["mode"] == "notebook"
-        return {"data": self.data, "mode": c["mode"], "hidden": c["hidden"],
+        return {"data": self.data, "mode": c["mode"], "hidden": c["hidden"], "activation": c.get("activation", "relu"),
                 "batch_size": "full" if c["batch_size"] is None else c["batch_size"], "optimizer": c["optimizer"],
                 "lr": alpha_text(self.lr_changes), "lr_decay": c["lr_decay"],
                 "momentum": c["momentum"] if c["optimizer"] != "plain" else None,
@@ -194,7 +194,7 @@ def table_rows(records: Sequence[RunRecord]) -> list[dict]:
     rows = []
     for r in records:
         s = r.settings()
-        rows.append({"run": run_name(r), "source": r.source, "α": s["lr"], "h": s["hidden"],
+        rows.append({"run": run_name(r), "source": r.source, "α": s["lr"], "h": s["hidden"], "g": s["activation"],
                      "batch": str(s["batch_size"]), "optimizer": s["optimizer"], "mode": s["mode"],
                      "status": status(r), "iterations": r.iterations, "dev acc": r.final["dev_acc"],
                      "dev loss": r.final["dev_loss"], "train acc": r.final["train_acc"],
@@ -203,7 +203,8 @@ def table_rows(records: Sequence[RunRecord]) -> list[dict]:
 
 
 # Settings columns of the CSV (the run's α is "alpha": "lr" is the history's α at each evaluation).
-CSV_SETTINGS = {"data": "data", "mode": "mode", "hidden": "hidden", "batch_size": "batch_size",
+CSV_SETTINGS = {"data": "data", "mode": "mode", "hidden": "hidden", "activation": "activation",
+                "batch_size": "batch_size",
                 "optimizer": "optimizer", "lr": "alpha", "seed": "seed", "train_size": "train_size",
                 "dev_size": "dev_size"}
 

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 import streamlit as st
 
 from core import TrainConfig, effective_lr
+from core.activations import ACTIVATIONS
 from core.config import MAX_HIDDEN
 from dashboard import alpha
 
-DEFAULTS = dict(hidden=10, mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
+DEFAULTS = dict(hidden=10, activation="relu", mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
                 optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=alpha.DEFAULT)
 LR_MIN, LR_MAX = 0.001, 10.0
 MAX_STOP = 100_000_000  # the stop-at entry's largest value (0 means no stop)
@@ -39,7 +40,7 @@ def config_from_settings(values: Mapping) -> TrainConfig:
     """
     v = {**DEFAULTS, **{k: values[k] for k in DEFAULTS if k in values and values[k] is not None}}
     return TrainConfig(
-        hidden=int(v["hidden"]), lr=float(v["lr"]), mode=v["mode"], notebook_m=int(v["notebook_m"]),
+        hidden=int(v["hidden"]), activation=v["activation"], lr=float(v["lr"]), mode=v["mode"], notebook_m=int(v["notebook_m"]),
         batch_size=None if v["full_batch"] else int(v["batch_size"]), optimizer=v["optimizer"],
         seed=int(v["seed"]), dev_size=int(v["dev_size"]), train_size=int(v["train_size"]) or None,
         iterations=int(v["stop_at"]) or None,
@@ -56,6 +57,10 @@ def render(train_rows: int | None = None) -> None:
     bind = "query-params"
     st.number_input("Hidden units h", 1, MAX_HIDDEN, DEFAULTS["hidden"], key="hidden", bind=bind,
                     help=f"784 → h → 10. Weight maps are paged above 64 units. Max {MAX_HIDDEN}.")
+    st.selectbox("Activation g", ACTIVATIONS, key="activation", bind=bind,
+                 help="The hidden layer's A1 = g(Z1). relu: the notebook's. identity: no activation at all, so "
+                      "the network is one linear map (test the notebook's claim in the Notebook view). "
+                      "sigmoid, tanh: the classic smooth ones.")
     st.segmented_control("Mode", MODES, default=DEFAULTS["mode"],
                          key="mode", bind=bind, required=True,
                          help="notebook: the original code's quirks on purpose (dZ2 doubled, gradients divided "

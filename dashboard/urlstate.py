@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from core.activations import ACTIVATIONS
 from core.config import MAX_HIDDEN
 import streamlit as st
 
@@ -94,6 +95,7 @@ PARAMS: dict[str, Param] = {
     "full_batch": Param("full batch", "bool"),
     "batch_size": Param("batch size", "int", 1, 100_000),
     "optimizer": Param("optimizer", "choice", choices=_choices(settings.OPTIMIZERS)),
+    "activation": Param("activation", "choice", choices=_choices(ACTIVATIONS)),
     "lr": Param("α (learning rate)", "float", LR_LOW, LR_HIGH),
     "seed": Param("seed", "int", 0, 2**31 - 1),
     "dev_size": Param("dev rows", "int", 1, 100_000),

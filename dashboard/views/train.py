@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from core import confusion_matrix, effective_lr
-from dashboard import alpha, charts, live, settings, state, words
+from dashboard import alpha, charts, grad_charts, live, settings, state, words
 from dashboard.state import Lab
 
 LABEL = "Train"
@@ -23,6 +23,8 @@ PAGE = 64  # weight tiles per page
 NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
 WIDE_COLS = 16  # tiles per row when the weight maps span the page
 WEIGHTS_EVERY = 0.5  # seconds between weight-map redraws while running
+HEALTH_EVERY = 1.0  # seconds between redraws of the gradient-health curves while running
+TENSORS = list(grad_charts.TENSORS)  # what the tiles show: W1, dW1 (this batch) or ΔW1 (the last step)
 GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
 ANY = -1  # filter value: any digit
@@ -73,6 +75,7 @@ def body() -> None:
     else:
         curves(lab, *st.columns(2), width=470)
         weights(lab, wide=True)
+    health(lab)
 
 
 def status(lab: Lab) -> None:
@@ -149,18 +152,57 @@ def curves(lab: Lab, left, right, width: int) -> None:
 
 
 def weights(lab: Lab, wide: bool) -> None:
-    """W1 as tiles, paged by 64 when h > 64, dead neurons crossed out; `wide` spans the page."""
-    W1 = lab.trainer.params.W1
-    first = _page(len(W1))
-    k = min(PAGE, len(W1) - first)
+    """W1, this batch's dW1 or the last ΔW1 as tiles (paged by 64 when h > 64, dead neurons crossed
+    out), and the output layer's W2 / dW2 / ΔW2 beside them; `wide` spans the page."""
+    kind = st.segmented_control("Tiles show", TENSORS, key="tiles_tensor", default=TENSORS[0], required=True,
+                                help="W1: the weights. dW1: the gradient of this batch (the next step moves "
+                                     "against it). ΔW1: what the last step changed. One zero-centred colour "
+                                     "scale per tensor.") or TENSORS[0]
+    first_layer, output_layer = _tensors(lab.trainer, kind)
+    if first_layer is None:
+        st.caption("No step yet: dW1 and ΔW1 appear after the first update (press Step 1).")
+        first_layer, output_layer, kind = lab.trainer.params.W1, lab.trainer.params.W2, TENSORS[0]
+    first = _page(len(first_layer))
+    k = min(PAGE, len(first_layer) - first)
     cols = math.ceil(k / math.ceil(k / WIDE_COLS)) if wide else None  # even rows of at most 16
+    width = 1000 if wide else 300
 
     def build():
         dead = lab.trainer.dead_units()[first:first + k]
-        return charts.weights_figure(W1[first:first + k], dead, first, cols, width=1000 if wide else 300)
+        return (grad_charts.layer_figure(first_layer[first:first + k], kind, dead, first, cols, width),
+                grad_charts.output_figure(output_layer, kind, width=min(width, 460)))
 
-    figure = live.throttled("weights", WEIGHTS_EVERY, lab.running, (id(lab), first, k, cols, lab.running), build)
-    st.plotly_chart(figure, key="weights_chart", config=live.chart_config(lab.running))
+    layout = (id(lab), kind, first, k, cols, lab.running)
+    tiles, output = live.throttled("weights", WEIGHTS_EVERY, lab.running, layout, build)
+    config = live.chart_config(lab.running)
+    st.plotly_chart(tiles, key="weights_chart", config=config)
+    st.plotly_chart(output, key="output_chart", config=config)
+
+
+def _tensors(trainer, kind: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(first layer (h, 784), output layer (10, h)) of the tensor the tiles show, or (None, None) before a step."""
+    source = {"W1": trainer.params, "dW1": trainer.last_grads, "ΔW1": trainer.last_update}[kind]
+    return (None, None) if source is None else (source.W1, source.W2)
+
+
+def health(lab: Lab) -> None:
+    """Each layer's gradient norm and update-to-weight ratio over the run, α changes marked."""
+    history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
+
+    def build():
+        updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
+        grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
+        return (grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
+                grad_charts.health_note(updates))
+
+    layout = (id(lab), len(history), len(changes), lab.running)
+    figure, note = live.throttled("health", HEALTH_EVERY, lab.running, layout, build)
+    with st.expander("Gradient health: norms and update sizes per step", expanded=False):
+        st.plotly_chart(figure, key="health_chart", config=live.chart_config(lab.running))
+        st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer. About 1e-3 per "
+                   "step is the usual healthy size; far above it comes before the blow-ups training stops for.")
+    if note:
+        st.warning(note, icon=":material/speed:")
 
 
 def _page(h: int) -> int:

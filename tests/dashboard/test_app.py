@@ -58,7 +58,8 @@ def test_train_view_renders_status_curves_weights_and_gallery(make_app):
     at = make_app()
     assert not at.get("tabs")  # the Train view is the default page: no tabs, only its own code ran
     assert "notebook_pair" not in at.session_state and "sweep" not in at.session_state
-    assert chart_keys(at)[:5] == ["loss_chart", "accuracy_chart", "weights_chart", "confusion", "gallery_chart"]
+    assert chart_keys(at)[:7] == ["loss_chart", "accuracy_chart", "weights_chart", "output_chart", "health_chart",
+                                  "confusion", "gallery_chart"]
     assert at.metric[0].label == "Iteration" and at.metric[0].value == "0"
     assert lab(at).running is False and lab(at).data_key == "sample"
     assert lab(at).trainer.m == 2000 and lab(at).split.y_dev.size == 500

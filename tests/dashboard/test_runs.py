@@ -160,3 +160,10 @@ def test_table_rows_show_metrics_and_status():
     (row,) = runs.table_rows([rec])
     assert (row["run"], row["α"], row["h"], row["batch"], row["status"]) == ("current", "0.3", 10, "full", "collapsed")
     assert row["dev acc"] == rec.final["dev_acc"]
+
+
+def test_activation_is_recorded_and_named_when_it_differs():
+    """Runs record their activation; the legend and table name it (g) when runs differ in it."""
+    a, b = record(activation="identity"), record(activation="relu")
+    assert runs.legend_labels([a, b]) == ["g=identity", "g=relu"]
+    assert runs.table_rows([a])[0]["g"] == "identity"

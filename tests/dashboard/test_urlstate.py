@@ -92,3 +92,13 @@ def test_url_limits_match_the_sidebar_widgets(make_app):
     assert list(at.radio(key="data_source").options) == [shown for shown, _ in urlstate.PARAMS["data_source"].choices]
     assert list(at.selectbox(key="optimizer").options) == list(settings.OPTIMIZERS)
     assert set(urlstate.PARAMS) == set(urlstate.DEFAULTS) == {"data_source", *settings.DEFAULTS}
+
+
+def test_activation_travels_in_the_link():
+    """?activation=identity is read as the setting; an unknown activation is named in a notice."""
+    values, notices = urlstate.parse_query({"activation": "identity"})
+    assert values["activation"] == "identity" and not notices
+    assert urlstate.to_query({**settings.DEFAULTS, "activation": "tanh"}) == {"activation": "tanh"}
+    values, notices = urlstate.parse_query({"activation": "softplus"})
+    assert values["activation"] == "relu" and "relu, identity, sigmoid, tanh" in notices[0]
+    assert settings.config_from_settings({"activation": "sigmoid"}).activation == "sigmoid"
