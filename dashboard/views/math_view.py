@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core import Quirks
+from core.activations import FORMULAS
 from core.inspect import gradient_check, step_tensors
 from dashboard import math_charts, state
 from dashboard.state import Lab
@@ -46,9 +47,33 @@ def render() -> None:
     part = right.segmented_control("Show", PARTS, default=PARTS[0], key="math_part", persist_state="page",
                                    required=True)
     params, quirks = lab.trainer.params, lab.trainer.quirks
-    T = step_tensors(params, X.astype(params.dtype), y, quirks)
+    T = step_tensors(params, X.astype(params.dtype), y, quirks, lab.config.activation)
     st.caption(shapes_line(T, params.hidden) + (f" · notebook quirks on: {quirks_on(quirks)}" if quirks.any else ""))
     {PARTS[0]: forward_part, PARTS[1]: backward_part, PARTS[2]: update_part, PARTS[3]: check_part}[part](lab, T)
+
+
+# The hidden layer's g and g' for each activation (the sidebar's setting): (LaTeX, what it means).
+ACTIVATION_ROWS = {
+    "relu": (r"A_1 = g(Z_1) = \mathrm{ReLU}(Z_1) = \max(Z_1,\, 0)",
+             "Negative sums are cut to 0: the neuron stays silent for that image."),
+    "identity": (r"A_1 = g(Z_1) = Z_1",
+                 "No activation: A1 is Z1 as it is. Then Z2 = W2 (W1 X + b1) + b2 = (W2 W1) X + (W2 b1 + b2): "
+                 "the whole network is one linear map of the pixels, however many hidden units it has."),
+    "sigmoid": (r"A_1 = g(Z_1) = \sigma(Z_1) = \frac{1}{1 + e^{-Z_1}}",
+                "Each sum is squashed into 0..1: large positive sums give ~1, large negative ones ~0."),
+    "tanh": (r"A_1 = g(Z_1) = \tanh(Z_1)", "Each sum is squashed into −1..1, centred on 0."),
+}
+DERIVATIVE_ROWS = {
+    name: (rf"dZ_1 = W_2^{{\top}} dZ_2 \odot g'(Z_1), \quad {FORMULAS[name][1]}",
+           "The error sent back through W2 to each hidden neuron, times how much that neuron's g responds there "
+           "(⊙ multiplies element by element). " + note)
+    for name, note in {
+        "relu": "ReLU'(Z1) is 1 where Z1 > 0, else 0: only active neurons learn, and a neuron silent on every "
+                "image never learns again (it is dead).",
+        "identity": "g' is 1 everywhere: the error passes back unchanged.",
+        "sigmoid": "σ' is at most 1/4 and near 0 where σ saturates: gradients shrink as they pass back.",
+        "tanh": "tanh' is at most 1 and near 0 where tanh saturates.",
+    }.items()}
 
 
 def shapes_line(T: dict[str, np.ndarray], hidden: int) -> str:
@@ -81,8 +106,7 @@ def forward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
          PIXEL, EXAMPLE),
         ("Z1", r"Z_1 = W_1 X + b_1", "Each hidden neuron's weighted sum of the 784 pixels plus its bias, per image.",
          HIDDEN, EXAMPLE),
-        ("A1", r"A_1 = \mathrm{ReLU}(Z_1) = \max(Z_1,\, 0)",
-         "Negative sums are cut to 0: the neuron stays silent for that image.", HIDDEN, EXAMPLE),
+        ("A1", *ACTIVATION_ROWS[lab.config.activation], HIDDEN, EXAMPLE),
         ("Z2", r"Z_2 = W_2 A_1 + b_2", "One score (logit) per digit, made from the h activations.", DIGIT, EXAMPLE),
         ("A2", r"A_2 = \mathrm{softmax}(Z_2), \quad A_2[k] = \frac{e^{Z_2[k]}}{\sum_{j=0}^{9} e^{Z_2[j]}}",
          "Scores become probabilities: positive, summing to 1 in each column. " + softmax_note, DIGIT, EXAMPLE),
@@ -110,10 +134,7 @@ def backward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
          DIGIT, HIDDEN),
         ("db2", rf"db_2 = {k} \sum_i dZ_2[:, i]", "The output biases' gradient: the error summed over examples.",
          DIGIT, ""),
-        ("dZ1", r"dZ_1 = W_2^{\top} dZ_2 \odot \mathrm{ReLU}'(Z_1)",
-         ("The error sent back through W2 to each hidden neuron, only where that neuron was active "
-          "(ReLU'(Z1) is 1 where Z1 > 0, else 0; ⊙ multiplies element by element)."),
-         HIDDEN, EXAMPLE),
+        ("dZ1", *DERIVATIVE_ROWS[lab.config.activation], HIDDEN, EXAMPLE),
         ("dW1", rf"dW_1 = {k}\, dZ_1\, X^{{\top}}",
          "How each of the 784 input weights of each neuron should change: one 28x28 map per neuron.", HIDDEN, PIXEL),
         ("db1", rf"db_1 = {k} \sum_i dZ_1[:, i]", "The hidden biases' gradient.", HIDDEN, ""),
@@ -158,7 +179,7 @@ def relative_steps(params: dict[str, np.ndarray], T: dict[str, np.ndarray], lr: 
 def check_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """Backprop's gradients against central differences, on a small batch of training rows."""
     X, y = lab.split.X_train[:, :CHECK_ROWS], lab.split.y_train[:CHECK_ROWS]
-    errors = gradient_check(lab.trainer.params, X, y)
+    errors = gradient_check(lab.trainer.params, X, y, activation=lab.config.activation)
     left, right = st.columns([1.4, 1], gap="medium")
     with left:
         st.latex(r"\frac{\partial L}{\partial w} \approx \frac{L(w + \varepsilon) - L(w - \varepsilon)}"

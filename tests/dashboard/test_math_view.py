@@ -53,6 +53,21 @@ def test_backward_pass_shows_gradients_with_the_runs_quirks(make_app):
     np.testing.assert_allclose(figure(at, "math_dW2")["data"][0]["z"], expected["dW2"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("activation, g, g_prime", [("identity", r"A_1 = g(Z_1) = Z_1", r"g'(z) = 1"),
+                                                    ("tanh", r"\tanh(Z_1)", r"1 - \tanh^2 z")])
+def test_the_math_follows_the_chosen_activation(make_app, activation, g, g_prime):
+    """With another activation the view writes its g and g', computes with it, and its gradient check passes."""
+    at = make_app("math", activation=activation)
+    assert g in latex(at)
+    trainer = at.session_state["lab"].trainer
+    expected = step_tensors(trainer.params, trainer.X_train[:, :64], trainer.y_train[:64], trainer.quirks, activation)
+    np.testing.assert_allclose(figure(at, "math_A1")["data"][0]["z"], expected["A1"], rtol=1e-5, atol=1e-6)
+    at.segmented_control(key="math_part").set_value("Backward pass").run()
+    assert g_prime in latex(at)
+    at.segmented_control(key="math_part").set_value("Gradient check").run()
+    assert all(float(e) < 1e-4 for e in at.main.table[0].value["relative error"])
+
+
 def test_one_dev_image_gives_columns_of_one(make_app):
     """For one dev image every (·, m) tensor has one column; Z1 is drawn as h bars."""
     at = make_app("math")
