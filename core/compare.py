@@ -16,7 +16,7 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.model import Quirks
-from core.model import evaluate
+from core.model import evaluate, forward
 from core.train import TRAIN_EVAL_ROWS, Trainer
 
 QUIRK_NAMES = tuple(f.name for f in fields(Quirks))
@@ -97,4 +97,27 @@ def quirk_effects(config: TrainConfig, X: np.ndarray, y: np.ndarray, X_dev: np.n
                                                   iterations)
         results[f"corrected with {name}"] = run(config.with_(mode="corrected"), fixed_flip, X, y, X_dev, y_dev,
                                                 iterations)
+    return results
+
+
+def activation_gap(config: TrainConfig, X: np.ndarray, y: np.ndarray, X_dev: np.ndarray, y_dev: np.ndarray,
+                   iterations: int, activations: tuple[str, ...] = ("relu", "identity")) -> dict[str, dict]:
+    """The notebook's "without the activation function it is just a linear equation", measured.
+
+    Trains the same corrected run (same data, α, seed and so the same initial weights) once per
+    activation. Returns {activation: final metrics and failure}; the identity run also gets
+    `affine_error`: how far its logits are from the one affine map (W2·W1)·x + (W2·b1 + b2).
+    """
+    results = {}
+    for name in activations:
+        trainer = Trainer(config.with_(activation=name, mode="corrected", quirks=None, iterations=iterations),
+                          X, y, X_dev, y_dev)
+        trainer.step(iterations)
+        results[name] = dict(trainer.final_metrics(), failure=trainer.failure)
+        if name == "identity":
+            p = trainer.params
+            W, b = p.W2 @ p.W1, p.W2 @ p.b1 + p.b2  # (10, 784), (10, 1): the network as one layer
+            Xd = X_dev[:, :500]
+            logits = forward(p, Xd, activation="identity").Z2
+            results[name]["affine_error"] = float(np.abs(logits - (W @ Xd + b)).max() / max(np.abs(logits).max(), 1e-12))
     return results

@@ -3,7 +3,7 @@
 import math
 
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig
-from core.compare import QUIRK_NAMES, flip, quirk_effects
+from core.compare import QUIRK_NAMES, activation_gap, flip, quirk_effects
 from tests.core.test_sweep import data
 
 
@@ -26,3 +26,15 @@ def test_quirk_effects_cover_both_directions():
     assert all(f"corrected with {q}" in results for q in QUIRK_NAMES)
     assert math.isnan(results["corrected with train_accuracy_only"]["dev_acc"])
     assert results["corrected"]["iterations"] == 5
+
+
+def test_activation_gap_trains_both_from_the_same_start_and_checks_linearity():
+    """identity vs ReLU: same data and α; the identity network is one affine map (relative error ~1e-6)."""
+    import data
+
+    parts = data.split(data.load_sample(), dev_size=500, train_size=2000, seed=0)
+    results = activation_gap(TrainConfig(lr=0.1, hidden=16), parts.X_train, parts.y_train, parts.X_dev,
+                             parts.y_dev, 60)
+    assert set(results) == {"relu", "identity"} and all(r["iterations"] == 60 for r in results.values())
+    assert results["identity"]["affine_error"] < 1e-5
+    assert results["relu"]["dev_accuracy"] != results["identity"]["dev_accuracy"]

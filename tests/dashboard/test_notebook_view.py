@@ -168,3 +168,16 @@ def test_table_cells_show_accuracy_changes():
     baseline = dict(train_acc=0.91, dev_acc=0.895)
     assert notebook.outcome(dict(train_acc=0.812, dev_acc=0.803), baseline) == "81.2% / 80.3% (−9.8 / −9.2 pts)"
     assert notebook.outcome(dict(train_acc=0.9, dev_acc=float("nan")), baseline).endswith("(−1.0 / n/a pts)")
+
+
+def test_one_click_tests_the_linear_claim(make_app):
+    """The identity-vs-ReLU button trains both and states the gap and the affine-map check."""
+    at = make_app("notebook")
+    at.number_input(key="nb_linear_iterations").set_value(20).run()
+    at.number_input(key="nb_linear_hidden").set_value(16).run()
+    at.button(key="nb_linear").click().run()
+    assert not at.exception
+    text = "\n".join(m.value for m in at.main.markdown)
+    assert "a gap of" in text and "one affine map" in text
+    rows = at.main.table[-1].value
+    assert list(rows["g"]) == ["relu", "identity"] and set(rows["iterations"]) == {"20"}
