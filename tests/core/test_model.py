@@ -314,3 +314,20 @@ def test_workers_take_the_callers_numpy_error_state(workers):
         gradients(broken, X, y, chunk=512)
     with np.errstate(all="ignore"):
         assert not np.isfinite(gradients(broken, X, y, chunk=512).grads.W1).all()
+
+
+@pytest.mark.parametrize("activation", ["identity", "sigmoid", "tanh"])
+def test_other_activations_on_the_pool_equal_the_math(activation, workers):
+    """Non-ReLU hidden layers go through the same pooled kernel and match forward/backward."""
+    workers(2)
+    params, X_raw, X, y = mnist_like(m=1300)
+    result = gradients(params, X_raw, y, chunk=512, activation=activation)
+    p64, X64 = params.map(lambda a: a.astype(np.float64)), X.astype(np.float64)
+    cache = forward(p64, X64, activation=activation)
+    grads = backward(p64, X64, cache, one_hot(y, dtype=np.float64), activation=activation)
+    for name in ("W1", "b1", "W2", "b2"):
+        assert_float32_close(getattr(result.grads, name), getattr(grads, name))
+    assert result.loss == pytest.approx(cross_entropy(cache.Z2, y), rel=1e-6) and result.active.all()
+    loss, acc, preds, active = evaluate(params, X_raw, y, activation=activation)
+    assert loss == pytest.approx(result.loss, rel=1e-6) and active.all()
+    assert_float32_close(predict_proba(params, X_raw, activation=activation), cache.A2)
