@@ -331,3 +331,10 @@ def test_other_activations_on_the_pool_equal_the_math(activation, workers):
     loss, acc, preds, active = evaluate(params, X_raw, y, activation=activation)
     assert loss == pytest.approx(result.loss, rel=1e-6) and active.all()
     assert_float32_close(predict_proba(params, X_raw, activation=activation), cache.A2)
+
+
+def test_an_empty_batch_is_refused():
+    """gradients of zero examples is a ValueError in one sentence, not a StopIteration."""
+    params, X, y = tiny(m=3)
+    with pytest.raises(ValueError, match="the batch is empty"):
+        gradients(params, X[:, :0], y[:0])
