@@ -258,34 +258,24 @@ def cross_entropy(Z2: np.ndarray, y: np.ndarray):
 # numbers, not 784·m), which changes the result by float32 rounding only.
 
 
-@dataclass(frozen=True)
 class _Net:
-    """The parameters as the chunk kernel uses them, prepared once per call.
+    """The parameters as the chunk kernel uses them, prepared once per call (read-only views).
 
     Shapes: W1T (784, N·h), divided by 255 for raw pixels; b1 (N·h,); W2 (N, 10, h);
     b2 (N, 10, 1); N = 1 for one network.
     """
 
-    W1T: np.ndarray
-    b1: np.ndarray
-    W2: np.ndarray
-    b2: np.ndarray
-    runs: int
-    hidden: int
+    __slots__ = ("W1T", "b1", "W2", "b2", "runs", "hidden", "dtype")  # a plain class: built on every step
 
-    @classmethod
-    def of(cls, params: Params, X: np.ndarray) -> _Net:
+    def __init__(self, params: Params, X: np.ndarray):
         h = params.hidden
         runs = params.W1.size // (h * N_PIXELS)
         W1T = params.W1.reshape(runs * h, N_PIXELS).T  # a view: BLAS reads it transposed
         if X.dtype == np.uint8:
             W1T = W1T / np.array(255, params.dtype)
-        return cls(W1T, params.b1.reshape(runs * h), params.W2.reshape(runs, N_CLASSES, h),
-                   params.b2.reshape(runs, N_CLASSES, 1), runs, h)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.W1T.dtype
+        self.W1T, self.b1 = W1T, params.b1.reshape(runs * h)
+        self.W2, self.b2 = params.W2.reshape(runs, N_CLASSES, h), params.b2.reshape(runs, N_CLASSES, 1)
+        self.runs, self.hidden, self.dtype = runs, h, W1T.dtype
 
 
 _scratch = threading.local()  # per-thread arrays the kernel overwrites on every chunk
@@ -308,6 +298,14 @@ def _ones(c: int, dtype) -> np.ndarray:
     if ones is None or ones.size < c:
         ones = _scratch.__dict__[key] = np.ones(max(c, CHUNK), dtype)
     return ones[:c]
+
+
+def _columns(c: int) -> np.ndarray:
+    """(c,) 0..c-1, the column index of each example in a chunk (never written to)."""
+    cols = _scratch.__dict__.get("columns")
+    if cols is None or cols.size < c:
+        cols = _scratch.__dict__["columns"] = np.arange(max(c, CHUNK))
+    return cols[:c]
 
 
 def _rows(X: np.ndarray, s: int, e: int, dtype) -> np.ndarray:
@@ -359,14 +357,14 @@ def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool):
     when no column has a tie for its top, that is "the label's logit is the top", else (ties,
     NaN) argmax decides.
     """
-    cols = np.arange(yc.size)
+    cols = _columns(yc.size)
     top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c)
     unique_top = np.count_nonzero(Z2 == top) == top.size  # no ties, no NaN: argmax is where Z2 == top
-    hits = None if unique_top else np.count_nonzero(Z2.argmax(axis=-2) == yc, axis=-1)
+    hits = None if unique_top else (Z2.argmax(axis=-2) == yc).sum(axis=-1)
     Zs = np.subtract(Z2, top, out=Z2) if shift else Z2 - top
     picked = Zs[:, yc, cols]  # (N, c): the label's shifted logit, taken before exp overwrites it
     if unique_top:
-        hits = np.count_nonzero(picked == 0, axis=-1)  # x - top == 0 exactly iff x == top
+        hits = (picked == 0).sum(axis=-1)  # x - top == 0 exactly iff x == top
     if shift:
         E = np.exp(Zs, out=Z2)
         S = E.sum(axis=-2, keepdims=True)  # (N, 1, c)
@@ -377,7 +375,7 @@ def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool):
         with np.errstate(over="ignore", invalid="ignore"):
             E = np.exp(Z2, out=Z2)
             np.divide(E, E.sum(axis=-2, keepdims=True), out=E)
-    loss = log_S.sum(axis=(-2, -1), dtype=np.float64) - picked.sum(axis=-1, dtype=np.float64)
+    loss = log_S.sum(axis=-1, dtype=np.float64)[:, 0] - picked.sum(axis=-1, dtype=np.float64)
     return loss, hits, cols
 
 
@@ -454,7 +452,7 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
                          f"the notebook's code crashes here (shapes (10, m) vs ({k}, m))")
     _check_labels(y)
     activations.check(activation)
-    net = _Net.of(params, X)
+    net = _Net(params, X)
     scale = (2.0 if quirks.double_dZ2 else 1.0) / (quirks.global_m or m)
     shift = not quirks.unshifted_softmax
     parts = _spread(lambda s, e: _gradient_chunk(net, X, y, s, e, shift, scale, activation), _chunks(m, chunk))
@@ -494,7 +492,7 @@ def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, c
     """
     _check_labels(y)
     activations.check(activation)
-    net = _Net.of(params, X)
+    net = _Net(params, X)
     preds = np.empty((net.runs, y.size), dtype=np.int64)
     loss_sum, active = np.zeros(net.runs), np.zeros(net.runs * net.hidden, dtype=bool)
     if y.size:
@@ -521,7 +519,7 @@ def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK, activation:
     Shapes: X (784, m) (floats, or raw uint8 pixels) -> A2 (10, m); (N, 10, m) for N stacked runs.
     """
     activations.check(activation)
-    net = _Net.of(params, X)
+    net = _Net(params, X)
     out = np.empty((net.runs, N_CLASSES, X.shape[1]), dtype=params.dtype)  # (N, 10, m)
     if X.shape[1]:
         for _ in _spread(lambda s, e: _proba_chunk(net, X, out, s, e, activation), _chunks(X.shape[1], chunk)):
