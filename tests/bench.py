@@ -169,6 +169,18 @@ def torch_params(torch, hidden, seed=0):
     return [torch.from_numpy(a.astype(np.float32)) for a in (W1, np.zeros((hidden, 1)), W2, np.zeros((10, 1)))]
 
 
+def torch_threads(torch, n, fn):
+    """fn run with PyTorch at n threads, then back to its default."""
+    def run():
+        default = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(default)
+    return run
+
+
 def torch_step(torch, P, X, Y, lr=0.1):
     """One step of the corrected network on X (784, m), one-hot Y (10, m), updating P in place."""
     W1, b1, W2, b2 = P
@@ -230,6 +242,7 @@ def full_batch(raw, scaled, hidden, repeat, threads, torch) -> dict[str, float]:
     cores = pool.default_workers()
     variants = {
         f"notebook float64, BLAS {threads.default} threads": threads.blas(threads.default, lambda: nb_step(nb[0], X64, y)),
+        "notebook float64, BLAS 1 thread": threads.blas(1, lambda: nb_step(nb[0], X64, y)),
         "ours, 1 worker (uint8 X, CLI)": threads.ours(1, lambda: ours_raw.step(1)),
         f"ours, {cores} workers (uint8 X, CLI)": threads.ours(cores, lambda: ours_raw.step(1)),
         f"ours, {cores} workers (float32 X, app)": threads.ours(cores, lambda: ours_float.step(1)),
@@ -238,6 +251,7 @@ def full_batch(raw, scaled, hidden, repeat, threads, torch) -> dict[str, float]:
         P, Xt, Yt = torch_params(torch, hidden), torch.from_numpy(scaled.X_train), torch.from_numpy(one_hot(y))
         variants[f"PyTorch by hand, {torch.get_num_threads()} threads"] = threads.blas(
             threads.default, lambda: torch_step(torch, P, Xt, Yt))
+        variants["PyTorch by hand, 1 thread"] = torch_threads(torch, 1, lambda: torch_step(torch, P, Xt, Yt))
     try:
         return interleaved(variants, repeat)
     finally:
