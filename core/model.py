@@ -4,7 +4,8 @@ Columns are examples, as in the notebook:
 
 | name           | shape     | meaning                                   |
 | -------------- | --------- | ----------------------------------------- |
-| X              | (784, m)  | pixels / 255, one column per image        |
+| X              | (784, m)  | pixels / 255, one column per image (or    |
+|                |           | raw uint8 pixels, divided by 255 on use)  |
 | y              | (m,)      | labels 0..9                               |
 | Y              | (10, m)   | one-hot labels                            |
 | W1, b1         | (h, 784), (h, 1) | hidden layer                       |
@@ -18,20 +19,28 @@ them off this is plain gradient descent on mean cross-entropy.
 Every function also takes a stack of N networks that share the batch X: give the parameters
 a leading run axis (W1 (N, h, 784), Z1 (N, h, m), ...) and results get it too. A learning-rate
 sweep trains all its runs this way, in one pass over the data.
+
+`forward`, `backward` and `cross_entropy` are the math as written; `gradients`, `evaluate` and
+`predict_proba` compute the same in one cache-blocked pass whose column chunks run on the
+process-wide compute pool (core.pool).
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from core import activations
+from core import activations, pool
 
 N_PIXELS = 784
 N_CLASSES = 10
-CHUNK = 1024  # columns per cache-blocked pass: the chunk of X (3.2 MB float32) stays in cache between
-# the forward product and dW1 (measured with tests/bench.py: 1024 beat 512, 2048 and no blocking)
+CHUNK = 1024  # columns per cache-blocked pass and per pool task: the chunk of X (3.2 MB float32)
+# stays in cache between the forward product and dW1 (measured with tests/bench.py)
+SMALL_PRODUCT = 900_000  # OpenBLAS multiplies matrices with M·N·K below about 1e6 without packing them
+# first; for h <= 16 that is 1.3-1.9x faster, so the two products with X go in row pieces this small
 
 
 @dataclass(frozen=True)
@@ -167,11 +176,22 @@ def one_hot(y: np.ndarray, k: int = N_CLASSES, dtype=np.float32) -> np.ndarray:
     return Y
 
 
+def pixels(X: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """X as float pixels in 0..1: raw uint8 pixels divided by 255 (as data.split does), floats cast.
+
+    Shapes: X (784, m) -> (784, m), no copy when X already has that float type.
+    """
+    if X.dtype == np.uint8:
+        return np.divide(X, np.array(255, dtype))
+    return X.astype(dtype, copy=False)
+
+
 def forward(params: Params, X: np.ndarray, shift: bool = True, activation: str = "relu") -> Cache:
     """Z1 = W1·X + b1, A1 = g(Z1) (ReLU in the notebook), Z2 = W2·A1 + b2, A2 = softmax(Z2).
 
     Shapes: X (784, m) -> Z1, A1 (h, m); Z2, A2 (10, m).
     """
+    X = pixels(X, params.dtype) if X.dtype == np.uint8 else X
     # (Xᵀ·W1ᵀ)ᵀ is W1·X; in this order BLAS reads X, whose examples are contiguous, fastest.
     # A stack of N runs is flattened to (N·h, 784) so that one product reads X once for all.
     W1 = params.W1.reshape(-1, N_PIXELS)  # (h, 784) or (N·h, 784)
@@ -205,6 +225,7 @@ def backward(params: Params, X: np.ndarray, cache: Cache, Y: np.ndarray, m: int 
     db2 (10, 1).
     """
     m = X.shape[1] if m is None else m
+    X = pixels(X, params.dtype) if X.dtype == np.uint8 else X
     dZ2, dZ1 = deltas(params, cache, Y, dZ2_scale, activation)
     dW2 = dZ2 @ cache.A1.mT / m
     db2 = dZ2.sum(axis=-1, keepdims=True) / m
@@ -225,35 +246,285 @@ def cross_entropy(Z2: np.ndarray, y: np.ndarray):
     return float(loss) if loss.ndim == 0 else loss
 
 
-def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK, activation: str = "relu") -> np.ndarray:
-    """Class probabilities, computed in column chunks to bound memory.
+# ---- the hot path: one cache-blocked pass over X, its column chunks spread over core.pool -------
+#
+# `gradients`, `evaluate` and `predict_proba` compute what `forward`, `backward` and
+# `cross_entropy` define, chunk by chunk, with the examples as rows: a chunk of X is X[:, s:e].T,
+# a (c, 784) block that is contiguous in memory. Each chunk is one task for the pool; the
+# per-chunk results are summed in chunk order, so the numbers do not depend on how many
+# workers there are. Within a chunk the kernel works in place in per-thread scratch arrays,
+# builds no one-hot matrix and takes the loss and the hits from the softmax's own pieces.
+# Raw uint8 pixels are only cast to floats; the 1/255 goes onto W1 and dW1 instead (h·784
+# numbers, not 784·m), which changes the result by float32 rounding only.
 
-    Shapes: X (784, m) -> A2 (10, m).
+
+class _Net:
+    """The parameters as the chunk kernel uses them, prepared once per call (read-only views).
+
+    Shapes: W1T (784, N·h), divided by 255 for raw pixels; b1 (N·h,); W2 (N, 10, h);
+    b2 (N, 10, 1); N = 1 for one network.
     """
-    out = np.empty((N_CLASSES, X.shape[1]), dtype=params.dtype)  # (10, m)
-    for s in range(0, X.shape[1], chunk):
-        out[:, s:s + chunk] = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False),
-                                      activation=activation).A2
+
+    __slots__ = ("W1T", "b1", "W2", "b2", "runs", "hidden", "dtype")  # a plain class: built on every step
+
+    def __init__(self, params: Params, X: np.ndarray):
+        h = params.hidden
+        runs = params.W1.size // (h * N_PIXELS)
+        W1T = params.W1.reshape(runs * h, N_PIXELS).T  # a view: BLAS reads it transposed
+        if X.dtype == np.uint8:
+            W1T = W1T / np.array(255, params.dtype)
+        self.W1T, self.b1 = W1T, params.b1.reshape(runs * h)
+        self.W2, self.b2 = params.W2.reshape(runs, N_CLASSES, h), params.b2.reshape(runs, N_CLASSES, 1)
+        self.runs, self.hidden, self.dtype = runs, h, W1T.dtype
+
+
+_scratch = threading.local()  # per-thread arrays the kernel overwrites on every chunk
+
+
+def _buffer(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A scratch array of this thread, reused across chunks (never handed out of a task)."""
+    size = math.prod(shape)
+    key = (name, np.dtype(dtype))
+    flat = _scratch.__dict__.get(key)
+    if flat is None or flat.size < size:
+        flat = _scratch.__dict__[key] = np.empty(size, dtype)
+    return flat[:size].reshape(shape)
+
+
+def _ones(c: int, dtype) -> np.ndarray:
+    """(c,) ones: a column sum as a BLAS matrix-vector product, much faster than .sum(axis=0) on (c, 10)."""
+    key = ("ones", np.dtype(dtype))
+    ones = _scratch.__dict__.get(key)
+    if ones is None or ones.size < c:
+        ones = _scratch.__dict__[key] = np.ones(max(c, CHUNK), dtype)
+    return ones[:c]
+
+
+def _columns(c: int) -> np.ndarray:
+    """(c,) 0..c-1, the column index of each example in a chunk (never written to)."""
+    cols = _scratch.__dict__.get("columns")
+    if cols is None or cols.size < c:
+        cols = _scratch.__dict__["columns"] = np.arange(max(c, CHUNK))
+    return cols[:c]
+
+
+def _rows(X: np.ndarray, s: int, e: int, dtype) -> np.ndarray:
+    """Examples s..e-1 as float rows (c, 784); raw uint8 pixels are cast, still 0..255."""
+    rows = X[:, s:e].T  # (c, 784), contiguous when X is the transpose of a C-contiguous array
+    if rows.dtype == dtype:
+        return rows
+    out = _buffer("X", rows.shape, dtype)
+    np.copyto(out, rows, casting="unsafe")
     return out
+
+
+def _pieces(c: int, H: int) -> list[slice]:
+    """Row ranges for the products with X: pieces of at most SMALL_PRODUCT / (784·H) rows, or all rows."""
+    rows = SMALL_PRODUCT // (N_PIXELS * H)
+    if rows < 64 or c <= rows:  # wider layers: the packed product is as fast
+        return [slice(0, c)]
+    size = -(-c // -(-c // rows))  # as even as possible: 128 -> 64 + 64, not 114 + 14
+    return [slice(s, s + size) for s in range(0, c, size)]
+
+
+def _forward_rows(net: _Net, Xc: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z1 and A1 (c, N·h), in scratch arrays (the same one for ReLU), and Z2 (N, 10, c) of one chunk of rows."""
+    c, H = Xc.shape[0], net.W1T.shape[1]
+    Z1 = _buffer("Z1", (c, H), net.dtype)  # (c, N·h)
+    for rows in _pieces(c, H):
+        np.matmul(Xc[rows], net.W1T, out=Z1[rows])
+    Z1 += net.b1
+    if activation == "relu":
+        A1 = np.maximum(Z1, 0, out=Z1)  # in place: nobody else holds Z1, and Z1 > 0 iff A1 > 0
+    else:
+        A1 = activations.apply(activation, Z1)
+    Z2 = np.matmul(net.W2, A1.reshape(c, net.runs, net.hidden).transpose(1, 2, 0))  # (N, 10, c)
+    Z2 += net.b2
+    return Z1, A1, Z2
+
+
+def _check_labels(y: np.ndarray) -> None:
+    """Raises: ValueError when a label is outside 0..9 (as one_hot does)."""
+    if y.size and (y.min() < 0 or y.max() >= N_CLASSES):
+        raise ValueError(f"labels must be in 0..{N_CLASSES - 1}, found {y.min()}..{y.max()}")
+
+
+def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool):
+    """Turn Z2 (N, 10, c) into A2 in place; return the summed loss (N,) float64, hits (N,) and columns.
+
+    The loss of example i is log Σ_k exp(Z2[k,i] - top_i) - (Z2[y_i,i] - top_i), the stable
+    form `cross_entropy` computes, from the same sums the softmax needs. A hit is argmax = label;
+    when no column has a tie for its top, that is "the label's logit is the top", else (ties,
+    NaN) argmax decides.
+    """
+    cols = _columns(yc.size)
+    top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c)
+    unique_top = np.count_nonzero(Z2 == top) == top.size  # no ties, no NaN: argmax is where Z2 == top
+    hits = None if unique_top else (Z2.argmax(axis=-2) == yc).sum(axis=-1)
+    Zs = np.subtract(Z2, top, out=Z2) if shift else Z2 - top
+    picked = Zs[:, yc, cols]  # (N, c): the label's shifted logit, taken before exp overwrites it
+    if unique_top:
+        hits = (picked == 0).sum(axis=-1)  # x - top == 0 exactly iff x == top
+    if shift:
+        E = np.exp(Zs, out=Z2)
+        S = E.sum(axis=-2, keepdims=True)  # (N, 1, c)
+        log_S = np.log(S)
+        np.divide(E, S, out=E)
+    else:  # the notebook's exp(Z2) / Σ exp(Z2), NaN on overflow; the loss is still the stable one
+        log_S = np.log(np.exp(Zs, out=Zs).sum(axis=-2, keepdims=True))
+        with np.errstate(over="ignore", invalid="ignore"):
+            E = np.exp(Z2, out=Z2)
+            np.divide(E, E.sum(axis=-2, keepdims=True), out=E)
+    loss = log_S.sum(axis=-1, dtype=np.float64)[:, 0] - picked.sum(axis=-1, dtype=np.float64)
+    return loss, hits, cols
+
+
+def _active(Z1: np.ndarray, A1: np.ndarray, activation: str, ones: np.ndarray) -> np.ndarray:
+    """(N·h,) bool: the unit passed gradient on some example of the chunk."""
+    if activation == "relu":
+        return ones @ A1 > 0  # A1 >= 0, so a unit's column sums to > 0 iff it fired
+    return activations.passes_gradient(activation, Z1).any(axis=0)
+
+
+def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shift: bool, scale: float,
+                    activation: str):
+    """Summed gradients (each already divided by the batch's m), loss, hits and active units of one chunk."""
+    Xc, yc = _rows(X, s, e, net.dtype), y[s:e]
+    c, H = Xc.shape[0], net.W1T.shape[1]
+    Z1, A1, Z2 = _forward_rows(net, Xc, activation)
+    ones = _ones(c, net.dtype)
+    active = _active(Z1, A1, activation, ones)
+    loss, hits, cols = _softmax_pieces(Z2, yc, shift)
+    dZ2 = Z2  # (N, 10, c): A2 - Y in place, times 2 in notebook mode and / m
+    dZ2[:, yc, cols] -= 1
+    dZ2 *= scale
+    dW2 = np.matmul(dZ2, A1.reshape(c, net.runs, net.hidden).transpose(1, 0, 2))  # (N, 10, h)
+    db2 = dZ2.sum(axis=-1, keepdims=True)  # (N, 10, 1)
+    dZ1 = _buffer("dZ1", (c, H), net.dtype)  # (c, N·h), the layout of A1
+    np.matmul(dZ2.mT, net.W2, out=dZ1.reshape(c, net.runs, net.hidden).transpose(1, 0, 2))
+    if activation == "relu":
+        np.multiply(dZ1, np.greater(A1, 0, out=_buffer("alive", (c, H), bool)), out=dZ1)  # ∗ ReLU'(Z1)
+    else:
+        dZ1 *= activations.derivative(activation, Z1, A1)
+    pieces = _pieces(c, H)
+    dW1 = np.matmul(dZ1[pieces[0]].T, Xc[pieces[0]])  # (N·h, 784): one product for all runs, X still in cache
+    for rows in pieces[1:]:
+        dW1 += np.matmul(dZ1[rows].T, Xc[rows], out=_buffer("dW1", dW1.shape, net.dtype))
+    return dW1, ones @ dZ1, dW2, db2, loss, hits, active
+
+
+def _chunks(m: int, chunk: int) -> list[tuple[int, int]]:
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1 columns, got {chunk}")
+    return [(s, min(s + chunk, m)) for s in range(0, m, chunk)]
+
+
+def _spread(fn, chunks: list[tuple[int, int]]):
+    """fn(s, e) for each chunk, on the compute pool; results in chunk order."""
+    if len(chunks) == 1:  # a mini-batch: no hand-over to another thread
+        return iter([fn(*chunks[0])])
+    errors = np.geterr()  # NumPy's error state is per thread: the workers take the caller's
+
+    def task(bounds):
+        with np.errstate(**errors):
+            return fn(*bounds)
+
+    return pool.map(task, chunks)
+
+
+def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
+              chunk: int = CHUNK, activation: str = "relu") -> BatchResult:
+    """Mean-loss gradients over the batch in one cache-blocked pass over X, on the compute pool.
+
+    Summing the gradients of column chunks, each divided by the whole batch's m, gives exactly
+    the full-batch gradient while each chunk of X is read once and stays in cache; chunks are
+    summed in order, whatever the number of workers. X may hold raw uint8 pixels.
+    Shapes: X (784, m), y (m,).
+    Raises: ValueError if the batch is empty, the one-hot quirk meets a batch without 9s, or a
+    label is not 0..9.
+    """
+    m = X.shape[1]
+    if m == 0:
+        raise ValueError("the batch is empty: gradients need at least one example")
+    k = int(y.max()) + 1 if quirks.one_hot_from_max else N_CLASSES
+    if k != N_CLASSES:
+        raise ValueError(f"one_hot(y) made {k} rows because this batch has no label {k}..9; "
+                         f"the notebook's code crashes here (shapes (10, m) vs ({k}, m))")
+    _check_labels(y)
+    activations.check(activation)
+    net = _Net(params, X)
+    scale = (2.0 if quirks.double_dZ2 else 1.0) / (quirks.global_m or m)
+    shift = not quirks.unshifted_softmax
+    parts = _spread(lambda s, e: _gradient_chunk(net, X, y, s, e, shift, scale, activation), _chunks(m, chunk))
+    dW1, db1, dW2, db2, loss, hits, active = next(parts)  # fresh arrays: summed into in place
+    for more_dW1, more_db1, more_dW2, more_db2, more_loss, more_hits, more_active in parts:
+        dW1 += more_dW1
+        db1 += more_db1
+        dW2 += more_dW2
+        db2 += more_db2
+        loss, hits, active = loss + more_loss, hits + more_hits, active | more_active
+    if X.dtype == np.uint8:
+        dW1 /= np.array(255, params.dtype)  # the 1/255 of the pixels, applied once
+    grads = Params(dW1.reshape(params.W1.shape), db1.reshape(params.b1.shape), dW2.reshape(params.W2.shape),
+                   db2.reshape(params.b2.shape))
+    if not params.b1.shape[:-2]:
+        return BatchResult(grads, float(loss[0]) / m, int(hits[0]), active)
+    return BatchResult(grads, loss / m, hits, active.reshape(params.b1.shape[:-1]))
+
+
+def _evaluate_chunk(net: _Net, X: np.ndarray, y: np.ndarray, preds: np.ndarray, s: int, e: int, shift: bool,
+                    activation: str):
+    """Summed loss (N,) and active units (N·h,) of one chunk; its predictions go into preds[:, s:e]."""
+    Xc = _rows(X, s, e, net.dtype)
+    Z1, A1, Z2 = _forward_rows(net, Xc, activation)
+    preds[:, s:e] = Z2.argmax(axis=-2)
+    loss, _, _ = _softmax_pieces(Z2, y[s:e], shift)
+    return loss, _active(Z1, A1, activation, _ones(Xc.shape[0], net.dtype))
 
 
 def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK,
              activation: str = "relu"):
-    """Loss, accuracy, predictions and active hidden units on (X, y).
+    """Loss, accuracy, predictions and active hidden units on (X, y), on the compute pool.
 
-    Shapes: X (784, m), y (m,) -> loss, accuracy, predictions (m,), active (h,); for N stacked
-    runs the loss and accuracy are (N,), predictions (N, m), active (N, h).
+    Shapes: X (784, m) (floats, or raw uint8 pixels), y (m,) -> loss, accuracy, predictions (m,),
+    active (h,); for N stacked runs the loss and accuracy are (N,), predictions (N, m), active (N, h).
+    Raises: ValueError when a label is outside 0..9.
     """
-    runs = params.b1.shape[:-2]  # () for one network, (N,) for a stack
-    loss_sum, preds = np.zeros(runs), np.empty(runs + (y.size,), dtype=np.int64)
-    active = np.zeros(params.b1.shape[:-1], dtype=bool)
-    for s in range(0, y.size, chunk):
-        cache = forward(params, X[:, s:s + chunk].astype(params.dtype, copy=False), shift, activation)
-        loss_sum += cross_entropy(cache.Z2, y[s:s + chunk]) * cache.Z2.shape[-1]
-        preds[..., s:s + chunk] = cache.Z2.argmax(axis=-2)
-        active |= activations.passes_gradient(activation, cache.Z1).any(axis=-1)
-    loss, acc = loss_sum / max(y.size, 1), (preds == y).mean(axis=-1) if y.size else np.zeros(runs)
-    return (float(loss), float(acc), preds, active) if not runs else (loss, acc, preds, active)
+    _check_labels(y)
+    activations.check(activation)
+    net = _Net(params, X)
+    preds = np.empty((net.runs, y.size), dtype=np.int64)
+    loss_sum, active = np.zeros(net.runs), np.zeros(net.runs * net.hidden, dtype=bool)
+    if y.size:
+        for loss, alive in _spread(lambda s, e: _evaluate_chunk(net, X, y, preds, s, e, shift, activation),
+                                   _chunks(y.size, chunk)):
+            loss_sum, active = loss_sum + loss, active | alive
+    loss, acc = loss_sum / max(y.size, 1), (preds == y).mean(axis=-1) if y.size else np.zeros(net.runs)
+    active = active.reshape(params.b1.shape[:-1])
+    if not params.b1.shape[:-2]:
+        return float(loss[0]), float(acc[0]), preds[0], active
+    return loss, acc, preds, active
+
+
+def _proba_chunk(net: _Net, X: np.ndarray, out: np.ndarray, s: int, e: int, activation: str) -> None:
+    _, _, Z2 = _forward_rows(net, _rows(X, s, e, net.dtype), activation)
+    Z2 -= Z2.max(axis=-2, keepdims=True)
+    E = np.exp(Z2, out=Z2)
+    np.divide(E, E.sum(axis=-2, keepdims=True), out=out[:, :, s:e])
+
+
+def predict_proba(params: Params, X: np.ndarray, chunk: int = CHUNK, activation: str = "relu") -> np.ndarray:
+    """Class probabilities, computed in column chunks on the compute pool to bound memory.
+
+    Shapes: X (784, m) (floats, or raw uint8 pixels) -> A2 (10, m); (N, 10, m) for N stacked runs.
+    """
+    activations.check(activation)
+    net = _Net(params, X)
+    out = np.empty((net.runs, N_CLASSES, X.shape[1]), dtype=params.dtype)  # (N, 10, m)
+    if X.shape[1]:
+        for _ in _spread(lambda s, e: _proba_chunk(net, X, out, s, e, activation), _chunks(X.shape[1], chunk)):
+            pass
+    return out.reshape(params.b1.shape[:-2] + out.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -264,31 +535,3 @@ class BatchResult:
     loss: float | np.ndarray  # mean cross-entropy at the parameters before the update ((N,) stacked)
     hits: int | np.ndarray  # correctly classified examples ((N,) stacked)
     active: np.ndarray  # (h,) or (N, h) bool: hidden unit passed gradient (ReLU: was > 0) on at least one example
-
-
-def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
-              chunk: int = CHUNK, activation: str = "relu") -> BatchResult:
-    """Mean-loss gradients over the batch in one cache-blocked pass over X.
-
-    Summing `backward` over column chunks, each divided by the whole batch's m, gives exactly
-    the full-batch gradient while each chunk of X is read once and stays in cache.
-    Shapes: X (784, m), y (m,). Raises: ValueError if the one-hot quirk meets a batch without 9s.
-    """
-    m = X.shape[1]
-    k = int(y.max()) + 1 if quirks.one_hot_from_max else N_CLASSES
-    if k != N_CLASSES:
-        raise ValueError(f"one_hot(y) made {k} rows because this batch has no label {k}..9; "
-                         f"the notebook's code crashes here (shapes (10, m) vs ({k}, m))")
-    divisor = quirks.global_m or m
-    total, loss_sum, hits = None, 0.0, 0
-    active = np.zeros(params.b1.shape[:-1], dtype=bool)  # (h,) or (N, h)
-    for s in range(0, m, chunk):
-        Xc, yc = X[:, s:s + chunk].astype(params.dtype, copy=False), y[s:s + chunk]
-        cache = forward(params, Xc, not quirks.unshifted_softmax, activation)
-        g = backward(params, Xc, cache, one_hot(yc, dtype=params.dtype), divisor,
-                     2.0 if quirks.double_dZ2 else 1.0, activation)
-        total = g if total is None else total.map(np.add, g)
-        loss_sum += cross_entropy(cache.Z2, yc) * yc.size
-        hits = hits + (cache.Z2.argmax(axis=-2) == yc).sum(axis=-1)
-        active |= activations.passes_gradient(activation, cache.Z1).any(axis=-1)
-    return BatchResult(total, loss_sum / m, hits, active)

@@ -17,6 +17,7 @@ import data
 from core import PRESETS, Params, RunState, TrainConfig, Trainer, confusion_matrix
 from core.model import evaluate
 from core.run import read as read_run
+from dashboard.threads import configure_threads
 from dashboard.words import failure_advice, failure_text
 
 SOURCES_HELP = ("sample (bundled), mnist, mnist-test, fashion-mnist, fashion-mnist-test, "
@@ -43,6 +44,13 @@ def batch_size(text: str) -> int | None:
     return int(text)
 
 
+def workers(text: str) -> int:
+    """A positive number of compute threads."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> Parser:
     """All sub-commands and their options."""
     parser = Parser(prog="digit-lab", description="Train and inspect a from-scratch NumPy digit network.")
@@ -57,6 +65,7 @@ def build_parser() -> Parser:
     train.add_argument("--resume", type=Path, help="continue a run saved with --save (or by the app) up to "
                                                    "--iterations in all; --data must be the data it was trained on")
     train.add_argument("--metrics-json", type=Path, help="write config, final metrics and history as JSON")
+    train.add_argument("--workers", type=workers, help="compute threads (default: $DIGIT_LAB_WORKERS, else every core)")
     train.argument_default = argparse.SUPPRESS  # settings not given stay as the preset has them
     train.add_argument("--hidden", type=int)
     train.add_argument("--lr", type=float, help="learning rate α")
@@ -77,6 +86,7 @@ def build_parser() -> Parser:
     evaluate_.add_argument("--data", default="mnist-test", help=SOURCES_HELP)
     evaluate_.add_argument("--split", choices=["train", "test"], default="test")
     evaluate_.add_argument("--data-dir", type=Path)
+    evaluate_.add_argument("--workers", type=workers, help="compute threads (default: every core)")
 
     download = commands.add_parser("download", help="fetch a dataset into the cache, checksum-verified")
     download.add_argument("dataset", choices=sorted(data.DATASETS))
@@ -168,8 +178,9 @@ def start(args) -> tuple[Trainer, data.Split]:
     else:
         config = config_from(args)
     dataset = load(args, args.split)
-    parts = data.split(dataset, dev_size=config.dev_size, train_size=config.train_size, seed=config.seed)
-    del dataset  # the float32 split is all training needs
+    parts = data.split(dataset, dev_size=config.dev_size, train_size=config.train_size, seed=config.seed,
+                       raw=True)  # uint8 pixels: a quarter of the memory, scaled per chunk by core
+    del dataset  # the split is all training needs
     if isinstance(state, RunState):
         try:
             trainer = Trainer.from_state(state, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
@@ -311,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown and args.command != "app":
             raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
         args.streamlit_args = unknown
+        configure_threads(getattr(args, "workers", None))
         return commands[args.command](args)
     except (UsageError, argparse.ArgumentTypeError) as error:
         print(f"digit-lab: {error}", file=sys.stderr)

@@ -1,14 +1,27 @@
-"""Speed and memory figures of the engine on full MNIST, measured side by side in one run.
+"""Speed and memory of the training step on full MNIST, measured side by side in one run.
 
-Run: `python -m tests.bench [--mnist DIR] [--quick]`. Prints figures; asserts nothing.
+Run: `python -m tests.bench [--mnist DIR] [--quick] [--json FILE]`. Prints figures; asserts nothing.
 Needs the MNIST IDX files (default: ../shared/data/mnist beside the repo); skips with a message
-when they are absent. BLAS runs single-threaded, as in the CLI and the app (see README).
+when they are absent.
+
+Every variant is timed in the same process, interleaved (one call of each in turn, repeated),
+and reported as the median, with its speed-up over the notebook's code (full batch) or over
+the training loop as it was before issue 10 (mini-batch):
+
+- the notebook's float64 code as written, with BLAS at its default thread count (how a user
+  runs it);
+- ours (the Trainer, as the CLI and the app run it: BLAS at one thread, set at run time) on a
+  compute pool of 1 worker and of every core, with X as raw uint8 pixels (the CLI's split) and
+  as float32 (the app's);
+- PyTorch on the CPU, the same math written by hand in float32, at its default thread count,
+  when `torch` happens to be importable (it is never a dependency).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -16,23 +29,24 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads, as the CLI does
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
-import numpy as np  # noqa: E402
-
-import data  # noqa: E402
-from core import PRESETS, TrainConfig, Trainer  # noqa: E402
-from core.model import backward, forward, one_hot  # noqa: E402
-from core.model import evaluate  # noqa: E402
+import data
+from core import PRESETS, TrainConfig, Trainer, pool
+from core.model import CHUNK, BatchResult, Params, Quirks, backward, cross_entropy, forward, gradients, one_hot
+from core.model import evaluate
+from core.optim import init_optimizer, update
+from core.train import initial_params
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 # ---- the notebook's code, as written (float64, global m, unshifted softmax) ---------------------
-def nb_init_params(rng):
-    W1 = rng.random((10, 784)) * 0.01
-    b1 = rng.random((10, 1))
-    W2 = rng.random((10, 10)) * 0.01
+def nb_init_params(rng, hidden=10):
+    W1 = rng.random((hidden, 784)) * 0.01
+    b1 = rng.random((hidden, 1))
+    W2 = rng.random((10, hidden)) * 0.01
     b2 = rng.random((10, 1))
     return W1, b1, W2, b2
 
@@ -85,55 +99,223 @@ def nb_step(params, X, Y, alpha=0.1):
     return nb_update_params(*params, *grads, alpha)
 
 
+# ---- the training step as it was before issue 10 (core/model.py and core/train.py at 6239f8c) -----
+def today_gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
+                    chunk: int = 1024) -> BatchResult:
+    """The old `gradients`: forward, one-hot, backward and a float64 loss per chunk, one thread."""
+    m = X.shape[1]
+    divisor = quirks.global_m or m
+    total, loss_sum, hits = None, 0.0, 0
+    active = np.zeros(params.b1.shape[:-1], dtype=bool)
+    for s in range(0, m, chunk):
+        Xc, yc = X[:, s:s + chunk].astype(params.dtype, copy=False), y[s:s + chunk]
+        cache = forward(params, Xc, shift=not quirks.unshifted_softmax)
+        g = backward(params, Xc, cache, one_hot(yc, dtype=params.dtype), divisor, 2.0 if quirks.double_dZ2 else 1.0)
+        total = g if total is None else total.map(np.add, g)
+        loss_sum += cross_entropy(cache.Z2, yc) * yc.size
+        hits = hits + (cache.Z2.argmax(axis=-2) == yc).sum(axis=-1)
+        active |= (cache.A1 > 0).any(axis=-1)
+    return BatchResult(total, loss_sum / m, hits, active)
+
+
+class TodayLoop:
+    """The old Trainer's step: gather the batch, gradients, the checks, the update, the checks."""
+
+    def __init__(self, config: TrainConfig, X: np.ndarray, y: np.ndarray):
+        self.config, self.X, self.y = config, X, y
+        self.params = initial_params(config)
+        self.opt_state = init_optimizer(config.optimizer, self.params)
+        self.rng = np.random.default_rng(config.seed).spawn(2)[1]
+        self.perm, self.cursor, self.iteration, self.start_loss = np.arange(0), 0, 0, None
+
+    def step(self) -> None:
+        batch = min(self.config.batch_size or self.y.size, self.y.size)
+        if batch >= self.y.size:
+            X, y = self.X, self.y
+        else:
+            if self.cursor >= self.perm.size:
+                self.perm, self.cursor = self.rng.permutation(self.y.size), 0
+            idx = self.perm[self.cursor:self.cursor + batch]
+            self.cursor += idx.size
+            X, y = self.X.T[idx].T, self.y[idx]
+        lr = self.config.lr / (1 + self.config.lr_decay * self.iteration)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = today_gradients(self.params, X, y)
+        self.start_loss = result.loss if self.start_loss is None else self.start_loss
+        finite = all(np.isfinite(g).all() for g in result.grads.to_arrays().values())
+        self.healthy = (finite and math.isfinite(result.loss) and result.active.any()  # the old diagnose()
+                        and result.loss <= 4 * max(self.start_loss, math.log(10)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            params, state = update(self.params, result.grads, self.opt_state, lr, beta1=self.config.momentum)
+        self.healthy = self.healthy and all(np.isfinite(a).all() for a in params.to_arrays().values())
+        self.params, self.opt_state = params, state
+        self.iteration += 1
+
+
+# ---- PyTorch, the same math by hand (float32, no autograd) ----------------------------------------
+def torch_module():
+    """torch if it is importable, else None (it is never a dependency)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def torch_params(torch, hidden, seed=0):
+    rng = np.random.default_rng(seed)
+    W1 = rng.standard_normal((hidden, 784)) * math.sqrt(2 / 784)
+    W2 = rng.standard_normal((10, hidden)) * math.sqrt(2 / hidden)
+    return [torch.from_numpy(a.astype(np.float32)) for a in (W1, np.zeros((hidden, 1)), W2, np.zeros((10, 1)))]
+
+
+def torch_threads(torch, n, fn):
+    """fn run with PyTorch at n threads, then back to its default."""
+    def run():
+        default = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(default)
+    return run
+
+
+def torch_step(torch, P, X, Y, lr=0.1):
+    """One step of the corrected network on X (784, m), one-hot Y (10, m), updating P in place."""
+    W1, b1, W2, b2 = P
+    m = X.shape[1]
+    Z1 = torch.addmm(b1, W1, X)
+    A1 = Z1.clamp_min(0)
+    A2 = torch.softmax(torch.addmm(b2, W2, A1), dim=0)
+    dZ2 = A2.sub_(Y)
+    dW2, db2 = dZ2 @ A1.T / m, dZ2.sum(1, keepdim=True) / m
+    dZ1 = (W2.T @ dZ2).mul_(Z1 > 0)
+    dW1, db1 = dZ1 @ X.T / m, dZ1.sum(1, keepdim=True) / m
+    for p, g in zip(P, (dW1, db1, dW2, db2)):
+        p.sub_(lr * g)
+
+
 # ---- measurements ---------------------------------------------------------------------------------
-def timed(fn, repeat):
-    """Median seconds of `repeat` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def interleaved(variants: dict, repeat: int) -> dict[str, float]:
+    """Median seconds per call of each variant; one call of each in turn, `repeat` times."""
+    for fn in variants.values():  # warm up: buffers, caches, the pool's threads
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(repeat):
+        for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
+            start = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def full_batch(parts, repeat):
-    """Seconds per full-batch iteration: ours (float32, blocked) vs the notebook's float64 code."""
-    # the notebook's X_train = data[1000:m].T[1:n] / 255.: float64, (784, m), Fortran order
-    X64 = np.asfortranarray(parts.X_train, dtype=np.float64)
-    y = parts.y_train
-    nb_params = nb_init_params(np.random.default_rng(0))
-    ours = Trainer(TrainConfig(lr=0.1, eval_every=10**9), parts.X_train, y)
-    nb_step(nb_params, X64, y), ours.step(1)  # warm up
-    nb, us = [], []
-    for _ in range(repeat):  # interleaved, so drift hits both alike
-        nb.append(timed(lambda: nb_step(nb_params, X64, y), 1))
-        us.append(timed(lambda: ours.step(1), 1))
-    return statistics.median(nb), statistics.median(us)
+class Threads:
+    """Switch between BLAS at its default thread count (the notebook, PyTorch) and ours: 1 BLAS thread."""
+
+    def __init__(self):
+        self.default = max(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+    def blas(self, n: int, fn):
+        def run():
+            with threadpool_limits(n, user_api="blas"):
+                return fn()
+        return run
+
+    def ours(self, workers: int, fn):
+        def run():
+            pool.set_workers(workers)
+            with threadpool_limits(1, user_api="blas"):
+                return fn()
+        return run
 
 
-def minibatch_epoch(parts, batch=128):
-    """Seconds per epoch of batch-128 plain SGD, and the share of it that is not the math."""
-    t = Trainer(TrainConfig(lr=0.1, batch_size=batch, eval_every=10**9), parts.X_train, parts.y_train)
-    steps = parts.y_train.size // batch
-    t.step(50)
-    start = time.perf_counter()
-    t.step(steps)
-    epoch = time.perf_counter() - start
-    Xb = np.ascontiguousarray(parts.X_train.T[:batch]).T
-    Yb = one_hot(parts.y_train[:batch])
+def full_batch(raw, scaled, hidden, repeat, threads, torch) -> dict[str, float]:
+    """Seconds per full-batch iteration (forward, backward, plain update) of every variant."""
+    X64 = np.asfortranarray(scaled.X_train, dtype=np.float64)  # the notebook's X_train / 255.: float64
+    y = scaled.y_train
+    nb = [nb_init_params(np.random.default_rng(0), hidden)]
+    config = TrainConfig(hidden=hidden, lr=0.1, eval_every=10**9, iterations=None)
+    ours_raw = Trainer(config, raw.X_train, y)
+    ours_float = Trainer(config, scaled.X_train, y)
+    cores = pool.default_workers()
+    variants = {
+        f"notebook float64, BLAS {threads.default} threads": threads.blas(threads.default, lambda: nb_step(nb[0], X64, y)),
+        "notebook float64, BLAS 1 thread": threads.blas(1, lambda: nb_step(nb[0], X64, y)),
+        "ours, 1 worker (uint8 X, CLI)": threads.ours(1, lambda: ours_raw.step(1)),
+        f"ours, {cores} workers (uint8 X, CLI)": threads.ours(cores, lambda: ours_raw.step(1)),
+        f"ours, {cores} workers (float32 X, app)": threads.ours(cores, lambda: ours_float.step(1)),
+    }
+    if torch is not None:
+        P, Xt, Yt = torch_params(torch, hidden), torch.from_numpy(scaled.X_train), torch.from_numpy(one_hot(y))
+        variants[f"PyTorch by hand, {torch.get_num_threads()} threads"] = threads.blas(
+            threads.default, lambda: torch_step(torch, P, Xt, Yt))
+        variants["PyTorch by hand, 1 thread"] = torch_threads(torch, 1, lambda: torch_step(torch, P, Xt, Yt))
+    try:
+        return interleaved(variants, repeat)
+    finally:
+        pool.set_workers(None)
+        del X64
 
-    def bare():  # forward, backward and the plain update, nothing else
-        cache = forward(t.params, Xb)
-        g = backward(t.params, Xb, cache, Yb)
-        t.params.map(lambda p, d: p - 0.1 * d, g)
 
-    math_only = timed(lambda: [bare() for _ in range(200)], 5) / 200 * steps
-    return epoch, 1 - math_only / epoch
+def minibatch(raw, scaled, repeat, threads, torch, batch=128) -> dict[str, float]:
+    """Seconds per epoch (m // batch steps) of batch-128 plain SGD, and per step at batch 1."""
+    m = scaled.y_train.size
+    steps = m // batch
+    config = TrainConfig(lr=0.1, batch_size=batch, eval_every=10**9, iterations=None)
+    today = TodayLoop(config, scaled.X_train, scaled.y_train)
+    now_raw = Trainer(config, raw.X_train, raw.y_train)
+    now_float = Trainer(config, scaled.X_train, scaled.y_train)
+    lean = [initial_params(config), np.random.default_rng(1).permutation(m)]
+
+    def lean_epoch():  # the batch, gradients and the update: nothing else
+        X, y, params, perm = raw.X_train, raw.y_train, lean[0], lean[1]
+        for s in range(0, steps * batch, batch):
+            idx = perm[s:s + batch]
+            grads = gradients(params, X.T[idx].T, y[idx]).grads
+            params = params.map(lambda p, g: p - 0.1 * g, grads)
+        lean[0] = params
+
+    def today_epoch():
+        for _ in range(steps):
+            today.step()
+
+    variants = {
+        "the Trainer before issue 10 (reference)": threads.blas(1, today_epoch),
+        "Trainer now (uint8 X, CLI)": threads.ours(pool.default_workers(), lambda: now_raw.step(steps)),
+        "Trainer now (float32 X, app)": threads.ours(pool.default_workers(), lambda: now_float.step(steps)),
+        "lean loop: gather, gradients, update": threads.ours(pool.default_workers(), lean_epoch),
+    }
+    if torch is not None:
+        P, Xt = torch_params(torch, 10), torch.from_numpy(scaled.X_train.T)  # (m, 784) rows
+        Yt, perm = torch.from_numpy(one_hot(scaled.y_train).T.copy()), torch.from_numpy(lean[1])
+
+        def torch_epoch():
+            for s in range(0, steps * batch, batch):
+                idx = perm[s:s + batch]
+                torch_step(torch, P, Xt[idx].T, Yt[idx].T)
+
+        variants[f"PyTorch by hand, {torch.get_num_threads()} threads"] = threads.blas(threads.default, torch_epoch)
+    epochs = interleaved(variants, repeat)
+
+    # A step at batch 1 is the cost that does not depend on the batch. On one image, repeated, so
+    # that no single-example batch looks like a failure (a batch where every unit is dead, say).
+    one, same = config.with_(batch_size=1), np.zeros(1000, dtype=np.int64)
+    first_raw, first = (np.ascontiguousarray(np.repeat(p.X_train.T[:1], same.size, axis=0)).T for p in (raw, scaled))
+    today_1, now_1 = TodayLoop(one, first, same + scaled.y_train[0]), Trainer(one, first_raw, same + raw.y_train[0])
+    per_step = interleaved({"today": threads.blas(1, lambda: [today_1.step() for _ in range(200)]),
+                            "now": threads.ours(pool.default_workers(), lambda: now_1.step(200))}, repeat)
+    pool.set_workers(None)
+    return {"epochs": epochs, "steps": steps,
+            "fixed_share_today": per_step["today"] / 200 / (epochs["the Trainer before issue 10 (reference)"] / steps),
+            "fixed_share_now": per_step["now"] / 200 / (epochs["Trainer now (uint8 X, CLI)"] / steps),
+            "step_at_1_today_us": per_step["today"] / 200 * 1e6, "step_at_1_now_us": per_step["now"] / 200 * 1e6}
 
 
 def time_to_accuracy(parts, test, name, target, budget, every):
     """Training seconds (evaluation excluded) until test accuracy reaches `target`."""
-    config = PRESETS[name].with_(eval_every=10**9, iterations=10**9)
+    config = PRESETS[name].with_(eval_every=10**9, iterations=None)
     t = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     X_test = data.to_columns(test.images)
     acc = 0.0
@@ -145,19 +327,28 @@ def time_to_accuracy(parts, test, name, target, budget, every):
     return None, t.iteration, acc
 
 
-def peak_rss(mnist: Path) -> float:
-    """Peak RSS in MB of `digit-lab train` on full MNIST (load, split, 200 mini-batch steps)."""
+def peak_rss(mnist: Path, *flags: str) -> float:
+    """Peak RSS in MB of `digit-lab train` on full MNIST (load, split, train, final metrics)."""
+    args = ["train", "--data", str(mnist), *flags]
     code = ("from dashboard.cli import main; "
-            f"rc = main(['train', '--data', {str(mnist)!r}, '--preset', 'fast-10', '--iterations', '200']); "
+            f"rc = main({args!r}); "
             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[-1]) / 1024  # VmHWM is in kB; unlike ru_maxrss it starts afresh at exec
 
 
+def table(title: str, seconds: dict[str, float], unit: float, label: str, reference: str) -> None:
+    """Print one block of figures with each variant's speed-up over `reference`."""
+    print(title)
+    width = max(map(len, seconds))
+    for name, s in seconds.items():
+        print(f"  {name:<{width}}  {s * unit:8.1f} {label}  {seconds[reference] / s:5.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", type=Path, default=SHARED_MNIST, help="folder with the MNIST IDX files")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no time-to-accuracy runs")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     if not (args.mnist / "train-images-idx3-ubyte.gz").exists():
@@ -165,31 +356,45 @@ def main() -> int:
         return 0
     train = data.load_idx_dir(args.mnist, "train")
     test = data.load_idx_dir(args.mnist, "test")
-    parts = data.split(train, dev_size=1000, seed=0)
+    scaled, raw = data.split(train, dev_size=1000, seed=0), data.split(train, dev_size=1000, seed=0, raw=True)
     del train
-    figures = {"numpy": np.__version__, "cpu_count": os.cpu_count(),
-               "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
-    print(f"MNIST: {parts.y_train.size:,} training rows, {parts.y_dev.size:,} dev, {len(test):,} test; "
-          f"NumPy {np.__version__}, OPENBLAS_NUM_THREADS={figures['blas_threads']}")
+    threads, torch = Threads(), torch_module()
+    figures = {"numpy": np.__version__, "cores": pool.default_workers(), "blas_default_threads": threads.default,
+               "chunk": CHUNK, "torch": torch.__version__ if torch else None, "load_before": os.getloadavg()[0]}
+    print(f"MNIST: {scaled.y_train.size:,} training rows; NumPy {np.__version__}, BLAS default {threads.default} "
+          f"threads, {pool.default_workers()} cores; "
+          + (f"PyTorch {torch.__version__}" if torch else "PyTorch: not importable, skipped"))
+    repeat = 5 if args.quick else 15
 
-    nb, us = full_batch(parts, 5 if args.quick else 15)
-    figures.update(full_batch_notebook_ms=nb * 1e3, full_batch_ours_ms=us * 1e3, full_batch_speedup=nb / us)
-    print(f"full-batch iteration (m = {parts.y_train.size:,}): notebook float64 {nb * 1e3:.1f} ms, "
-          f"ours float32 {us * 1e3:.1f} ms -> {nb / us:.2f}x faster")
+    for hidden in (10, 128):
+        seconds = full_batch(raw, scaled, hidden, repeat if hidden == 10 else max(repeat // 2, 3), threads, torch)
+        figures[f"full_batch_h{hidden}_ms"] = {k: v * 1e3 for k, v in seconds.items()}
+        table(f"full batch, m = {scaled.y_train.size:,}, 784-{hidden}-10, one iteration (median ms, speed-up "
+              f"over the notebook):", seconds, 1e3, "ms", next(iter(seconds)))
 
-    epoch, overhead = minibatch_epoch(parts)
-    figures.update(minibatch_epoch_s=epoch, python_overhead_share=overhead)
-    print(f"mini-batch epoch (batch 128, plain): {epoch:.2f} s, of which {overhead:.0%} is not the math")
+    mb = minibatch(raw, scaled, 3 if args.quick else 7, threads, torch)
+    figures["minibatch_128"] = {"epoch_s": mb["epochs"], **{k: v for k, v in mb.items() if k != "epochs"}}
+    table(f"mini-batch 128, one epoch ({mb['steps']} steps; median ms, speed-up over the old Trainer):",
+          mb["epochs"], 1e3, "ms", next(iter(mb["epochs"])))
+    print(f"  per-step cost that does not depend on the batch (a step at batch 1): before "
+          f"{mb['step_at_1_today_us']:.0f} µs = {mb['fixed_share_today']:.0%} of a batch-128 step, now "
+          f"{mb['step_at_1_now_us']:.0f} µs = {mb['fixed_share_now']:.0%}")
 
-    for name, target, budget, every in (("fast-10", 0.935, 15, 250), ("fast-128", 0.98, 40, 1000)):
-        seconds, iterations, acc = time_to_accuracy(parts, test, name, target, budget, every)
-        figures[f"time_to_{target}_{name}_s"] = seconds
-        reached = f"{seconds:.1f} s ({iterations} iterations)" if seconds else f"not reached in {budget} s"
-        print(f"time to {target:.1%} test accuracy, preset {name}: {reached}; test accuracy then {acc:.2%}")
+    if not args.quick:
+        for name, target, budget, every in (("fast-10", 0.935, 15, 250), ("fast-128", 0.98, 40, 1000)):
+            seconds, iterations, acc = time_to_accuracy(raw, test, name, target, budget, every)
+            figures[f"time_to_{target}_{name}_s"] = seconds
+            reached = f"{seconds:.1f} s ({iterations} iterations)" if seconds else f"not reached in {budget} s"
+            print(f"time to {target:.1%} test accuracy, preset {name}: {reached}; test accuracy then {acc:.2%}")
 
-    rss = peak_rss(args.mnist)
+    rss = {"fast-10, 200 iterations": peak_rss(args.mnist, "--preset", "fast-10", "--iterations", "200"),
+           "full batch, 20 iterations": peak_rss(args.mnist, "--batch-size", "full", "--iterations", "20")}
     figures["peak_rss_mb"] = rss
-    print(f"peak RSS, `digit-lab train` on full MNIST: {rss:.0f} MB")
+    print("peak RSS of `digit-lab train` on full MNIST: "
+          + ", ".join(f"{name}: {mb_:.0f} MB" for name, mb_ in rss.items()))
+    figures["load_after"] = os.getloadavg()[0]
+    print(f"load average (1 min) before {figures['load_before']:.1f}, after {figures['load_after']:.1f} "
+          f"on {os.cpu_count()} cores: figures taken on a busy machine are slower and noisier")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
     return 0

@@ -145,6 +145,8 @@ def test_divergence_exits_1_with_reason(tmp_path, capsys):
     (["train", "--dev-size", "20000"], "dev size"),
     (["evaluate", "--weights", "missing.npz", "--data", "sample"], "missing.npz"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--workers", "0"], "--workers must be a whole number >= 1, got '0'"),
+    (["evaluate", "--weights", "w.npz", "--workers", "many"], "--workers must be a whole number >= 1"),
 ])
 def test_bad_input_one_line_exit_2(args, message):
     """Bad arguments or input: one line on stderr naming the problem, exit code 2, no traceback."""
@@ -275,3 +277,41 @@ def test_export_refuses_in_one_line(tmp_path, meta, output, message):
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert not (tmp_path / output).exists()
+
+
+def test_workers_flag_sizes_the_compute_pool(tmp_path):
+    """`train --workers 1` runs on a pool of one worker; without the flag the pool has every core."""
+    from core import pool
+
+    try:
+        assert main(["train", "--data", "sample", "--iterations", "3", "--workers", "1"]) == 0
+        assert pool.workers() == 1
+        assert main(["train", "--data", "sample", "--iterations", "3"]) == 0
+        assert pool.workers() == pool.default_workers()
+    finally:
+        pool.set_workers(None)
+
+
+def test_bad_workers_setting_in_the_environment_is_one_line(monkeypatch):
+    """DIGIT_LAB_WORKERS=abc: one line on stderr naming the variable, exit 2, no traceback."""
+    monkeypatch.setenv("DIGIT_LAB_WORKERS", "abc")
+    out = run_cli("train", "--data", "sample", "--iterations", "1")
+    assert out.returncode == 2 and "DIGIT_LAB_WORKERS must be a whole number" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_train_keeps_raw_pixels_and_matches_the_float_split(tmp_path):
+    """The CLI trains on the uint8 split; its history equals a Trainer's on the float split (float32 tolerance)."""
+    from core import TrainConfig, Trainer
+
+    metrics = tmp_path / "m.json"
+    assert main(["train", "--data", "sample", "--iterations", "20", "--eval-every", "10", "--batch-size", "64",
+                 "--metrics-json", str(metrics)]) == 0
+    rows = json.loads(metrics.read_text())["history"]
+    config = TrainConfig().with_(iterations=20, eval_every=10, batch_size=64)
+    parts = data.split(data.load_sample(), dev_size=config.dev_size, train_size=config.train_size, seed=config.seed)
+    t = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    t.step(20)
+    for got, want in zip(rows, t.history.rows, strict=True):
+        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
+        assert got["dev_acc"] == pytest.approx(want["dev_acc"], abs=2e-3)

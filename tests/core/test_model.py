@@ -163,3 +163,178 @@ def test_params_from_arrays_rejects_bad_weights(bad, message):
     """Loaded weights with a wrong shape, a missing array or NaN get a message naming the array."""
     with pytest.raises(ValueError, match=message):
         Params.from_arrays(bad)
+
+
+# ---- the hot path: gradients, evaluate and predict_proba on the compute pool -------------------
+from core import pool  # noqa: E402
+from core.model import evaluate, pixels, predict_proba  # noqa: E402
+
+
+@pytest.fixture
+def workers():
+    """Set the compute pool's size for one test; back to the default afterwards."""
+    yield pool.set_workers
+    pool.set_workers(None)
+
+
+def mnist_like(m=3000, h=10, seed=0, runs=None):
+    """A float32 network and a batch of raw uint8 "images" laid out as data.split does."""
+    rng = np.random.default_rng(seed)
+    params = init_params(h, rng)
+    params = params.map(lambda a: (a + rng.standard_normal(a.shape) * 0.05).astype(np.float32))
+    if runs:
+        params = params.map(lambda a: np.stack([a * (1 + 0.1 * r) for r in range(runs)]))
+    images = (rng.random((m, 784)) < 0.2) * rng.integers(0, 256, (m, 784))
+    X_raw = np.ascontiguousarray(images.astype(np.uint8)).T  # (784, m), examples contiguous
+    return params, X_raw, np.divide(X_raw, np.float32(255)), rng.integers(0, 10, m)
+
+
+def reference(params, X, y, quirks=Quirks()):
+    """The gradients and loss as forward/backward/cross_entropy define them, in float64."""
+    p64, X64 = params.map(lambda a: a.astype(np.float64)), X.astype(np.float64)
+    cache = forward(p64, X64, shift=not quirks.unshifted_softmax)
+    grads = backward(p64, X64, cache, one_hot(y, dtype=np.float64), quirks.global_m,
+                     2.0 if quirks.double_dZ2 else 1.0)
+    return grads, cross_entropy(cache.Z2, y), int((cache.Z2.argmax(0) == y).sum())
+
+
+def assert_float32_close(actual, expected):
+    """Equal up to float32 rounding: 1e-5 relative, or 1e-6 of the array's largest entry."""
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6 * float(np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("quirks", [Quirks(), NOTEBOOK_QUIRKS], ids=["corrected", "notebook"])
+def test_gradients_equal_the_math_at_float32_tolerance(quirks, workers):
+    """The pooled, blocked float32 pass gives the float64 math's gradients, loss and hits."""
+    workers(2)
+    params, _, X, y = mnist_like(m=2500)
+    result = gradients(params, X, y, quirks, chunk=1024)
+    grads, loss, hits = reference(params, X, y, quirks)
+    for name in ("W1", "b1", "W2", "b2"):
+        got = getattr(result.grads, name)
+        assert got.dtype == np.float32 and got.shape == getattr(params, name).shape
+        assert_float32_close(got, getattr(grads, name))
+    assert result.loss == pytest.approx(loss, rel=1e-6) and result.hits == hits
+    np.testing.assert_array_equal(result.active, (forward(params, X).A1 > 0).any(axis=1))
+
+
+def test_raw_uint8_pixels_give_the_float_results(workers):
+    """X as raw uint8 pixels gives what X / 255 gives, up to float32 rounding (the 1/255 sits on W1)."""
+    workers(2)
+    params, X_raw, X, y = mnist_like(m=2100)
+    raw, scaled = gradients(params, X_raw, y), gradients(params, X, y)
+    for a, b in zip(raw.grads.to_arrays().values(), scaled.grads.to_arrays().values()):
+        assert_float32_close(a, b)
+    assert raw.loss == pytest.approx(scaled.loss, rel=1e-6) and raw.hits == scaled.hits
+    loss_raw, acc_raw, preds_raw, active_raw = evaluate(params, X_raw, y)
+    loss, acc, preds, active = evaluate(params, X, y)
+    assert loss_raw == pytest.approx(loss, rel=1e-6) and (preds_raw != preds).mean() < 1e-3
+    assert_float32_close(predict_proba(params, X_raw), predict_proba(params, X))
+    assert_float32_close(forward(params, X_raw).Z2, forward(params, X).Z2)
+    np.testing.assert_array_equal(pixels(X_raw), X)
+
+
+def test_numbers_do_not_depend_on_the_number_of_workers(workers):
+    """Tolerance zero: chunks are summed in chunk order, so 1 and 2 workers agree bit for bit."""
+    params, X_raw, _, y = mnist_like(m=5000, h=16)
+    runs = {}
+    for n in (1, 2):
+        workers(n)
+        p = params
+        for _ in range(5):  # five plain gradient steps: any difference would compound
+            result = gradients(p, X_raw, y, chunk=1024)
+            p = p.map(lambda w, g: w - 0.5 * g, result.grads)
+        runs[n] = (p, result.loss, evaluate(p, X_raw, y), predict_proba(p, X_raw))
+    (p1, loss1, ev1, proba1), (p2, loss2, ev2, proba2) = runs[1], runs[2]
+    for a, b in zip(p1.to_arrays().values(), p2.to_arrays().values()):
+        np.testing.assert_array_equal(a, b)
+    assert loss1 == loss2 and ev1[:2] == ev2[:2]
+    np.testing.assert_array_equal(ev1[2], ev2[2])
+    np.testing.assert_array_equal(proba1, proba2)
+
+
+def test_one_chunk_and_many_chunks_agree(workers):
+    """A mini-batch done in one chunk (in the caller) matches the same batch split over the pool."""
+    workers(2)
+    params, _, X, y = mnist_like(m=700)
+    whole, split_ = gradients(params, X, y, chunk=700), gradients(params, X, y, chunk=64)
+    for a, b in zip(whole.grads.to_arrays().values(), split_.grads.to_arrays().values()):
+        assert_float32_close(a, b)
+    assert whole.hits == split_.hits and whole.loss == pytest.approx(split_.loss, rel=1e-6)
+
+
+def test_stacked_runs_equal_separate_runs(workers):
+    """A stack of 3 runs gets each run's own gradients, loss, hits, evaluation and probabilities."""
+    workers(2)
+    stack, _, X, y = mnist_like(m=1500, runs=3)
+    result = gradients(stack, X, y, chunk=512)
+    loss, acc, preds, active = evaluate(stack, X, y, chunk=512)
+    proba = predict_proba(stack, X, chunk=512)
+    assert result.grads.W1.shape == (3, 10, 784) and result.active.shape == (3, 10) and proba.shape == (3, 10, 1500)
+    for r in range(3):
+        one = stack.map(lambda a: a[r])
+        single = gradients(one, X, y, chunk=512)
+        for a, b in zip(result.grads.to_arrays().values(), single.grads.to_arrays().values()):
+            assert_float32_close(a[r], b)
+        assert result.loss[r] == pytest.approx(single.loss, rel=1e-6) and result.hits[r] == single.hits
+        np.testing.assert_array_equal(result.active[r], single.active)
+        ev = evaluate(one, X, y)
+        assert loss[r] == pytest.approx(ev[0], rel=1e-6) and acc[r] == ev[1]
+        np.testing.assert_array_equal(preds[r], ev[2])
+        assert_float32_close(proba[r], predict_proba(one, X))
+
+
+def test_hits_follow_argmax_on_ties_and_nan():
+    """Tied top logits count as argmax counts them (first index wins); NaN logits too."""
+    params, X, y = tiny(m=40)
+    flat = Params(params.W1, params.b1, np.zeros_like(params.W2), np.zeros_like(params.b2))  # all logits 0
+    assert gradients(flat, X, y).hits == int((y == 0).sum())
+    assert evaluate(flat, X, y)[1] == pytest.approx((y == 0).mean())
+    broken = Params(params.W1, params.b1, params.W2, np.full_like(params.b2, np.nan))
+    with np.errstate(invalid="ignore"):
+        assert gradients(broken, X, y).hits == int((forward(broken, X).Z2.argmax(0) == y).sum())
+
+
+def test_labels_outside_0_to_9_are_refused():
+    """A label of 10 or -1 is a ValueError, as one_hot says, not an index error or a silent wrap."""
+    params, X, _ = tiny(m=3)
+    for bad in ([0, 1, 10], [0, -1, 2]):
+        with pytest.raises(ValueError, match="0..9"):
+            gradients(params, X, np.array(bad))
+        with pytest.raises(ValueError, match="0..9"):
+            evaluate(params, X, np.array(bad))
+
+
+def test_workers_take_the_callers_numpy_error_state(workers):
+    """np.errstate is per thread: a caller's 'raise' reaches the chunks computed on the pool."""
+    workers(2)
+    params, _, X, y = mnist_like(m=2048)
+    broken = params.map(lambda a: np.full_like(a, np.inf))
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        gradients(broken, X, y, chunk=512)
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(gradients(broken, X, y, chunk=512).grads.W1).all()
+
+
+@pytest.mark.parametrize("activation", ["identity", "sigmoid", "tanh"])
+def test_other_activations_on_the_pool_equal_the_math(activation, workers):
+    """Non-ReLU hidden layers go through the same pooled kernel and match forward/backward."""
+    workers(2)
+    params, X_raw, X, y = mnist_like(m=1300)
+    result = gradients(params, X_raw, y, chunk=512, activation=activation)
+    p64, X64 = params.map(lambda a: a.astype(np.float64)), X.astype(np.float64)
+    cache = forward(p64, X64, activation=activation)
+    grads = backward(p64, X64, cache, one_hot(y, dtype=np.float64), activation=activation)
+    for name in ("W1", "b1", "W2", "b2"):
+        assert_float32_close(getattr(result.grads, name), getattr(grads, name))
+    assert result.loss == pytest.approx(cross_entropy(cache.Z2, y), rel=1e-6) and result.active.all()
+    loss, acc, preds, active = evaluate(params, X_raw, y, activation=activation)
+    assert loss == pytest.approx(result.loss, rel=1e-6) and active.all()
+    assert_float32_close(predict_proba(params, X_raw, activation=activation), cache.A2)
+
+
+def test_an_empty_batch_is_refused():
+    """gradients of zero examples is a ValueError in one sentence, not a StopIteration."""
+    params, X, y = tiny(m=3)
+    with pytest.raises(ValueError, match="the batch is empty"):
+        gradients(params, X[:, :0], y[:0])
