@@ -43,6 +43,9 @@ SMALL_PRODUCT = 900_000  # OpenBLAS multiplies matrices with M·N·K below about
 # first; for h <= 16 that is 1.3-1.9x faster, so the two products with X go in row pieces this small
 
 
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
 @dataclass(frozen=True)
 class Params:
     """The four parameter arrays; gradients use the same shape (dW1 lives in `.W1`)."""
@@ -64,11 +67,14 @@ class Params:
 
     def map(self, fn, *others: Params) -> Params:
         """Apply `fn` array-wise to this and `others` (all with the same layout)."""
-        return Params(*(fn(*(getattr(p, f.name) for p in (self, *others))) for f in fields(self)))
+        if not others:  # the common case, on the training hot path: no generator per array
+            return Params(fn(self.W1), fn(self.b1), fn(self.W2), fn(self.b2))
+        groups = (self, *others)
+        return Params(*(fn(*(getattr(p, name) for p in groups)) for name in PARAM_NAMES))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name, for saving."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in PARAM_NAMES}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Params:

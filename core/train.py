@@ -138,8 +138,14 @@ class History:
 
 
 def _per_run(arrays: Params) -> np.ndarray:
-    """(N,) True where every array of run i is finite."""
-    return np.logical_and.reduce([np.isfinite(a).all(axis=(-2, -1)) for a in arrays.to_arrays().values()])
+    """(N,) True where every array of run i is finite.
+
+    One float64 sum per array instead of a boolean array per element: NaN or ±inf anywhere makes
+    the run's sum non-finite, and float64 does not overflow on float32 values.
+    """
+    total = sum(a.reshape(len(a), -1).sum(axis=1, dtype=np.float64) for a in (arrays.W1, arrays.b1, arrays.W2,
+                                                                                arrays.b2))
+    return np.isfinite(total)
 
 
 def _norms(arrays: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -326,24 +332,23 @@ class Trainer:
             return False
         with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught below, as failures
             grads, losses, active = self._gradients(X, y)
-        self.last_losses = losses
-        self.start_loss = losses if self.start_loss is None else self.start_loss
-        finite = _per_run(grads)
-        for i in live:
-            self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]), self.iteration,
-                                        float(self.start_loss[i]), self.quirks)
-        step_lr = float(lr[0]) if self.size == 1 else lr.reshape(-1, 1, 1)
-        with np.errstate(over="ignore", invalid="ignore"):
+            self.last_losses = losses
+            self.start_loss = losses if self.start_loss is None else self.start_loss
+            finite = _per_run(grads)
+            for i in live:
+                self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
+                                            self.iteration, float(self.start_loss[i]), self.quirks)
+            step_lr = float(lr[0]) if self.size == 1 else lr.reshape(-1, 1, 1)
             new, opt_state = update(self.stacked, grads, self.opt_state, step_lr, beta1=self.config.momentum)
-        ok = _per_run(new)
+            ok = _per_run(new)
         for i in self._live():
             if not ok[i]:
                 self.failures[i] = diverged(float(lr[i]), self.iteration, self.quirks)
-        keep = np.array([f is None for f in self.failures])
-        if not keep.any():
-            return False
-        if not keep.all():  # stopped runs keep their last good weights; live ones move on
-            mask = keep.reshape(-1, 1, 1)
+        if any(f is not None for f in self.failures):
+            keep = np.array([f is None for f in self.failures])
+            if not keep.any():
+                return False
+            mask = keep.reshape(-1, 1, 1)  # stopped runs keep their last good weights; live ones move on
             new = new.map(lambda n, o: np.where(mask, n, o), self.stacked)
             opt_state = OptimizerState(opt_state.kind, opt_state.step, *(
                 None if s is None else s.map(lambda n, o: np.where(mask, n, o), old)
