@@ -12,7 +12,7 @@ import streamlit as st
 
 import data
 from core.run import RunState
-from dashboard import codegen, datasets, export, session, settings, state
+from dashboard import datasets, export, session, settings, state
 from dashboard.state import Lab
 
 SOURCE_LABELS = {"sample": "Sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "upload": "Upload CSV"}
@@ -216,6 +216,8 @@ def take_home(lab: Lab) -> None:
 
 def run_as_code(lab: Lab, kind: str) -> bytes:
     """The run as .ipynb or .py text, made at click time under the run's lock (one moment of the run)."""
+    from dashboard import codegen  # at click time: a rerun of the sidebar does not need it
+
     with lab.run.lock:  # a tick cannot step between reading the state and measuring the figures
         recipe = codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True)
     return (codegen.notebook_text(recipe) if kind == "ipynb" else codegen.script(recipe)).encode("utf-8")
