@@ -21,8 +21,6 @@ import math
 import textwrap
 from dataclasses import dataclass, replace
 
-import nbformat
-
 from core.activations import FORMULAS
 from core.config import TrainConfig
 from core.model import CHUNK, Quirks
@@ -130,8 +128,10 @@ def recipe_from_meta(meta: dict) -> Recipe:
 
 
 # ----- the two outputs ---------------------------------------------------------------------------------
-def notebook(recipe: Recipe, sample_path: str | None = None) -> nbformat.NotebookNode:
-    """The run as a validated Jupyter notebook (nbformat 4); `sample_path` defaults to the bundled sample."""
+def notebook(recipe: Recipe, sample_path: str | None = None):
+    """The run as a validated Jupyter notebook (an nbformat 4 NotebookNode); `sample_path`: default the sample."""
+    import nbformat  # here, not at the top: importing it takes about 0.3 s, which the app's start need not pay
+
     new = {"markdown": nbformat.v4.new_markdown_cell, "code": nbformat.v4.new_code_cell}
     nb = nbformat.v4.new_notebook(cells=[new[kind](text) for kind, text in cells(recipe, sample_path)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -142,6 +142,8 @@ def notebook(recipe: Recipe, sample_path: str | None = None) -> nbformat.Noteboo
 
 def notebook_text(recipe: Recipe, sample_path: str | None = None) -> str:
     """The notebook as .ipynb text."""
+    import nbformat
+
     return nbformat.writes(notebook(recipe, sample_path))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.inspect import explain
+from core.inspect import explain, score_gradient
 from dashboard import canvas, charts, math_charts, state
 from dashboard.state import Lab
 from dashboard.views import train
@@ -20,6 +20,7 @@ from data.preprocess import mnist_style
 LABEL = "Inside a digit"
 SOURCES = ("Dev image", "Draw")
 REPLAY_TILES = 64  # neurons shown in the replay (the first ones)
+PREDICTED = "predicted"  # the pixel map's default digit
 CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
@@ -107,7 +108,7 @@ def drawing_input(image: np.ndarray) -> np.ndarray:
 def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
     """Prediction, probabilities, hidden activations and contributions for one input x (784,)."""
     params = lab.trainer.params
-    e = explain(params, x)
+    e = explain(params, x, lab.trainer.config.activation)
     k = e.prediction
     cells = st.columns([1, 1, 1, 2.4], vertical_alignment="center")
     cells[0].metric("Prediction", str(k))
@@ -129,6 +130,26 @@ def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
     st.caption("Each cell is W2[k, j] · A1[j]: red pushes digit k up, blue pushes it down. A row's sum plus its "
                "bias is the logit Z2[k]; the largest logit gets the largest probability. A neuron with A1[j] = 0 "
                "(a white column) says nothing about this image.")
+    pixel_map(lab, x, k)
+
+
+def pixel_map(lab: Lab, x: np.ndarray, predicted: int) -> None:
+    """The 28x28 map of ∂Z2[k]/∂x (core.inspect.score_gradient) for the predicted digit or one the user picks."""
+    st.markdown("#### Which pixels move a digit's score")
+    choice = st.segmented_control("Digit k", [PREDICTED, *(str(d) for d in range(10))], default=PREDICTED,
+                                  key="digit_map_k", persist_state="page",
+                                  help="The predicted digit, or any other: what would make it a 9?")
+    k = predicted if choice in (None, PREDICTED) else int(choice)
+    grid = score_gradient(lab.trainer.params, x, k, lab.trainer.config.activation)
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    left.plotly_chart(math_charts.tiles_figure(grid.reshape(1, 784), f"∂Z2[{k}]/∂x: digit {k}'s score", cols=1,
+                                               height=300), key="digit_pixel_map", config=CONFIG)
+    right.caption(f"The gradient of digit {k}'s logit Z2[{k}] with respect to each input pixel, from the network's "
+                  f"own backward pass: dZ2 = e_{k} (1 for digit {k}, 0 for the others), dZ1 = W2ᵀ·dZ2 ∗ g'(Z1), "
+                  "dx = W1ᵀ·dZ1. Red: more ink on that pixel raises the score; blue: it lowers it; white: no "
+                  "effect at this image."
+                  + (" Hidden neurons that are off for this image (ReLU at 0) pass nothing back."
+                     if lab.trainer.config.activation == "relu" else ""))
 
 
 # ----- weight replay ------------------------------------------------------------------------------

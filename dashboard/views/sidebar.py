@@ -196,10 +196,31 @@ def export_panel(lab: Lab) -> None:
     right.download_button("Metrics .csv", data=lambda: export.metrics_csv(lab.trainer),
                           file_name="digit-lab-metrics.csv", mime="text/csv", on_click="ignore",
                           key="download_metrics", width="stretch")
+    take_home(lab)
     st.file_uploader("Load weights (.npz) to inspect or continue", type=["npz"], key="weights_upload",
                      on_change=_load_weights)
     if lab.weights_error:
         st.error(lab.weights_error)
+
+
+def take_home(lab: Lab) -> None:
+    """Download the run as a notebook or script (plain NumPy and pandas) that retrains it (dashboard/codegen.py)."""
+    st.caption("Take the run home as code: the notebook's math and steps with this run's settings; it retrains "
+               "the run and prints the same final figures.")
+    left, right = st.columns(2)
+    left.download_button("Notebook .ipynb", data=lambda: run_as_code(lab, "ipynb"), file_name="digit-lab-run.ipynb",
+                         mime="application/x-ipynb+json", on_click="ignore", key="download_notebook", width="stretch")
+    right.download_button("Script .py", data=lambda: run_as_code(lab, "py"), file_name="digit-lab-run.py",
+                          mime="text/x-python", on_click="ignore", key="download_script", width="stretch")
+
+
+def run_as_code(lab: Lab, kind: str) -> bytes:
+    """The run as .ipynb or .py text, made at click time under the run's lock (one moment of the run)."""
+    from dashboard import codegen  # at click time: a rerun of the sidebar does not need it
+
+    with lab.run.lock:  # a tick cannot step between reading the state and measuring the figures
+        recipe = codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True)
+    return (codegen.notebook_text(recipe) if kind == "ipynb" else codegen.script(recipe)).encode("utf-8")
 
 
 def _load_weights() -> None:

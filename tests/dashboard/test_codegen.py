@@ -262,3 +262,10 @@ def test_unusable_meta_is_one_sentence(meta, message):
     """A file without usable settings is refused with a ValueError saying what is missing."""
     with pytest.raises(ValueError, match=message):
         codegen.recipe_from_meta(meta)
+
+
+def test_importing_codegen_leaves_nbformat_for_the_notebook():
+    """The app and the CLI import codegen without paying nbformat's ~0.3 s import; only notebook() loads it."""
+    code = "import sys, dashboard.codegen; print('nbformat' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
