@@ -133,6 +133,11 @@ class Run:
             self.running = False
             self.ended = self.ended or time.perf_counter()
 
+    def still(self, read: Callable[[], Any]) -> Any:
+        """`read()` while no tick can step: what it reads is one moment of the run (downloads, exports)."""
+        with self.lock:
+            return read()
+
     # ----- speed ---------------------------------------------------------------------------------
     def mark_rate(self) -> None:
         """Remember (now, iteration) for the iterations/second figure."""

@@ -190,17 +190,21 @@ def changes(old: Lab, new: Lab) -> str:
 def export_panel(lab: Lab) -> None:
     """Download buttons (bytes made at click time) and a weights upload."""
     left, right = st.columns(2)
-    left.download_button("Weights .npz", data=lambda: export.weights_npz(lab.trainer, lab.dataset.name),
-                         file_name="digit-lab-weights.npz", mime="application/octet-stream", on_click="ignore",
+    left.download_button("Run .npz", data=lambda: run_npz(lab), file_name="digit-lab-run.npz", mime="application/octet-stream", on_click="ignore",
                          key="download_weights", width="stretch")
     right.download_button("Metrics .csv", data=lambda: export.metrics_csv(lab.trainer),
                           file_name="digit-lab-metrics.csv", mime="text/csv", on_click="ignore",
                           key="download_metrics", width="stretch")
     take_home(lab)
-    st.file_uploader("Load weights (.npz) to inspect or continue", type=["npz"], key="weights_upload",
+    st.file_uploader("Load a run (.npz) to continue it, or older weights to start from", type=["npz"], key="weights_upload",
                      on_change=_load_weights)
     if lab.weights_error:
         st.error(lab.weights_error)
+
+
+def run_npz(lab: Lab) -> bytes:
+    """The whole run (weights, optimizer, position, history) as a .npz, from one moment of it."""
+    return lab.run.still(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
 
 
 def take_home(lab: Lab) -> None:
@@ -215,11 +219,11 @@ def take_home(lab: Lab) -> None:
 
 
 def run_as_code(lab: Lab, kind: str) -> bytes:
-    """The run as .ipynb or .py text, made at click time under the run's lock (one moment of the run)."""
+    """The run as .ipynb or .py text, made at click time from one moment of the run."""
     from dashboard import codegen  # at click time: a rerun of the sidebar does not need it
 
-    with lab.run.lock:  # a tick cannot step between reading the state and measuring the figures
-        recipe = codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True)
+    # one moment of the run: a tick cannot step between reading the state and measuring the figures
+    recipe = lab.run.still(lambda: codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True))
     return (codegen.notebook_text(recipe) if kind == "ipynb" else codegen.script(recipe)).encode("utf-8")
 
 
