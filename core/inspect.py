@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.model import Cache, Params, Quirks, backward, cross_entropy, deltas, forward, one_hot
+from core.model import Cache, Params, Quirks, backward, cross_entropy, deltas, forward, one_hot, pixels
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,10 @@ def score_gradient(params: Params, x: np.ndarray, k: int | None = None, activati
 
     k None: the predicted digit. Backprop from dZ2 = e_k instead of A2 - Y: dZ1 = W2ᵀ·dZ2 ∗ g'(Z1),
     then one more step down to the input, dx = W1ᵀ·dZ1. A positive pixel adds ink that raises
-    the score. Shapes: x (784,) pixels / 255 -> (28, 28). Raises: ValueError for k outside 0..9.
+    the score. Shapes: x (784,) pixels / 255 (or raw uint8 pixels) -> (28, 28).
+    Raises: ValueError for k outside 0..9.
     """
-    cache = forward(params, x.reshape(784, 1).astype(params.dtype), activation=activation)
+    cache = forward(params, pixels(x.reshape(784, 1), params.dtype), activation=activation)
     k = int(cache.Z2[:, 0].argmax()) if k is None else k
     if not 0 <= k < cache.Z2.shape[0]:
         raise ValueError(f"digit must be 0..{cache.Z2.shape[0] - 1}, got {k}")

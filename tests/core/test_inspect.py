@@ -5,7 +5,7 @@ import pytest
 
 from core.activations import ACTIVATIONS
 from core.inspect import explain, score_gradient, step_tensors
-from core.model import NOTEBOOK_QUIRKS, Quirks, backward, forward, init_params, one_hot
+from core.model import NOTEBOOK_QUIRKS, Params, Quirks, backward, forward, init_params, one_hot
 
 
 def net(h=6, seed=0):
@@ -87,3 +87,13 @@ def test_score_gradient_without_activation_is_a_row_of_W2_W1():
     for seed in (11, 12):
         x = np.random.default_rng(seed).random(784)
         np.testing.assert_allclose(score_gradient(params, x, 7, "identity").ravel(), (params.W2 @ params.W1)[7])
+
+
+def test_score_gradient_takes_raw_uint8_pixels():
+    """A raw uint8 image (as data.split(raw=True) keeps the training set) gives the map of its pixels / 255."""
+    base = net(h=8, seed=13)
+    params = Params(base.W1, np.random.default_rng(15).standard_normal((8, 1)), base.W2, base.b2)  # biases decide
+    raw = np.random.default_rng(14).integers(0, 256, 784).astype(np.uint8)  # which units fire at 0..1 vs 0..255
+    expected = score_gradient(params, raw / 255.0, 4)
+    np.testing.assert_allclose(score_gradient(params, raw, 4), expected)
+    assert not np.allclose(score_gradient(params, raw.astype(np.float64), 4), expected)  # 0..255 would differ
