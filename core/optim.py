@@ -37,8 +37,11 @@ def update(params: Params, grads: Params, state: OptimizerState, lr, beta1: floa
            beta2: float = 0.999, eps: float = 1e-8) -> tuple[Params, OptimizerState]:
     """One step: W -= lr·dW (plain), heavy-ball momentum with `beta1`, or Adam."""
     # A Python float keeps float32 arrays float32 (NumPy 2 promotion); a sweep passes one α per
-    # stacked run as an (N, 1, 1) array of the parameters' dtype.
-    lr = float(lr) if np.ndim(lr) == 0 else np.asarray(lr, dtype=params.dtype)
+    # stacked run as an (N, 1, 1) array, cast to the parameters' dtype where it meets them, so
+    # that each run of a stack steps exactly like a single run with that α.
+    stacked = np.ndim(lr) != 0
+    lr64 = np.asarray(lr, dtype=np.float64) if stacked else float(lr)
+    lr = lr64.astype(params.dtype) if stacked else lr64
     if state.kind == "plain":
         return params.map(lambda p, g: p - lr * g, grads), OptimizerState("plain", state.step + 1)
     if state.kind == "momentum":
@@ -47,6 +50,7 @@ def update(params: Params, grads: Params, state: OptimizerState, lr, beta1: floa
     t = state.step + 1
     m1 = state.velocity.map(lambda m, g: beta1 * m + (1 - beta1) * g, grads)
     m2 = state.second.map(lambda s, g: beta2 * s + (1 - beta2) * g * g, grads)
-    step = lr * (1 - beta2**t) ** 0.5 / (1 - beta1**t)  # bias corrections folded into the step size
+    step = lr64 * (1 - beta2**t) ** 0.5 / (1 - beta1**t)  # bias corrections folded into the step size
+    step = step.astype(params.dtype) if stacked else step  # in float64 first, as for a single run
     new = params.map(lambda p, m, s: p - step * m / (np.sqrt(s) + eps), m1, m2)
     return new, OptimizerState("adam", t, m1, m2)

@@ -234,3 +234,23 @@ def test_read_tells_runs_from_weight_only_files():
     assert isinstance(read(arrays, meta), RunState)
     old = {k: arrays[k] for k in ("W1", "b1", "W2", "b2")}
     assert isinstance(read(old, {"config": meta["config"], "iteration": 7}), Params)
+
+
+@pytest.mark.parametrize("optimizer", ["plain", "momentum", "adam"])
+def test_each_run_of_a_stack_steps_like_a_single_run(optimizer):
+    """Given the same gradients, the stacked update of run i equals a single run's update with its α, exactly."""
+    from core.optim import init_optimizer, update
+
+    rng = np.random.default_rng(0)
+    params = Trainer(TrainConfig(), *data()).params
+    grads = params.map(lambda a: rng.standard_normal(a.shape).astype(a.dtype))
+    lrs = np.array([0.003, 0.1, 0.7])
+    stack, gstack = (p.map(lambda a: np.repeat(a[None], 3, axis=0)) for p in (params, grads))
+    state_s, state_1 = init_optimizer(optimizer, stack), init_optimizer(optimizer, params)
+    for _ in range(3):
+        stack, state_s = update(stack, gstack, state_s, lrs.reshape(-1, 1, 1))
+    for i, lr in enumerate(lrs):
+        single, state = params, state_1
+        for _ in range(3):
+            single, state = update(single, grads, state, float(lr))
+        np.testing.assert_array_equal(stack.W1[i], single.W1)
