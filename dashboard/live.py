@@ -181,6 +181,16 @@ def chart_config(running: bool) -> dict:
     return LIVE_CONFIG if running else CHART_CONFIG
 
 
+def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
+    """`build()`'s result, rebuilt only when `key` changed: a tick that brought nothing new to a chart
+    sends the same figure again (same element id: the browser keeps what it drew)."""
+    cache = st.session_state.setdefault(CACHE_KEY, {})
+    hit = cache.get(name)
+    if hit is None or hit[0] != key:
+        hit = cache[name] = (key, time.perf_counter(), build())
+    return hit[2]
+
+
 def throttled(name: str, every: float, running: bool, layout: tuple, build: Callable[[], Any]) -> Any:
     """`build()`'s result, rebuilt when `layout` changed, when paused, or every `every` seconds while running.
 

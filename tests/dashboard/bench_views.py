@@ -59,10 +59,13 @@ def switch_times(browser, url: str) -> dict[str, float]:
     for name, selector in VIEWS.items():
         main = page.locator('[data-testid="stMain"]')
         start = time.perf_counter()
-        page.get_by_role("link", name=name).click()
-        main.locator(selector).first.wait_for(timeout=60_000)
-        page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
-        out[name] = time.perf_counter() - start
+        page.get_by_role("link", name=name, exact=True).click()
+        try:
+            main.locator(selector).locator("visible=true").first.wait_for(timeout=30_000)
+            out[name] = time.perf_counter() - start
+        except Exception as error:  # noqa: BLE001 - a benchmark reports and goes on
+            print(f"switch to {name}: no content within 30 s ({type(error).__name__})")
+            out[name] = float("nan")
         time.sleep(0.3)
     context.close()
     return out
