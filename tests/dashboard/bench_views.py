@@ -13,15 +13,18 @@ Run: `python -m tests.dashboard.bench_views [--repeats 3] [--seconds 8]`.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import data
-from core import TrainConfig, Trainer
-from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it (before NumPy loads)
+
+import data  # noqa: E402
+from core import TrainConfig, Trainer  # noqa: E402
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 BARE_APP = """import plotly.graph_objects as go
@@ -30,7 +33,7 @@ st.plotly_chart(go.Figure(go.Scatter(x=[0, 1, 2], y=[2, 1, 3])))
 """
 CHART = '[data-testid="stPlotlyChart"] .main-svg'
 VIEWS = {"Notebook vs corrected": CHART, "Math": CHART, "Inside a digit": CHART,
-         "LR lab": 'button:has-text("Run sweep")', "Runs": 'text="No finished runs yet"', "Train": CHART}
+         "LR lab": 'button:has-text("Run sweep")', "Runs": '[data-testid="stCode"]', "Train": CHART}
 COUNT_REDRAWS = """() => { window.__redraws = 0; let last = null;
   new MutationObserver(() => { const p = document.querySelector('[data-testid="stMain"] path.js-line');
     const d = p && p.getAttribute('d'); if (d && d !== last) { last = d; window.__redraws += 1; } })
@@ -133,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--only", choices=["first", "switch", "speed", "save"], help="one part only")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -146,16 +150,19 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 ours, theirs = [], []
-                for _ in range(args.repeats):  # interleaved
+                for _ in range(args.repeats if args.only in (None, "first") else 0):  # interleaved
                     theirs.append(first_chart(browser, plain_url))
                     ours.append(first_chart(browser, app_url))
-                print(f"first chart: app {statistics.median(ours):.2f} s, bare Plotly app "
-                      f"{statistics.median(theirs):.2f} s (medians of {args.repeats}; "
-                      f"app {[round(s, 2) for s in ours]}, bare {[round(s, 2) for s in theirs]})")
-                switches = [switch_times(browser, app_url) for _ in range(args.repeats)]
-                for name in VIEWS:
+                if ours:
+                    print(f"first chart: app {statistics.median(ours):.2f} s, bare Plotly app "
+                          f"{statistics.median(theirs):.2f} s (medians of {args.repeats}; "
+                          f"app {[round(s, 2) for s in ours]}, bare {[round(s, 2) for s in theirs]})")
+                switches = [switch_times(browser, app_url)
+                            for _ in range(args.repeats if args.only in (None, "switch") else 0)]
+                for name in VIEWS if switches else ():
                     print(f"switch to {name:22} {statistics.median(s[name] for s in switches):.2f} s")
-                for batch, query in ((None, ""), (128, "?full_batch=false&batch_size=128")):
+                speeds = ((None, ""), (128, "?full_batch=false&batch_size=128"))
+                for batch, query in speeds if args.only in (None, "speed") else ():
                     rate, redraws = in_app_speed(browser, app_url + "/" + query, args.seconds)
                     alone = headless_speed(args.seconds, batch)
                     label = "full batch" if batch is None else f"batch {batch}"
@@ -166,6 +173,9 @@ def main() -> None:
             stop_server(app)
             stop_server(plain)
     from dashboard.session import SAVE_EVERY
+
+    if args.only not in (None, "save"):
+        return
 
     ms = save_cost()
     print(f"save: {ms:.1f} ms per save; one every {SAVE_EVERY:g} s while running costs {ms / 10 / SAVE_EVERY:.2f}% "
