@@ -49,7 +49,8 @@ def compute_threads() -> str | None:
         threads.configure_threads()
         return None
     except ValueError as error:
-        threads.configure_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads.configure_threads(cores)
         return f"{error}; using every core."
 
 
