@@ -127,6 +127,11 @@ class Run:
         with self.lock:
             self.running = False
 
+    def at_one_moment(self, read: Callable[[], Any]) -> Any:
+        """`read()` while no tick or click trains (waiting for one in flight): one consistent moment of the run."""
+        with self.lock:
+            return read()
+
     def end(self) -> None:
         """Stop for good (a sweep that finished or was stopped)."""
         with self.lock:

@@ -218,8 +218,8 @@ def run_as_code(lab: Lab, kind: str) -> bytes:
     """The run as .ipynb or .py text, made at click time under the run's lock (one moment of the run)."""
     from dashboard import codegen  # at click time: a rerun of the sidebar does not need it
 
-    with lab.run.lock:  # a tick cannot step between reading the state and measuring the figures
-        recipe = codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True)
+    # a tick cannot step between reading the state and measuring the figures
+    recipe = lab.run.at_one_moment(lambda: codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True))
     return (codegen.notebook_text(recipe) if kind == "ipynb" else codegen.script(recipe)).encode("utf-8")
 
 
