@@ -10,11 +10,12 @@ restored from it (dashboard/session.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
 
-from dashboard import alpha, session, state, urlstate
+from dashboard import alpha, session, state, threads, urlstate
 from dashboard.views import sidebar
 
 VIEWS = Path(__file__).parent / "views"
@@ -40,12 +41,27 @@ def pages() -> list[st.Page]:
             for i, (file, title, path, icon) in enumerate(PAGES)]
 
 
+@st.cache_resource(show_spinner=False)
+def compute_threads() -> str | None:
+    """Once per server process: BLAS pinned to one thread at run time and the compute pool sized
+    (`dashboard.threads`, whatever the host put in OPENBLAS_NUM_THREADS); a sentence if the setting is bad."""
+    try:
+        threads.configure_threads()
+        return None
+    except ValueError as error:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads.configure_threads(cores)
+        return f"{error}; using every core."
+
+
 def main() -> None:
     """Lay out one full run of the page: link, sidebar, run, then the open view."""
     st.set_page_config(page_title="digit-lab", page_icon="🔢", layout="wide", initial_sidebar_state="expanded")
     page = st.navigation(pages(), position="top")
     st.html(CSS)
-    # TODO(threads.py): dashboard.threads' run-time BLAS cap is called here once it is on main.
+    threads_notice = compute_threads()  # before the sidebar builds the first Trainer
+    if threads_notice:
+        st.warning(threads_notice)
     session.restore()  # the link's ?run= comes back first: it sets the sidebar's settings and α
     alpha.init(urlstate.check_link())  # before the sidebar's bound widgets drop bad URL values silently
     urlstate.show_link_notices()

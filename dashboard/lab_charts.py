@@ -43,11 +43,11 @@ def rate_colors(lrs: Sequence[float]) -> list[str]:
     return sample_colorscale("Viridis", list(positions))
 
 
-def sweep_label(lr: float, failure_kind: str | None, best_acc: bool, best_loss: bool) -> str:
+def sweep_label(lr: float, failure_word: str | None, best_acc: bool, best_loss: bool) -> str:
     """A sweep run's legend entry: "α=0.18 ★◆", or "α=3 ✗ exploded"."""
     marks = (BEST_ACC if best_acc else "") + (BEST_LOSS if best_loss else "")
-    if failure_kind:
-        return f"α={lr:g} {FAILED} {failure_kind}"
+    if failure_word:
+        return f"α={lr:g} {FAILED} {failure_word}"
     return f"α={lr:g} {marks}".rstrip()
 
 

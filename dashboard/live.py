@@ -127,16 +127,16 @@ class Run:
         with self.lock:
             self.running = False
 
+    def at_one_moment(self, read: Callable[[], Any]) -> Any:
+        """`read()` while no tick or click trains (waiting for one in flight): one consistent moment of the run."""
+        with self.lock:
+            return read()
+
     def end(self) -> None:
         """Stop for good (a sweep that finished or was stopped)."""
         with self.lock:
             self.running = False
             self.ended = self.ended or time.perf_counter()
-
-    def still(self, read: Callable[[], Any]) -> Any:
-        """`read()` while no tick can step: what it reads is one moment of the run (downloads, exports)."""
-        with self.lock:
-            return read()
 
     # ----- speed ---------------------------------------------------------------------------------
     def mark_rate(self) -> None:
@@ -184,6 +184,16 @@ def fragment(get: Callable[[], Run | None], draw: Callable[[], None], key: str,
 def chart_config(running: bool) -> dict:
     """Plotly config for charts redrawn every tick: static while running, interactive when paused."""
     return LIVE_CONFIG if running else CHART_CONFIG
+
+
+def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
+    """`build()`'s result, rebuilt only when `key` changed: a tick that brought nothing new to a chart
+    sends the same figure again (same element id: the browser keeps what it drew)."""
+    cache = st.session_state.setdefault(CACHE_KEY, {})
+    hit = cache.get(name)
+    if hit is None or hit[0] != key:
+        hit = cache[name] = (key, time.perf_counter(), build())
+    return hit[2]
 
 
 def throttled(name: str, every: float, running: bool, layout: tuple, build: Callable[[], Any]) -> Any:

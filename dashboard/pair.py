@@ -54,7 +54,7 @@ class PairSettings:
 
 
 @dataclass(eq=False)
-class Pair:
+class Comparison:
     """The two runs driven live, and what they were built from."""
 
     run: live.Run  # its engine is the Lockstep
@@ -82,23 +82,23 @@ class Pair:
         return self.run.finished()
 
 
-def build(settings: PairSettings, split: Split) -> Pair:
+def build(settings: PairSettings, split: Split) -> Comparison:
     """Two fresh runs on the first `settings.rows` training rows and the whole dev set."""
     nb_config, co_config = settings.configs()
     X, y = split.X_train[:, :settings.rows], split.y_train[:settings.rows]
     notebook = Trainer(nb_config, X, y, split.X_dev, split.y_dev)
     corrected = Trainer(co_config, X, y, split.X_dev, split.y_dev,
                         params=notebook.params if settings.same_init else None)
-    return Pair(live.Run(Lockstep(notebook, corrected), stop_at=settings.iterations, run_time=RUN_TIME),
+    return Comparison(live.Run(Lockstep(notebook, corrected), stop_at=settings.iterations, run_time=RUN_TIME),
                 settings, split)
 
 
-def get() -> Pair | None:
+def get() -> Comparison | None:
     """This session's pair of runs, or None before the view was drawn."""
     return st.session_state.get(PAIR_KEY)
 
 
-def sync(settings: PairSettings, split: Split) -> Pair:
+def sync(settings: PairSettings, split: Split) -> Comparison:
     """The pair for these settings and data: kept when nothing changed, else built anew (still running if it was)."""
     pair = get()
     if pair is None or pair.settings != settings or pair.split is not split:
@@ -112,7 +112,7 @@ def sync(settings: PairSettings, split: Split) -> Pair:
     return pair
 
 
-def reset() -> Pair:
+def reset() -> Comparison:
     """Both runs back to iteration 0."""
     pair = get()
     pair.run.pause()

@@ -127,7 +127,7 @@ def one_run_weights(history: runs.RunHistory, selected: list[int]):
         return None
     if selected[0] == runs.LIVE_ID:
         lab = state.get()
-        return lambda: lab.run.still(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
+        return lambda: lab.run.at_one_moment(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
     found = history.get(selected)
     if not found or found[0].weights is None:
         return None

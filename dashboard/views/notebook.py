@@ -17,14 +17,14 @@ import streamlit as st
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
 from dashboard import live, math_charts, pair as pairs, state, words
-from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Pair, PairSettings
+from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
 from data import Split
 
 LABEL = "Notebook vs corrected"
 PAIR_KEY = pairs.PAIR_KEY
 EFFECTS_KEY = "notebook_effects"
 LINEAR_KEY = "notebook_linear"
-RUNS = ("notebook", "corrected")  # the order of Pair.trainers
+RUNS = ("notebook", "corrected")  # the order of Comparison.trainers
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def why_alpha_worked(settings: PairSettings) -> str:
                    f"steps {ratio:.3g}× {'larger' if ratio > 1 else 'smaller'}.")
 
 
-def controls(pair: Pair) -> None:
+def controls(pair: Comparison) -> None:
     """Start / Pause / Step 10 / Reset for both runs together."""
     cols = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
     cols[0].button("Start", key="nb_start", type="primary", on_click=lambda: pairs.get().run.start(),
@@ -207,7 +207,7 @@ def body() -> None:
     curves(pair)
 
 
-def status(pair: Pair) -> None:
+def status(pair: Comparison) -> None:
     """Iteration, effective α and the latest accuracies of each run; failures in words."""
     sides = (":red[**Notebook, as written**]", ":blue[**Corrected**]")
     for col, title, trainer in zip(st.columns(2, gap="medium"), sides, pair.trainers):
@@ -224,7 +224,7 @@ def status(pair: Pair) -> None:
             col.error(f"Stopped: {words.failure_text(trainer.failure)}", icon=":material/warning:")
 
 
-def curves(pair: Pair) -> None:
+def curves(pair: Comparison) -> None:
     """Accuracy and loss of both runs, train solid and dev dotted."""
     runs = {name: trainer.history for name, trainer in zip(RUNS, pair.trainers)}
     config = live.chart_config(pair.running)

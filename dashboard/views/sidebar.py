@@ -204,7 +204,7 @@ def export_panel(lab: Lab) -> None:
 
 def run_npz(lab: Lab) -> bytes:
     """The whole run (weights, optimizer, position, history) as a .npz, from one moment of it."""
-    return lab.run.still(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
+    return lab.run.at_one_moment(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
 
 
 def take_home(lab: Lab) -> None:
@@ -222,8 +222,9 @@ def run_as_code(lab: Lab, kind: str) -> bytes:
     """The run as .ipynb or .py text, made at click time from one moment of the run."""
     from dashboard import codegen  # at click time: a rerun of the sidebar does not need it
 
-    # one moment of the run: a tick cannot step between reading the state and measuring the figures
-    recipe = lab.run.still(lambda: codegen.recipe_from_trainer(lab.trainer, lab.dataset.source, figures=True))
+    # a tick cannot step between reading the state and measuring the figures
+    recipe = lab.run.at_one_moment(lambda: codegen.recipe_from_trainer(lab.trainer, lab.dataset.source,
+                                                                       figures=True))
     return (codegen.notebook_text(recipe) if kind == "ipynb" else codegen.script(recipe)).encode("utf-8")
 
 

@@ -142,13 +142,18 @@ def _effective_lr(lab: Lab) -> float:
 def curves(lab: Lab, left, right, width: int) -> None:
     """Loss and accuracy against iteration, train and dev, with the α changes marked; `width` in pixels."""
     history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
-    x = history.column("iteration")
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
     config = live.chart_config(lab.running)
-    left.plotly_chart(charts.curves_figure(x, history.column("train_loss"), history.column("dev_loss"), changes,
-                                           "loss", smooth, width=width), key="loss_chart", config=config)
-    right.plotly_chart(charts.curves_figure(x, history.column("train_acc"), history.column("dev_acc"), changes,
-                                            "accuracy", smooth, width=width), key="accuracy_chart", config=config)
+    drawn = (id(lab), len(history), tuple(changes), smooth, width)  # a new evaluation or α change redraws
+
+    def figure(metric: str, field: str):
+        x = history.column("iteration")
+        return charts.curves_figure(x, history.column(f"train_{field}"), history.column(f"dev_{field}"), changes,
+                                    metric, smooth, width=width)
+
+    left.plotly_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=config)
+    right.plotly_chart(live.memo("accuracy", drawn, lambda: figure("accuracy", "acc")), key="accuracy_chart",
+                       config=config)
 
 
 def weights(lab: Lab, wide: bool) -> None:

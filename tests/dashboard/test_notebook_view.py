@@ -13,12 +13,12 @@ import data
 from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
 from dashboard import pair as pairs
-from dashboard.pair import Pair, PairSettings
+from dashboard.pair import Comparison, PairSettings
 from dashboard.views import notebook
 from tests.dashboard.conftest import figure, metric
 
 
-def pair(at) -> Pair:
+def pair(at) -> Comparison:
     """The session's pair of runs."""
     return at.session_state[notebook.PAIR_KEY]
 

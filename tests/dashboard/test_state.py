@@ -82,3 +82,21 @@ def test_rate_is_iterations_per_wall_second(parts):
     assert lab.run.rate() is None  # paused: no speed shown
     lab.run.running = True
     assert lab.run.rate() == 50.0
+
+
+def test_at_one_moment_reads_while_no_tick_trains(parts):
+    """A reader (a download made at click time) runs while the run's lock is held, and gets its result."""
+    lab = make_lab(parts)
+    assert lab.run.at_one_moment(lambda: (lab.run.lock.locked(), lab.trainer.iteration)) == (True, 0)
+    assert not lab.run.lock.locked()
+
+
+def test_view_files_hold_no_loop_lock_or_clock():
+    """Views only lay out and draw: the live loop, its lock and its clock live in dashboard/live.py."""
+    from pathlib import Path
+
+    views = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+    for path in views.glob("*.py"):
+        text = path.read_text()
+        for word in ("threading", ".lock", "perf_counter()", "deadline"):
+            assert word not in text, f"{path.name} contains {word!r}"
