@@ -12,6 +12,7 @@ outside the checkout's docs/ is touched. Needs /usr/bin/chromium and playwright.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -67,13 +68,18 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60, message: str 
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {message}")
 
 
-def open_view(page, label: str) -> None:
-    """Switch to a view the way a user does: its tab (main today) or its navigation link (pages)."""
+def view_link(page, label: str):
+    """What a user clicks to open a view: its tab (main today) or its navigation link (st.navigation pages)."""
     tab = page.get_by_role("tab", name=label, exact=True)
     if tab.count():
-        tab.click()
-    else:
-        visible(page.get_by_role("link", name=label, exact=True)).first.click()
+        return tab.first
+    # A navigation link's name may start with its icon's ligature text ("monitoring Train").
+    return visible(page.get_by_role("link", name=re.compile(rf"(^|\W){re.escape(label)}$"))).first
+
+
+def open_view(page, label: str) -> None:
+    """Switch to a view the way a user does, keeping the session."""
+    view_link(page, label).click()
     page.wait_for_timeout(500)
 
 
