@@ -362,6 +362,7 @@ def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict
         pages = []
         try:
             for n in range(sessions):
+                print(f"   (d: opening session {n + 1} of {sessions})", file=sys.stderr, flush=True)
                 context, page = new_page(browser, server.url)
                 wait_first_chart(page)
                 wait_ready(page)
