@@ -1,9 +1,10 @@
 """Refresh the README's screenshots (docs/*.png) on purpose, from the running app in headless Chromium.
 
 Run: `python -m tests.screenshots [--only lab.png] [--out DIR]`. Tests never write to docs/: this
-script is the one thing that does. Each row of SHOTS is one image the README shows: the view to
-open (its tab label, or page title once the views are st.navigation pages), the link query it is
-opened with, what to do there first, and the viewport. Add a row when the README gets an image.
+script is the one thing that does. Each row of SHOTS is one image the README shows: the link it
+opens (the view's URL path, as in dashboard/app.py's PAGES, and a query), what to do there, and
+the viewport. Add a row when the README gets an image. Views are switched inside a session by
+their navigation link (`open_view`, by page title), as a user does.
 
 The server runs on the bundled sample with its own temporary data and run folders, so nothing
 outside the checkout's docs/ is touched. Needs /usr/bin/chromium and playwright.
@@ -149,7 +150,6 @@ def notebook_to_the_end(page) -> bytes:
 
 def draw_a_seven(page) -> bytes:
     """Inside a digit: a 7 drawn on the pad, read by the Train view's network after 300 iterations."""
-    open_view(page, "Train")
     for _ in range(3):
         button(page, "Step 100").click()
         page.wait_for_timeout(300)
@@ -173,31 +173,30 @@ def sweep_seven_rates(page) -> bytes:
 
 
 class Shot(NamedTuple):
-    """One README image: the file, the view, the link query it opens with, what to do, the viewport height."""
+    """One README image: the file, the link it opens (view URL path and query), what to do, the viewport height."""
 
     file: str
-    view: str  # tab label on main; page title (its navigation link) once views are st.navigation pages
-    query: str
+    link: str  # URL path of the view (st.Page url_path, "" for the default Train view) and its ?query
     actions: Callable[[object], bytes]
     height: int = 1000
 
 
 SHOTS = (
-    Shot("screenshot.png", "Train", "", train_while_running),
-    Shot("notebook.png", "Notebook vs corrected", "", notebook_to_the_end),
-    Shot("digit.png", "Inside a digit", "", draw_a_seven),
-    Shot("lab.png", "LR lab", "hidden=16", sweep_seven_rates, height=1080),
+    Shot("screenshot.png", "", train_while_running),
+    Shot("notebook.png", "notebook", notebook_to_the_end),
+    Shot("digit.png", "", draw_a_seven),  # trains in Train first, then opens Inside a digit from the menu
+    Shot("lab.png", "lab?hidden=16", sweep_seven_rates, height=1080),
 )
 
 
 def take(browser, url: str, shot: Shot) -> bytes:
-    """Open the app in a fresh session, go to the shot's view, act, and return the PNG bytes."""
+    """Open the shot's link in a fresh session, act, and return the PNG bytes."""
     context = browser.new_context(viewport={"width": 1400, "height": shot.height})
     try:
         page = context.new_page()
-        page.goto(f"{url}/?{shot.query}" if shot.query else url)
-        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=120_000)
-        open_view(page, shot.view)
+        page.goto(f"{url}/{shot.link}")
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg, [data-testid="stButton"]', timeout=120_000)
+        page.wait_for_timeout(1000)
         image = shot.actions(page)
         if app_error(page):
             raise RuntimeError(f"the app showed an exception: {app_error(page)}")
