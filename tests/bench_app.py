@@ -8,7 +8,7 @@ a. First chart: seconds from opening the page (the browser's navigation start) t
    drawn Plotly trace, for our app and for a bare 4-line Plotly app, measured the same way in
    the same run, servers interleaved; "cold" is the first session after a server start (imports,
    data loading), "warm" a second session on the same server. Medians of --repeats.
-b. Switching views: from a click on a view's tab (or navigation link) to its marker text, its
+b. Switching views: from a click on a view's navigation link (or tab) to its marker text, its
    first chart and all its charts drawn (counted once the view has settled); medians.
 c. Training speed: iterations/s in the app (Start, then --seconds) against a headless `Trainer`
    with the same settings in this process, full batch and batch 128, interleaved; redraws/s of
@@ -19,6 +19,7 @@ d. --sessions browser sessions on one server, all training: the server stays up,
 e. Plotly JSON encoding of the Train view's live figures (`plotly.io.to_json(fig, validate=False)`,
    what st.plotly_chart calls), with the "json" engine and with orjson.
 Needs /usr/bin/chromium and playwright. Views are listed in VIEWS: update it when views change.
+Each browser context is a fresh session with its own run (?run= id) in the temporary run folder.
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ import plotly.express as px
 
 st.plotly_chart(px.line(y=[1, 3, 2]))
 """
-# (view label: tab label on main, page title once views are st.navigation pages; text that only
-# that view shows). The first is the view the app opens on.
+# (view: its page title in the navigation bar, as in dashboard/app.py's PAGES; text that only that
+# view shows). The first is the view the app opens on.
 VIEWS = (
     ("Train", "Dead neurons"),
     ("Notebook vs corrected", "The notebook's quirks"),
     ("Math", "The network's equations as the notebook writes them"),
     ("Inside a digit", "Follow one image through the network"),
     ("LR lab", "Tune α as an experiment"),
+    ("Runs", "Compare this session's runs"),
 )
 SPEED_RUNS = (("full batch", ""), ("batch 128", "full_batch=false&batch_size=128"))
 
