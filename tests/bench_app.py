@@ -111,8 +111,10 @@ SWITCH = """async ([element, marker, want]) => {
 }"""
 # Click Pause, then poll until the Start button is enabled again (the app has answered).
 PAUSE = """async () => {
+  const pause = window.__button('Pause');
+  if (pause === null) return null;
   const t0 = performance.now();
-  window.__button('Pause').click();
+  pause.click();
   while (performance.now() - t0 < 30000) {
     await new Promise(r => setTimeout(r, 10));
     const start = window.__button('Start');
@@ -218,7 +220,8 @@ def iteration(page) -> int:
 
 
 def click(page, name: str) -> None:
-    """Click the visible button with exactly this text."""
+    """Click the visible button with exactly this text, once it is shown (a rerun may be redrawing it)."""
+    page.wait_for_function("name => window.__button(name) !== null", arg=name, timeout=60_000, polling=50)
     page.evaluate("name => window.__button(name).click()", name)
 
 
