@@ -361,6 +361,8 @@ def report_speed(figures: dict) -> None:
 # ----- d. many sessions -------------------------------------------------------------------------
 def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict:
     """N sessions training at once on one server: progress, Pause latency each, RSS 1 vs N."""
+    from playwright.sync_api import Error as PlaywrightError
+
     out = {}
     with Server(scratch) as server:
         out["rss_idle"] = rss_mb(server.process.pid)
@@ -383,13 +385,22 @@ def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict
             out["rates"] = [(i1 - i0) / (t1 - t0) for (i0, t0), (i1, t1) in zip(before, after)]
             out["rss_n"] = rss_mb(server.process.pid)
             out["pause"] = []
+            print(f"   (d: iterations/s {[round(r, 1) for r in out['rates']]}, RSS 1: {out['rss_1']:.0f} MB, "
+                  f"{sessions}: {out['rss_n']:.0f} MB)", file=sys.stderr, flush=True)
             for _, p in pages:  # each with the others still training
-                answer = p.evaluate(PAUSE)
-                out["pause"].append(None if answer is None else answer / 1000)
-                click(p, "Start")
-                p.wait_for_timeout(300)
+                try:
+                    answer = p.evaluate(PAUSE)
+                    out["pause"].append(None if answer is None else answer / 1000)
+                    click(p, "Start")
+                    p.wait_for_timeout(300)
+                except PlaywrightError as error:  # a session that never shows its button again counts as no answer
+                    out["pause"].append(None)
+                    print(f"   (d: a session did not answer: {str(error).splitlines()[0]})", file=sys.stderr)
             for _, p in pages:
-                click(p, "Pause")
+                try:
+                    click(p, "Pause")
+                except PlaywrightError:
+                    pass
             page.wait_for_timeout(2000)
             out["rss_n_paused"] = rss_mb(server.process.pid)
             out["alive"] = server.process.poll() is None and healthy(server.url)
