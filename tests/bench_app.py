@@ -1,23 +1,36 @@
-"""Speed and memory of the dashboard in real headless Chromium, printed side by side with the engine alone.
+"""Speed and memory of the dashboard in real headless Chromium, side by side with references (issue 9).
 
-Run: `python -m tests.bench_app [--seconds 10] [--mnist DIR]`. Prints figures; asserts nothing.
+Run: `python -m tests.bench_app [--repeats 3] [--seconds 10] [--sessions 10] [--only a c]`.
+Prints figures; asserts nothing. All on the bundled sample; the server gets temporary data and
+run folders. The machine is shared: the load average is printed at the start and the end.
 
-1. Training speed: iterations/second in the app (Start, then ~10 s) against a headless `Trainer`
-   with the same settings in this process, and redraws per second (changes of the iteration text
-   and of the loss curve's SVG, counted in the page by a MutationObserver).
-2. First render: seconds from the server answering /_stcore/health to the first chart drawn.
-3. Memory: RSS of the server process with full MNIST loaded in 1, 2 and 3 browser sessions
-   (MNIST from --mnist, default ../shared/data/mnist, linked into a temporary DIGIT_LAB_DATA).
-Needs /usr/bin/chromium and playwright.
+a. First chart: seconds from opening the page (the browser's navigation start) to the first
+   drawn Plotly trace, for our app and for a bare 4-line Plotly app, measured the same way in
+   the same run, servers interleaved; "cold" is the first session after a server start (imports,
+   data loading), "warm" a second session on the same server. Medians of --repeats.
+b. Switching views: from a click on a view's navigation link (or tab) to its marker text, its
+   first chart and all its charts drawn (counted once the view has settled); medians.
+c. Training speed: iterations/s in the app (Start, then --seconds) against a headless `Trainer`
+   with the same settings in this process, full batch and batch 128, interleaved; redraws/s of
+   the iteration text and of the loss curve (a MutationObserver in the page).
+d. --sessions browser sessions on one server, all training: the server stays up, each session's
+   iterations/s, each session's Pause latency (click to the Start button enabled again, with the
+   others still training), server RSS with 1 vs N sessions training -> MB per extra session.
+e. Plotly JSON encoding of the Train view's live figures (`plotly.io.to_json(fig, validate=False)`,
+   what st.plotly_chart calls), with the "json" engine and with orjson.
+Needs /usr/bin/chromium and playwright. Views are listed in VIEWS: update it when views change.
+Each browser context is a fresh session with its own run (?run= id) in the temporary run folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it
@@ -25,114 +38,126 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it
 import data  # noqa: E402
 from core import TrainConfig, Trainer  # noqa: E402
 from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, start_server, stop_server  # noqa: E402
+from tests.screenshots import view_link  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 VIEWPORT = {"width": 1400, "height": 1000}
+BARE_APP = """import streamlit as st
+import plotly.express as px
 
-# Counts changes of the iteration metric's text and of the loss curve's path in the page.
+st.plotly_chart(px.line(y=[1, 3, 2]))
+"""
+# (view: its page title in the navigation bar, as in dashboard/app.py's PAGES; text that only that
+# view shows). The first is the view the app opens on.
+VIEWS = (
+    ("Train", "Dead neurons"),
+    ("Notebook vs corrected", "The notebook's quirks"),
+    ("Math", "The network's equations as the notebook writes them"),
+    ("Inside a digit", "Follow one image through the network"),
+    ("LR lab", "Tune α as an experiment"),
+    ("Runs", "Compare this session's runs"),
+)
+SPEED_RUNS = (("full batch", ""), ("batch 128", "full_batch=false&batch_size=128"))
+
+# Shared page-side helpers: a drawn chart is a laid-out, non-stale Plotly chart with a trace.
+JS_HELPERS = """
+window.__shown = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+window.__charts = () => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(e =>
+  window.__shown(e) && e.closest('[data-stale="true"]') === null &&
+  e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm')).length;
+window.__metric = label => {
+  for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+    const l = m.querySelector('[data-testid="stMetricLabel"]');
+    if (window.__shown(m) && l && l.innerText.trim() === label)
+      return m.querySelector('[data-testid="stMetricValue"]').innerText;
+  }
+  return null;
+};
+window.__button = name => [...document.querySelectorAll('button')].find(b =>
+  window.__shown(b) && b.innerText.trim() === name) || null;
+"""
+# Installed before any page script: the time of the first drawn trace, from navigation start.
+FIRST_CHART = JS_HELPERS + """
+window.__firstChart = null;
+new MutationObserver(() => {
+  if (window.__firstChart === null &&
+      document.querySelector('[data-testid="stPlotlyChart"] .cartesianlayer .trace')) {
+    window.__firstChart = performance.now();
+  }
+}).observe(document, {subtree: true, childList: true});
+"""
+# Click an element, then poll every animation frame for the view's marker text and charts.
+SWITCH = """async ([element, marker, want]) => {
+  const main = document.querySelector('[data-testid="stMain"]') || document.body;
+  const hasMarker = () => {
+    const walk = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode())
+      if (n.nodeValue.includes(marker) && window.__shown(n.parentElement) &&
+          n.parentElement.closest('[data-stale="true"]') === null) return true;
+    return false;
+  };
+  const t0 = performance.now();
+  element.click();
+  let markerAt = null, firstAt = null;
+  while (performance.now() - t0 < 30000) {
+    await new Promise(r => requestAnimationFrame(r));
+    const now = performance.now() - t0;
+    if (markerAt === null && hasMarker()) markerAt = now;
+    if (markerAt === null) continue;
+    const count = window.__charts();
+    if (firstAt === null && (count >= 1 || want === 0)) firstAt = now;
+    if (count >= want) return {marker: markerAt, first: firstAt, all: now};
+  }
+  return {marker: markerAt, first: firstAt, all: null};
+}"""
+# Click Pause, then poll until the Start button is enabled again (the app has answered).
+PAUSE = """async () => {
+  const pause = window.__button('Pause');
+  if (pause === null) return null;
+  const t0 = performance.now();
+  pause.click();
+  while (performance.now() - t0 < 30000) {
+    await new Promise(r => setTimeout(r, 10));
+    const start = window.__button('Start');
+    if (start && !start.disabled) return performance.now() - t0;
+  }
+  return null;
+}"""
+# Counts changes of the iteration metric's text and redraws of the loss curve (the visible chart
+# titled "Loss"): a new path element, or new data in the same one. Plotly also redraws a freshly
+# mounted chart once more with the same data (a second layout pass): counted apart as "extra".
 OBSERVE = """() => {
-  window.__counts = {text: 0, chart: 0};
-  const metric = document.querySelector('[data-testid="stMetricValue"]');
-  let last = metric.innerText;
+  window.__counts = {text: 0, chart: 0, extra: 0};
+  const lossPath = () => {
+    for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+      const title = c.querySelector('.gtitle');
+      if (window.__shown(c) && title && title.textContent.startsWith('Loss')) return c.querySelector('path.js-line');
+    }
+    return null;
+  };
+  let last = window.__metric('Iteration'), lastPath = lossPath();
+  let lastD = lastPath && lastPath.getAttribute('d'), drawnAt = last;
   new MutationObserver(() => {
-    const now = document.querySelector('[data-testid="stMetricValue"]').innerText;
+    const now = window.__metric('Iteration');
     if (now !== last) { last = now; window.__counts.text += 1; }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
-  let lastPath = null;
-  new MutationObserver(() => {
-    const path = document.querySelector('[data-testid="stPlotlyChart"] path.js-line');
-    const d = path && path.getAttribute('d');
-    if (d && d !== lastPath) { lastPath = d; window.__counts.chart += 1; }
-  }).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['d']});
+    const path = lossPath(), d = path && path.getAttribute('d');
+    if (!d || (path === lastPath && d === lastD)) return;
+    if (path !== lastPath || now !== drawnAt) { window.__counts.chart += 1; drawnAt = now; }
+    else { window.__counts.extra += 1; }
+    lastPath = path; lastD = d;
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true,
+                             attributeFilter: ['d']});
 }"""
 
 
-def headless_speed(seconds: float) -> dict:
-    """A bare Trainer with the app's default settings on the bundled sample, driven as the app does.
-
-    rate: iterations per wall second; step_rate: iterations per second inside the updates
-    (`trainer.seconds`, evaluations excluded); duty: share of wall time inside the updates.
-    """
-    parts = data.split(data.load_sample(), dev_size=1000, seed=0)
-    trainer = Trainer(TrainConfig(), parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
-    trainer.step(10)
-    it0, train0, start = trainer.iteration, trainer.seconds, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        trainer.step(10**9, deadline=time.perf_counter() + 0.2)
-    wall, done, busy = time.perf_counter() - start, trainer.iteration - it0, trainer.seconds - train0
-    return dict(rate=done / wall, step_rate=done / busy, duty=busy / wall)
-
-
-def metric(page, label: str) -> str:
-    """The text of one status metric, by its label."""
-    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]').inner_text()
-
-
-def iteration(page) -> int:
-    """The iteration counter."""
-    return int(metric(page, "Iteration").replace(",", ""))
+def median(values: list[float]) -> float:
+    """The median, NaN for no values."""
+    return statistics.median(values) if values else float("nan")
 
 
 def seconds_of(text: str) -> float:
     """Parse the "Train time" metric ("12.3 s" or "2 min 05 s")."""
     parts = text.replace(" s", "").split(" min ")
     return float(parts[0]) * 60 + float(parts[1]) if len(parts) == 2 else float(parts[0])
-
-
-def open_app(page, url: str) -> None:
-    """Load the app and wait for its first chart."""
-    page.goto(url)
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=120_000)
-    page.get_by_role("button", name="Start", exact=True).wait_for(timeout=120_000)
-
-
-def app_speed(browser, url: str, seconds: float) -> dict:
-    """Train in the app for `seconds` after a 2 s warm-up; count iterations and redraws."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    open_app(page, url)
-    page.get_by_role("button", name="Start", exact=True).click()
-    page.wait_for_timeout(2000)
-    page.evaluate(OBSERVE)
-    it0, train0, t0 = iteration(page), seconds_of(metric(page, "Train time")), time.perf_counter()
-    page.wait_for_timeout(seconds * 1000)
-    it1, train1, t1 = iteration(page), seconds_of(metric(page, "Train time")), time.perf_counter()
-    counts = page.evaluate("window.__counts")
-    page.get_by_role("button", name="Pause", exact=True).click()
-    context.close()
-    wall = t1 - t0
-    return dict(rate=(it1 - it0) / wall, text_per_s=counts["text"] / wall, chart_per_s=counts["chart"] / wall,
-                duty=(train1 - train0) / wall, step_rate=(it1 - it0) / max(train1 - train0, 1e-9))
-
-
-MINIMAL_APP = """import plotly.graph_objects as go
-import streamlit as st
-st.button("Start")
-st.plotly_chart(go.Figure(go.Scatter(y=[1, 3, 2])))
-"""
-
-
-def first_render(browser, app: Path | None = None) -> list[tuple[float, float]]:
-    """Seconds to the Start button and to the first chart: a first session right after the server
-    is healthy (cold: imports, data loading), then a second session on the same server (warm)."""
-    process, url = start_server(app=app)
-    start = time.perf_counter()
-    figures = []
-    try:
-        for _ in range(2):
-            page = browser.new_page(viewport=VIEWPORT)
-            page.goto(url)
-            page.get_by_role("button", name="Start", exact=True).wait_for(timeout=120_000)
-            button = time.perf_counter() - start
-            page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=120_000)
-            figures.append((button, time.perf_counter() - start))
-            page.close()
-            start = time.perf_counter()
-    finally:
-        stop_server(process)
-    return figures
 
 
 def rss_mb(pid: int) -> float:
@@ -143,91 +168,367 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def memory(browser, mnist: Path) -> list[tuple[str, float]]:
-    """Server RSS with 0..3 sessions on full MNIST (each session with its own network)."""
-    with tempfile.TemporaryDirectory() as cache:
-        (Path(cache) / "mnist").mkdir()
-        for spec in data.DATASETS["mnist"]["files"]:
-            (Path(cache) / "mnist" / spec).symlink_to(mnist / spec)
-        process, url = start_server({"DIGIT_LAB_DATA": cache})
-        contexts, figures = [], []
-        try:
-            figures.append(("server idle", rss_mb(process.pid)))
-            for n in (1, 2, 3):
-                context = browser.new_context(viewport=VIEWPORT)
-                page = context.new_page()
-                open_app(page, f"{url}/?data_source=MNIST")
-                page.get_by_text("MNIST train").first.wait_for(timeout=120_000)
-                page.get_by_role("button", name="Step 10", exact=True).click()
-                page.wait_for_function("document.querySelector('[data-testid=\"stMetricValue\"]').innerText === '10'",
-                                       timeout=120_000)
-                page.wait_for_timeout(1500)  # let the gallery fragment and the reruns settle
-                contexts.append(context)
-                figures.append((f"{n} session{'s' if n > 1 else ''} on MNIST", rss_mb(process.pid)))
-        finally:
-            for context in contexts:
-                context.close()
-            stop_server(process)
+def healthy(url: str) -> bool:
+    """True if the server answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+            return response.read() == b"ok"
+    except OSError:
+        return False
+
+
+class Server:
+    """A streamlit server for one measurement, with its own temporary data and run folders."""
+
+    def __init__(self, scratch: Path, app: Path | None = None):
+        self.scratch, self.app = scratch, app
+
+    def __enter__(self):
+        env = {"DIGIT_LAB_DATA": str(self.scratch / "data"), "DIGIT_LAB_RUNS": str(self.scratch / "runs")}
+        self.process, self.url = start_server(env, log=self.scratch / "streamlit.log", app=self.app)
+        return self
+
+    def __exit__(self, *exc):
+        stop_server(self.process)
+
+
+def new_page(browser, url: str | None = None, query: str = ""):
+    """A fresh browser context (its own Streamlit session) with the page helpers installed, opened at url."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(FIRST_CHART)
+    page = context.new_page()
+    if url:
+        page.goto(f"{url}/?{query}" if query else url)
+    return context, page
+
+
+def wait_first_chart(page) -> float:
+    """Seconds from navigation start to the first drawn trace."""
+    page.wait_for_function("window.__firstChart !== null", timeout=180_000, polling=50)
+    return page.evaluate("window.__firstChart") / 1000
+
+
+def wait_ready(page) -> None:
+    """Wait until the Train view can be driven (Start shown, iteration metric shown)."""
+    page.wait_for_function("window.__button('Start') !== null && window.__metric('Iteration') !== null",
+                           timeout=180_000, polling=100)
+
+
+def iteration(page) -> int:
+    """The Train view's iteration counter."""
+    return int(page.evaluate("window.__metric('Iteration')").split("/")[0].replace(",", ""))
+
+
+def click(page, name: str) -> None:
+    """Click the visible button with exactly this text, once it is shown (a rerun may be redrawing it)."""
+    page.wait_for_function("name => window.__button(name) !== null", arg=name, timeout=60_000, polling=50)
+    page.evaluate("name => window.__button(name).click()", name)
+
+
+def view_switch(page, label: str, marker: str, want: int = 0) -> dict:
+    """Click a view's tab or link; milliseconds to its marker text, first chart and `want` charts drawn."""
+    return page.evaluate(SWITCH, [view_link(page, label).element_handle(), marker, want])
+
+
+# ----- a. first chart ---------------------------------------------------------------------------
+def first_chart(browser, scratch: Path, repeats: int) -> dict:
+    """Cold and warm seconds to the first chart, ours and the bare app's, interleaved, `repeats` times."""
+    bare = scratch / "bare" / "bare_app.py"
+    bare.parent.mkdir()
+    bare.write_text(BARE_APP)
+    figures = {(app, kind): [] for app in ("ours", "bare") for kind in ("cold", "warm")}
+    for _ in range(repeats):
+        for name, app in (("ours", None), ("bare", bare)):
+            with Server(scratch, app) as server:
+                for kind in ("cold", "warm"):
+                    context, page = new_page(browser, server.url)
+                    figures[name, kind].append(wait_first_chart(page))
+                    context.close()
     return figures
 
 
-def report_speed(headless: dict, app: dict) -> None:
-    """Print the app's training speed next to the headless Trainer's, and why they differ."""
-    print("\n1. training speed (bundled sample, h=10, full batch, plain, α=0.1)")
-    print("                                  headless      app   app/headless")
-    for label, key, unit in (("iterations per wall second", "rate", ""),
-                             ("  iterations/s inside updates", "step_rate", "  (CPU shared with Chromium)"),
-                             ("  share of wall time in updates", "duty", "  (drawing, evaluation)")):
-        a, b = headless[key], app[key]
-        shown = (f"{a:8.0%} {b:8.0%}" if key == "duty" else f"{a:8.1f} {b:8.1f}")
-        print(f"   {label:<30} {shown}   {b / a:6.0%}{unit}")
-    print("   target: app/headless >= 80% for iterations per wall second")
-    print(f"   redraws/s: iteration text {app['text_per_s']:.1f}, loss curve {app['chart_per_s']:.1f} (target >= 4)")
+def report_first_chart(figures: dict) -> None:
+    """Print the medians and the difference to the bare app."""
+    print("\na. first chart: seconds from opening the page to the first drawn Plotly trace (median, all runs)")
+    for kind in ("cold", "warm"):
+        ours, bare = figures["ours", kind], figures["bare", kind]
+        print(f"   {kind:<5} ours {median(ours):5.2f} s   bare 4-line app {median(bare):5.2f} s   "
+              f"difference {median(ours) - median(bare):+5.2f} s   "
+              f"(ours {', '.join(f'{v:.2f}' for v in ours)}; bare {', '.join(f'{v:.2f}' for v in bare)})")
+    print("   target: ours within 0.5 s of the bare app's")
+
+
+# ----- b. switching views -----------------------------------------------------------------------
+def switch_views(browser, url: str, repeats: int) -> dict:
+    """For each view: seconds from its click to its marker, first chart, all charts; `repeats` rounds."""
+    context, page = new_page(browser, url)
+    wait_first_chart(page)
+    wait_ready(page)
+    page.wait_for_timeout(1000)
+    counts = {}
+    for label, marker in VIEWS[1:] + VIEWS[:1]:  # settle once in each view: how many charts it draws
+        view_switch(page, label, marker)
+        page.wait_for_timeout(3000)
+        counts[label] = page.evaluate("window.__charts()")
+    figures = {label: [] for label, _ in VIEWS}
+    for _ in range(repeats):
+        for label, marker in VIEWS[1:] + VIEWS[:1]:
+            figures[label].append((view_switch(page, label, marker, counts[label]), counts[label]))
+            page.wait_for_timeout(1500)
+    context.close()
+    return figures
+
+
+def report_switch(figures: dict) -> None:
+    """Print the medians per view."""
+    print("\nb. switching views: seconds from the click to the view's text / first chart / all its charts (median)")
+    for label, runs in figures.items():
+        parts = [[r[key] / 1000 for r, _ in runs if r[key] is not None] for key in ("marker", "first", "all")]
+        count = runs[0][1] if runs else 0
+        print(f"   {label:<24} text {median(parts[0]):5.2f}   first chart {median(parts[1]):5.2f}   "
+              f"all {count} charts {median(parts[2]):5.2f}   ({len(parts[2])}/{len(runs)} completed)")
+    print("   target: <= 1.0 s to the content")
+
+
+# ----- c. training speed ------------------------------------------------------------------------
+def headless_speed(seconds: float, batch_size: int | None) -> dict:
+    """A bare Trainer with the app's default settings (no stop) on the bundled sample, driven as the app does.
+
+    rate: iterations per wall second; step_rate: iterations per second inside the updates
+    (`trainer.seconds`, evaluations excluded); duty: share of wall time inside the updates.
+    """
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0)
+    config = TrainConfig(batch_size=batch_size, iterations=None)
+    trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    trainer.step(10)
+    it0, train0, start = trainer.iteration, trainer.seconds, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        trainer.step(None, deadline=time.perf_counter() + 0.2)
+    wall, done, busy = time.perf_counter() - start, trainer.iteration - it0, trainer.seconds - train0
+    return dict(rate=done / wall, step_rate=done / busy, duty=busy / wall)
+
+
+def app_speed(browser, url: str, query: str, seconds: float) -> dict:
+    """Train in the app for `seconds` after a 2 s warm-up; count iterations and redraws."""
+    context, page = new_page(browser, url, query)
+    wait_first_chart(page)
+    wait_ready(page)
+    click(page, "Start")
+    page.wait_for_timeout(2000)
+    page.evaluate(OBSERVE)
+    train_time = "window.__metric('Train time')"
+    it0, train0, t0 = iteration(page), seconds_of(page.evaluate(train_time)), time.perf_counter()
+    page.wait_for_timeout(seconds * 1000)
+    it1, train1, t1 = iteration(page), seconds_of(page.evaluate(train_time)), time.perf_counter()
+    counts = page.evaluate("window.__counts")
+    click(page, "Pause")
+    context.close()
+    wall = t1 - t0
+    return dict(rate=(it1 - it0) / wall, text_per_s=counts["text"] / wall, chart_per_s=counts["chart"] / wall,
+                extra_per_s=counts["extra"] / wall,
+                duty=(train1 - train0) / wall, step_rate=(it1 - it0) / max(train1 - train0, 1e-9))
+
+
+def training_speed(browser, url: str, seconds: float, repeats: int) -> dict:
+    """Headless and in-app figures for each SPEED_RUNS entry, interleaved, `repeats` times."""
+    figures = {label: {"headless": [], "app": []} for label, _ in SPEED_RUNS}
+    for _ in range(repeats):
+        for label, query in SPEED_RUNS:
+            batch = None if not query else 128
+            figures[label]["headless"].append(headless_speed(seconds / 2, batch))
+            figures[label]["app"].append(app_speed(browser, url, query, seconds))
+    return figures
+
+
+def report_speed(figures: dict) -> None:
+    """Print the app's training speed next to the headless Trainer's (medians)."""
+    print("\nc. training speed (bundled sample, h=10, plain, α=0.1; medians)")
+    print("                                     headless      app   app/headless")
+    for label, runs in figures.items():
+        med = {side: {key: median([r[key] for r in runs[side]]) for key in runs[side][0]} for side in runs}
+        print(f"   {label}")
+        for name, key in (("iterations per wall second", "rate"), ("  iterations/s inside updates", "step_rate"),
+                          ("  share of wall time in updates", "duty")):
+            a, b = med["headless"][key], med["app"][key]
+            shown = f"{a:8.0%} {b:8.0%}" if key == "duty" else f"{a:8.1f} {b:8.1f}"
+            print(f"     {name:<31} {shown}   {b / a:6.0%}")
+        print(f"     redraws/s: iteration text {med['app']['text_per_s']:.1f}, "
+              f"loss curve {med['app']['chart_per_s']:.1f} (+ {med['app']['extra_per_s']:.1f} extra draws "
+              "of the same data)")
+    print("   targets: app/headless >= 90% (iterations per wall second), >= 4 redraws/s")
+
+
+# ----- d. many sessions -------------------------------------------------------------------------
+def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict:
+    """N sessions training at once on one server: progress, Pause latency each, RSS 1 vs N."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    out = {}
+    with Server(scratch) as server:
+        out["rss_idle"] = rss_mb(server.process.pid)
+        pages = []
+        try:
+            for n in range(sessions):
+                print(f"   (d: opening session {n + 1} of {sessions})", file=sys.stderr, flush=True)
+                context, page = new_page(browser, server.url)
+                wait_first_chart(page)
+                wait_ready(page)
+                click(page, "Start")
+                pages.append((context, page))
+                if n == 0:
+                    page.wait_for_timeout(3000)
+                    out["rss_1"] = rss_mb(server.process.pid)
+            page.wait_for_timeout(3000)
+            before = [(iteration(p), time.perf_counter()) for _, p in pages]
+            page.wait_for_timeout(seconds * 1000)
+            after = [(iteration(p), time.perf_counter()) for _, p in pages]
+            out["rates"] = [(i1 - i0) / (t1 - t0) for (i0, t0), (i1, t1) in zip(before, after)]
+            out["rss_n"] = rss_mb(server.process.pid)
+            out["pause"] = []
+            print(f"   (d: iterations/s {[round(r, 1) for r in out['rates']]}, RSS 1: {out['rss_1']:.0f} MB, "
+                  f"{sessions}: {out['rss_n']:.0f} MB)", file=sys.stderr, flush=True)
+            for _, p in pages:  # each with the others still training
+                try:
+                    answer = p.evaluate(PAUSE)
+                    out["pause"].append(None if answer is None else answer / 1000)
+                    click(p, "Start")
+                    p.wait_for_timeout(300)
+                except PlaywrightError as error:  # a session that never shows its button again counts as no answer
+                    out["pause"].append(None)
+                    print(f"   (d: a session did not answer: {str(error).splitlines()[0]})", file=sys.stderr)
+            for _, p in pages:
+                try:
+                    click(p, "Pause")
+                except PlaywrightError:
+                    pass
+            page.wait_for_timeout(2000)
+            out["rss_n_paused"] = rss_mb(server.process.pid)
+            out["alive"] = server.process.poll() is None and healthy(server.url)
+            out["exceptions"] = sum(p.locator('[data-testid="stException"]').count() for _, p in pages)
+        finally:
+            for context, _ in pages:
+                context.close()
+    out["sessions"] = sessions
+    return out
+
+
+def report_sessions(out: dict) -> None:
+    """Print the many-session figures."""
+    n, rates, pauses = out["sessions"], out["rates"], out["pause"]
+    print(f"\nd. {n} browser sessions on one server, all training (bundled sample, full batch)")
+    print(f"   server up at the end: {'yes' if out['alive'] else 'NO'}; exceptions shown: {out['exceptions']}")
+    print(f"   sessions that advanced: {sum(r > 0 for r in rates)} of {n}; iterations/s each: min {min(rates):.1f}, "
+          f"median {median(rates):.1f}, max {max(rates):.1f}, total {sum(rates):.1f}")
+    answered = [p for p in pauses if p is not None]
+    print(f"   Pause answered (s) each: {', '.join('none' if p is None else f'{p:.2f}' for p in pauses)}")
+    print(f"   Pause: max {max(answered, default=float('nan')):.2f} s, within 1 s in {sum(p <= 1 for p in answered)}"
+          f" of {n} sessions")
+    per = (out["rss_n"] - out["rss_1"]) / (n - 1) if n > 1 else float("nan")
+    print(f"   server RSS: idle {out['rss_idle']:.0f} MB, 1 session training {out['rss_1']:.0f} MB, {n} training "
+          f"{out['rss_n']:.0f} MB, {n} paused {out['rss_n_paused']:.0f} MB -> {per:.1f} MB per extra session")
+    print("   targets: every session advances, Pause within 1 s in each, <= 10 MB per extra session")
+
+
+# ----- e. Plotly JSON encoding ------------------------------------------------------------------
+def live_figures() -> dict:
+    """The Train view's figures as a tick builds them, after 300 iterations on the sample."""
+    import numpy as np
+
+    from core import confusion_matrix
+    from dashboard import charts
+
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0)
+    trainer = Trainer(TrainConfig(), parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    trainer.step(300)
+    history, changes = trainer.history, list(trainer.lr_changes)
+    x = history.column("iteration")
+    preds, probs = trainer.dev_predictions()
+    picked = np.flatnonzero(preds != parts.y_dev)[:16]
+    images = np.rint(parts.X_dev[:, picked].T * 255).astype(np.uint8)
+    dead = np.zeros(len(trainer.params.W1), bool)
+    return {
+        "loss curves": charts.curves_figure(x, history.column("train_loss"), history.column("dev_loss"), changes,
+                                            "loss", None, width=300),
+        "accuracy curves": charts.curves_figure(x, history.column("train_acc"), history.column("dev_acc"), changes,
+                                                "accuracy", None, width=300),
+        "weight maps": charts.weights_figure(trainer.params.W1, dead, 0, None, width=300),
+        "confusion": charts.confusion_figure(confusion_matrix(parts.y_dev, preds), (None, None)),
+        "gallery": charts.gallery_figure(images, parts.y_dev[picked], preds[picked], probs[preds[picked], picked]),
+    }
+
+
+def json_encoding(repeats: int = 30) -> dict:
+    """Median milliseconds of plotly.io.to_json(fig, validate=False) per figure and engine, and output sizes."""
+    import plotly.io as pio
+
+    figures, out = live_figures(), {}
+    saved = pio.json.config.default_engine
+    try:
+        for name, figure in figures.items():
+            for engine in ("json", "orjson"):
+                pio.json.config.default_engine = engine
+                pio.to_json(figure, validate=False)  # warm-up
+                times = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    text = pio.to_json(figure, validate=False)
+                    times.append(time.perf_counter() - start)
+                out[name, engine] = (median(times) * 1000, len(text))
+    finally:
+        pio.json.config.default_engine = saved
+    out["default"] = saved
+    return out
+
+
+def report_json(out: dict) -> None:
+    """Print the encoding times."""
+    print("\ne. Plotly JSON encoding of the Train view's figures "
+          f"(median ms; plotly's default engine: {out['default']!r})")
+    print("                          json   orjson   ratio   size")
+    totals = {"json": 0.0, "orjson": 0.0}
+    for name in [k[0] for k in out if isinstance(k, tuple) and k[1] == "json"]:
+        a, size = out[name, "json"]
+        b, _ = out[name, "orjson"]
+        totals["json"] += a
+        totals["orjson"] += b
+        print(f"   {name:<18} {a:8.2f} {b:8.2f}  {a / b:5.1f}x  {size / 1024:5.0f} KB")
+    print(f"   {'all five':<18} {totals['json']:8.2f} {totals['orjson']:8.2f}  "
+          f"{totals['json'] / totals['orjson']:5.1f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="measuring window in the browser")
-    parser.add_argument("--mnist", type=Path, default=SHARED_MNIST, help="folder with the four MNIST .gz files")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of a, b and c (medians)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measuring window for c and d")
+    parser.add_argument("--sessions", type=int, default=10, help="browser sessions for d")
+    parser.add_argument("--only", nargs="+", choices=list("abcde"), default=list("abcde"), help="parts to run")
     args = parser.parse_args()
     reason = browser_missing()
     if reason:
         sys.exit(f"bench_app: {reason}")
     from playwright.sync_api import sync_playwright
 
-    print("digit-lab dashboard bench (2 figures per line: app vs reference, where it applies)")
-    headless = headless_speed(5.0)
-    with sync_playwright() as playwright:
+    print(f"digit-lab dashboard bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if "e" in args.only:
+        report_json(json_encoding())
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        scratch = Path(folder)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        process, url = start_server()
         try:
-            speed = app_speed(browser, url, args.seconds)
+            if "a" in args.only:
+                report_first_chart(first_chart(browser, scratch, args.repeats))
+            if "b" in args.only or "c" in args.only:
+                with Server(scratch) as server:
+                    if "b" in args.only:
+                        report_switch(switch_views(browser, server.url, args.repeats))
+                    if "c" in args.only:
+                        report_speed(training_speed(browser, server.url, args.seconds, args.repeats))
+            if "d" in args.only:
+                report_sessions(many_sessions(browser, scratch, args.sessions, args.seconds))
         finally:
-            stop_server(process)
-        report_speed(headless, speed)
-
-        (button, chart), (button2, chart2) = first_render(browser)
-        with tempfile.TemporaryDirectory() as folder:
-            minimal = Path(folder) / "minimal.py"
-            minimal.write_text(MINIMAL_APP)
-            (base_button, base_chart), _ = first_render(browser, minimal)
-        print("\n2. first render after /_stcore/health is ok (bundled sample)")
-        print(f"   first session   Start button {button:.2f} s, first chart {chart:.2f} s (target <= 3 s)")
-        print(f"   second session  Start button {button2:.2f} s, first chart {chart2:.2f} s")
-        print(f"   for scale, a 4-line app (a button, one Plotly chart): {base_button:.2f} s, {base_chart:.2f} s")
-
-        print("\n3. server memory (RSS) with full MNIST")
-        if not (args.mnist / "train-images-idx3-ubyte.gz").exists():
-            print(f"   skipped: no MNIST files in {args.mnist} (use --mnist DIR)")
-        else:
-            figures = memory(browser, args.mnist)
-            previous = None
-            for label, mb in figures:
-                extra = f"   (+{mb - previous:.1f} MB)" if previous is not None else ""
-                print(f"   {label:<24} {mb:8.1f} MB{extra}")
-                previous = mb
-            print("   target: each extra session <= 10 MB")
-        browser.close()
+            browser.close()
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

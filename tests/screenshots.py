@@ -1,9 +1,10 @@
 """Refresh the README's screenshots (docs/*.png) on purpose, from the running app in headless Chromium.
 
 Run: `python -m tests.screenshots [--only lab.png] [--out DIR]`. Tests never write to docs/: this
-script is the one thing that does. Each row of SHOTS is one image the README shows: the view to
-open (its tab label, or page title once the views are st.navigation pages), the link query it is
-opened with, what to do there first, and the viewport. Add a row when the README gets an image.
+script is the one thing that does. Each row of SHOTS is one image the README shows: the link it
+opens (the view's URL path, as in dashboard/app.py's PAGES, and a query), what to do there, and
+the viewport. Add a row when the README gets an image. Views are switched inside a session by
+their navigation link (`open_view`, by page title), as a user does.
 
 The server runs on the bundled sample with its own temporary data and run folders, so nothing
 outside the checkout's docs/ is touched. Needs /usr/bin/chromium and playwright.
@@ -12,6 +13,7 @@ outside the checkout's docs/ is touched. Needs /usr/bin/chromium and playwright.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -54,8 +56,15 @@ def iteration(page) -> int:
     return int(metric(page, "Iteration").split("/")[0].replace(",", ""))
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 60, message: str = "condition") -> None:
-    """Poll `condition` (errors count as not yet) until true; fail after `timeout` seconds."""
+def app_error(page) -> str | None:
+    """The first line of an exception the app shows, or None."""
+    shown = page.locator('[data-testid="stException"]')
+    return shown.first.inner_text().strip().splitlines()[0] if shown.count() else None
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60, message: str = "condition", page=None) -> None:
+    """Poll `condition` (errors count as not yet) until true; fail after `timeout` seconds, or at once
+    when `page` shows an exception."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -63,17 +72,29 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60, message: str 
                 return
         except (LookupError, ValueError):
             pass
-        time.sleep(0.1)
+        if page is not None and app_error(page):
+            raise RuntimeError(f"the app showed an exception while waiting for {message}: {app_error(page)}")
+        time.sleep(0.2)
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {message}")
 
 
-def open_view(page, label: str) -> None:
-    """Switch to a view the way a user does: its tab (main today) or its navigation link (pages)."""
+def wait_text(page, text: str, timeout: float = 60) -> None:
+    """Wait until `text` is shown in the page (fails at once on an app exception)."""
+    wait_until(lambda: visible(page.get_by_text(text)).count() > 0, timeout, repr(text), page)
+
+
+def view_link(page, label: str):
+    """What a user clicks to open a view: its tab (main today) or its navigation link (st.navigation pages)."""
     tab = page.get_by_role("tab", name=label, exact=True)
     if tab.count():
-        tab.click()
-    else:
-        visible(page.get_by_role("link", name=label, exact=True)).first.click()
+        return tab.first
+    # A navigation link's name may start with its icon's ligature text ("monitoring Train").
+    return visible(page.get_by_role("link", name=re.compile(rf"(^|\W){re.escape(label)}$"))).first
+
+
+def open_view(page, label: str) -> None:
+    """Switch to a view the way a user does, keeping the session."""
+    view_link(page, label).click()
     page.wait_for_timeout(500)
 
 
@@ -100,7 +121,7 @@ def all_charts_drawn(page, count: int) -> bytes:
     size = page.viewport_size
     page.mouse.move(size["width"] - 5, size["height"] - 5)  # no hover highlight on the last button clicked
     for _ in range(20):
-        wait_until(lambda: page.evaluate(DRAWN_CHARTS) >= count, message=f"{count} drawn charts")
+        wait_until(lambda: page.evaluate(DRAWN_CHARTS) >= count, message=f"{count} drawn charts", page=page)
         shot = page.screenshot()
         if page.evaluate(DRAWN_CHARTS) >= count:
             return shot
@@ -111,9 +132,9 @@ def all_charts_drawn(page, count: int) -> bytes:
 def train_while_running(page) -> bytes:
     """Train view mid-run: curves, weight maps, gallery, and a mid-run α change marked on the curves."""
     button(page, "Start").click()
-    wait_until(lambda: iteration(page) > 150, timeout=120, message="150 iterations")
+    wait_until(lambda: iteration(page) > 150, timeout=120, message="150 iterations", page=page)
     commit(page, "spinbutton", "exact α", "0.3")  # steer it: a bigger step size, marked on the curves
-    wait_until(lambda: iteration(page) > 250, timeout=120, message="250 iterations")
+    wait_until(lambda: iteration(page) > 250, timeout=120, message="250 iterations", page=page)
     page.wait_for_timeout(3500)  # one more gallery refresh, so it matches the curves
     shot = all_charts_drawn(page, 5)
     button(page, "Pause").click()
@@ -123,24 +144,22 @@ def train_while_running(page) -> bytes:
 def notebook_to_the_end(page) -> bytes:
     """Notebook vs corrected after its 1,000 lockstep iterations."""
     button(page, "Start").click()
-    page.get_by_text("iteration 1,000 of 1,000").first.wait_for(timeout=180_000)
-    page.get_by_text("paused · iteration 1,000 of 1,000").first.wait_for(timeout=20_000)
+    wait_text(page, "paused · iteration 1,000 of 1,000", timeout=240)
     return all_charts_drawn(page, 2)
 
 
 def draw_a_seven(page) -> bytes:
     """Inside a digit: a 7 drawn on the pad, read by the Train view's network after 300 iterations."""
-    open_view(page, "Train")
     for _ in range(3):
         button(page, "Step 100").click()
         page.wait_for_timeout(300)
-    wait_until(lambda: iteration(page) == 300, message="300 iterations")
+    wait_until(lambda: iteration(page) == 300, message="300 iterations", page=page)
     open_view(page, "Inside a digit")
     visible(page.get_by_role("radio", name="Draw", exact=True)).first.click()
     visible(page.locator(PAD)).first.wait_for(timeout=20_000)
     stroke(page, [(55 + 20 * i, 45) for i in range(10)] + [(235 - 11 * i, 45 + 21 * i) for i in range(1, 11)])
-    page.get_by_text("What the network sees (28x28)").first.wait_for(timeout=20_000)
-    wait_until(lambda: metric(page, "Prediction") != "", message="a prediction")
+    wait_text(page, "What the network sees (28x28)")
+    wait_until(lambda: metric(page, "Prediction") != "", message="a prediction", page=page)
     page.wait_for_timeout(1000)
     return all_charts_drawn(page, 3)
 
@@ -148,40 +167,39 @@ def draw_a_seven(page) -> bytes:
 def sweep_seven_rates(page) -> bytes:
     """LR lab after the default sweep (7 rates, 200 iterations) with h = 16: best marked, failures crossed."""
     button(page, "Run sweep").click()
-    page.get_by_text("Best by dev accuracy").first.wait_for(timeout=300_000)
+    wait_text(page, "Best by dev accuracy", timeout=300)
     page.wait_for_timeout(1000)
     return all_charts_drawn(page, 2)
 
 
 class Shot(NamedTuple):
-    """One README image: the file, the view, the link query it opens with, what to do, the viewport height."""
+    """One README image: the file, the link it opens (view URL path and query), what to do, the viewport height."""
 
     file: str
-    view: str  # tab label on main; page title (its navigation link) once views are st.navigation pages
-    query: str
+    link: str  # URL path of the view (st.Page url_path, "" for the default Train view) and its ?query
     actions: Callable[[object], bytes]
     height: int = 1000
 
 
 SHOTS = (
-    Shot("screenshot.png", "Train", "", train_while_running),
-    Shot("notebook.png", "Notebook vs corrected", "", notebook_to_the_end),
-    Shot("digit.png", "Inside a digit", "", draw_a_seven),
-    Shot("lab.png", "LR lab", "hidden=16", sweep_seven_rates, height=1080),
+    Shot("screenshot.png", "", train_while_running),
+    Shot("notebook.png", "notebook", notebook_to_the_end),
+    Shot("digit.png", "", draw_a_seven),  # trains in Train first, then opens Inside a digit from the menu
+    Shot("lab.png", "lab?hidden=16", sweep_seven_rates, height=1080),
 )
 
 
 def take(browser, url: str, shot: Shot) -> bytes:
-    """Open the app in a fresh session, go to the shot's view, act, and return the PNG bytes."""
+    """Open the shot's link in a fresh session, act, and return the PNG bytes."""
     context = browser.new_context(viewport={"width": 1400, "height": shot.height})
     try:
         page = context.new_page()
-        page.goto(f"{url}/?{shot.query}" if shot.query else url)
-        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=120_000)
-        open_view(page, shot.view)
+        page.goto(f"{url}/{shot.link}")
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg, [data-testid="stButton"]', timeout=120_000)
+        page.wait_for_timeout(1000)
         image = shot.actions(page)
-        if page.locator('[data-testid="stException"]').count():
-            raise RuntimeError(f"{shot.file}: the app showed an exception")
+        if app_error(page):
+            raise RuntimeError(f"the app showed an exception: {app_error(page)}")
     finally:
         context.close()
     if not image.startswith(PNG) or len(image) < 50_000:
@@ -215,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                     image = take(browser, url, shot)
                 except Exception as error:  # noqa: BLE001 - one bad shot must not stop the others
                     print(f"{shot.file}: FAILED: {error}", file=sys.stderr)
+                    log = (Path(scratch) / "streamlit.log").read_text(errors="replace").splitlines()
+                    print("   server log, last lines:", *log[-6:], sep="\n   ", file=sys.stderr)
                     failed += 1
                     continue
                 target = args.out / shot.file

@@ -296,7 +296,8 @@ def test_size_limit_from_argument_and_environment(monkeypatch):
     assert RunStore("unused", max_bytes=1000).max_bytes == 1000
     for bad in ("0", "-3", "lots", "nan", "inf"):
         monkeypatch.setenv("DIGIT_LAB_RUNS_MAX_MB", bad)
-        with pytest.raises(ValueError, match=f"DIGIT_LAB_RUNS_MAX_MB must be a positive number of megabytes, got '{bad}'"):
+        expected = f"DIGIT_LAB_RUNS_MAX_MB must be a positive number of megabytes, got '{bad}'"
+        with pytest.raises(ValueError, match=expected):
             RunStore("unused")
     with pytest.raises(ValueError, match="must be positive"):
         RunStore("unused", max_bytes=0)
