@@ -29,6 +29,7 @@ import streamlit as st
 TICK = 0.2  # seconds between the browser's tick requests (shorter than a tick: they run back to back)
 RUN_TIME = 0.25  # seconds per tick, drawing included: ~4 redraws per second
 MIN_BUDGET = 0.1  # seconds of training per tick at least, however slow the drawing
+TRAIN_SHARE = 0.8  # of a tick's time at least, when drawing is slow (a busy machine): fewer redraws, not slower training
 RATE_WINDOW = 3.0  # seconds of ticks the iterations/second figure averages over
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 # Streamlit remounts a Plotly chart whenever its figure changes (the element id hashes the spec),
@@ -171,7 +172,8 @@ def fragment(get: Callable[[], Run | None], draw: Callable[[], None], key: str,
         current = get()
         if current is None or not current.running:
             return
-        current.advance(max(MIN_BUDGET, current.run_time - (time.perf_counter() - started)))
+        drawn = time.perf_counter() - started
+        current.advance(max(MIN_BUDGET, current.run_time - drawn, drawn * TRAIN_SHARE / (1 - TRAIN_SHARE)))
         if current.finished():
             current.pause()
             if on_finish is not None:
