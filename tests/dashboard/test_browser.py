@@ -84,7 +84,7 @@ def test_download_weights_loads_back(page, tmp_path):
     click(page, "Step 10")
     wait_until(lambda: iteration(page) == 10, message="Step 10")
     with page.expect_download() as download:
-        page.locator('[data-testid="stDownloadButton"]').filter(has_text="Weights").get_by_role("button").click()
+        page.locator('[data-testid="stDownloadButton"]').filter(has_text="Run .npz").get_by_role("button").click()
     path = tmp_path / "weights.npz"
     download.value.save_as(path)
     with np.load(path, allow_pickle=False) as npz:
