@@ -126,7 +126,7 @@ class RunState:
             "next_snapshot": self.next_snapshot, "failure": self.failure.to_dict() if self.failure else None,
             "active": [bool(a) for a in self.active], "m": self.m, "data_check": self.data_check,
         }
-        return arrays, _json_ready(meta)
+        return arrays, json_ready(meta)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], meta: dict) -> RunState:
@@ -261,12 +261,12 @@ def _loss(value) -> float | None:
     return float(value)
 
 
-def _json_ready(value):
+def json_ready(value):
     """NumPy scalars as Python numbers, NaN as None, recursively (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, (int, np.integer)):

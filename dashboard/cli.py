@@ -16,7 +16,7 @@ from pathlib import Path
 import data
 from core import PRESETS, Params, RunState, TrainConfig, Trainer, confusion_matrix
 from core.model import evaluate
-from core.run import read as read_run
+from core.run import json_ready, read as read_run
 from dashboard.threads import configure_threads
 from dashboard.words import failure_advice, failure_text
 
@@ -231,24 +231,13 @@ def run_train(args) -> int:
         report = {"config": trainer.state().config.to_dict(), "final": final, "history": trainer.history.rows,
                   "diverged": f"{failure_text(failure)}. {failure_advice(failure)}" if failure else None,
                   "failure": failure.to_dict() if failure else None, "lr_changes": trainer.lr_changes}
-        args.metrics_json.write_text(json.dumps(no_nan(report), indent=1))
+        args.metrics_json.write_text(json.dumps(json_ready(report), indent=1))
     return 1 if trainer.failure else 0
 
 
 def print_row(row: dict) -> None:
     print(f"iteration {row['iteration']:>6}  loss {fmt(row['train_loss'])}  train acc {fmt(row['train_acc'])}"
           f"  dev acc {fmt(row['dev_acc'])}", flush=True)
-
-
-def no_nan(value):
-    """NaN (no dev set, train-only quirk) becomes JSON null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [no_nan(v) for v in value]
-    return value
 
 
 def run_evaluate(args) -> int:

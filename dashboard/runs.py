@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import Trainer
-from core.run import HISTORY_FIELDS, Failure
+from core.run import HISTORY_FIELDS, Failure, json_ready
 from core.sweep import Sweep
 from dashboard import words
 
@@ -232,20 +232,7 @@ def metrics_json(records: Sequence[RunRecord]) -> bytes:
              "iterations": r.iterations, "seconds": r.seconds, "final": r.final,
              "history": [{f: row[f] for f in HISTORY_FIELDS} for row in r.rows]}
             for r, label in zip(records, labels)]
-    return json.dumps(_finite(runs), indent=1, allow_nan=False).encode("utf-8")
-
-
-def _finite(value):
-    """NaN and ±inf replaced by None (JSON has no NaN), recursively; NumPy scalars as Python numbers."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+    return json.dumps(json_ready(runs), indent=1, allow_nan=False).encode("utf-8")
 
 
 def _value(value) -> str:
