@@ -117,18 +117,8 @@ def test_unlabelled_dataset_is_refused():
 
 def test_full_mnist_peak_memory(shared_mnist):
     """Loading and splitting full MNIST stays within ~300 MB peak RSS (data alone is ~235 MB)."""
-    script = (
-        "from data import load_idx_dir, split; "
-        f"s = split(load_idx_dir({str(shared_mnist)!r})); "
-        "assert s.X_train.shape == (784, 59000); "
-        # VmHWM, unlike ru_maxrss, starts afresh at exec: a big pytest parent does not leak into it
-        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)"
-    )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert int(result.stdout) < 300, f"peak RSS {result.stdout.strip()} MB"
+    peak = peak_rss_mb(f"s = split(load_idx_dir({str(shared_mnist)!r})); assert s.X_train.shape == (784, 59000)")
+    assert peak < 300, f"peak RSS {peak} MB"
 
 
 def test_raw_split_keeps_uint8_pixels_in_the_same_layout():
@@ -147,17 +137,21 @@ def test_raw_split_keeps_uint8_pixels_in_the_same_layout():
 
 def test_full_mnist_raw_split_peak_memory(shared_mnist):
     """Loading and splitting full MNIST with raw=True peaks under 200 MB RSS (uint8: 46 MB of X_train)."""
+    peak = peak_rss_mb(f"s = split(load_idx_dir({str(shared_mnist)!r}), raw=True); "
+                       "assert s.X_train.shape == (784, 59000) and s.X_train.dtype.name == 'uint8'")
+    assert peak < 200, f"peak RSS {peak} MB"
+
+
+def peak_rss_mb(statement: str) -> int:
+    """Peak RSS in MB of a fresh Python running `statement` after `from data import load_idx_dir, split`."""
     script = (
-        "from data import load_idx_dir, split; "
-        f"s = split(load_idx_dir({str(shared_mnist)!r}), raw=True); "
-        "assert s.X_train.shape == (784, 59000) and s.X_train.dtype.name == 'uint8'; "
+        f"from data import load_idx_dir, split; {statement}; "
+        # VmHWM, unlike ru_maxrss, starts afresh at exec: a big pytest parent does not leak into it
         "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) // 1024)"
     )
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
-    )
-    assert int(result.stdout) < 200, f"peak RSS {result.stdout.strip()} MB"
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
+    return int(result.stdout)
 
 
 def test_to_columns_keeps_order_and_scales():
