@@ -71,8 +71,11 @@ def main() -> None:
     if lab.notice:
         st.toast(lab.notice)
         lab.notice = None
+    # Saved (when anything changed) before the view draws it, so that what a person sees is already
+    # safe when they reload; again after the view, for what the view itself changed.
+    session.keep(lab)
     page.run()
-    session.keep(state.get())  # saved when anything changed; the URL carries the run id
+    session.keep(state.get())
 
 
 main()
