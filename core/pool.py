@@ -50,6 +50,9 @@ def set_workers(n: int | None) -> None:
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"the number of workers must be a whole number >= 1, got {n!r}")
     with _lock:
+        if (n or default_workers()) == workers() and _executor is not None:
+            _size = n
+            return  # the same size: keep the threads (and their scratch arrays, see core.model)
         old, _size, _executor = _executor, n, None
     if old is not None:
         old.shutdown(wait=False)

@@ -198,13 +198,18 @@ def torch_step(torch, P, X, Y, lr=0.1):
 
 # ---- measurements ---------------------------------------------------------------------------------
 def interleaved(variants: dict, repeat: int) -> dict[str, float]:
-    """Median seconds per call of each variant; one call of each in turn, `repeat` times."""
-    for fn in variants.values():  # warm up: buffers, caches, the pool's threads
-        fn()
+    """Median seconds per call of each variant in its steady state, the variants taking turns.
+
+    Each turn makes one untimed call first: a training loop calls its step back to back, so the
+    step before it was its own, with its data in cache and no other code's BLAS threads still
+    spinning (right after the notebook's 2-thread float64 step, which reads 370 MB, our next
+    step measured 1.6-2.8x slower than in a loop of its own).
+    """
     times = {name: [] for name in variants}
     names = list(variants)
     for r in range(repeat):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
+            variants[name]()  # warm: caches, buffers, the pool's threads
             start = time.perf_counter()
             variants[name]()
             times[name].append(time.perf_counter() - start)

@@ -88,3 +88,17 @@ def test_an_error_in_a_task_reaches_the_caller():
 
     with pytest.raises(ValueError, match="three"):
         list(pool.map(fail_on_three, range(6)))
+
+
+def test_setting_the_same_size_again_keeps_the_threads():
+    """set_workers(n) with the pool already at n keeps its threads (their scratch arrays stay warm);
+    a new size starts new ones."""
+    def threads() -> set[threading.Thread]:  # the Thread objects themselves: idents are reused
+        return set(pool.map(lambda _: threading.current_thread(), range(8)))
+
+    pool.set_workers(2)
+    first = threads()
+    pool.set_workers(2)
+    assert threads() <= first
+    pool.set_workers(3)
+    assert not threads() & first
