@@ -80,7 +80,8 @@ def diagnose(loss: float, finite: bool, active: np.ndarray, lr: float, iteration
              quirks: Quirks) -> Failure | None:
     """Why training must stop after this batch, or None when it looks healthy.
 
-    `finite`: all gradients are finite; `active` (h,): hidden units that fired on the batch.
+    `finite`: the weights after the update are finite (NaN or inf in a gradient reaches them
+    whatever the optimizer); `active` (h,): hidden units that fired on the batch.
     """
     if not finite or not math.isfinite(loss):
         return diverged(lr, iteration, quirks)
@@ -140,12 +141,17 @@ class History:
 def _per_run(arrays: Params) -> np.ndarray:
     """(N,) True where every array of run i is finite.
 
-    One float64 sum per array instead of a boolean array per element: NaN or ±inf anywhere makes
-    the run's sum non-finite, and float64 does not overflow on float32 values.
+    One sum per array instead of a boolean array per element: NaN or ±inf anywhere makes the
+    run's sum non-finite. Summed in the arrays' own float type first (the hot path); only when
+    that overflows, again in float64, which does not overflow on float32 values.
     """
-    total = sum(a.reshape(len(a), -1).sum(axis=1, dtype=np.float64) for a in (arrays.W1, arrays.b1, arrays.W2,
-                                                                                arrays.b2))
-    return np.isfinite(total)
+    total = sum(a.reshape(len(a), -1).sum(axis=1) for a in (arrays.W1, arrays.b1, arrays.W2, arrays.b2))
+    finite = np.isfinite(total)
+    if not finite.all():
+        total = sum(a.reshape(len(a), -1).sum(axis=1, dtype=np.float64)
+                    for a in (arrays.W1, arrays.b1, arrays.W2, arrays.b2))
+        finite = np.isfinite(total)
+    return finite
 
 
 def _norms(arrays: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +227,8 @@ class Trainer:
         """Settings and data (shared by both constructors)."""
         if X_train.shape != (784, y_train.size) or y_train.size == 0:
             raise ValueError(f"X_train must be (784, m) with m = len(y_train) >= 1, got {X_train.shape}")
+        if y_train.min() < 0 or y_train.max() > 9:
+            raise ValueError(f"labels must be in 0..9, found {y_train.min()}..{y_train.max()}")
         self.config, self.quirks = config, config.effective_quirks
         self.X_train, self.y_train, self.y_dev = X_train, y_train, y_dev
         self._X_dev_given, self.X_dev = X_dev, dev_as_measured(X_dev, self.quirks)
@@ -334,16 +342,12 @@ class Trainer:
             grads, losses, active = self._gradients(X, y)
             self.last_losses = losses
             self.start_loss = losses if self.start_loss is None else self.start_loss
-            finite = _per_run(grads)
-            for i in live:
-                self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
-                                            self.iteration, float(self.start_loss[i]), self.quirks)
             step_lr = float(lr[0]) if self.size == 1 else lr.reshape(-1, 1, 1)
             new, opt_state = update(self.stacked, grads, self.opt_state, step_lr, beta1=self.config.momentum)
-            ok = _per_run(new)
-        for i in self._live():
-            if not ok[i]:
-                self.failures[i] = diverged(float(lr[i]), self.iteration, self.quirks)
+            finite = _per_run(new)
+        for i in live:
+            self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
+                                        self.iteration, float(self.start_loss[i]), self.quirks)
         if any(f is not None for f in self.failures):
             keep = np.array([f is None for f in self.failures])
             if not keep.any():
@@ -362,10 +366,11 @@ class Trainer:
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[Params, np.ndarray, np.ndarray]:
         """Stacked gradients, (N,) losses and (N, h) active units of one batch (a single run unstacked)."""
+        # the batch's labels are rows of y_train, checked once by _attach
         if self.size == 1:
-            result = gradients(self.params, X, y, self.quirks, activation=self.config.activation)
+            result = gradients(self.params, X, y, self.quirks, activation=self.config.activation, check_labels=False)
             return result.grads.map(lambda a: a[None]), np.array([result.loss]), result.active[None]
-        result = gradients(self.stacked, X, y, self.quirks, activation=self.config.activation)
+        result = gradients(self.stacked, X, y, self.quirks, activation=self.config.activation, check_labels=False)
         return result.grads, np.asarray(result.loss), result.active
 
     def _evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
