@@ -199,12 +199,17 @@ def page(browser, server):
     assert exceptions == 0, "the app showed an exception"
 
 
-def wait_until(condition, timeout: float = 20, message: str = "condition") -> None:
-    """Poll `condition` until it is true or fail after `timeout` seconds."""
+def wait_until(condition, timeout: float = 20, message: str = "condition"):
+    """Poll `condition` until it returns something true, and return that; fail after `timeout` seconds.
+
+    Read a chart through this: each live tick (and each full rerun) mounts charts anew, and a
+    chart shows nothing until Plotly has drawn it (see test_live_charts_do_not_blank_between_ticks).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        value = condition()
+        if value:
+            return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {message}")
 

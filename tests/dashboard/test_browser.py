@@ -63,7 +63,7 @@ def test_live_training_controls(page):
     wait_until(lambda: markers.all_text_contents()[-1:] == ["α=0.05"], message="the α=0.05 marker")
     wait_until(lambda: slider.get_attribute("aria-valuetext") == "0.05", message="the slider to follow the exact entry")
     time.sleep(1.5)  # the two widgets must not flip each other back and forth while ticks go on
-    assert markers.all_text_contents() == ["α=0.12", "α=0.05"]
+    assert wait_until(markers.all_text_contents, message="the loss chart drawn") == ["α=0.12", "α=0.05"]
 
     click(page, "Pause")
     wait_until(lambda: train_tab(page).get_by_role("button", name="Start", exact=True).is_enabled(),
@@ -111,8 +111,9 @@ def test_bad_csv_upload_shows_the_problem(page):
 # The confusion chart's largest off-diagonal cell and its position on screen, from Plotly's own axes.
 BIGGEST_MISTAKE = """() => {
   const gd = [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]  // the one titled "predicted"
-    .find(g => g.data[0].type === 'heatmap' && g.layout.xaxis && g.layout.xaxis.title
+    .find(g => g.data && g.data[0].type === 'heatmap' && g.layout.xaxis && g.layout.xaxis.title
                && g.layout.xaxis.title.text === 'predicted');
+  if (!gd || !gd._fullData || !gd._fullData[0]) return null;  // not drawn yet
   const z = gd._fullData[0].z;  // decoded from the typed-array JSON
   let best = [0, 1, -1];
   for (let t = 0; t < 10; t++) for (let p = 0; p < 10; p++) {
@@ -131,11 +132,11 @@ def test_confusion_cell_click_filters_the_gallery(page):
     wait_until(lambda: iteration(page) == 10, message="Step 10")
     page.get_by_text("Dev confusion matrix").evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the
     time.sleep(0.3)  # fixed navigation bar at the top
-    cell = page.evaluate(BIGGEST_MISTAKE)
+    cell = wait_until(lambda: page.evaluate(BIGGEST_MISTAKE), message="the confusion matrix drawn")
     page.mouse.move(cell["x"], cell["y"])
     page.mouse.click(cell["x"], cell["y"])
     page.get_by_text(f"{cell['count']:,} match the filter").wait_for(timeout=20_000)
-    labels = charts(page).last.locator(".annotation-text").all_text_contents()
+    labels = wait_until(charts(page).last.locator(".annotation-text").all_text_contents, message="the gallery drawn")
     assert len(labels) == min(cell["count"], 16)
     assert all(label.startswith(f"{cell['true']}→{cell['pred']} ") for label in labels)
 

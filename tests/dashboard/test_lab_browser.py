@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from tests.dashboard.conftest import open_app
+from tests.dashboard.conftest import open_app, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -43,9 +43,9 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
     first = page.locator('[data-testid="stMetricValue"]').filter(has_text="/ 150").inner_text()
     page.get_by_text("Best by dev accuracy").wait_for(timeout=60_000)
     assert int(first.split("/")[0].replace(",", "")) < 150  # it was drawn while it ran, not only at the end
-    legend = chart.locator(".legendtext").all_text_contents()
+    legend = wait_until(chart.locator(".legendtext").all_text_contents, message="the sweep chart drawn")
     assert len(legend) == 3 and any("★" in t for t in legend) and any("✗ exploded" in t for t in legend)
-    assert chart.locator(".point").count() >= 2  # the best run's star and the failed run's cross
+    assert wait_until(chart.locator(".point").count) >= 2  # the best run's star and the failed run's cross
     assert "α = 50: the loss exploded" in page.locator('[data-testid="stAlert"]').filter(
         has_text="Stopped early").inner_text()
     page.get_by_role("button", name="Continue α = 0.5 in the Train view", exact=True).click()

@@ -45,8 +45,8 @@ def test_reload_keeps_the_run_and_a_link_elsewhere_is_a_copy(browser, server, pa
     """Step 100, reload: iteration 100 with the same curves; the link in a fresh context shows that run, and
     stepping it there leaves the first tab's run where it was."""
     step_100(page)
-    curve = loss_points(page)
-    assert curve and curve[0][-1] == 100
+    curve = wait_until(lambda: (drawn := loss_points(page)) and drawn[0][-1] == 100 and drawn,
+                       message="the loss curve drawn up to iteration 100")
     first_id = run_id(page)
     wait_until(lambda: RUN_ID.search(page.url).group(1) == first_id, message="the id to settle")
     time.sleep(0.5)  # the full run that saved it has finished
