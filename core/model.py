@@ -37,8 +37,8 @@ from core import activations, pool
 
 N_PIXELS = 784
 N_CLASSES = 10
-CHUNK = 4032  # columns per cache-blocked pass and per pool task (36 pieces of 112 rows at h = 10)
-# stays in cache between the forward product and dW1 (measured with tests/bench.py)
+CHUNK = 4032  # columns per cache-blocked pass and per pool task: 36 pieces of 112 rows at h = 10; fewer,
+# bigger tasks than 1,024 columns cost less hand-over between the pool's threads (tests/bench.py)
 SMALL_PRODUCT = 900_000  # OpenBLAS multiplies matrices with M·N·K below about 1e6 without packing them
 # first; for h <= 16 that is 1.3-1.9x faster, so the two products with X go in row pieces this small
 
