@@ -1,8 +1,9 @@
 """The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
-The live part is `live.fragment` (dashboard/live.py: ticks, budget, lock); the gallery is a
-second fragment, refreshed every GALLERY_EVERY seconds while running and on every full rerun
-(pause, step, reset). Widgets inside a fragment rerun only that fragment, so moving the α slider
+The live part is `live.fragment` (dashboard/live.py: ticks, budget, lock); the gradient-health
+curves (only while their expander is open) and the gallery are fragments of their own, refreshed
+every HEALTH_EVERY and GALLERY_EVERY seconds while running and on every full rerun (pause, step,
+reset). Widgets inside a fragment rerun only that fragment, so moving the α slider
 reaches the trainer without interrupting the run. This file only lays out and draws.
 """
 
@@ -22,7 +23,7 @@ GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
 PAGE = 64  # weight tiles per page
 NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
 WIDE_COLS = 16  # tiles per row when the weight maps span the page
-WEIGHTS_EVERY = 0.5  # seconds between weight-map redraws while running
+WEIGHTS_EVERY = 1.0  # seconds between weight-map redraws while running (the browser's dearest redraw)
 HEALTH_EVERY = 1.0  # seconds between redraws of the gradient-health curves while running
 TENSORS = list(grad_charts.TENSORS)  # what the tiles show: W1, dW1 (this batch) or ΔW1 (the last step)
 GALLERY_SIZE = 16  # two rows of eight
@@ -35,6 +36,7 @@ def render() -> None:
     lab = state.get()
     controls(lab)
     live.fragment(_run, body, key="train")
+    health(lab)
     st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
 
 
@@ -75,7 +77,7 @@ def body() -> None:
     else:
         curves(lab, *st.columns(2), width=470)
         weights(lab, wide=True)
-    health(lab)
+    health_warning(lab)
 
 
 def status(lab: Lab) -> None:
@@ -191,21 +193,36 @@ def _tensors(trainer, kind: str) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 def health(lab: Lab) -> None:
-    """Each layer's gradient norm and update-to-weight ratio over the run, α changes marked."""
+    """Each layer's gradient norm and update-to-weight ratio over the run, α changes marked.
+
+    Drawn only while its expander is open (a closed one would still make the browser draw the
+    chart on every refresh), as a fragment of its own refreshed every HEALTH_EVERY seconds while
+    running.
+    """
+    box = st.expander("Gradient health: norms and update sizes per step", key="health_open", on_change="rerun")
+    if box.open:
+        with box:
+            st.fragment(health_chart, run_every=HEALTH_EVERY if lab.running else None, key="health")()
+
+
+def health_chart() -> None:
+    """The gradient-health curves (the fragment inside the open expander)."""
+    lab = state.get()
     history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
+    updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
+    grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
+    st.plotly_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
+                    key="health_chart", config=live.chart_config(lab.running))
+    st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer. About 1e-3 per "
+               "step is the usual healthy size; far above it comes before the blow-ups training stops for.")
 
-    def build():
-        updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
-        grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
-        return (grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
-                grad_charts.health_note(updates))
 
-    layout = (id(lab), len(history), len(changes), lab.running)
-    figure, note = live.throttled("health", HEALTH_EVERY, lab.running, layout, build)
-    with st.expander("Gradient health: norms and update sizes per step", expanded=False):
-        st.plotly_chart(figure, key="health_chart", config=live.chart_config(lab.running))
-        st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer. About 1e-3 per "
-                   "step is the usual healthy size; far above it comes before the blow-ups training stops for.")
+def health_warning(lab: Lab) -> None:
+    """A warning when the latest steps are far from the healthy size (whether or not the curves are open)."""
+    history = lab.trainer.history
+    layout = (id(lab), len(history), lab.running)
+    note = live.throttled("health_note", HEALTH_EVERY, lab.running, layout,
+                          lambda: grad_charts.health_note({k: history.column(f"update_{k}") for k in ("W1", "W2")}))
     if note:
         st.warning(note, icon=":material/speed:")
 

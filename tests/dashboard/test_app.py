@@ -58,8 +58,8 @@ def test_train_view_renders_status_curves_weights_and_gallery(make_app):
     at = make_app()
     assert not at.get("tabs")  # the Train view is the default page: no tabs, only its own code ran
     assert "notebook_pair" not in at.session_state and "sweep" not in at.session_state
-    assert chart_keys(at)[:7] == ["loss_chart", "accuracy_chart", "weights_chart", "output_chart", "health_chart",
-                                  "confusion", "gallery_chart"]
+    assert chart_keys(at)[:6] == ["loss_chart", "accuracy_chart", "weights_chart", "output_chart", "confusion",
+                                  "gallery_chart"]  # the gradient-health chart only once its expander is open
     assert at.metric[0].label == "Iteration" and at.metric[0].value == "0"
     assert lab(at).running is False and lab(at).data_key == "sample"
     assert lab(at).trainer.m == 2000 and lab(at).split.y_dev.size == 500
@@ -417,3 +417,19 @@ def test_valid_query_params_set_up_the_run(make_app):
     at = make_app(mode="notebook", hidden="32", lr="0.5", optimizer="momentum")
     config = lab(at).trainer.config
     assert (config.mode, config.hidden, config.optimizer, lab(at).trainer.lr) == ("notebook", 32, "momentum", 0.5)
+
+
+def test_gradient_health_is_drawn_only_while_its_expander_is_open(make_app):
+    """A closed "Gradient health" expander draws no chart (the browser would redraw it on every refresh);
+    opened, it shows one curve per layer and measure, with the steps taken so far."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    assert "health_chart" not in chart_keys(at)
+    at.session_state["health_open"] = True
+    at.run()
+    health = figure(at, "health_chart")
+    assert len(health["data"]) == 4 and not at.exception
+    assert max(max(trace["x"]) for trace in health["data"]) == lab(at).trainer.iteration == 10
+    at.session_state["health_open"] = False
+    at.run()
+    assert "health_chart" not in chart_keys(at)

@@ -60,7 +60,7 @@ def no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, "the view showed an exception"
 
 
-@pytest.mark.parametrize("path, expected", [("", 7), ("notebook", 2)])  # Train: loss, accuracy, tiles, output map, gradient health, confusion, gallery
+@pytest.mark.parametrize("path, expected", [("", 6), ("notebook", 2)])  # Train: loss, accuracy, tiles, output map, confusion, gallery
 def test_live_view_by_url_ticks_without_duplicate_charts(context, server, path, expected):
     """The Train view (the default page, at /) and the notebook view: first chart, 20 ticks, the same charts after."""
     page = open_view(context, server, path)
