@@ -388,14 +388,14 @@ def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict
             print(f"   (d: iterations/s {[round(r, 1) for r in out['rates']]}, RSS 1: {out['rss_1']:.0f} MB, "
                   f"{sessions}: {out['rss_n']:.0f} MB)", file=sys.stderr, flush=True)
             for _, p in pages:  # each with the others still training
+                answer = None
                 try:
                     answer = p.evaluate(PAUSE)
-                    out["pause"].append(None if answer is None else answer / 1000)
                     click(p, "Start")
                     p.wait_for_timeout(300)
                 except PlaywrightError as error:  # a session that never shows its button again counts as no answer
-                    out["pause"].append(None)
                     print(f"   (d: a session did not answer: {str(error).splitlines()[0]})", file=sys.stderr)
+                out["pause"].append(None if answer is None else answer / 1000)  # one figure per session
             for _, p in pages:
                 try:
                     click(p, "Pause")
