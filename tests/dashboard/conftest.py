@@ -214,6 +214,18 @@ def wait_until(condition, timeout: float = 20, message: str = "condition"):
     raise AssertionError(f"timed out waiting for {message}")
 
 
+def settled(read, every: float = 0.5, timeout: float = 20):
+    """`read()` once two reads `every` seconds apart agree; fail after `timeout` seconds."""
+    deadline, last = time.monotonic() + timeout, read()
+    while time.monotonic() < deadline:
+        time.sleep(every)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"still changing after {timeout} s: {last!r}")
+
+
 def main_area(page):
     """The page's main area (the open view; the sidebar and the navigation bar are outside it)."""
     return page.locator('[data-testid="stMain"]')

@@ -12,7 +12,7 @@ import pytest
 
 import data
 from core import Params
-from tests.dashboard.conftest import main_area, open_app, wait_until
+from tests.dashboard.conftest import main_area, open_app, settled, wait_until
 
 
 def train_tab(page):
@@ -68,8 +68,7 @@ def test_live_training_controls(page):
     click(page, "Pause")
     wait_until(lambda: train_tab(page).get_by_role("button", name="Start", exact=True).is_enabled(),
                message="Start to come back")
-    time.sleep(0.5)  # the buttons are drawn before the status row of the same run
-    paused = iteration(page)
+    paused = settled(lambda: iteration(page))  # the buttons are drawn before the status row of the same run
     time.sleep(1.5)
     assert iteration(page) == paused
 
