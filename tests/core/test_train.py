@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core import NOTEBOOK_QUIRKS, Params, Quirks, TrainConfig, Trainer, effective_lr
-from core.train import MAX_SNAPSHOTS
+from core.train import MAX_SNAPSHOTS, _per_run
 
 
 def blobs(m=300, seed=0):
@@ -102,6 +102,31 @@ def test_nan_is_caught_with_a_reason():
     assert all(np.isfinite(a).all() for a in t.params.to_arrays().values())
     assert t.step(5) == 0  # a failed run does not go on
     assert t.iteration < 50
+
+
+def test_finiteness_check_tells_huge_weights_from_nan():
+    """Finite weights whose float32 sum overflows are finite (the float64 recheck); one NaN or inf
+    anywhere in a run marks that run only."""
+    huge = np.float32(3e38)
+    params = Params(np.full((2, 10, 784), huge), np.zeros((2, 10, 1), np.float32),
+                    np.full((2, 10, 10), huge), np.zeros((2, 10, 1), np.float32))
+    with np.errstate(over="ignore"):  # as in Trainer._update
+        assert np.isinf(params.W1[0].sum())  # in float32 the sum overflows
+        assert _per_run(params).tolist() == [True, True]
+        params.W2[1, 3, 4] = np.nan
+        assert _per_run(params).tolist() == [True, False]
+        params.b1[0, 0, 0] = np.inf
+        assert _per_run(params).tolist() == [False, False]
+
+
+def test_labels_outside_0_to_9_are_refused_once_with_the_data():
+    """The Trainer checks the labels when it gets the data (its batches skip the check)."""
+    X, y = blobs(50)
+    for bad in (10, -1):
+        y_bad = y.copy()
+        y_bad[7] = bad
+        with pytest.raises(ValueError, match="labels must be in 0..9"):
+            Trainer(TrainConfig(), X, y_bad)
 
 
 def test_exploding_loss_is_caught():
