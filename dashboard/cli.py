@@ -284,8 +284,9 @@ def run_export(args) -> int:
     kind = args.format or args.output.suffix.removeprefix(".")
     if kind not in ("py", "ipynb"):
         raise UsageError(f"cannot tell the format from {args.output.name}: give --format py or --format ipynb")
+    meta = data.load_weights(args.run)[1]  # its errors name the file already
     try:
-        recipe = codegen.recipe_from_meta(data.load_weights(args.run)[1])
+        recipe = codegen.recipe_from_meta(meta)
     except ValueError as error:
         raise ValueError(f"{args.run}: {error}") from None
     args.output.write_text(codegen.script(recipe) if kind == "py" else codegen.notebook_text(recipe), encoding="utf-8")

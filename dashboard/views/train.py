@@ -220,7 +220,7 @@ def health_chart() -> None:
 def health_warning(lab: Lab) -> None:
     """A warning when the latest steps are far from the healthy size (whether or not the curves are open)."""
     history = lab.trainer.history
-    layout = (id(lab), len(history), lab.running)
+    layout = (id(lab), lab.running)  # not the history's length: that grows on every tick, and the note would never wait
     note = live.throttled("health_note", HEALTH_EVERY, lab.running, layout,
                           lambda: grad_charts.health_note({k: history.column(f"update_{k}") for k in ("W1", "W2")}))
     if note:

@@ -93,12 +93,14 @@ def test_an_error_in_a_task_reaches_the_caller():
 def test_setting_the_same_size_again_keeps_the_threads():
     """set_workers(n) with the pool already at n keeps its threads (their scratch arrays stay warm);
     a new size starts new ones."""
-    def threads() -> set[threading.Thread]:  # the Thread objects themselves: idents are reused
-        return set(pool.map(lambda _: threading.current_thread(), range(8)))
+    def threads(n: int) -> set[threading.Thread]:
+        """The Thread objects (idents are reused) of n tasks that wait for each other: all n workers run one."""
+        together = threading.Barrier(n, timeout=5)
+        return set(pool.map(lambda _: (together.wait(), threading.current_thread())[1], range(n)))
 
     pool.set_workers(2)
-    first = threads()
+    first = threads(2)
     pool.set_workers(2)
-    assert threads() <= first
+    assert threads(2) <= first
     pool.set_workers(3)
-    assert not threads() & first
+    assert not threads(3) & first

@@ -114,6 +114,7 @@ def save_cost(repeats: int = 20) -> float:
     from dashboard import live, runs, session
     from dashboard.state import Lab
     from dashboard.store import RunStore, new_id
+    from tests.dashboard.bench_tick import median_ms
 
     sample = data.load_sample()
     parts = data.split(sample, dev_size=1000, seed=0)
@@ -124,12 +125,8 @@ def save_cost(repeats: int = 20) -> float:
     for _ in range(5):
         history.add(runs.from_trainer(trainer, "sample"))
     with tempfile.TemporaryDirectory() as folder:
-        store, run_id, times = RunStore(folder), new_id(), []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            store.save(run_id, session.session_bytes(lab, history, {}))
-            times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        store, run_id = RunStore(folder), new_id()
+        return median_ms(lambda: store.save(run_id, session.session_bytes(lab, history, {})), repeats)
 
 
 def main() -> None:
