@@ -27,7 +27,7 @@ from typing import Any
 import streamlit as st
 
 TICK = 0.2  # seconds between the browser's tick requests (shorter than a tick: they run back to back)
-RUN_TIME = 0.25  # seconds per tick, drawing included: ~4 redraws per second
+RUN_TIME = 0.22  # seconds per tick, drawing included; with each run's own overhead, 4.1-4.2 redraws/s (tests.bench_app c)
 MIN_BUDGET = 0.1  # seconds of training per tick at least, however slow the drawing
 TRAIN_SHARE = 0.8  # of a tick's time at least, when drawing is slow (a busy machine): fewer redraws, not slower training
 RATE_WINDOW = 3.0  # seconds of ticks the iterations/second figure averages over

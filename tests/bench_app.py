@@ -11,8 +11,10 @@ a. First chart: seconds from opening the page (the browser's navigation start) t
 b. Switching views: from a click on a view's navigation link (or tab) to its marker text, its
    first chart and all its charts drawn (counted once the view has settled); medians.
 c. Training speed: iterations/s in the app (Start, then --seconds) against a headless `Trainer`
-   with the same settings in this process, full batch and batch 128, interleaved; redraws/s of
-   the iteration text and of the loss curve (a MutationObserver in the page).
+   with the same settings in this process and against the UI floor (FLOOR_APP: the barest live
+   Streamlit + Plotly app training the same Trainer), full batch and batch 128, interleaved;
+   redraws/s of the iteration text and of the loss curve (a MutationObserver in the page); CPU
+   cores used by the server and by Chromium while measuring.
 d. --sessions browser sessions on one server, all training: the server stays up, each session's
    iterations/s, each session's Pause latency (click to the Start button enabled again, with the
    others still training), server RSS with 1 vs N sessions training -> MB per extra session.
@@ -45,6 +47,42 @@ BARE_APP = """import streamlit as st
 import plotly.express as px
 
 st.plotly_chart(px.line(y=[1, 3, 2]))
+"""
+# The UI floor for c: the least a live Streamlit + Plotly view of this training can do. Each tick
+# shows two metrics and two bare curves (loss, accuracy), then trains the same Trainer for 0.2 s.
+# No sidebar, settings, weights or saving. `{root}` is the project folder (for `import core`).
+FLOOR_APP = """import sys, time
+sys.path.insert(0, {root!r})
+import plotly.graph_objects as go
+import streamlit as st
+import data
+from core import TrainConfig, Trainer
+
+st.set_page_config(layout="wide")
+if "trainer" not in st.session_state:
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0)
+    batch = 128 if st.query_params.get("full_batch") == "false" else None
+    config = TrainConfig(batch_size=batch, iterations=None)
+    st.session_state.trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    st.session_state.running = False
+running = st.session_state.running
+st.button("Start", on_click=lambda: st.session_state.update(running=True), disabled=running)
+st.button("Pause", on_click=lambda: st.session_state.update(running=False), disabled=not running)
+
+def live():
+    trainer = st.session_state.trainer
+    history = trainer.history
+    st.metric("Iteration", f"{{trainer.iteration:,}}")
+    st.metric("Train time", f"{{trainer.seconds:.1f}} s")
+    for column, (title, field) in zip(st.columns(3), (("Loss", "loss"), ("Accuracy", "acc"))):
+        lines = [go.Scatter(x=history.column("iteration"), y=history.column(f"{{split}}_{{field}}"), name=split)
+                 for split in ("train", "dev")]
+        column.plotly_chart(go.Figure(lines, layout=dict(title=title, height=320, width=300)), key=field,
+                            config={{"staticPlot": True}})
+    if st.session_state.running:  # after drawing: training first leaves a stale chart copy per tick
+        trainer.step(None, deadline=time.perf_counter() + 0.2)
+
+st.fragment(live, run_every=0.2 if running else None, key="live")()
 """
 # (view: its page title in the navigation bar, as in dashboard/app.py's PAGES; text that only that
 # view shows). The first is the view the app opens on.
@@ -308,8 +346,9 @@ def headless_speed(seconds: float, batch_size: int | None) -> dict:
     return dict(rate=done / wall, step_rate=done / busy, duty=busy / wall)
 
 
-def app_speed(browser, url: str, query: str, seconds: float) -> dict:
-    """Train in the app for `seconds` after a 2 s warm-up; count iterations and redraws."""
+def app_speed(browser, url: str, query: str, seconds: float, server_pid: int) -> dict:
+    """Train in the app for `seconds` after a 2 s warm-up; count iterations, redraws and CPU (cores) used
+    by the server and by Chromium."""
     context, page = new_page(browser, url, query)
     wait_first_chart(page)
     wait_ready(page)
@@ -318,7 +357,9 @@ def app_speed(browser, url: str, query: str, seconds: float) -> dict:
     page.evaluate(OBSERVE)
     train_time = "window.__metric('Train time')"
     it0, train0, t0 = iteration(page), seconds_of(page.evaluate(train_time)), time.perf_counter()
+    cpu0 = cpu_seconds(server_pid)
     page.wait_for_timeout(seconds * 1000)
+    cpu1 = cpu_seconds(server_pid)
     it1, train1, t1 = iteration(page), seconds_of(page.evaluate(train_time)), time.perf_counter()
     counts = page.evaluate("window.__counts")
     click(page, "Pause")
@@ -326,35 +367,64 @@ def app_speed(browser, url: str, query: str, seconds: float) -> dict:
     wall = t1 - t0
     return dict(rate=(it1 - it0) / wall, text_per_s=counts["text"] / wall, chart_per_s=counts["chart"] / wall,
                 extra_per_s=counts["extra"] / wall,
-                duty=(train1 - train0) / wall, step_rate=(it1 - it0) / max(train1 - train0, 1e-9))
+                duty=(train1 - train0) / wall, step_rate=(it1 - it0) / max(train1 - train0, 1e-9),
+                **{f"{k}_cores": (cpu1[k] - cpu0[k]) / wall for k in cpu0})
 
 
-def training_speed(browser, url: str, seconds: float, repeats: int) -> dict:
-    """Headless and in-app figures for each SPEED_RUNS entry, interleaved, `repeats` times."""
-    figures = {label: {"headless": [], "app": []} for label, _ in SPEED_RUNS}
-    for _ in range(repeats):
-        for label, query in SPEED_RUNS:
-            batch = None if not query else 128
-            figures[label]["headless"].append(headless_speed(seconds / 2, batch))
-            figures[label]["app"].append(app_speed(browser, url, query, seconds))
+def cpu_seconds(server_pid: int) -> dict:
+    """CPU seconds used so far by the server process and by all Chromium processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"server": 0.0, "browser": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(entry.name) == server_pid:
+            out["server"] += used
+        elif b"chromium" in command:
+            out["browser"] += used
+    return out
+
+
+def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: float, repeats: int) -> dict:
+    """Headless, in-app and UI-floor figures for each SPEED_RUNS entry, interleaved, `repeats` times."""
+    floor_app = scratch / "floor" / "floor_app.py"
+    floor_app.parent.mkdir(exist_ok=True)
+    floor_app.write_text(FLOOR_APP.format(root=str(Path(__file__).resolve().parents[1])))
+    figures = {label: {"headless": [], "app": [], "floor": []} for label, _ in SPEED_RUNS}
+    with Server(scratch, floor_app) as floor:
+        for _ in range(repeats):
+            for label, query in SPEED_RUNS:
+                batch = None if not query else 128
+                figures[label]["headless"].append(headless_speed(seconds / 2, batch))
+                figures[label]["app"].append(app_speed(browser, url, query, seconds, server_pid))
+                figures[label]["floor"].append(app_speed(browser, floor.url, query, seconds, floor.process.pid))
     return figures
 
 
 def report_speed(figures: dict) -> None:
-    """Print the app's training speed next to the headless Trainer's (medians)."""
+    """Print the app's and the UI floor's training speed next to the headless Trainer's (medians)."""
     print("\nc. training speed (bundled sample, h=10, plain, α=0.1; medians)")
-    print("                                     headless      app   app/headless")
+    print("   floor: a bare live Streamlit + Plotly app (FLOOR_APP: train 0.2 s, then two metrics and two curves)")
+    print("                                     headless      app    floor   app/headless  floor/headless")
     for label, runs in figures.items():
         med = {side: {key: median([r[key] for r in runs[side]]) for key in runs[side][0]} for side in runs}
         print(f"   {label}")
         for name, key in (("iterations per wall second", "rate"), ("  iterations/s inside updates", "step_rate"),
                           ("  share of wall time in updates", "duty")):
-            a, b = med["headless"][key], med["app"][key]
-            shown = f"{a:8.0%} {b:8.0%}" if key == "duty" else f"{a:8.1f} {b:8.1f}"
-            print(f"     {name:<31} {shown}   {b / a:6.0%}")
-        print(f"     redraws/s: iteration text {med['app']['text_per_s']:.1f}, "
-              f"loss curve {med['app']['chart_per_s']:.1f} (+ {med['app']['extra_per_s']:.1f} extra draws "
-              "of the same data)")
+            a, b, c = med["headless"][key], med["app"][key], med["floor"][key]
+            shown = f"{a:8.0%} {b:8.0%} {c:8.0%}" if key == "duty" else f"{a:8.1f} {b:8.1f} {c:8.1f}"
+            print(f"     {name:<31} {shown}   {b / a:10.0%}   {c / a:12.0%}")
+        for side in ("app", "floor"):
+            m = med[side]
+            print(f"     {side:<5} redraws/s: iteration text {m['text_per_s']:.1f}, loss curve {m['chart_per_s']:.1f} "
+                  f"(+ {m['extra_per_s']:.1f} extra draws of the same data); cores used: server "
+                  f"{m['server_cores']:.2f}, Chromium {m['browser_cores']:.2f}")
     print("   targets: app/headless >= 90% (iterations per wall second), >= 4 redraws/s")
 
 
@@ -523,7 +593,8 @@ def main() -> None:
                     if "b" in args.only:
                         report_switch(switch_views(browser, server.url, args.repeats))
                     if "c" in args.only:
-                        report_speed(training_speed(browser, server.url, args.seconds, args.repeats))
+                        report_speed(training_speed(browser, scratch, server.url, server.process.pid, args.seconds,
+                                                     args.repeats))
             if "d" in args.only:
                 report_sessions(many_sessions(browser, scratch, args.sessions, args.seconds))
         finally:

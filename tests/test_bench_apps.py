@@ -1,0 +1,60 @@
+"""The reference apps the dashboard bench measures against run and do what the bench expects.
+
+`tests.bench_app` compares the dashboard with a bare 4-line Plotly app (first chart) and with
+FLOOR_APP, the barest live Streamlit + Plotly view of the same training (the UI floor for
+iterations per second). A floor that failed, or stopped training, would make those figures
+meaningless, so each is run here under AppTest; the figures themselves are the bench's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.bench_app import BARE_APP, FLOOR_APP
+from tests.dashboard.conftest import chart_keys, decode, figure
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def floor(query: dict | None = None) -> AppTest:
+    at = AppTest.from_string(FLOOR_APP.format(root=str(ROOT)), default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def iteration(at: AppTest) -> int:
+    return int(next(m.value for m in at.metric if m.label == "Iteration").replace(",", ""))
+
+
+def test_floor_app_trains_and_draws_the_two_curves_each_tick():
+    at = floor()
+    assert not at.exception
+    assert iteration(at) == 0 and chart_keys(at) == ["loss", "acc"]
+    at.button[0].click().run()  # Start: this run's tick draws, then trains for 0.2 s
+    at.run()
+    first = iteration(at)
+    assert first > 0 and at.session_state["running"]
+    at.run()
+    now = iteration(at)
+    assert now > first  # every tick trains on
+    loss = figure(at, "loss")  # drawn with the metric, before this tick trained
+    assert [t["name"] for t in loss["data"]] == ["train", "dev"]
+    assert len(decode(loss["data"][0]["x"])) == now // 10 + 1  # an evaluation every 10 iterations, and the start
+    at.button[1].click().run()  # Pause
+    paused = iteration(at)
+    at.run()
+    assert iteration(at) == paused and not at.exception
+
+
+def test_floor_app_takes_the_mini_batch_run_from_the_url():
+    at = floor({"full_batch": "false", "batch_size": "128"})
+    assert at.session_state["trainer"].config.batch_size == 128
+    assert floor().session_state["trainer"].config.batch_size is None
+
+
+def test_bare_app_draws_one_chart():
+    at = AppTest.from_string(BARE_APP, default_timeout=60).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
