@@ -29,7 +29,6 @@ import streamlit as st
 TICK = 0.2  # seconds between the browser's tick requests (shorter than a tick: they run back to back)
 RUN_TIME = 0.22  # seconds per tick, drawing included; with each run's own overhead, 4.1-4.2 redraws/s (tests.bench_app c)
 MIN_BUDGET = 0.1  # seconds of training per tick at least, however slow the drawing
-TRAIN_SHARE = 0.8  # of a tick's time at least, when drawing is slow (a busy machine): fewer redraws, not slower training
 RATE_WINDOW = 3.0  # seconds of ticks the iterations/second figure averages over
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 # Streamlit remounts a Plotly chart whenever its figure changes (the element id hashes the spec),
@@ -172,8 +171,7 @@ def fragment(get: Callable[[], Run | None], draw: Callable[[], None], key: str,
         current = get()
         if current is None or not current.running:
             return
-        drawn = time.perf_counter() - started
-        current.advance(max(MIN_BUDGET, current.run_time - drawn, drawn * TRAIN_SHARE / (1 - TRAIN_SHARE)))
+        current.advance(budget(current.run_time, time.perf_counter() - started))
         if current.finished():
             current.pause()
             if on_finish is not None:
@@ -181,6 +179,17 @@ def fragment(get: Callable[[], Run | None], draw: Callable[[], None], key: str,
             st.rerun()
 
     st.fragment(tick, run_every=TICK if run is not None and run.running else None, key=key)()
+
+
+def budget(run_time: float, drawn: float) -> float:
+    """Seconds a tick trains after drawing for `drawn` seconds: the rest of its run time; when drawing
+    is slow (a busy machine), as long as the drawing took, up to the run time, so that training keeps
+    half the tick; at least MIN_BUDGET.
+
+    Not more: a click waits for the tick in flight, so with ten sessions on two cores (drawing
+    0.2-0.3 s) a tick stays near half a second and Pause answers within about a second.
+    """
+    return max(MIN_BUDGET, run_time - drawn, min(drawn, run_time))
 
 
 def chart_config(running: bool) -> dict:

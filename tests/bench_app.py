@@ -17,7 +17,8 @@ c. Training speed: iterations/s in the app (Start, then --seconds) against a hea
    cores used by the server and by Chromium while measuring.
 d. --sessions browser sessions on one server, all training: the server stays up, each session's
    iterations/s, each session's Pause latency (click to the Start button enabled again, with the
-   others still training), server RSS with 1 vs N sessions training -> MB per extra session.
+   others still training) and the server's part of it (click to the end of the full run it
+   started, from the websocket messages as they arrive), server RSS with 1 vs N sessions training -> MB per extra session.
 e. Plotly JSON encoding of the Train view's live figures (`plotly.io.to_json(fig, validate=False)`,
    what st.plotly_chart calls), with the "json" engine and with orjson.
 Needs /usr/bin/chromium and playwright. Views are listed in VIEWS: update it when views change.
@@ -147,18 +148,19 @@ SWITCH = """async ([element, marker, want]) => {
   }
   return {marker: markerAt, first: firstAt, all: null};
 }"""
-# Click Pause, then poll until the Start button is enabled again (the app has answered).
+# Click Pause, then poll until the Start button is enabled again (the app has answered): returns
+# [milliseconds to the answer or null, the click's wall-clock time in ms since the epoch].
 PAUSE = """async () => {
   const pause = window.__button('Pause');
-  if (pause === null) return null;
-  const t0 = performance.now();
+  if (pause === null) return [null, null];
+  const t0 = performance.now(), clicked = performance.timeOrigin + t0;
   pause.click();
   while (performance.now() - t0 < 30000) {
     await new Promise(r => setTimeout(r, 10));
     const start = window.__button('Start');
-    if (start && !start.disabled) return performance.now() - t0;
+    if (start && !start.disabled) return [performance.now() - t0, clicked];
   }
-  return null;
+  return [null, clicked];
 }"""
 # Counts changes of the iteration metric's text and redraws of the loss curve (the visible chart
 # titled "Loss"): a new path element, or new data in the same one. Plotly also redraws a freshly
@@ -231,13 +233,46 @@ class Server:
 
 
 def new_page(browser, url: str | None = None, query: str = ""):
-    """A fresh browser context (its own Streamlit session) with the page helpers installed, opened at url."""
+    """A fresh browser context (its own Streamlit session) with the page helpers installed, opened at url;
+    the server's messages to it are logged in SERVER_MESSAGES[page] (see `server_messages`)."""
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(FIRST_CHART)
     page = context.new_page()
+    SERVER_MESSAGES[page] = server_messages(page)
     if url:
         page.goto(f"{url}/?{query}" if query else url)
     return context, page
+
+
+SERVER_MESSAGES: dict = {}  # page -> [(time.time(), kind)] of what the server sent it
+
+
+def server_messages(page) -> list:
+    """Log (arrival time, kind) of every message the server sends this page over its websocket.
+
+    Playwright reports frames from the browser's network stack, so the times do not wait for the
+    page's busy main thread; they are wall-clock times, comparable with the page's own
+    (`performance.timeOrigin + performance.now()`) on the same machine. `kind` is the ForwardMsg type, or for script_finished its status
+    (FINISHED_SUCCESSFULLY ends a full run, FINISHED_FRAGMENT_RUN_SUCCESSFULLY a tick).
+    """
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    log = []
+
+    def kind(payload) -> str | None:
+        if isinstance(payload, str):
+            return None
+        message = ForwardMsg.FromString(payload)
+        name = message.WhichOneof("type")
+        return ForwardMsg.ScriptFinishedStatus.Name(message.script_finished) if name == "script_finished" else name
+
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: log.append((time.time(), kind(payload)))))
+    return log
+
+
+def full_run_finished_after(page, t0: float) -> float | None:
+    """Seconds from t0 to the end of the first full run the server sent this page after t0 (None: none yet)."""
+    return next((t - t0 for t, kind in SERVER_MESSAGES[page] if t > t0 and kind == "FINISHED_SUCCESSFULLY"), None)
 
 
 def wait_first_chart(page) -> float:
@@ -449,23 +484,26 @@ def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict
                     page.wait_for_timeout(3000)
                     out["rss_1"] = rss_mb(server.process.pid)
             page.wait_for_timeout(3000)
-            before = [(iteration(p), time.perf_counter()) for _, p in pages]
+            before, cpu0 = [(iteration(p), time.perf_counter()) for _, p in pages], cpu_seconds(server.process.pid)
             page.wait_for_timeout(seconds * 1000)
-            after = [(iteration(p), time.perf_counter()) for _, p in pages]
+            after, cpu1 = [(iteration(p), time.perf_counter()) for _, p in pages], cpu_seconds(server.process.pid)
+            wall = after[-1][1] - before[0][1]
+            out["cores"] = {k: (cpu1[k] - cpu0[k]) / wall for k in cpu0}
             out["rates"] = [(i1 - i0) / (t1 - t0) for (i0, t0), (i1, t1) in zip(before, after)]
             out["rss_n"] = rss_mb(server.process.pid)
-            out["pause"] = []
+            out["pause"], out["pause_server"] = [], []
             print(f"   (d: iterations/s {[round(r, 1) for r in out['rates']]}, RSS 1: {out['rss_1']:.0f} MB, "
                   f"{sessions}: {out['rss_n']:.0f} MB)", file=sys.stderr, flush=True)
             for _, p in pages:  # each with the others still training
-                answer = None
+                answer = clicked = None
                 try:
-                    answer = p.evaluate(PAUSE)
+                    answer, clicked = p.evaluate(PAUSE)
                     click(p, "Start")
                     p.wait_for_timeout(300)
                 except PlaywrightError as error:  # a session that never shows its button again counts as no answer
                     print(f"   (d: a session did not answer: {str(error).splitlines()[0]})", file=sys.stderr)
                 out["pause"].append(None if answer is None else answer / 1000)  # one figure per session
+                out["pause_server"].append(None if clicked is None else full_run_finished_after(p, clicked / 1000))
             for _, p in pages:
                 try:
                     click(p, "Pause")
@@ -485,7 +523,9 @@ def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict
 def report_sessions(out: dict) -> None:
     """Print the many-session figures."""
     n, rates, pauses = out["sessions"], out["rates"], out["pause"]
-    print(f"\nd. {n} browser sessions on one server, all training (bundled sample, full batch)")
+    print(f"\nd. {n} browser sessions on one server, all training (bundled sample, full batch; the {n} pages share "
+          "the server's cores)")
+    print(f"   cores used while all train: server {out['cores']['server']:.2f}, Chromium {out['cores']['browser']:.2f}")
     print(f"   server up at the end: {'yes' if out['alive'] else 'NO'}; exceptions shown: {out['exceptions']}")
     print(f"   sessions that advanced: {sum(r > 0 for r in rates)} of {n}; iterations/s each: min {min(rates):.1f}, "
           f"median {median(rates):.1f}, max {max(rates):.1f}, total {sum(rates):.1f}")
@@ -493,6 +533,11 @@ def report_sessions(out: dict) -> None:
     print(f"   Pause answered (s) each: {', '.join('none' if p is None else f'{p:.2f}' for p in pauses)}")
     print(f"   Pause: max {max(answered, default=float('nan')):.2f} s, within 1 s in {sum(p <= 1 for p in answered)}"
           f" of {n} sessions")
+    served = [p for p in out["pause_server"] if p is not None]
+    print("   of which the server's part (from the click in the page to the end of the full run it started) (s): "
+          + ", ".join("none" if p is None else f"{p:.2f}" for p in out["pause_server"]))
+    print(f"   server's part: max {max(served, default=float('nan')):.2f} s, within 1 s in "
+          f"{sum(p <= 1 for p in served)} of {n} sessions; the rest is the page drawing it")
     per = (out["rss_n"] - out["rss_1"]) / (n - 1) if n > 1 else float("nan")
     print(f"   server RSS: idle {out['rss_idle']:.0f} MB, 1 session training {out['rss_1']:.0f} MB, {n} training "
           f"{out['rss_n']:.0f} MB, {n} paused {out['rss_n_paused']:.0f} MB -> {per:.1f} MB per extra session")

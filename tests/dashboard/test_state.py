@@ -100,3 +100,14 @@ def test_view_files_hold_no_loop_lock_or_clock():
         text = path.read_text()
         for word in ("threading", ".lock", "perf_counter()", "deadline"):
             assert word not in text, f"{path.name} contains {word!r}"
+
+
+@pytest.mark.parametrize("drawn, expected", [
+    (0.02, live.RUN_TIME - 0.02),  # a quick draw: the tick trains for the rest of its run time
+    (0.15, 0.15),  # a slow draw (a busy machine): training keeps half the tick...
+    (0.60, live.RUN_TIME),  # ...but never more than one run time, however slow drawing is
+])
+def test_a_tick_trains_for_the_rest_of_its_run_time_and_never_much_longer(drawn, expected):
+    """A click waits for the tick in flight: the budget stays within one run time of training."""
+    assert live.budget(live.RUN_TIME, drawn) == pytest.approx(expected)
+    assert live.budget(0.05, 0.01) == live.MIN_BUDGET  # a short run time still trains MIN_BUDGET
