@@ -22,6 +22,7 @@ def test_runner_and_client_settings():
     assert CONFIG["client"]["toolbarMode"] == "minimal"
     assert CONFIG["client"]["showErrorDetails"] in ("type", "none")
     assert CONFIG["theme"]["base"] == "light"
+    assert CONFIG["global"]["disableWidgetStateDuplicationWarning"] is True  # a restore sets widgets on purpose
 
 
 def test_every_key_is_known_to_streamlit():
