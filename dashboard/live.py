@@ -27,7 +27,7 @@ from typing import Any
 import streamlit as st
 
 TICK = 0.2  # seconds between the browser's tick requests (shorter than a tick: they run back to back)
-RUN_TIME = 0.22  # seconds per tick, drawing included; with each run's own overhead, 4.1-4.2 redraws/s (tests.bench_app c)
+RUN_TIME = 0.22  # seconds per tick, drawing included; with each run's own overhead, 4.1-4.4 redraws/s (tests.bench_app c)
 MIN_BUDGET = 0.1  # seconds of training per tick at least, however slow the drawing
 RATE_WINDOW = 3.0  # seconds of ticks the iterations/second figure averages over
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -186,8 +186,8 @@ def budget(run_time: float, drawn: float) -> float:
     is slow (a busy machine), as long as the drawing took, up to the run time, so that training keeps
     half the tick; at least MIN_BUDGET.
 
-    Not more: a click waits for the tick in flight, so with ten sessions on two cores (drawing
-    0.2-0.3 s) a tick stays near half a second and Pause answers within about a second.
+    Not more: a click waits for the tick in flight, and this keeps that wait to the drawing plus at
+    most one run time of training (it was four times the drawing, ~1 s with ten sessions on two cores).
     """
     return max(MIN_BUDGET, run_time - drawn, min(drawn, run_time))
 
