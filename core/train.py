@@ -145,13 +145,11 @@ def _per_run(arrays: Params) -> np.ndarray:
     run's sum non-finite. Summed in the arrays' own float type first (the hot path); only when
     that overflows, again in float64, which does not overflow on float32 values.
     """
-    total = sum(a.reshape(len(a), -1).sum(axis=1) for a in (arrays.W1, arrays.b1, arrays.W2, arrays.b2))
-    finite = np.isfinite(total)
-    if not finite.all():
-        total = sum(a.reshape(len(a), -1).sum(axis=1, dtype=np.float64)
-                    for a in (arrays.W1, arrays.b1, arrays.W2, arrays.b2))
-        finite = np.isfinite(total)
-    return finite
+    def total(dtype=None) -> np.ndarray:
+        return sum(a.reshape(len(a), -1).sum(axis=1, dtype=dtype) for a in (arrays.W1, arrays.b1, arrays.W2, arrays.b2))
+
+    finite = np.isfinite(total())
+    return finite if finite.all() else np.isfinite(total(np.float64))
 
 
 def _norms(arrays: Params) -> tuple[np.ndarray, np.ndarray]:

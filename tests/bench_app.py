@@ -18,7 +18,8 @@ c. Training speed: iterations/s in the app (Start, then --seconds) against a hea
 d. --sessions browser sessions on one server, all training: the server stays up, each session's
    iterations/s, each session's Pause latency (click to the Start button enabled again, with the
    others still training) and the server's part of it (click to the end of the full run it
-   started, from the websocket messages as they arrive), server RSS with 1 vs N sessions training -> MB per extra session.
+   started, from the websocket messages as they arrive), the cores server and Chromium use,
+   server RSS with 1 vs N sessions training -> MB per extra session.
 e. Plotly JSON encoding of the Train view's live figures (`plotly.io.to_json(fig, validate=False)`,
    what st.plotly_chart calls), with the "json" engine and with orjson.
 Needs /usr/bin/chromium and playwright. Views are listed in VIEWS: update it when views change.
@@ -252,8 +253,9 @@ def server_messages(page) -> list:
 
     Playwright reports frames from the browser's network stack, so the times do not wait for the
     page's busy main thread; they are wall-clock times, comparable with the page's own
-    (`performance.timeOrigin + performance.now()`) on the same machine. `kind` is the ForwardMsg type, or for script_finished its status
-    (FINISHED_SUCCESSFULLY ends a full run, FINISHED_FRAGMENT_RUN_SUCCESSFULLY a tick).
+    (`performance.timeOrigin + performance.now()`) on the same machine. `kind` is the ForwardMsg
+    type, or for script_finished its status (FINISHED_SUCCESSFULLY ends a full run,
+    FINISHED_FRAGMENT_RUN_SUCCESSFULLY a tick).
     """
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -394,7 +396,7 @@ def app_speed(browser, url: str, query: str, seconds: float, server_pid: int) ->
     it0, train0, t0 = iteration(page), seconds_of(page.evaluate(train_time)), time.perf_counter()
     cpu0 = cpu_seconds(server_pid)
     page.wait_for_timeout(seconds * 1000)
-    cpu1 = cpu_seconds(server_pid)
+    used = cores(cpu0, cpu_seconds(server_pid))
     it1, train1, t1 = iteration(page), seconds_of(page.evaluate(train_time)), time.perf_counter()
     counts = page.evaluate("window.__counts")
     click(page, "Pause")
@@ -403,13 +405,14 @@ def app_speed(browser, url: str, query: str, seconds: float, server_pid: int) ->
     return dict(rate=(it1 - it0) / wall, text_per_s=counts["text"] / wall, chart_per_s=counts["chart"] / wall,
                 extra_per_s=counts["extra"] / wall,
                 duty=(train1 - train0) / wall, step_rate=(it1 - it0) / max(train1 - train0, 1e-9),
-                **{f"{k}_cores": (cpu1[k] - cpu0[k]) / wall for k in cpu0})
+                **{f"{k}_cores": v for k, v in used.items()})
 
 
 def cpu_seconds(server_pid: int) -> dict:
-    """CPU seconds used so far by the server process and by all Chromium processes (Linux /proc)."""
+    """CPU seconds used so far by the server process and by all Chromium processes (Linux /proc),
+    and the wall clock ("wall") when read."""
     tick = os.sysconf("SC_CLK_TCK")
-    out = {"server": 0.0, "browser": 0.0}
+    out = {"server": 0.0, "browser": 0.0, "wall": time.perf_counter()}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -426,11 +429,22 @@ def cpu_seconds(server_pid: int) -> dict:
     return out
 
 
+def cores(before: dict, after: dict) -> dict:
+    """Cores used between two `cpu_seconds` readings: {"server": ..., "browser": ...}."""
+    wall = after["wall"] - before["wall"]
+    return {k: (after[k] - before[k]) / wall for k in ("server", "browser")}
+
+
+def floor_app_source() -> str:
+    """FLOOR_APP with this checkout's folder filled in."""
+    return FLOOR_APP.format(root=str(Path(__file__).resolve().parents[1]))
+
+
 def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: float, repeats: int) -> dict:
     """Headless, in-app and UI-floor figures for each SPEED_RUNS entry, interleaved, `repeats` times."""
     floor_app = scratch / "floor" / "floor_app.py"
     floor_app.parent.mkdir(exist_ok=True)
-    floor_app.write_text(FLOOR_APP.format(root=str(Path(__file__).resolve().parents[1])))
+    floor_app.write_text(floor_app_source())
     figures = {label: {"headless": [], "app": [], "floor": []} for label, _ in SPEED_RUNS}
     with Server(scratch, floor_app) as floor:
         for _ in range(repeats):
@@ -486,9 +500,8 @@ def many_sessions(browser, scratch: Path, sessions: int, seconds: float) -> dict
             page.wait_for_timeout(3000)
             before, cpu0 = [(iteration(p), time.perf_counter()) for _, p in pages], cpu_seconds(server.process.pid)
             page.wait_for_timeout(seconds * 1000)
-            after, cpu1 = [(iteration(p), time.perf_counter()) for _, p in pages], cpu_seconds(server.process.pid)
-            wall = after[-1][1] - before[0][1]
-            out["cores"] = {k: (cpu1[k] - cpu0[k]) / wall for k in cpu0}
+            out["cores"] = cores(cpu0, cpu_seconds(server.process.pid))
+            after = [(iteration(p), time.perf_counter()) for _, p in pages]
             out["rates"] = [(i1 - i0) / (t1 - t0) for (i0, t0), (i1, t1) in zip(before, after)]
             out["rss_n"] = rss_mb(server.process.pid)
             out["pause"], out["pause_server"] = [], []

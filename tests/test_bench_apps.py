@@ -8,18 +8,14 @@ meaningless, so each is run here under AppTest; the figures themselves are the b
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-from tests.bench_app import BARE_APP, FLOOR_APP
+from tests.bench_app import BARE_APP, floor_app_source
 from tests.dashboard.conftest import chart_keys, decode, figure
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def floor(query: dict | None = None) -> AppTest:
-    at = AppTest.from_string(FLOOR_APP.format(root=str(ROOT)), default_timeout=60)
+    at = AppTest.from_string(floor_app_source(), default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     return at.run()
