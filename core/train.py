@@ -138,6 +138,24 @@ class History:
         return self.rows[-1] if self.rows else None
 
 
+def _stacked_snapshots(states: Sequence[RunState]) -> list[tuple[int, np.ndarray]]:
+    """The runs' W1 snapshots as one stack per iteration (a run that stopped earlier repeats its last one)."""
+    longest = max(states, key=lambda s: len(s.snapshots))
+    frames = []
+    for iteration, _ in longest.snapshots:
+        W1s = [[W1 for i, W1 in s.snapshots if i <= iteration] or [s.snapshots[0][1]] for s in states]
+        frames.append((iteration, np.stack([w[-1] for w in W1s])))
+    return frames
+
+
+def best_run(histories: Sequence[History], failures: Sequence[Failure | None], metric: str = "dev_acc") -> int | None:
+    """The index of the best live run by `metric` at its last evaluation (dev_acc: highest; losses: lowest), or None."""
+    sign = 1 if metric.endswith("acc") else -1
+    scores = [sign * h.last[metric] if h.last and f is None and not math.isnan(h.last[metric]) else -math.inf
+              for h, f in zip(histories, failures)]
+    return int(np.argmax(scores)) if max(scores) > -math.inf else None
+
+
 def _per_run(arrays: Params) -> np.ndarray:
     """(N,) True where every array of run i is finite.
 
@@ -197,28 +215,44 @@ class Trainer:
 
         Raises: ValueError when the data is not the data the run was trained on.
         """
-        if state.m != y_train.size:
-            raise ValueError(f"this run was trained on {state.m:,} rows, the data here has {y_train.size:,}: "
+        return cls.from_states([state], X_train, y_train, X_dev, y_dev)
+
+    @classmethod
+    def from_states(cls, states: Sequence[RunState], X_train: np.ndarray, y_train: np.ndarray,
+                    X_dev: np.ndarray | None = None, y_dev: np.ndarray | None = None) -> Trainer:
+        """The runs of a stack (`state(i)` for each i: a sweep), on their data, continuing exactly.
+
+        Raises: ValueError when the data is not the data the runs were trained on, or the states
+        are not runs of one stack (other settings, batch position or training time).
+        """
+        first = states[0]
+        if first.m != y_train.size:
+            raise ValueError(f"this run was trained on {first.m:,} rows, the data here has {y_train.size:,}: "
                              f"choose the data and settings it was trained with")
-        if state.data_check != data_check(y_train):
+        if first.data_check != data_check(y_train):
             raise ValueError("this run was trained on other data (its training labels differ): choose the data "
                              "and settings it was trained with")
+        if any(s.config.with_(lr=1.0) != first.config.with_(lr=1.0) or s.order != first.order for s in states):
+            raise ValueError("these runs are not runs of one stack (their settings or batch positions differ)")
         trainer = cls.__new__(cls)
-        trainer._attach(state.config.with_(lr=state.lr), X_train, y_train, X_dev, y_dev)
-        one = lambda a: a[None]  # noqa: E731 - a stack of one run
-        trainer.stacked = state.params.map(one)
-        opt = state.opt_state
-        trainer.opt_state = OptimizerState(opt.kind, opt.step, *(None if s is None else s.map(one)
-                                                                 for s in (opt.velocity, opt.second)))
-        trainer.lrs, trainer._lr_changes = [state.lr], [list(state.lr_changes)]
-        trainer.iteration, trainer.seconds = state.iteration, state.seconds
-        trainer.histories, trainer.failures = [History(state.history)], [state.failure]
-        trainer.start_loss = None if state.start_loss is None else np.array([state.start_loss])
-        trainer.last_losses = None if state.last_loss is None else np.array([state.last_loss])
-        trainer._snapshots = [(i, W1[None]) for i, W1 in state.snapshots]
-        trainer._next_snapshot = state.next_snapshot
-        trainer._order = BatchOrder(trainer.m, state.config.batch_size, state.config.seed, state.order)
-        trainer._active = state.active[None]
+        trainer._attach(first.config.with_(lr=first.lr), X_train, y_train, X_dev, y_dev)
+        stack = lambda *arrays: np.stack(arrays)  # noqa: E731 - runs along a new leading axis
+        trainer.stacked = Params(*(stack(*(getattr(s.params, k) for s in states)) for k in ("W1", "b1", "W2", "b2")))
+        moments = [tuple(getattr(s.opt_state, slot) for s in states) for slot in ("velocity", "second")]
+        trainer.opt_state = OptimizerState(first.opt_state.kind, first.opt_state.step, *(
+            None if m[0] is None else Params(*(stack(*(getattr(p, k) for p in m)) for k in ("W1", "b1", "W2", "b2")))
+            for m in moments))
+        trainer.lrs = [s.lr for s in states]
+        trainer._lr_changes = [list(s.lr_changes) for s in states]
+        trainer.iteration, trainer.seconds = max(s.iteration for s in states), first.seconds
+        trainer.histories, trainer.failures = [History(s.history) for s in states], [s.failure for s in states]
+        starts, lasts = [s.start_loss for s in states], [s.last_loss for s in states]
+        trainer.start_loss = None if None in starts else np.array(starts)
+        trainer.last_losses = None if None in lasts else np.array(lasts)
+        trainer._snapshots = _stacked_snapshots(states)
+        trainer._next_snapshot = first.next_snapshot
+        trainer._order = BatchOrder(trainer.m, first.config.batch_size, first.config.seed, first.order)
+        trainer._active = np.stack([s.active for s in states])
         return trainer
 
     def _attach(self, config: TrainConfig, X_train, y_train, X_dev, y_dev) -> None:
@@ -475,6 +509,12 @@ class Trainer:
             return None
         return self.stacked.map(lambda new, old: new[0] - old[0], self._previous)
 
+    def newest_step(self, i: int = 0) -> tuple[Params | None, Params | None]:
+        """Run i's gradients on the newest batch and its weights before the newest update (None, None before a step)."""
+        if self._grads is None or self._previous is None:
+            return None, None
+        return self._grads.map(lambda a: a[i]), self._previous.map(lambda a: a[i])
+
     def dead_units(self) -> np.ndarray:
         """(h,) bool: run 0's hidden units that never fired on the training rows at the last evaluation."""
         return ~self.active
@@ -497,10 +537,7 @@ class Trainer:
 
     def best(self, metric: str = "dev_acc") -> int | None:
         """The best live run by `metric` at its last evaluation (dev_acc: highest; losses: lowest), or None."""
-        sign = 1 if metric.endswith("acc") else -1
-        scores = [sign * h.last[metric] if h.last and f is None and not math.isnan(h.last[metric]) else -math.inf
-                  for h, f in zip(self.histories, self.failures)]
-        return int(np.argmax(scores)) if max(scores) > -math.inf else None
+        return best_run(self.histories, self.failures, metric)
 
     def dev_predictions(self) -> tuple[np.ndarray, np.ndarray]:
         """Predicted labels (d,) and probabilities (10, d) on the dev set, for run 0's current weights."""

@@ -2,19 +2,23 @@
 
 The value lives in `st.session_state["lr"]`. Everything else follows it: the α widgets of the
 Train view only show it (their keys carry `version()`, bumped by every change, so both are drawn
-anew with the new value) and call `set_lr`; `set_lr` applies it to the running Trainer, whose
-`lr_changes` the curves and the run history show; the link's `lr` parameter follows on every full
+anew with the new value) and call `set_lr`; `set_lr` sends it to the run's worker, which applies it
+at the next step and records it in `lr_changes` (the curves' markers, the run history); the link's `lr` parameter follows on every full
 run (`urlstate.sync_link`); a new run starts at `get()`. A link's α comes in once, through `init`.
 """
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from dashboard import state
+from dashboard.worker import SetLR
 
 KEY, VERSION_KEY = "lr", "lr_version"
 DEFAULT = 0.1
+WAIT = 1.0  # seconds to wait for the worker to apply a change (one slice in practice)
 
 
 def get() -> float:
@@ -36,12 +40,14 @@ def init(lr: float | None = None) -> None:
 def set_lr(lr: float) -> bool:
     """Make `lr` the session's α from the next step on; False when it already was.
 
-    Raises: ValueError from the Trainer for a rate that is not a positive finite number.
+    Raises: ValueError for a rate that is not a positive finite number.
     """
     lr = float(lr)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning rate must be a positive number, got {lr!r}")
     lab = state.get()
     if lab is not None:
-        lab.trainer.set_lr(lr)  # recorded in lr_changes: the curves' markers, the run history
+        lab.worker.send(SetLR(lr), wait=WAIT)  # the next full run draws it recorded
     if lr == st.session_state.get(KEY):
         return False
     st.session_state[KEY] = lr

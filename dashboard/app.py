@@ -5,7 +5,8 @@ link, draws the shared sidebar (data and settings, views/sidebar.py), makes the 
 match it (`dashboard/state.py`), then runs the one view that is open. Each view is a page file
 under dashboard/views/ with its own URL path (`/notebook`, `/lab`, ...), listed in PAGES; only
 the open one runs (`st.navigation`). The session's run is saved under the URL's `?run=` id and
-restored from it (dashboard/session.py).
+restored from it (dashboard/session.py). Runs train on the server (dashboard/worker.py): pages
+send commands and draw the workers' snapshots.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main() -> None:
     threads_notice = compute_threads()  # before the sidebar builds the first Trainer
     if threads_notice:
         st.warning(threads_notice)
+    session.owner_cookie()  # this browser's proof that it made its runs (never in the link)
     session.restore()  # the link's ?run= comes back first: it sets the sidebar's settings and α
     alpha.init(urlstate.check_link())  # before the sidebar's bound widgets drop bad URL values silently
     urlstate.show_link_notices()
@@ -71,8 +73,8 @@ def main() -> None:
     if lab.notice:
         st.toast(lab.notice)
         lab.notice = None
-    # Saved (when anything changed) before the view draws it, so that what a person sees is already
-    # safe when they reload; again after the view, for what the view itself changed.
+    # Kept (and saved when anything changed) before the view draws it, so that what a person sees is
+    # already safe when they reload; again after the view, for what the view itself changed.
     session.keep(lab)
     page.run()
     session.keep(state.get())

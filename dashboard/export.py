@@ -16,7 +16,12 @@ from core.run import HISTORY_FIELDS, RunState, read
 def weights_npz(trainer: Trainer, data_name: str) -> bytes:
     """The whole run (weights, optimizer state, batch position, history) as an .npz that
     `data.load_weights` + `core.run.read` turn back into its `RunState`; W1..b2 are plain arrays in it."""
-    arrays, meta = trainer.state().to_arrays()
+    return state_npz(trainer.state(), data_name)
+
+
+def state_npz(state: RunState, data_name: str) -> bytes:
+    """A run state as a run file (.npz), as `weights_npz` gives it."""
+    arrays, meta = state.to_arrays()
     return data.weights_bytes(arrays, {**meta, "data": data_name, "saved_by": "digit-lab dashboard"})
 
 

@@ -1,25 +1,25 @@
 """The session's notebook-vs-corrected pair: the notebook's network and the corrected one, in lockstep.
 
 `PairSettings` decides both runs; `build` makes them on the first rows of the session's split and
-wraps them in a `live.Run` (views/notebook.py draws them). `Lockstep` steps both by the same
-iterations (`core.compare.Lockstep`).
+hands them to a server-side worker (dashboard/worker.py) that steps both by the same iterations
+(`core.compare.Lockstep`) and publishes both as `RunView`s; views/notebook.py draws them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import streamlit as st
 
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, Trainer, effective_lr, preset
 from core.compare import Lockstep
-from dashboard import live
+from core.view import RunView
+from dashboard.worker import FINISHED, Close, Start, Worker
 from data import Split
 
 PAIR_KEY = "notebook_pair"
 NOTEBOOK = preset("notebook")  # h = 10, α = 1, 1,000 iterations, 3,000 rows, full batch
 KAGGLE_ROWS = 42_000
-RUN_TIME = 0.3  # seconds per tick, drawing included
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ class PairSettings:
         """α for the corrected run: the same α, or the notebook's effective one."""
         return self.notebook_lr if self.match_lr else self.lr
 
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values (a saved session keeps the pair's settings)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PairSettings:
+        """Inverse of `to_dict`. Raises: TypeError or ValueError for what it did not write."""
+        return cls(**{**values, "quirks": Quirks(**values["quirks"])})
+
     def configs(self) -> tuple[TrainConfig, TrainConfig]:
         """The notebook side's and the corrected side's TrainConfig."""
         common = dict(hidden=self.hidden, iterations=self.iterations, seed=self.seed, eval_every=NOTEBOOK.eval_every)
@@ -55,42 +64,49 @@ class PairSettings:
 
 @dataclass(eq=False)
 class Comparison:
-    """The two runs driven live, and what they were built from."""
+    """The two runs, owned by a worker, and what they were built from."""
 
-    run: live.Run  # its engine is the Lockstep
+    worker: Worker  # its engine is the Lockstep; it publishes (notebook, corrected) RunViews
     settings: PairSettings
     split: Split
 
     @property
-    def notebook(self) -> Trainer:
-        return self.run.engine.trainers[0]
+    def trainers(self) -> tuple[RunView, RunView]:
+        """Both runs as the worker last published them (the notebook's first)."""
+        return self.worker.snapshot.view
 
     @property
-    def corrected(self) -> Trainer:
-        return self.run.engine.trainers[1]
+    def notebook(self) -> RunView:
+        return self.trainers[0]
 
     @property
-    def trainers(self) -> tuple[Trainer, Trainer]:
-        return self.run.engine.trainers
+    def corrected(self) -> RunView:
+        return self.trainers[1]
 
     @property
     def running(self) -> bool:
-        return self.run.running
+        return self.worker.snapshot.active
 
     @property
     def done(self) -> bool:
-        return self.run.finished()
+        return self.worker.snapshot.status == FINISHED
 
 
-def build(settings: PairSettings, split: Split) -> Comparison:
-    """Two fresh runs on the first `settings.rows` training rows and the whole dev set."""
-    nb_config, co_config = settings.configs()
-    X, y = split.X_train[:, :settings.rows], split.y_train[:settings.rows]
-    notebook = Trainer(nb_config, X, y, split.X_dev, split.y_dev)
-    corrected = Trainer(co_config, X, y, split.X_dev, split.y_dev,
-                        params=notebook.params if settings.same_init else None)
-    return Comparison(live.Run(Lockstep(notebook, corrected), stop_at=settings.iterations, run_time=RUN_TIME),
-                settings, split)
+def views(lockstep: Lockstep) -> tuple[RunView, ...]:
+    """What the pair's worker publishes: each run as a RunView."""
+    return tuple(RunView.of(trainer) for trainer in lockstep.trainers)
+
+
+def build(settings: PairSettings, split: Split, trainers: tuple[Trainer, Trainer] | None = None) -> Comparison:
+    """Two fresh runs on the first `settings.rows` training rows and the whole dev set (or `trainers`)."""
+    if trainers is None:
+        nb_config, co_config = settings.configs()
+        X, y = split.X_train[:, :settings.rows], split.y_train[:settings.rows]
+        notebook = Trainer(nb_config, X, y, split.X_dev, split.y_dev)
+        corrected = Trainer(co_config, X, y, split.X_dev, split.y_dev,
+                            params=notebook.params if settings.same_init else None)
+        trainers = (notebook, corrected)
+    return Comparison(Worker(Lockstep(*trainers), views, stop_at=settings.iterations), settings, split)
 
 
 def get() -> Comparison | None:
@@ -104,17 +120,17 @@ def sync(settings: PairSettings, split: Split) -> Comparison:
     if pair is None or pair.settings != settings or pair.split is not split:
         running = pair is not None and pair.running
         if pair is not None:
-            pair.run.pause()
+            pair.worker.send(Close())
         pair = build(settings, split)
         if running:
-            pair.run.start()
-        st.session_state[PAIR_KEY] = pair  # one assignment: a tick in flight finishes on the old pair
+            pair.worker.send(Start())
+        st.session_state[PAIR_KEY] = pair  # one assignment
     return pair
 
 
 def reset() -> Comparison:
     """Both runs back to iteration 0."""
     pair = get()
-    pair.run.pause()
+    pair.worker.send(Close())
     st.session_state[PAIR_KEY] = new = build(pair.settings, pair.split)
     return new

@@ -92,8 +92,8 @@ def thin(rows: list[dict], limit: int = MAX_ROWS) -> list[dict]:
 def from_trainer(trainer: Trainer, data: str, source: str = "Train", live: bool = False,
                  keep_weights: bool = True) -> RunRecord:
     """A record of a Trainer's run. `live`: final metrics from the last evaluation (no extra pass)."""
-    rows = list(trainer.history.rows)  # list(): a tick may append meanwhile
-    params = trainer.params  # read once: a tick may assign new params meanwhile
+    rows = list(trainer.history.rows)
+    params = trainer.params
     if live or not rows:
         last = rows[-1] if rows else {}
         final = {k: last.get(k, math.nan) for k in FINAL_FIELDS}
@@ -249,5 +249,6 @@ def session_history() -> RunHistory:
 
 def record_replaced(lab) -> None:
     """Store the Train view's run as it is replaced (called by dashboard/state.py); empty runs are skipped."""
-    if lab.trainer.iteration > 0:
-        session_history().add(from_trainer(lab.trainer, lab.dataset.name))
+    run = lab.now
+    if run.iteration > 0:
+        session_history().add(from_trainer(run, lab.dataset.name))

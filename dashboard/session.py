@@ -1,33 +1,48 @@
-"""The session's run kept safe: its current run and run history as bytes, saved under the link's run id.
+"""One person's runs, kept on the server and on disk: they train on, survive reloads, crashes and links.
 
-Every session saves its current run (the whole `core.run.RunState`) and its run history, with the
-sidebar's settings and α, in one .npz (`session_bytes`), under an unguessable id
-(`dashboard.store`) that the URL carries as `?run=`. A reload, a reconnect or a reopened link
-calls `restore` once and gets the run back where it was. Opening a run id copies it: the session
-saves under a fresh id of its own from its first save on, so the original never changes. Saving
-happens at the end of any full run that changed something (pause, step, settings, α, history)
-and every SAVE_EVERY seconds while running (inside the live tick, under the run's lock).
+Everything a browser session has made (the Train run, the latest learning-rate sweep, the
+notebook-vs-corrected pair, the range test, the run history and the sidebar's settings) is held
+by a `Kept` in this server's registry under an unguessable run id (`dashboard.store`), which the
+URL carries as `?run=`. The runs themselves are trained by their workers (dashboard/worker.py);
+a saver thread writes every kept session that changed to the run store once every SAVE_EVERY
+seconds, atomically, from the workers' immutable snapshots (never from a page's drawing path).
+
+Who may continue a run: the browser that made it. Each browser gets a random owner token in a
+cookie (OWNER_COOKIE, set by a tiny script component the first time; never in the link), and the
+saved session records only its SHA-256. A reload, a reconnect or the link reopened in the owner's
+browser reattaches to the same run id: the live run if this server still holds it (it kept
+training meanwhile), else the saved one, which carries on (a run that was training when the
+server died trains again). Anyone else who opens the link gets a copy under a new id of their
+own, and the original never changes.
 
 `resume` also serves the weights upload: a run file resumes at its saved iteration with its history.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
 import data
-from core import Trainer
+from core import TrainConfig, Trainer
 from core.run import HISTORY_FIELDS, Failure, RunState
-from dashboard import alpha, datasets, export, runs, settings, state
+from core.sweep import Sweep, suggest_lr
+from dashboard import alpha, datasets, export, pair as pairs, runs, settings, state, sweeps
 from dashboard.store import RunStore, new_id, valid_id
+from dashboard.worker import Start
 
-FORMAT, VERSION = "digit-lab session", 1
-SAVE_EVERY = 5.0  # seconds between saves while a run is going
-ID_KEY, ORIGIN_KEY, RESTORED_KEY, SAVED_KEY = "run_id", "run_origin", "run_restored", "run_saved"
+FORMAT, VERSION = "digit-lab session", 2
+SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
+FORGET_AFTER = 600.0  # seconds an unwatched, resting session stays in memory (it is on disk)
+OWNER_COOKIE = "digit_lab_owner"
+ID_KEY, RESTORED_KEY, TOKEN_KEY = "run_id", "run_restored", "owner_token"
+RANGE_KEY = "range_test"  # the LR lab's range test result
 DATA_KEYS = ("sample", *datasets.DOWNLOADABLE)  # an upload is not kept: its runs cannot come back
 _LOG = logging.getLogger(__name__)
 
@@ -40,17 +55,118 @@ class Saved:
     data_key: str
     values: dict  # the sidebar's settings (settings.DEFAULTS keys), α included
     history: runs.RunHistory
+    owner: str | None = None  # SHA-256 of the owner's token
+    training: bool = False  # the Train run was training when it was saved
+    sweep: dict | None = None  # meta + "states" of the latest sweep
+    pair: dict | None = None  # settings + "states" of the notebook pair
+    range_test: dict | None = None
+
+
+# ----- what the server keeps -------------------------------------------------------------------------
+@dataclass(eq=False)
+class Kept:
+    """One person's session on the server: its runs, history and settings, and when they were last saved.
+
+    The page replaces these fields at the end of each full run (`keep`); the saver thread only
+    reads them, and the workers' snapshots it saves from never change.
+    """
+
+    run_id: str
+    owner: str | None
+    lab: state.Lab
+    history: runs.RunHistory
+    values: dict
+    sweep: sweeps.SweepRun | None = None
+    pair: pairs.Comparison | None = None
+    range_test: dict | None = None
+    saved: tuple | None = None  # what the last save was made from (see `marks`)
+    watchers: set = field(default_factory=set)
+    left_at: float = field(default_factory=time.monotonic)  # when the last page went away
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one save at a time
+
+    def workers(self) -> list:
+        """The workers of this session's runs."""
+        return [x.worker for x in (self.lab, self.sweep, self.pair) if x is not None]
+
+    def marks(self) -> tuple:
+        """What a save depends on, cheaply: when it differs from `saved`, the saved bytes are stale."""
+        return (tuple((id(w), w.snapshot.version) for w in self.workers()), self.history.next_id, len(self.history),
+                tuple(sorted(self.values.items())), id(self.range_test))
+
+    def save(self, store: RunStore | None = None) -> bool:
+        """Save when anything changed since the last save; False when the disk refused."""
+        with self.lock:
+            marks = self.marks()
+            if marks == self.saved:
+                return True
+            try:
+                (store or RunStore()).save(self.run_id, session_bytes(self))
+            except OSError as error:  # a full or read-only disk must not stop training
+                _LOG.warning("could not save run %s: %s", self.run_id, error)
+                return False
+            self.saved = marks
+            return True
+
+    def resting(self) -> bool:
+        """No page watches and nothing trains."""
+        return not self.watchers and not any(w.snapshot.active for w in self.workers())
+
+
+class Registry:
+    """The kept sessions of this server by run id, and the saver thread that writes them."""
+
+    def __init__(self, every: float = SAVE_EVERY, forget_after: float = FORGET_AFTER):
+        self.kept: dict[str, Kept] = {}
+        self.every, self.forget_after = every, forget_after
+        self._thread = threading.Thread(target=self._loop, name="digit-lab saver", daemon=True)
+        self._thread.start()
+
+    def save_all(self) -> None:
+        """Save every kept session that changed; forget those resting (and saved) for long."""
+        now = time.monotonic()
+        for run_id, kept in list(self.kept.items()):
+            saved = kept.save()
+            if saved and kept.resting() and now - kept.left_at > self.forget_after:
+                self.kept.pop(run_id, None)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self.every)
+            try:
+                self.save_all()
+            except Exception:  # noqa: BLE001 - the saver must outlive one bad session
+                _LOG.exception("saving the sessions failed")
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> Registry:
+    """This server's registry (one per process)."""
+    return Registry()
 
 
 # ----- bytes --------------------------------------------------------------------------------------
-def session_bytes(lab: state.Lab, history: runs.RunHistory, values: dict) -> bytes:
-    """The current run, the run history and the settings as one .npz (no pickles, meta as JSON).
+def state_bytes(state_: RunState, data_name: str) -> np.ndarray:
+    """A run state as run-file bytes in a uint8 array (to sit inside the session's .npz)."""
+    return np.frombuffer(export.state_npz(state_, data_name), np.uint8)
 
-    Inside: "run" holds the run file's own bytes (what the Weights download gives, `export.weights_npz`),
-    "history" every record's evaluations one after the other (rows per record in the meta), and
-    "rec<id>.W1" ... the weights the records kept.
+
+def read_state(array: np.ndarray, what: str) -> RunState:
+    """A run state back from `state_bytes`. Raises: ValueError."""
+    run_arrays, run_meta = data.load_weights(array.astype(np.uint8).tobytes(), name=what)
+    return RunState.from_arrays(run_arrays, run_meta)
+
+
+def session_bytes(kept: Kept) -> bytes:
+    """The session's runs, run history and settings as one .npz (no pickles, meta as JSON).
+
+    Inside: "run" holds the Train run's run file (what the Run download gives), "history" every
+    record's evaluations one after the other (rows per record in the meta), "rec<id>.W1" ... the
+    weights the records kept, "sweep.<i>" and "pair.<i>" the run files of the sweep's and the
+    pair's runs, "range.lrs" / "range.losses" the range test.
     """
-    arrays = {"run": np.frombuffer(export.weights_npz(lab.trainer, lab.dataset.name), np.uint8)}
+    lab, history = kept.lab, kept.history
+    snapshot = lab.snapshot
+    arrays = {"run": state_bytes(snapshot.view.state(), lab.dataset.name)}
     records, rows = [], []
     for r in history.runs:
         rows += [[row.get(f, np.nan) for f in HISTORY_FIELDS] for row in r.rows]
@@ -60,9 +176,33 @@ def session_bytes(lab: state.Lab, history: runs.RunHistory, values: dict) -> byt
                             iterations=r.iterations, seconds=r.seconds, lr_changes=[list(c) for c in r.lr_changes],
                             failure=r.failure.to_dict() if r.failure else None, weights=r.weights is not None))
     arrays["history"] = np.array(rows, dtype=np.float64).reshape(len(rows), len(HISTORY_FIELDS))
-    meta = dict(format=FORMAT, version=VERSION, data_key=lab.data_key, values=values, records=records,
-                next_id=history.next_id, fields=list(HISTORY_FIELDS))
+    meta = dict(format=FORMAT, version=VERSION, data_key=lab.data_key, values=kept.values, records=records,
+                next_id=history.next_id, fields=list(HISTORY_FIELDS), owner=kept.owner,
+                training=snapshot.active, sweep=None, pair=None, range_test=None)
+    if kept.sweep is not None:
+        meta["sweep"] = _sweep_meta(kept.sweep, arrays)
+    if kept.pair is not None:
+        meta["pair"] = _pair_meta(kept.pair, arrays)
+    if kept.range_test is not None and "lrs" in kept.range_test:
+        arrays["range.lrs"], arrays["range.losses"] = kept.range_test["lrs"], kept.range_test["losses"]
+        meta["range_test"] = {k: kept.range_test[k] for k in ("seconds", "setup")}
     return data.weights_bytes(arrays, meta)
+
+
+def _sweep_meta(run: sweeps.SweepRun, arrays: dict) -> dict:
+    snapshot = run.worker.snapshot
+    for i, view in enumerate(snapshot.view.runs):
+        arrays[f"sweep.{i}"] = state_bytes(view.state(), run.data_name)
+    return dict(number=run.number, data_key=run.data_key, data_name=run.data_name, config=run.config.to_dict(),
+                budget_kind=run.budget_kind, budget=run.budget, runs=snapshot.view.size, training=snapshot.active,
+                finished=run.finished(), recorded=run.recorded, elapsed=run.elapsed())
+
+
+def _pair_meta(pair: pairs.Comparison, arrays: dict) -> dict:
+    snapshot = pair.worker.snapshot
+    for i, view in enumerate(snapshot.view):
+        arrays[f"pair.{i}"] = state_bytes(view.state(), "pair")
+    return dict(settings=pair.settings.to_dict(), training=snapshot.active)
 
 
 def parse(payload: bytes) -> Saved:
@@ -71,8 +211,7 @@ def parse(payload: bytes) -> Saved:
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise ValueError("it is not a digit-lab session of this version")
     try:
-        run_arrays, run_meta = data.load_weights(arrays["run"].astype(np.uint8).tobytes(), name="its run")
-        run = RunState.from_arrays(run_arrays, run_meta)
+        run = read_state(arrays["run"], "its run")
         fields, table, start = meta["fields"], arrays["history"], 0
         history = runs.RunHistory()
         for rec in meta["records"]:
@@ -86,10 +225,20 @@ def parse(payload: bytes) -> Saved:
                                                failure, weights, id=int(rec["id"])))
         history.next_id = int(meta["next_id"])
         values = {k: meta["values"][k] for k in settings.DEFAULTS}
-        data_key = str(meta["data_key"])
+        sweep = pair = range_test = None
+        if meta.get("sweep"):
+            sweep = {**meta["sweep"], "states": [read_state(arrays[f"sweep.{i}"], "its sweep")
+                                                 for i in range(int(meta["sweep"]["runs"]))]}
+        if meta.get("pair"):
+            pair = {**meta["pair"], "states": [read_state(arrays[f"pair.{i}"], "its pair") for i in range(2)]}
+        if meta.get("range_test"):
+            range_test = {**meta["range_test"], "lrs": np.asarray(arrays["range.lrs"], dtype=float),
+                          "losses": np.asarray(arrays["range.losses"], dtype=float)}
+        saved = Saved(run, str(meta["data_key"]), values, history, meta.get("owner"), bool(meta.get("training")),
+                      sweep, pair, range_test)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise ValueError(f"its contents are damaged ({type(error).__name__}: {error})") from None
-    return Saved(run, data_key, values, history)
+    return saved
 
 
 # ----- a run back into the session ------------------------------------------------------------------
@@ -122,12 +271,21 @@ def settings_of(run: RunState) -> dict:
 
 
 def restore() -> None:
-    """Once per session, before the sidebar: bring back the run the URL's `?run=` names, or say why not."""
+    """Once per session, before the sidebar: bring back the run the URL's `?run=` names, or say why not.
+
+    The owner's browser gets its own run back under the same id (the live one when this server
+    holds it); anyone else gets a copy.
+    """
     if st.session_state.get(RESTORED_KEY):
         return
     st.session_state[RESTORED_KEY] = True
     run_id = st.query_params.get("run")
     if run_id is None:
+        return
+    owner = owner_hash()
+    live = registry().kept.get(run_id) if valid_id(run_id) else None
+    if live is not None and live.owner == owner and live.lab.data_key in DATA_KEYS:
+        reattach(live)
         return
     payload = store().load(run_id) if valid_id(run_id) else None
     try:
@@ -142,13 +300,67 @@ def restore() -> None:
             raise ValueError(f"its data ({saved.data_key}) is not downloaded on this server") from None
         st.session_state["data_source"] = saved.data_key
         lab = resume(saved.run, saved.data_key, dataset, saved.values)
+        restore_others(saved, lab)
     except ValueError as error:
         del st.query_params["run"]
         st.session_state["restore_notice"] = f"The run in this link could not be restored: {error}. A fresh run starts."
         return
     st.session_state[runs.HISTORY_KEY] = saved.history
-    st.session_state[ORIGIN_KEY] = run_id  # a copy: the first save goes to an id of this session's own
-    lab.notice = f"Restored the run at iteration {lab.trainer.iteration:,}."
+    mine = saved.owner is not None and saved.owner == owner
+    if mine:  # the owner's own run carries on under its id (a run the server lost while training trains on)
+        st.session_state[ID_KEY] = run_id
+        if saved.training:
+            lab.worker.send(Start())
+    lab.notice = (f"Restored {'your' if mine else 'a copy of the'} run at iteration {lab.now.iteration:,}"
+                  + ("" if mine else ": changes go to a link of your own") + ".")
+
+
+def restore_others(saved: Saved, lab: state.Lab) -> None:
+    """The saved sweep, notebook pair and range test back into the session (trained on as they were)."""
+    split = lab.split
+    if saved.sweep is not None:
+        meta = saved.sweep
+        sweep = Sweep.from_states(meta["states"], split.X_train, split.y_train, split.X_dev, split.y_dev)
+        config = TrainConfig.from_dict(meta["config"])
+        run = sweeps.make(config, sweep.lrs, split, int(meta["number"]), meta["data_key"], meta["data_name"],
+                          meta["budget_kind"], float(meta["budget"]), sweep=sweep, start=bool(meta["training"]))
+        run.recorded, run.started = bool(meta["recorded"]), time.time() - float(meta["elapsed"])
+        if meta["finished"] and not run.worker.finished():
+            sweeps.finish(run)  # it was stopped by hand
+        st.session_state[sweeps.SWEEP_KEY] = run
+    if saved.pair is not None:
+        meta = saved.pair
+        pair_settings = pairs.PairSettings.from_dict(meta["settings"])
+        X, y = split.X_train[:, :pair_settings.rows], split.y_train[:pair_settings.rows]
+        trainers = tuple(Trainer.from_state(s, X, y, split.X_dev, split.y_dev) for s in meta["states"])
+        pair = pairs.build(pair_settings, split, trainers)
+        if meta["training"]:
+            pair.worker.send(Start())
+        st.session_state[pairs.PAIR_KEY] = pair
+    if saved.range_test is not None:
+        st.session_state[RANGE_KEY] = {**saved.range_test, "suggestion": suggest_lr(saved.range_test["lrs"],
+                                                                                     saved.range_test["losses"])}
+
+
+def reattach(kept: Kept) -> None:
+    """This session takes over the live runs of `kept` (the owner's reload): same id, nothing lost."""
+    st.session_state[ID_KEY] = kept.run_id
+    st.session_state[state.LAB_KEY] = kept.lab
+    st.session_state[runs.HISTORY_KEY] = kept.history
+    st.session_state["data_source"] = kept.lab.data_key
+    for key, value in kept.values.items():
+        if key != "lr":
+            st.session_state[key] = value  # the widgets show the run's settings (set before they are drawn)
+    alpha.init(kept.values.get("lr"))
+    if kept.sweep is not None:
+        st.session_state[sweeps.SWEEP_KEY] = kept.sweep
+    if kept.pair is not None:
+        st.session_state[pairs.PAIR_KEY] = kept.pair
+    if kept.range_test is not None:
+        st.session_state[RANGE_KEY] = kept.range_test
+    lab = kept.lab
+    lab.notice = (f"Back to your run at iteration {lab.now.iteration:,}"
+                  + (", still training." if lab.running else "."))
 
 
 def show_notice() -> None:
@@ -158,39 +370,96 @@ def show_notice() -> None:
         st.warning(notice, icon=":material/history:")
 
 
-# ----- saving --------------------------------------------------------------------------------------
+# ----- the owner ----------------------------------------------------------------------------------
+def owner_token() -> str:
+    """This browser's owner token: its cookie's, else a new one (`owner_cookie` sets the cookie)."""
+    cookie = st.context.cookies.get(OWNER_COOKIE)
+    if valid_id(cookie):
+        return cookie
+    return st.session_state.setdefault(TOKEN_KEY, new_id())
+
+
+def owner_hash() -> str:
+    """What a saved session records of its owner: the SHA-256 of the token, never the token."""
+    return hashlib.sha256(owner_token().encode()).hexdigest()
+
+
+_COOKIE_JS = """
+// Sets the owner cookie once (the token comes from the server); no other effect, nothing drawn.
+export default function ({ data }) {
+  const token = data && data.token;
+  if (typeof token !== "string" || !/^[0-9a-f]{32}$/.test(token)) return;
+  if (document.cookie.split("; ").some((c) => c.startsWith("NAME="))) return;
+  document.cookie = `NAME=${token}; path=/; max-age=31536000; SameSite=Lax`;
+}
+""".replace("NAME", OWNER_COOKIE)
+
+
+def owner_cookie() -> None:
+    """Give this browser its owner cookie if it has none (a reload then proves it made its runs)."""
+    if valid_id(st.context.cookies.get(OWNER_COOKIE)):
+        return
+    _cookie_setter()(key="owner_cookie", data={"token": owner_token()}, height=0)
+
+
+@st.cache_resource(show_spinner=False)
+def _cookie_setter():
+    return st.components.v2.component("digit_lab_owner_cookie", js=_COOKIE_JS)
+
+
+# ----- keeping ------------------------------------------------------------------------------------
 def store() -> RunStore:
     """The run store (folder and size bound from the environment: $DIGIT_LAB_RUNS, $DIGIT_LAB_RUNS_MAX_MB)."""
     return RunStore()
 
 
-def save(lab: state.Lab) -> str | None:
-    """Save the session's run and history now; returns its run id (None when the disk refused)."""
+class Watcher:
+    """One browser session watching kept sessions; released by Streamlit when the session ends."""
+
+    def __init__(self):
+        self.kept: list[Kept] = []
+
+
+def _released(watcher: Watcher) -> None:
+    """The browser session ended (tab closed, or a reload's old session): its runs lose a watcher."""
+    for kept in watcher.kept:
+        kept.watchers.discard(id(watcher))
+        kept.left_at = time.monotonic()
+        for worker in kept.workers():
+            worker.detach(id(watcher))
+
+
+@st.cache_resource(scope="session", on_release=_released, show_spinner=False)
+def watcher() -> Watcher:
+    """This browser session's watcher."""
+    return Watcher()
+
+
+def kept_now() -> Kept:
+    """This session's entry in the registry, made on first use (under the link's id, or a new one)."""
     run_id = st.session_state.get(ID_KEY)
     if run_id is None:
         run_id = st.session_state[ID_KEY] = new_id()
-    try:
-        store().save(run_id, session_bytes(lab, runs.session_history(), settings.current_values()))
-    except OSError as error:  # a full or read-only disk must not stop training
-        _LOG.warning("could not save run %s: %s", run_id, error)
-        return None
-    st.session_state[SAVED_KEY] = fingerprint(lab)
-    return run_id
-
-
-def fingerprint(lab: state.Lab) -> tuple:
-    """What a save depends on, cheaply: a different fingerprint means the saved bytes are stale."""
-    history = runs.session_history()
-    trainer = lab.trainer
-    return (id(trainer), trainer.iteration, tuple(trainer.lr_changes[-1]), history.next_id, len(history),
-            tuple(sorted(settings.current_values().items())))
+    kept = registry().kept.get(run_id)
+    if kept is None:
+        kept = registry().kept[run_id] = Kept(run_id, owner_hash(), state.get(), runs.session_history(),
+                                              settings.current_values())
+    return kept
 
 
 def keep(lab: state.Lab) -> None:
-    """End of a full run: save when something changed, put the id in the URL, save while running."""
-    lab.run.autosave, lab.run.save_every = (lambda: save(lab)), SAVE_EVERY
-    if st.session_state.get(SAVED_KEY) != fingerprint(lab) or ID_KEY not in st.session_state:
-        save(lab)
-    run_id = st.session_state.get(ID_KEY)
-    if run_id and st.query_params.get("run") != run_id:
-        st.query_params["run"] = run_id
+    """End of a full run: the registry holds what the session has now, its pages watch it, it is saved
+    when anything changed (and by the saver while it trains), and the URL carries its id."""
+    sweeps.record(sweeps.get())
+    kept = kept_now()
+    kept.lab, kept.history, kept.values = lab, runs.session_history(), settings.current_values()
+    kept.sweep, kept.pair, kept.range_test = sweeps.get(), pairs.get(), st.session_state.get(RANGE_KEY)
+    me = watcher()
+    if kept not in me.kept:
+        me.kept.append(kept)
+    kept.watchers.add(id(me))
+    for worker in kept.workers():
+        worker.attach(id(me))
+    kept.save(store())
+    if st.query_params.get("run") != kept.run_id:
+        st.query_params["run"] = kept.run_id

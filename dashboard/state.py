@@ -1,9 +1,10 @@
 """Everything one browser session keeps between reruns about its run: `st.session_state["lab"]`.
 
-A `Lab` holds the current run (a `core.Trainer` driven by a `live.Run`), the data it trains on
-and the messages of the latest full run. The data arrays are shared, read-only objects from
-`st.cache_resource`; a Lab only refers to them. A new run is always a new Lab, stored in one
-assignment, so a tick in flight finishes drawing the old one.
+A `Lab` holds the current run (a `core.Trainer` owned by a server-side `dashboard.worker.Worker`),
+the data it trains on and the messages of the latest full run. Pages never touch the Trainer:
+they read `lab.now`, the run as the worker last published it, and send commands. The data arrays
+are shared, read-only objects from `st.cache_resource`; a Lab only refers to them. A new run is
+always a new Lab (and a new worker), stored in one assignment.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from core import TrainConfig, Trainer
-from dashboard import live, runs
+from core.view import RunView
+from dashboard import runs
+from dashboard.worker import Close, Snapshot, StopAt, Worker
 from data import Dataset, Split
 
 LAB_KEY = "lab"
 
 
-@dataclass(eq=False)  # compared by identity: fields hold arrays and a lock
+@dataclass(eq=False)  # compared by identity: holds a worker
 class Lab:
     """One session's run, its data and messages."""
 
-    run: live.Run  # its engine is the Trainer
-    config: TrainConfig  # as built from the settings (α may have moved since: the trainer's lr_changes)
+    worker: Worker  # its engine is the Trainer; it publishes RunViews
+    config: TrainConfig  # as built from the settings (α may have moved since: the run's lr_changes)
     data_key: str  # "sample", "mnist", "fashion-mnist" or "upload:<file id>"
     dataset: Dataset
     split: Split
@@ -34,13 +37,19 @@ class Lab:
     bad_uploads: dict[str, str] = field(default_factory=dict)  # file id -> parse error, so it is not re-read
 
     @property
-    def trainer(self) -> Trainer:
-        """The run's Trainer."""
-        return self.run.engine
+    def snapshot(self) -> Snapshot:
+        """The worker's latest publication: status, progress and the run's view."""
+        return self.worker.snapshot
+
+    @property
+    def now(self) -> RunView:
+        """The run as the worker last published it."""
+        return self.worker.snapshot.view
 
     @property
     def running(self) -> bool:
-        return self.run.running
+        """Training now (Start, or the steps of a Step)."""
+        return self.worker.snapshot.active
 
     @property
     def run_key(self) -> tuple:
@@ -49,12 +58,12 @@ class Lab:
 
     def stop_at(self) -> int | None:
         """The iteration at which Start stops, or None."""
-        return self.run.stop_at
+        return self.config.iterations
 
     def set_stop(self, config: TrainConfig) -> None:
         """Take the live settings (stop-at) of `config`: same run, new stop."""
         self.config = config
-        self.run.stop_at = config.iterations
+        self.worker.send(StopAt(config.iterations), wait=1.0)
 
 
 def run_key(data_key: str, config: TrainConfig) -> tuple:
@@ -67,12 +76,17 @@ def get() -> Lab | None:
     return st.session_state.get(LAB_KEY)
 
 
+def train_worker(trainer: Trainer, stop_at: int | None) -> Worker:
+    """A worker for the Train view's run: it publishes run 0 as a RunView."""
+    return Worker(trainer, RunView.of, stop_at=stop_at)
+
+
 def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, params=None,
             trainer: Trainer | None = None) -> Lab:
     """Make a new run (a fresh Trainer, or `trainer`) this session's Lab, keeping its messages.
 
-    The replaced run joins the session's run history. The Trainer itself has no stop: the
-    stop-at iteration is a live setting the `live.Run` applies.
+    The replaced run joins the session's run history and its worker closes. The Trainer itself
+    has no stop: the stop-at iteration is a live setting the worker applies.
     Raises: ValueError from the Trainer (for example weights that do not fit the settings).
     """
     if trainer is None:
@@ -81,13 +95,13 @@ def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, 
     else:
         trainer.set_stop(None)
     old = get()
-    lab = Lab(live.Run(trainer, stop_at=config.iterations), config, data_key, dataset, split)
+    lab = Lab(train_worker(trainer, config.iterations), config, data_key, dataset, split)
     if old is not None:
-        old.run.pause()  # a tick in flight finishes first
+        old.worker.send(Close(), wait=1.0)  # a slice in flight finishes first
         lab.bad_uploads, lab.notice = old.bad_uploads, old.notice
         lab.settings_error, lab.weights_error = old.settings_error, old.weights_error
         runs.record_replaced(old)  # the replaced run joins the session's run history
-    st.session_state[LAB_KEY] = lab  # one assignment: a tick in flight keeps drawing the old run
+    st.session_state[LAB_KEY] = lab  # one assignment
     return lab
 
 

@@ -1,9 +1,10 @@
 """The session's learning-rate sweep: N runs that differ only in α, raced live (`core.sweep.Sweep`).
 
-A `SweepRun` is the sweep, what it trains on and its budget; its `live.Run` applies the budget
-(iterations as the stop-at iteration, seconds as the training-time limit). When it finishes its
-runs join the session's run history once; the best can become the Train view's run. Streamlit
-is touched only through `st.session_state` (`get`, `start`); everything else is plain Python.
+A `SweepRun` is the sweep, what it trains on and its budget; a server-side worker trains it and
+applies the budget (iterations as the stop-at iteration, seconds as the training-time limit), so
+it goes on whatever the page does. When it has finished, its runs join the session's run history
+once (`record`, on the next full run of any view); the best can become the Train view's run.
+Streamlit is touched only through `st.session_state` (`get`, `start`); everything else is plain Python.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
 from core import TrainConfig, Trainer
 from core.sweep import Sweep, log_spaced, lr_range_test, suggest_lr
-from dashboard import alpha, live, runs, state
+from core.view import StackView
+from dashboard import alpha, runs, state
+from dashboard.worker import CLOSED, FINISHED, Close, Pause, StopAt, Worker
 from dashboard.urlstate import LR_HIGH, LR_LOW, shown
 from dashboard.state import Lab
 from data import Split
 
 SWEEP_KEY = "sweep"
-RUN_TIME = 0.4  # longer than the Train view's: N runs per step, and two charts of N curves to draw
 MAX_RATES = 12
 DEFAULT_RATES = log_spaced(0.01, 3.0, 7)
 BUDGETS = {"iterations": (1, 100_000, 200, 50), "seconds": (1, 600, 20, 5)}  # min, max, default, step
@@ -33,26 +35,33 @@ BUDGETS = {"iterations": (1, 100_000, 200, 50), "seconds": (1, 600, 20, 5)}  # m
 class SweepRun:
     """A sweep, what it trains on and its budget; kept in st.session_state["sweep"]."""
 
-    run: live.Run  # its engine is the Sweep
+    worker: Worker  # its engine is the Sweep; it publishes a StackView
     number: int  # 1, 2, ... within the session
     data_key: str
     data_name: str
     config: TrainConfig  # the Train view's settings when it started (α aside)
     budget_kind: str  # "iterations" or "seconds" (of training)
     budget: float
+    started: float = field(default_factory=time.time)  # wall clock (for "elapsed")
     recorded: bool = False
 
     @property
-    def sweep(self) -> Sweep:
-        return self.run.engine
+    def sweep(self) -> StackView:
+        """Every run of the sweep as the worker last published it."""
+        return self.worker.snapshot.view
 
     @property
     def running(self) -> bool:
-        return self.run.running
+        return self.worker.snapshot.active
 
     def finished(self) -> bool:
-        """Every run failed or the budget is spent."""
-        return self.run.finished()
+        """Every run failed, the budget is spent, or it was stopped."""
+        return self.worker.snapshot.status in (FINISHED, CLOSED)
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds from its start to its last publication (or now, while it runs)."""
+        end = time.time() if self.running else self.worker.snapshot.at
+        return max(0.0, end - self.started)
 
     def best(self, metric: str) -> int | None:
         """The best run by a metric (dev_acc, dev_loss), or None."""
@@ -60,15 +69,14 @@ class SweepRun:
 
 
 def make(config: TrainConfig, rates: list[float], split: Split, number: int, data_key: str, data_name: str,
-         budget_kind: str, budget: float) -> SweepRun:
-    """A new sweep of `rates` on the split, going (its first tick trains)."""
-    sweep = Sweep(config.with_(iterations=None), rates, split.X_train, split.y_train, split.X_dev,
-                  split.y_dev)
+         budget_kind: str, budget: float, sweep: Sweep | None = None, start: bool = True) -> SweepRun:
+    """A sweep of `rates` on the split (or `sweep`, restored), going unless `start` is False."""
+    if sweep is None:
+        sweep = Sweep(config.with_(iterations=None), rates, split.X_train, split.y_train, split.X_dev, split.y_dev)
     iterations = budget_kind == "iterations"
-    run = live.Run(sweep, stop_at=int(budget) if iterations else None, time_limit=None if iterations else budget,
-                   run_time=RUN_TIME)
-    run.start()
-    return SweepRun(run, number, data_key, data_name, config, budget_kind, budget)
+    worker = Worker(sweep, StackView.of, stop_at=int(budget) if iterations else None,
+                    time_limit=None if iterations else budget, start=start)
+    return SweepRun(worker, number, data_key, data_name, config, budget_kind, budget)
 
 
 def parse_rates(text: str) -> list[float]:
@@ -93,13 +101,20 @@ def parse_rates(text: str) -> list[float]:
 
 
 def finish(sweep_run: SweepRun) -> None:
-    """Stop a sweep for good and put its runs in the run history (once)."""
-    sweep_run.run.end()
-    with sweep_run.run.lock:
-        if not sweep_run.recorded and sweep_run.sweep.iteration > 0:
-            for record in runs.from_sweep(sweep_run.sweep, sweep_run.data_name, f"sweep {sweep_run.number}"):
-                runs.session_history().add(record)
-        sweep_run.recorded = True
+    """Stop a sweep where it is (its runs join the history on the next `record`)."""
+    worker = sweep_run.worker
+    worker.send(Pause(), wait=1.0)
+    worker.send(StopAt(worker.snapshot.iteration), wait=1.0)  # stopped for good: Start finds it finished
+
+
+def record(sweep_run: SweepRun | None) -> None:
+    """Put a finished sweep's runs in the session's run history, once."""
+    if sweep_run is None or sweep_run.recorded or sweep_run.running or not sweep_run.finished():
+        return
+    sweep_run.recorded = True
+    if sweep_run.sweep.iteration > 0:
+        for record_ in runs.from_sweep(sweep_run.sweep, sweep_run.data_name, f"sweep {sweep_run.number}"):
+            runs.session_history().add(record_)
 
 
 def get() -> SweepRun | None:
@@ -110,10 +125,12 @@ def get() -> SweepRun | None:
 def start(rates: list[float], budget_kind: str, budget: float) -> SweepRun:
     """A new sweep on the Train view's data and settings; the Train run pauses (it would share the CPU)."""
     lab = state.get()
-    lab.run.pause()
+    lab.worker.send(Pause(), wait=1.0)
     old = get()
     if old is not None:
         finish(old)
+        record(old)
+        old.worker.send(Close())
     new = make(lab.config, rates, lab.split, (old.number if old else 0) + 1, lab.data_key, lab.dataset.name,
                budget_kind, budget)
     st.session_state[SWEEP_KEY] = new
@@ -130,9 +147,8 @@ def continue_best(sweep_run: SweepRun, lab: Lab) -> Lab:
     """The sweep's best run (dev accuracy) becomes the Train view's run, exactly where the sweep has it; α follows."""
     best, split = sweep_run.best("dev_acc"), lab.split
     finish(sweep_run)
-    with sweep_run.run.lock:
-        trainer = Trainer.from_state(sweep_run.sweep.state(best), split.X_train, split.y_train, split.X_dev,
-                                     split.y_dev)
+    record(sweep_run)
+    trainer = Trainer.from_state(sweep_run.sweep.state(best), split.X_train, split.y_train, split.X_dev, split.y_dev)
     new = state.install(lab.config.with_(lr=trainer.lr), lab.data_key, lab.dataset, lab.split, trainer=trainer)
     alpha.set_lr(trainer.lr)
     return new

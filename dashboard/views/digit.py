@@ -42,7 +42,7 @@ def render() -> None:
 # ----- the image ----------------------------------------------------------------------------------
 def dev_image(lab: Lab) -> None:
     """Pick a dev image by index or among the Train view's mistakes, and show its way through the network."""
-    d = lab.trainer.y_dev.size
+    d = lab.now.y_dev.size
     if st.session_state.get("digit_index", 0) >= d:  # the dev set shrank since: start over
         st.session_state["digit_index"] = 0
     left, right = st.columns([1, 3.2], gap="medium")
@@ -52,15 +52,15 @@ def dev_image(lab: Lab) -> None:
         st.plotly_chart(math_charts.image_figure(lab.split.X_dev[:, i], f"Input x: dev image {i}", height=240),
                         key="digit_input", config=CONFIG)
     with right:
-        explanation(lab, lab.trainer.X_dev[:, i], true_label=int(lab.trainer.y_dev[i]))
+        explanation(lab, lab.now.X_dev[:, i], true_label=int(lab.now.y_dev[i]))
 
 
 def mistake_picker(lab: Lab) -> None:
     """A list of the mistakes the Train view's gallery shows (same digit filters); choosing one shows it."""
-    preds, probs = lab.trainer.dev_predictions()
+    preds, probs = lab.now.dev_predictions()
     true, pred = st.session_state.get("gallery_filter", (train.ANY, train.ANY))
-    picked, _ = train.mistakes(lab.trainer.y_dev, preds, probs, true, pred)
-    y = lab.trainer.y_dev
+    picked, _ = train.mistakes(lab.now.y_dev, preds, probs, true, pred)
+    y = lab.now.y_dev
     st.selectbox("…or a mistake from the Train view's gallery", [int(i) for i in picked], index=None,
                  format_func=lambda i: f"#{i}: a {y[i]} taken for a {preds[i]} ({probs[preds[i], i]:.0%})",
                  key="digit_mistake", on_change=_mistake_chosen, placeholder=f"{len(picked)} mistakes",
@@ -107,8 +107,8 @@ def drawing_input(image: np.ndarray) -> np.ndarray:
 # ----- its way through the network --------------------------------------------------------------------
 def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
     """Prediction, probabilities, hidden activations and contributions for one input x (784,)."""
-    params = lab.trainer.params
-    e = explain(params, x, lab.trainer.config.activation)
+    params = lab.now.params
+    e = explain(params, x, lab.now.config.activation)
     k = e.prediction
     cells = st.columns([1, 1, 1, 2.4], vertical_alignment="center")
     cells[0].metric("Prediction", str(k))
@@ -116,7 +116,7 @@ def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
     if true_label is not None:
         cells[2].metric("True label", str(true_label), delta="right" if k == true_label else "wrong",
                         delta_color="normal" if k == true_label else "inverse", delta_arrow="off")
-    cells[3].caption(f"Network at iteration {lab.trainer.iteration:,} of the Train view's run "
+    cells[3].caption(f"Network at iteration {lab.now.iteration:,} of the Train view's run "
                      f"(h = {params.hidden}). Probabilities = softmax(Z2): they sum to {e.probs.sum():.3f}.")
     left, right = st.columns(2)
     left.plotly_chart(math_charts.bars_figure(e.probs, [str(d) for d in range(10)], "Probabilities A2 = softmax(Z2)",
@@ -140,7 +140,7 @@ def pixel_map(lab: Lab, x: np.ndarray, predicted: int) -> None:
                                   key="digit_map_k", persist_state="page",
                                   help="The predicted digit, or any other: what would make it a 9?")
     k = predicted if choice in (None, PREDICTED) else int(choice)
-    grid = score_gradient(lab.trainer.params, x, k, lab.trainer.config.activation)
+    grid = score_gradient(lab.now.params, x, k, lab.now.config.activation)
     left, right = st.columns([1, 2], vertical_alignment="center")
     left.plotly_chart(math_charts.tiles_figure(grid.reshape(1, 784), f"∂Z2[{k}]/∂x: digit {k}'s score", cols=1,
                                                height=300), key="digit_pixel_map", config=CONFIG)
@@ -149,7 +149,7 @@ def pixel_map(lab: Lab, x: np.ndarray, predicted: int) -> None:
                   "dx = W1ᵀ·dZ1. Red: more ink on that pixel raises the score; blue: it lowers it; white: no "
                   "effect at this image."
                   + (" Hidden neurons that are off for this image (ReLU at 0) pass nothing back."
-                     if lab.trainer.config.activation == "relu" else ""))
+                     if lab.now.config.activation == "relu" else ""))
 
 
 # ----- weight replay ------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def frames(trainer) -> list[tuple[int, np.ndarray]]:
 def replay(lab: Lab) -> None:
     """A scrubber over the W1 snapshots the trainer kept (log-spaced) and the current W1, drawing every neuron's."""
     st.markdown("#### Weight replay: how each hidden neuron's W1 grew")
-    snapshots = frames(lab.trainer)
+    snapshots = frames(lab.now)
     iterations = [it for it, _ in snapshots]
     if len(iterations) < 2:
         st.caption("Only the initial weights so far: train in the Train view, then come back to replay.")
@@ -179,8 +179,8 @@ def replay(lab: Lab) -> None:
     figure.update_layout(title=dict(text=f"W1 at iteration {chosen:,}: one 28x28 tile per hidden neuron "
                                          "(red: pixel pushes the neuron up, blue: down)"))
     st.plotly_chart(figure, key="digit_replay_chart", config=CONFIG)
-    if lab.trainer.params.hidden > REPLAY_TILES:
-        st.caption(f"The first {REPLAY_TILES} of {lab.trainer.params.hidden} neurons.")
+    if lab.now.params.hidden > REPLAY_TILES:
+        st.caption(f"The first {REPLAY_TILES} of {lab.now.params.hidden} neurons.")
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)

@@ -42,7 +42,7 @@ def history_section(lab: Lab) -> None:
         st.caption("No finished runs yet. The Train view's runs appear here when they are replaced (Reset, new "
                    "settings, a sweep run continued), next to the current run, and so does every sweep run.")
         return
-    records = [*history.runs, runs.from_trainer(lab.trainer, lab.dataset.name, live=True)]
+    records = [*history.runs, runs.from_trainer(lab.now, lab.dataset.name, live=True)]
     ids = [r.id for r in records]
     if st.session_state.get(TABLE_IDS_KEY) != ids:  # rows moved: select the same runs at their new places
         chosen = st.session_state.get(SELECTED_KEY, [])
@@ -77,7 +77,7 @@ def selected_records(history: runs.RunHistory, selected: list[int]) -> list[runs
     lab = state.get()
     stored = history.get([i for i in selected if i != runs.LIVE_ID])
     stored.sort(key=lambda r: r.id)
-    live = [runs.from_trainer(lab.trainer, lab.dataset.name, live=True)] if runs.LIVE_ID in selected else []
+    live = [runs.from_trainer(lab.now, lab.dataset.name, live=True)] if runs.LIVE_ID in selected else []
     return stored + live
 
 
@@ -127,7 +127,7 @@ def one_run_weights(history: runs.RunHistory, selected: list[int]):
         return None
     if selected[0] == runs.LIVE_ID:
         lab = state.get()
-        return lambda: lab.run.at_one_moment(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
+        return lambda: export.weights_npz(lab.now, lab.dataset.name)
     found = history.get(selected)
     if not found or found[0].weights is None:
         return None

@@ -46,7 +46,7 @@ def render() -> None:
         X, y = lab.split.X_train[:, :m], lab.split.y_train[:m]
     part = right.segmented_control("Show", PARTS, default=PARTS[0], key="math_part", persist_state="page",
                                    required=True)
-    params, quirks = lab.trainer.params, lab.trainer.quirks
+    params, quirks = lab.now.params, lab.now.quirks
     T = step_tensors(params, X.astype(params.dtype), y, quirks, lab.config.activation)
     st.caption(shapes_line(T, params.hidden) + (f" · notebook quirks on: {quirks_on(quirks)}" if quirks.any else ""))
     {PARTS[0]: forward_part, PARTS[1]: backward_part, PARTS[2]: update_part, PARTS[3]: check_part}[part](lab, T)
@@ -99,7 +99,7 @@ def forward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """Z1, A1, Z2, A2 (and X itself)."""
     softmax_note = ("The notebook computes e^Z2 without first subtracting the column's largest Z2: the same "
                     "numbers until a logit passes ~709, then exp overflows to inf and the result is NaN."
-                    if lab.trainer.quirks.unshifted_softmax else
+                    if lab.now.quirks.unshifted_softmax else
                     "Computed as e^(Z2 − max Z2) / Σ e^(Z2 − max Z2): the same value, but it cannot overflow.")
     rows = [
         ("X", r"X = \text{pixels} / 255", "The input: one column of 784 pixel values per image (0 = black, 1 = ink).",
@@ -116,7 +116,7 @@ def forward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
 
 def backward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """Y, dZ2, dW2, db2, dZ1, dW1, db1."""
-    quirks = lab.trainer.quirks
+    quirks = lab.now.quirks
     k = one_over_m(quirks)
     m_note = (f" The notebook divides by {quirks.global_m:,} (a global row count), not by this batch's "
               f"m = {T['X'].shape[1]:,}: every gradient comes out {T['X'].shape[1] / quirks.global_m:.3g}× too small."
@@ -144,7 +144,7 @@ def backward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
 
 def update_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """W -= α·dW, and how big that step is next to the weights."""
-    trainer = lab.trainer
+    trainer = lab.now
     lr = trainer.current_lr()
     left, right = st.columns([1, 1.6], gap="medium")
     with left:
@@ -179,7 +179,7 @@ def relative_steps(params: dict[str, np.ndarray], T: dict[str, np.ndarray], lr: 
 def check_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """Backprop's gradients against central differences, on a small batch of training rows."""
     X, y = lab.split.X_train[:, :CHECK_ROWS], lab.split.y_train[:CHECK_ROWS]
-    errors = gradient_check(lab.trainer.params, X, y, activation=lab.config.activation)
+    errors = gradient_check(lab.now.params, X, y, activation=lab.config.activation)
     left, right = st.columns([1.4, 1], gap="medium")
     with left:
         st.latex(r"\frac{\partial L}{\partial w} \approx \frac{L(w + \varepsilon) - L(w - \varepsilon)}"

@@ -1,8 +1,8 @@
 """The "Notebook vs corrected" view: the notebook's network and the corrected one, trained side by side.
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
-rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/pair.py, driven by
-`live.fragment`). Each of the notebook's quirks has a checkbox (they build the notebook side's
+rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/pair.py: a server-side worker trains them,
+`live.fragment` draws its snapshots). Each of the notebook's quirks has a checkbox (they build the notebook side's
 `Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
 flipped alone, on request. This file only lays out and draws.
 """
@@ -18,6 +18,7 @@ from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
 from dashboard import live, math_charts, pair as pairs, state, words
 from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
+from dashboard.worker import Pause, Start, Step, Worker
 from data import Split
 
 LABEL = "Notebook vs corrected"
@@ -25,6 +26,7 @@ PAIR_KEY = pairs.PAIR_KEY
 EFFECTS_KEY = "notebook_effects"
 LINEAR_KEY = "notebook_linear"
 RUNS = ("notebook", "corrected")  # the order of Comparison.trainers
+COMMAND_WAIT = 1.0  # seconds a click waits for the worker to apply its command
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def render() -> None:
         quirk_switches()
         corrected_options()
     with right:
-        live.fragment(_run, body, key="notebook_live")
+        live.fragment(_worker, body, key="notebook_live")
     effects_section(lab, settings)
     linear_section(lab, settings)
 
@@ -166,11 +168,11 @@ def why_alpha_worked(settings: PairSettings) -> str:
 def controls(pair: Comparison) -> None:
     """Start / Pause / Step 10 / Reset for both runs together."""
     cols = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
-    cols[0].button("Start", key="nb_start", type="primary", on_click=lambda: pairs.get().run.start(),
+    cols[0].button("Start", key="nb_start", type="primary", on_click=_send, args=(Start(),),
                    width="stretch", disabled=pair.running or pair.done)
-    cols[1].button("Pause", key="nb_pause", on_click=lambda: pairs.get().run.pause(), width="stretch",
+    cols[1].button("Pause", key="nb_pause", on_click=_send, args=(Pause(),), width="stretch",
                    disabled=not pair.running)
-    cols[2].button("Step 10", key="nb_step10", on_click=lambda: pairs.get().run.step(10), width="stretch",
+    cols[2].button("Step 10", key="nb_step10", on_click=_send, args=(Step(10),), width="stretch",
                    disabled=pair.done)
     cols[3].button("Reset", key="nb_reset", on_click=pairs.reset, width="stretch",
                    help="Both runs back to iteration 0.")
@@ -180,9 +182,14 @@ def controls(pair: Comparison) -> None:
                       f"training rows, {pair.split.y_dev.size:,} dev rows")
 
 
-def _run() -> live.Run | None:
+def _worker() -> Worker | None:
     pair = pairs.get()
-    return pair.run if pair is not None else None
+    return pair.worker if pair is not None else None
+
+
+def _send(command) -> None:
+    """A button's callback: the command goes to the pair's worker (the rerun draws it applied)."""
+    pairs.get().worker.send(command, wait=COMMAND_WAIT)
 
 
 def quirk_switches() -> None:
@@ -201,7 +208,7 @@ def quirk_switches() -> None:
 
 # ----- the live fragment ------------------------------------------------------------------------------
 def body() -> None:
-    """One tick's drawing: both runs' status and overlaid curves (live.fragment then trains both)."""
+    """One tick's drawing of the latest snapshot: both runs' status and overlaid curves."""
     pair = pairs.get()
     status(pair)
     curves(pair)
@@ -282,7 +289,7 @@ def _pause_for_effects() -> None:
     """Callback: the measurement takes the server for a while, so pause the pair first."""
     pair = pairs.get()
     if pair is not None:
-        pair.run.pause()
+        pair.worker.send(Pause(), wait=COMMAND_WAIT)
 
 
 def _estimate(iterations: int) -> str:

@@ -29,7 +29,7 @@ def render() -> Lab:
         request = choose_data(lab)
         data_slot = st.container()
         st.subheader("Model and training", divider="gray")
-        settings.render(lab.trainer.m if lab else None)
+        settings.render(lab.now.m if lab else None)
     lab = apply(lab, request)
     with data_slot:
         show_data(lab)
@@ -192,7 +192,7 @@ def export_panel(lab: Lab) -> None:
     left, right = st.columns(2)
     left.download_button("Run .npz", data=lambda: run_npz(lab), file_name="digit-lab-run.npz", mime="application/octet-stream", on_click="ignore",
                          key="download_weights", width="stretch")
-    right.download_button("Metrics .csv", data=lambda: export.metrics_csv(lab.trainer),
+    right.download_button("Metrics .csv", data=lambda: export.metrics_csv(lab.now),  # the run at click time
                           file_name="digit-lab-metrics.csv", mime="text/csv", on_click="ignore",
                           key="download_metrics", width="stretch")
     take_home(lab)
@@ -203,8 +203,8 @@ def export_panel(lab: Lab) -> None:
 
 
 def run_npz(lab: Lab) -> bytes:
-    """The whole run (weights, optimizer, position, history) as a .npz, from one moment of it."""
-    return lab.run.at_one_moment(lambda: export.weights_npz(lab.trainer, lab.dataset.name))
+    """The whole run (weights, optimizer, position, history) as a .npz, from its latest snapshot."""
+    return export.weights_npz(lab.now, lab.dataset.name)
 
 
 def take_home(lab: Lab) -> None:
@@ -222,9 +222,7 @@ def run_as_code(lab: Lab, kind: str) -> bytes:
     """The run as .ipynb or .py text, made at click time from one moment of the run."""
     from dashboard import codegen  # at click time: a rerun of the sidebar does not need it
 
-    # a tick cannot step between reading the state and measuring the figures
-    recipe = lab.run.at_one_moment(lambda: codegen.recipe_from_trainer(lab.trainer, lab.dataset.source,
-                                                                       figures=True))
+    recipe = codegen.recipe_from_trainer(lab.now, lab.dataset.source, figures=True)  # one snapshot: one moment
     return (codegen.notebook_text(recipe) if kind == "ipynb" else codegen.script(recipe)).encode("utf-8")
 
 

@@ -1,7 +1,7 @@
 """The LR lab view: race learning rates from the same start, and find a range in one run.
 
 - Sweep: N runs that differ only in α (`dashboard/sweeps.py` around `core.sweep.Sweep`: same
-  initial weights, same batches) train in lockstep, live (`live.fragment`). Failed runs stop early
+  initial weights, same batches) train in lockstep on the server (a worker), drawn live (`live.fragment`). Failed runs stop early
   and say why; the best by dev accuracy can become the Train view's run.
 - Range test: one run whose α grows each step (`core.sweep.lr_range_test`) and the suggested
   range (`suggest_lr`), with a button to use it.
@@ -13,11 +13,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import alpha, lab_charts, live, state, sweeps, words
+from dashboard.session import RANGE_KEY
 from dashboard.state import Lab
 from dashboard.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
+from dashboard.worker import Worker
 
 LABEL = "LR lab"
-RANGE_KEY = "range_test"
 RANGE_STOPS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0]
 
 
@@ -28,7 +29,7 @@ def render() -> None:
                "Every run lands in the **Runs** view for comparison and export.")
     sweep_controls()
     show_message("sweep_message")
-    live.fragment(_run, sweep_live, key="sweep_live", on_finish=lambda _: sweeps.finish(sweeps.get()))
+    live.fragment(_worker, sweep_live, key="sweep_live")
     run = sweeps.get()
     left, right = st.columns([1.25, 3], vertical_alignment="center")
     with left:
@@ -39,9 +40,9 @@ def render() -> None:
     range_section(lab)
 
 
-def _run() -> live.Run | None:
+def _worker() -> Worker | None:
     run = sweeps.get()
-    return run.run if run is not None else None
+    return run.worker if run is not None else None
 
 
 def show_message(key: str) -> None:
@@ -75,7 +76,7 @@ def _continue_best() -> None:
     if not sweeps.can_continue(run, lab):
         return
     new = sweeps.continue_best(run, lab)
-    trainer = new.trainer
+    trainer = new.now
     text = (f"The sweep's best run (α = {trainer.lr:g}, dev accuracy {trainer.history.last['dev_acc']:.1%} at "
             f"iteration {trainer.iteration:,}) is now the run in the **Train** view, with α = {trainer.lr:g}. "
             f"Open the Train view and press Start to train it further.")
@@ -110,7 +111,7 @@ def sweep_controls() -> None:
 
 
 def sweep_live() -> None:
-    """One tick's drawing: status, the race's curves and the failures (live.fragment then trains)."""
+    """One tick's drawing of the latest snapshot: status, the race's curves and the failures."""
     run = sweeps.get()
     if run is None:
         st.info("Choose the rates and a budget, then **Run sweep**: the runs train side by side from the same "
@@ -129,7 +130,7 @@ def sweep_status(run: SweepRun) -> str:
     target = f" / {int(run.budget):,}" if run.budget_kind == "iterations" else ""
     cells = [
         ("Iteration", f"{sweep.iteration:,}{target}"),
-        ("Elapsed", duration(run.run.elapsed())),
+        ("Elapsed", duration(run.elapsed())),
         ("Training time", duration(sweep.seconds) + (f" / {run.budget:g} s" if run.budget_kind == "seconds" else "")),
         ("Runs going", f"{alive} / {sweep.size}" if run.running else f"{alive} ok / {sweep.size}"),
         ("Best dev acc", f"{sweep.histories[best].last['dev_acc']:.1%}" if best is not None else "–"),
@@ -152,7 +153,7 @@ BEST_NOTE = f"{lab_charts.BEST_ACC} best dev acc, {lab_charts.BEST_LOSS} best de
 def sweep_charts(run: SweepRun, split: str) -> None:
     """Loss and accuracy per α on the dev or train set ("dev", "train"), the best runs marked."""
     sweep = run.sweep
-    histories = [list(h.rows) for h in sweep.histories]  # list(): a click's run may append meanwhile
+    histories = [h.rows for h in sweep.histories]
     failures = [words.failure_short(f) if f else None for f in sweep.failures]
     x = [[r["iteration"] for r in rows] for rows in histories]
     best_acc, best_loss = run.best("dev_acc"), run.best("dev_loss")
@@ -181,7 +182,7 @@ def sweep_summary(run: SweepRun | None) -> None:
     acc, loss = sweep.histories[best_acc].last["dev_acc"], sweep.histories[best_loss].last["dev_loss"]
     st.success(f"Best by dev accuracy: **α = {sweep.lrs[best_acc]:g}** ({acc:.1%}); by dev loss: "
                f"**α = {sweep.lrs[best_loss]:g}** ({loss:.3f}). {sweep.iteration:,} iterations in "
-               f"{duration(run.run.elapsed())} ({duration(sweep.seconds)} of training).")
+               f"{duration(run.elapsed())} ({duration(sweep.seconds)} of training).")
 
 
 def continue_button(run: SweepRun | None, lab: Lab) -> None:

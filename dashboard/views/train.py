@@ -1,10 +1,11 @@
 """The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
-The live part is `live.fragment` (dashboard/live.py: ticks, budget, lock); the gradient-health
+The run trains on the server (its worker, dashboard/worker.py): the buttons send commands, and
+`live.fragment` redraws the worker's latest snapshot while the run is active. The gradient-health
 curves (only while their expander is open) and the gallery are fragments of their own, refreshed
 every HEALTH_EVERY and GALLERY_EVERY seconds while running and on every full rerun (pause, step,
-reset). Widgets inside a fragment rerun only that fragment, so moving the α slider
-reaches the trainer without interrupting the run. This file only lays out and draws.
+reset). Widgets inside a fragment rerun only that fragment, so moving the α slider reaches the
+run without interrupting it. This file only lays out and draws.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import streamlit as st
 from core import confusion_matrix, effective_lr
 from dashboard import alpha, charts, grad_charts, live, settings, state, words
 from dashboard.state import Lab
+from dashboard.worker import FINISHED, Pause, Start, Step, Worker
 
 LABEL = "Train"
 GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
@@ -29,47 +31,57 @@ TENSORS = list(grad_charts.TENSORS)  # what the tiles show: W1, dW1 (this batch)
 GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
 ANY = -1  # filter value: any digit
+COMMAND_WAIT = 1.0  # seconds a click waits for its command to apply (one slice, ~0.1 s, in practice)
+STEP_WAIT = 2.0  # seconds a Step click waits for its steps; longer ones go on while the page watches
 
 
 def render() -> None:
     """Draw the whole view (on every full rerun)."""
     lab = state.get()
     controls(lab)
-    live.fragment(_run, body, key="train")
+    live.fragment(_worker, body, key="train")
     health(lab)
     st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
 
 
-def _run() -> live.Run | None:
+def _worker() -> Worker | None:
     lab = state.get()
-    return lab.run if lab is not None else None
+    return lab.worker if lab is not None else None
+
+
+def _send(command, wait: float = COMMAND_WAIT) -> None:
+    """A button's callback: the command goes to the run's worker; the full rerun that follows
+    draws it applied (a Step that takes longer goes on while the page watches)."""
+    state.get().worker.send(command, wait=wait)
 
 
 # ----- controls (full reruns) -------------------------------------------------------------------
 def controls(lab: Lab) -> None:
     """Start / Pause / Step 1, 10, 100 / Reset."""
     cols = st.columns([1.1, 1.1, 1, 1, 1.1, 1.1, 3], vertical_alignment="center")
-    cols[0].button("Start", key="start", type="primary", on_click=lambda: state.get().run.start(), width="stretch",
-                   disabled=lab.running or not lab.run.can_run())
-    cols[1].button("Pause", key="pause", on_click=lambda: state.get().run.pause(), disabled=not lab.running,
-                   width="stretch")
+    finished = lab.snapshot.status == FINISHED
+    cols[0].button("Start", key="start", type="primary", on_click=_send, args=(Start(),), width="stretch",
+                   disabled=lab.running or finished)
+    cols[1].button("Pause", key="pause", on_click=_send, args=(Pause(),), disabled=not lab.running, width="stretch")
     for col, n in zip(cols[2:5], (1, 10, 100)):
-        col.button(f"Step {n}", key=f"step{n}", on_click=lambda n=n: state.get().run.step(n), width="stretch",
-                   disabled=lab.trainer.failure is not None)
+        col.button(f"Step {n}", key=f"step{n}", on_click=_send, args=(Step(n), STEP_WAIT), width="stretch",
+                   disabled=finished)
     cols[5].button("Reset", key="reset", on_click=lambda: state.reset(state.get(), alpha.get()), width="stretch",
                    help="New weights, same settings.")
     stop = lab.stop_at()
-    cols[6].caption((":material/play_arrow: training" if lab.running else ":material/pause: paused")
+    cols[6].caption((":material/play_arrow: training on the server" if lab.running else ":material/pause: paused")
                     + (f" · stops at iteration {stop:,}" if stop else ""))
+    if lab.snapshot.note:
+        st.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")
 
 
 # ----- the live fragment ------------------------------------------------------------------------
 def body() -> None:
-    """One tick's drawing: status, α controls, curves and weights (live.fragment then trains)."""
+    """One tick's drawing of the latest snapshot: status, α controls, curves and weights."""
     lab = state.get()
     status(lab)
     lr_controls(lab)
-    if lab.trainer.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
+    if lab.now.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
         loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
         curves(lab, loss_col, acc_col, width=300)
         with weights_col:
@@ -82,9 +94,9 @@ def body() -> None:
 
 def status(lab: Lab) -> None:
     """Iteration, epoch, training time, speed, dead neurons and the latest accuracies."""
-    trainer = lab.trainer
+    trainer = lab.now
     last = trainer.history.last
-    rate = lab.run.rate()
+    rate = lab.snapshot.rate
     cells = [
         ("Iteration", f"{trainer.iteration:,}"),
         ("Epoch", f"{trainer.epoch:,.2f}"),
@@ -99,7 +111,7 @@ def status(lab: Lab) -> None:
     if trainer.failure:
         st.error(f"Training stopped: {words.failure_text(trainer.failure)}. {words.failure_advice(trainer.failure)}",
                  icon=":material/warning:")
-    elif lab.run.at_stop():
+    elif lab.snapshot.status == FINISHED:
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
 
 
@@ -138,12 +150,12 @@ def nearest_step(lr: float) -> float:
 
 def _effective_lr(lab: Lab) -> float:
     """The step size the notebook's quirks really take with the current α and batch."""
-    return effective_lr(lab.trainer.lr, lab.trainer.batch_size, lab.trainer.quirks)
+    return effective_lr(lab.now.lr, lab.now.batch_size, lab.now.quirks)
 
 
 def curves(lab: Lab, left, right, width: int) -> None:
     """Loss and accuracy against iteration, train and dev, with the α changes marked; `width` in pixels."""
-    history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
+    history, changes = lab.now.history, list(lab.now.lr_changes)
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
     config = live.chart_config(lab.running)
     drawn = (id(lab), len(history), tuple(changes), smooth, width)  # a new evaluation or α change redraws
@@ -165,17 +177,17 @@ def weights(lab: Lab, wide: bool) -> None:
                                 help="W1: the weights. dW1: the gradient of this batch (the next step moves "
                                      "against it). ΔW1: what the last step changed. One zero-centred colour "
                                      "scale per tensor.") or TENSORS[0]
-    first_layer, output_layer = _tensors(lab.trainer, kind)
+    first_layer, output_layer = _tensors(lab.now, kind)
     if first_layer is None:
         st.caption("No step yet: dW1 and ΔW1 appear after the first update (press Step 1).")
-        first_layer, output_layer, kind = lab.trainer.params.W1, lab.trainer.params.W2, TENSORS[0]
+        first_layer, output_layer, kind = lab.now.params.W1, lab.now.params.W2, TENSORS[0]
     first = _page(len(first_layer))
     k = min(PAGE, len(first_layer) - first)
     cols = math.ceil(k / math.ceil(k / WIDE_COLS)) if wide else None  # even rows of at most 16
     width = 1000 if wide else 300
 
     def build():
-        dead = lab.trainer.dead_units()[first:first + k]
+        dead = lab.now.dead_units()[first:first + k]
         return (grad_charts.layer_figure(first_layer[first:first + k], kind, dead, first, cols, width),
                 grad_charts.output_figure(output_layer, kind, width=min(width, 460)))
 
@@ -208,7 +220,7 @@ def health(lab: Lab) -> None:
 def health_chart() -> None:
     """The gradient-health curves (the fragment inside the open expander)."""
     lab = state.get()
-    history, changes = lab.trainer.history, list(lab.trainer.lr_changes)
+    history, changes = lab.now.history, list(lab.now.lr_changes)
     updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
     grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
     st.plotly_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
@@ -219,7 +231,7 @@ def health_chart() -> None:
 
 def health_warning(lab: Lab) -> None:
     """A warning when the latest steps are far from the healthy size (whether or not the curves are open)."""
-    history = lab.trainer.history
+    history = lab.now.history
     layout = (id(lab), lab.running)  # not the history's length: that grows on every tick, and the note would never wait
     note = live.throttled("health_note", HEALTH_EVERY, lab.running, layout,
                           lambda: grad_charts.health_note({k: history.column(f"update_{k}") for k in ("W1", "W2")}))
@@ -242,7 +254,7 @@ def gallery() -> None:
     """Dev confusion matrix (click a cell to filter) and the misclassified dev images."""
     lab = state.get()
     y = lab.split.y_dev
-    preds, probs = lab.trainer.dev_predictions()
+    preds, probs = lab.now.dev_predictions()
     true, pred = st.session_state.setdefault("gallery_filter", (ANY, ANY))
     left, right = st.columns([2, 3])
     with left:

@@ -1,7 +1,8 @@
 """The dashboard driven through Streamlit's AppTest: every control, upload and setting.
 
 AppTest runs the whole script per `run()` (the live fragment runs once per run, it cannot fire
-timers), so "running" is checked as: Start sets the flag and the tick of that run trains.
+timers). Runs train on the server's workers whatever the page does, so "running" is checked as:
+Start sets the run going and its iteration moves on without any run of the page (`wait_until`).
 Settings are kept small through the URL (train_size, dev_size) so each run takes well under a second.
 """
 
@@ -13,7 +14,7 @@ import pytest
 import data
 from core import Params, Trainer
 from dashboard import export
-from tests.dashboard.conftest import chart_keys, figure
+from tests.dashboard.conftest import chart_keys, figure, wait_until
 
 
 def lab(at):
@@ -62,25 +63,26 @@ def test_train_view_renders_status_curves_weights_and_gallery(make_app):
                                   "gallery_chart"]  # the gradient-health chart only once its expander is open
     assert at.metric[0].label == "Iteration" and at.metric[0].value == "0"
     assert lab(at).running is False and lab(at).data_key == "sample"
-    assert lab(at).trainer.m == 2000 and lab(at).split.y_dev.size == 500
+    assert lab(at).now.m == 2000 and lab(at).split.y_dev.size == 500
     assert len(at.image) == 1  # the strip of example images in the sidebar
     loss = figure(at, "loss_chart")
     assert [t["name"] for t in loss["data"]] == ["train", "dev"]
-    assert loss["data"][0]["y"][0] == pytest.approx(lab(at).trainer.history.rows[0]["train_loss"])
+    assert loss["data"][0]["y"][0] == pytest.approx(lab(at).now.history.rows[0]["train_loss"])
 
 
 # ----- controls ---------------------------------------------------------------------------------
 def test_start_trains_and_pause_stops(make_app):
-    """Start sets the run going (its tick trains); Pause stops it and no more steps are made."""
+    """Start sets the run going on the server (it trains with no page run); Pause stops it and no more steps are made."""
     at = make_app()
     at.button(key="start").click().run()
-    assert lab(at).running is True and lab(at).trainer.iteration > 0
+    assert lab(at).running is True
     assert at.button(key="start").disabled and not at.button(key="pause").disabled
+    wait_until(lambda: lab(at).now.iteration > 20, message="the worker to train")  # no at.run() meanwhile
     at.button(key="pause").click().run()
-    stopped = lab(at).trainer.iteration
-    assert lab(at).running is False
+    stopped = lab(at).now.iteration
+    assert lab(at).running is False and lab(at).worker.engine.iteration == stopped
     at.run()
-    assert lab(at).trainer.iteration == stopped
+    assert lab(at).now.iteration == stopped
 
 
 @pytest.mark.parametrize("n", [1, 10, 100])
@@ -88,7 +90,7 @@ def test_step_buttons_advance_exactly_n(make_app, n):
     """Step 1 / 10 / 100 make exactly that many updates and leave the run paused."""
     at = make_app()
     at.button(key=f"step{n}").click().run()
-    assert lab(at).trainer.iteration == n and lab(at).running is False
+    assert lab(at).now.iteration == n and lab(at).running is False
     assert at.metric[0].value == f"{n:,}"
     curve = figure(at, "loss_chart")["data"][0]["x"]
     assert curve[-1] == (n // 10) * 10  # evaluations every 10 iterations reach the chart
@@ -97,21 +99,23 @@ def test_step_buttons_advance_exactly_n(make_app, n):
 def test_reset_starts_a_fresh_run_with_the_same_settings(make_app):
     """Reset gives iteration 0 and the initial weights of the same seed, keeping the settings."""
     at = make_app()
-    first_W1 = lab(at).trainer.params.W1
+    first_W1 = lab(at).now.params.W1
     at.button(key="step10").click().run()
     at.button(key="reset").click().run()
-    assert lab(at).trainer.iteration == 0 and lab(at).trainer.config.hidden == 10
-    np.testing.assert_array_equal(lab(at).trainer.params.W1, first_W1)
+    assert lab(at).now.iteration == 0 and lab(at).now.config.hidden == 10
+    np.testing.assert_array_equal(lab(at).now.params.W1, first_W1)
 
 
 def test_lr_change_mid_run_is_recorded_and_marked(make_app):
     """Typing a new α while running applies it live, is recorded in lr_changes and drawn as a marker."""
     at = make_app()
     at.button(key="start").click().run()
-    trainer = lab(at).trainer
+    worker = lab(at).worker
+    wait_until(lambda: lab(at).now.iteration > 0, message="the worker to train")
     lr_input(at).set_value(0.2).run()
+    trainer = lab(at).now
     changed_at = trainer.lr_changes[-1][0]
-    assert lab(at).trainer is trainer and lab(at).running  # same run, still going
+    assert lab(at).worker is worker and lab(at).running  # same run, still going
     assert trainer.lr == 0.2 and trainer.lr_changes[-1] == (changed_at, 0.2) and changed_at > 0
     assert lr_input(at, "slider").value == 0.2  # the slider follows the typed value
     shapes = figure(at, "loss_chart")["layout"]["shapes"]
@@ -123,16 +127,16 @@ def test_lr_slider_applies_live(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     lr_input(at, "slider").set_value(0.02).run()
-    assert lab(at).trainer.lr == 0.02 and lab(at).trainer.lr_changes[-1] == (10, 0.02)
+    assert lab(at).now.lr == 0.02 and lab(at).now.lr_changes[-1] == (10, 0.02)
     assert lr_input(at).value == 0.02
-    assert lab(at).trainer.iteration == 10  # not reset
+    assert lab(at).now.iteration == 10  # not reset
 
 
 def test_stop_at_pauses_at_that_iteration(make_app):
     """With "stop at 5", Start trains to iteration 5 and pauses; Start is then disabled."""
     at = make_app(stop_at=5)
     at.button(key="start").click().run()
-    assert lab(at).trainer.iteration == 5 and lab(at).running is False
+    assert lab(at).now.iteration == 5 and lab(at).running is False
     assert at.button(key="start").disabled
     assert any("stop-at" in info.value for info in at.info)
 
@@ -142,12 +146,12 @@ def test_failure_pauses_and_is_explained_then_reset_recovers(make_app):
     at = make_app()
     lr_input(at).set_value(10.0).run()
     at.button(key="start").click().run()
-    assert lab(at).trainer.failure and lab(at).running is False
+    assert lab(at).now.failure and lab(at).running is False
     assert any("Training stopped" in e.value and "exploded" in e.value for e in at.error)
     assert at.button(key="start").disabled
     lr_input(at).set_value(0.1).run()
     at.button(key="reset").click().run()
-    assert lab(at).trainer.failure is None and lab(at).trainer.iteration == 0
+    assert lab(at).now.failure is None and lab(at).now.iteration == 0
     assert not at.error
 
 
@@ -157,7 +161,7 @@ def test_changing_hidden_size_starts_a_new_run_and_says_so(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.number_input(key="hidden").set_value(16).run()
-    assert lab(at).trainer.iteration == 0 and lab(at).trainer.params.W1.shape == (16, 784)
+    assert lab(at).now.iteration == 0 and lab(at).now.params.W1.shape == (16, 784)
     assert any("hidden 10 → 16" in toast.value for toast in at.toast)
     assert figure(at, "weights_chart")["data"][0]["z"].shape[1] == 4 * 30 - 2  # a 4 x 4 grid
 
@@ -166,13 +170,13 @@ def test_mode_switch_to_notebook_shows_m_and_effective_lr(make_app):
     """Notebook mode starts a new run with the notebook's quirks, shows its m and the effective α."""
     at = make_app()
     at.segmented_control(key="mode").set_value("notebook").run()
-    trainer = lab(at).trainer
+    trainer = lab(at).now
     assert trainer.config.mode == "notebook" and trainer.quirks.global_m == 42_000
     assert at.number_input(key="notebook_m").value == 42_000
     # full batch of 2,000 rows: α · 2 · 2000 / 42000
     assert any("0.009524" in c.value for c in at.caption), [c.value for c in at.caption]
     at.number_input(key="notebook_m").set_value(2000).run()
-    assert lab(at).trainer.quirks.global_m == 2000
+    assert lab(at).now.quirks.global_m == 2000
 
 
 def test_batch_and_optimizer_settings_reach_the_trainer(make_app):
@@ -181,19 +185,19 @@ def test_batch_and_optimizer_settings_reach_the_trainer(make_app):
     at.checkbox(key="full_batch").uncheck().run()
     at.number_input(key="batch_size").set_value(64).run()
     at.selectbox(key="optimizer").set_value("adam").run()
-    config = lab(at).trainer.config
+    config = lab(at).now.config
     assert (config.batch_size, config.optimizer) == (64, "adam")
     at.button(key="step10").click().run()
-    assert lab(at).trainer.epoch == pytest.approx(10 * 64 / 2000)
+    assert lab(at).now.epoch == pytest.approx(10 * 64 / 2000)
 
 
 def test_settings_that_do_not_fit_the_data_keep_the_run(make_app):
     """A dev size larger than the dataset shows why and keeps training the current run."""
     at = make_app()
     at.button(key="step10").click().run()
-    trainer = lab(at).trainer
+    worker = lab(at).worker
     at.number_input(key="dev_size").set_value(20_000).run()
-    assert lab(at).trainer is trainer
+    assert lab(at).worker is worker
     assert any("cannot be used" in e.value and "dev size" in e.value for e in at.error)
 
 
@@ -202,7 +206,7 @@ def test_stop_at_change_keeps_the_run(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     at.number_input(key="stop_at").set_value(50).run()
-    assert lab(at).trainer.iteration == 10 and lab(at).stop_at() == 50 and lab(at).run.stop_at == 50
+    assert lab(at).now.iteration == 10 and lab(at).stop_at() == 50 and lab(at).snapshot.stop_at == 50
 
 
 # ----- data -------------------------------------------------------------------------------------
@@ -212,7 +216,7 @@ def test_upload_good_csv_switches_data(make_app, sample):
     at = upload_data(at, "train.csv", kaggle_csv(sample.images[:400], sample.labels[:400]))
     assert not at.error, [e.value for e in at.error]
     assert lab(at).data_key.startswith("upload:") and len(lab(at).dataset) == 400
-    assert lab(at).trainer.m == 300 and lab(at).split.y_dev.size == 100
+    assert lab(at).now.m == 300 and lab(at).split.y_dev.size == 100
     assert any("400 rows" in c.value and "300 train / 100 dev" in c.value for c in at.caption)
 
 
@@ -220,7 +224,7 @@ def test_upload_bad_csv_shows_the_fault_and_keeps_data_and_run(make_app, sample)
     """A CSV with a pixel of 300 is refused naming row, column and value; the data and the run are kept."""
     at = make_app()
     at.button(key="step10").click().run()
-    trainer = lab(at).trainer
+    worker = lab(at).worker
     lines = kaggle_csv(sample.images[:20], sample.labels[:20]).decode().split("\n")
     cells = lines[6].split(",")
     cells[18] = "300"
@@ -228,9 +232,9 @@ def test_upload_bad_csv_shows_the_fault_and_keeps_data_and_run(make_app, sample)
     at = upload_data(at, "bad.csv", "\n".join(lines).encode())
     message = " ".join(e.value for e in at.error)
     assert "bad.csv" in message and "row 6" in message and "pixel17" in message and "300" in message
-    assert lab(at).trainer is trainer and lab(at).data_key == "sample" and trainer.iteration == 10
+    assert lab(at).worker is worker and lab(at).data_key == "sample" and lab(at).now.iteration == 10
     at.run()  # the bad file is not parsed again, and the message stays
-    assert lab(at).trainer is trainer and any("pixel17" in e.value for e in at.error)
+    assert lab(at).worker is worker and any("pixel17" in e.value for e in at.error)
 
 
 def test_upload_test_csv_without_labels_is_refused(make_app, sample):
@@ -266,7 +270,7 @@ def test_switch_to_downloaded_dataset(make_app, monkeypatch, sample):
     at = make_app(train_size=0)
     at.radio(key="data_source").set_value("mnist").run()
     assert lab(at).data_key == "mnist" and lab(at).dataset is fake
-    assert lab(at).trainer.m == 2500 and not fake.images.flags.writeable
+    assert lab(at).now.m == 2500 and not fake.images.flags.writeable
     assert any("data → MNIST train (3,000)" in t.value for t in at.toast)
 
 
@@ -277,7 +281,7 @@ def test_sessions_share_data_but_not_runs(make_app):
     assert not lab(first).split.X_train.flags.writeable
     first.button(key="step10").click().run()
     second.run()
-    assert lab(first).trainer.iteration == 10 and lab(second).trainer.iteration == 0
+    assert lab(first).now.iteration == 10 and lab(second).now.iteration == 0
 
 
 # ----- weights and gallery ----------------------------------------------------------------------
@@ -285,7 +289,7 @@ def test_exported_weights_load_back_into_params(make_app):
     """The weights download is an .npz that data.load_weights and Params.from_arrays accept, with meta."""
     at = make_app()
     at.button(key="step10").click().run()
-    trainer = lab(at).trainer
+    trainer = lab(at).now
     arrays, meta = data.load_weights(export.weights_npz(trainer, "sample"))
     params = Params.from_arrays({k: arrays[k] for k in ("W1", "b1", "W2", "b2")})
     np.testing.assert_array_equal(params.W1, trainer.params.W1)
@@ -297,7 +301,7 @@ def test_metrics_csv_has_one_row_per_evaluation(make_app):
     """The metrics CSV has the history's header and one line per recorded evaluation."""
     at = make_app()
     at.button(key="step100").click().run()
-    lines = export.metrics_csv(lab(at).trainer).decode().splitlines()
+    lines = export.metrics_csv(lab(at).now).decode().splitlines()
     assert lines[0].startswith("iteration,epoch,lr,train_loss") and len(lines) == 1 + 11
 
 
@@ -305,29 +309,30 @@ def test_upload_run_file_resumes_at_its_iteration_with_its_history(make_app):
     """An uploaded run file continues at its saved iteration with its curves, exactly as the run would have."""
     source = make_app(full_batch="false", batch_size="64", optimizer="adam")
     source.button(key="step100").click().run()
-    content = export.weights_npz(lab(source).trainer, "sample")
+    content = export.weights_npz(lab(source).now, "sample")
     at = make_app()
     at.file_uploader(key="weights_upload").upload("run.npz", content).run()
-    trainer = lab(at).trainer
-    assert trainer.iteration == 100 and len(trainer.history) == len(lab(source).trainer.history) and not at.error
+    trainer = lab(at).now
+    assert trainer.iteration == 100 and len(trainer.history) == len(lab(source).now.history) and not at.error
     assert (trainer.config.batch_size, trainer.config.optimizer) == (64, "adam")
     assert at.number_input(key="batch_size").value == 64 and at.selectbox(key="optimizer").value == "adam"
     assert any("iteration 100" in t.value for t in at.toast)
+    worker = lab(at).worker
     at.button(key="step10").click().run()
     source.button(key="step10").click().run()
-    assert lab(at).trainer is trainer and trainer.iteration == 110  # the settings now match: same run goes on
-    np.testing.assert_array_equal(trainer.params.W1, lab(source).trainer.params.W1)  # bit for bit
+    assert lab(at).worker is worker and lab(at).now.iteration == 110  # the settings now match: same run goes on
+    np.testing.assert_array_equal(lab(at).now.params.W1, lab(source).now.params.W1)  # bit for bit
 
 
 def test_run_file_for_other_data_is_refused_in_one_sentence(make_app, sample):
     """A run trained on other rows (same sizes, other labels) is refused with one sentence; the current run stays."""
     at = make_app()
     at.button(key="step10").click().run()
-    trainer, split = lab(at).trainer, lab(at).split
-    other = Trainer(trainer.config, split.X_train[:, ::-1], split.y_train[::-1], split.X_dev, split.y_dev)
+    worker, split = lab(at).worker, lab(at).split
+    other = Trainer(lab(at).now.config, split.X_train[:, ::-1], split.y_train[::-1], split.X_dev, split.y_dev)
     other.step(5)
     at.file_uploader(key="weights_upload").upload("other.npz", export.weights_npz(other, "sample")).run()
-    assert lab(at).trainer is trainer and trainer.iteration == 10
+    assert lab(at).worker is worker and lab(at).now.iteration == 10
     assert any("Could not load weights" in e.value and "other data" in e.value and "current run is kept" in e.value
                for e in at.error), [e.value for e in at.error]
 
@@ -336,25 +341,25 @@ def test_upload_weights_only_starts_from_them(make_app):
     """An old weights-only file (W1..b2) replaces the network (same numbers), at iteration 0, ready to continue."""
     source = make_app()
     source.button(key="step100").click().run()
-    weights = lab(source).trainer.params.to_arrays()
+    weights = lab(source).now.params.to_arrays()
     content = data.weights_bytes(weights, {"hidden": 10})
     at = make_app()
     at.file_uploader(key="weights_upload").upload("w.npz", content).run()
-    np.testing.assert_array_equal(lab(at).trainer.params.W1, lab(source).trainer.params.W1)
-    assert lab(at).trainer.iteration == 0 and not at.error
+    np.testing.assert_array_equal(lab(at).now.params.W1, lab(source).now.params.W1)
+    assert lab(at).now.iteration == 0 and not at.error
     at.button(key="step10").click().run()
-    assert lab(at).trainer.history.last["train_acc"] > 0.5  # it goes on from trained weights
+    assert lab(at).now.history.last["train_acc"] > 0.5  # it goes on from trained weights
 
 
 def test_upload_weights_with_other_hidden_size_switches_it(make_app):
     """A weights file with 24 hidden units switches the hidden-size setting to 24."""
     donor = make_app(hidden=24)
-    content = export.weights_npz(lab(donor).trainer, "sample")
+    content = export.weights_npz(lab(donor).now, "sample")
     at = make_app()
     at.file_uploader(key="weights_upload").upload("w24.npz", content).run()
-    assert lab(at).trainer.params.hidden == 24 and at.number_input(key="hidden").value == 24
+    assert lab(at).now.params.hidden == 24 and at.number_input(key="hidden").value == 24
     at.run()  # the next full run keeps the uploaded weights (settings now match)
-    np.testing.assert_array_equal(lab(at).trainer.params.W1, lab(donor).trainer.params.W1)
+    np.testing.assert_array_equal(lab(at).now.params.W1, lab(donor).now.params.W1)
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -367,10 +372,10 @@ def test_bad_weights_upload_keeps_the_run(make_app, content, expected):
     """A file that is not usable weights shows why and keeps the current run."""
     at = make_app()
     at.button(key="step10").click().run()
-    trainer = lab(at).trainer
+    worker = lab(at).worker
     at.file_uploader(key="weights_upload").upload("bad.npz", content).run()
     assert any(expected in e.value for e in at.error), [e.value for e in at.error]
-    assert lab(at).trainer is trainer and at.number_input(key="hidden").value == 10
+    assert lab(at).worker is worker and at.number_input(key="hidden").value == 10
 
 
 def test_weight_maps_are_paged_above_64_neurons(make_app):
@@ -409,14 +414,14 @@ def test_bad_query_params_fall_back_without_an_exception(make_app, query):
     """Out-of-range or nonsense URL settings never produce a traceback: defaults (or a message) instead."""
     at = make_app(**query)
     assert not at.exception
-    assert lab(at).trainer.config.hidden == 10 and lab(at).trainer.lr == 0.1
+    assert lab(at).now.config.hidden == 10 and lab(at).now.lr == 0.1
 
 
 def test_valid_query_params_set_up_the_run(make_app):
     """A shared link such as ?mode=notebook&hidden=32&lr=0.5 sets up that run."""
     at = make_app(mode="notebook", hidden="32", lr="0.5", optimizer="momentum")
-    config = lab(at).trainer.config
-    assert (config.mode, config.hidden, config.optimizer, lab(at).trainer.lr) == ("notebook", 32, "momentum", 0.5)
+    config = lab(at).now.config
+    assert (config.mode, config.hidden, config.optimizer, lab(at).now.lr) == ("notebook", 32, "momentum", 0.5)
 
 
 def test_gradient_health_is_drawn_only_while_its_expander_is_open(make_app):
@@ -429,7 +434,7 @@ def test_gradient_health_is_drawn_only_while_its_expander_is_open(make_app):
     at.run()
     health = figure(at, "health_chart")
     assert len(health["data"]) == 4 and not at.exception
-    assert max(max(trace["x"]) for trace in health["data"]) == lab(at).trainer.iteration == 10
+    assert max(max(trace["x"]) for trace in health["data"]) == lab(at).now.iteration == 10
     at.session_state["health_open"] = False
     at.run()
     assert "health_chart" not in chart_keys(at)

@@ -33,7 +33,7 @@ def test_picked_dev_image_matches_the_trainers_predictions(make_app):
     at.button(key="step10").click().run()
     open_view(at, "digit")
     at.number_input(key="digit_index").set_value(42).run()
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     preds, probs = trainer.dev_predictions()
     shown = figure(at, "digit_probs")["data"][0]["y"]
     assert shown.sum() == pytest.approx(1, abs=1e-5)
@@ -46,7 +46,7 @@ def test_picked_dev_image_matches_the_trainers_predictions(make_app):
 def test_hidden_activations_and_contributions_explain_the_logits(make_app):
     """The A1 bars hold the h activations; each contributions row (plus its bias) sums to that digit's logit Z2."""
     at = make_app("digit", hidden=12)
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     e = explain(trainer.params, trainer.X_dev[:, 0])
     np.testing.assert_allclose(figure(at, "digit_hidden")["data"][0]["y"], e.A1, rtol=1e-5, atol=1e-7)
     heatmap = figure(at, "digit_contributions")["data"][0]
@@ -72,7 +72,7 @@ def test_replay_slider_changes_the_weight_maps(make_app):
     at = make_app()
     at.button(key="step100").click().run()
     open_view(at, "digit")
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     slider = at.select_slider(key="digit_replay")
     assert slider.value == trainer.iteration == 100  # the current weights end the replay
     assert slider.options[:-1] == [f"{it:,}" for it, _ in trainer.snapshots]

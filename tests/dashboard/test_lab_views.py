@@ -165,13 +165,13 @@ def test_continue_moves_the_best_run_to_the_train_tab(make_app):
     best = run.best("dev_acc")
     weights = run.sweep.state(best).params.W1
     at.button(key="sweep_continue").click().run()
-    trainer = lab(at).trainer
+    trainer = lab(at).now
     assert trainer.lr == run.sweep.lrs[best] == at.session_state["lr"] and trainer.iteration == 30
     np.testing.assert_array_equal(trainer.params.W1, weights)
     assert any("now the run in the **Train** view" in s.value for s in at.success)
     assert at.query_params["lr"] == repr(run.sweep.lrs[best])  # the address bar carries the new α
     open_view(at, "train").button(key="step10").click().run()  # it trains on from there
-    assert lab(at).trainer is trainer and trainer.iteration == 40
+    assert lab(at).now is trainer and trainer.iteration == 40
 
 
 def test_two_sweeps_with_the_same_settings_draw_the_same_curves(make_app):
@@ -234,7 +234,7 @@ def test_range_test_draws_the_suggested_band_and_applies_it(make_app):
     assert len(chart["data"][0]["x"]) == len(result["lrs"]) > 10
     at.button(key="range_use").click().run()
     lr = float(f"{suggestion.lr:.3g}")
-    assert at.session_state["lr"] == lr and lab(at).trainer.lr == lr
+    assert at.session_state["lr"] == lr and lab(at).now.lr == lr
 
 
 # ----- links -----------------------------------------------------------------------------------
@@ -244,8 +244,8 @@ def test_hostile_link_shows_notices_and_uses_defaults(make_app):
     assert not at.exception
     text = " ".join(w.value for w in at.warning)
     assert "`hidden=-5`" in text and "`lr=nan`" in text and "`mode=<script>`" in text and "`junk`" in text
-    config = lab(at).trainer.config
-    assert (config.hidden, config.mode, lab(at).trainer.lr) == (10, "corrected", 0.1)
+    config = lab(at).now.config
+    assert (config.hidden, config.mode, lab(at).now.lr) == (10, "corrected", 0.1)
     assert "lr" not in at.query_params
     at.button(key="link_dismiss").click().run()
     assert not any("cannot be used" in w.value for w in at.warning)
@@ -254,7 +254,7 @@ def test_hostile_link_shows_notices_and_uses_defaults(make_app):
 def test_shared_link_restores_the_setup_and_the_copy_link_carries_it(make_app):
     """Opening `?mode=notebook&hidden=16&lr=0.5` sets that run up; the link shown carries the same settings."""
     at = make_app("runs", mode="notebook", hidden="16", lr="0.5")
-    trainer = lab(at).trainer
+    trainer = lab(at).now
     assert (trainer.config.mode, trainer.config.hidden, trainer.lr) == ("notebook", 16, 0.5)
     assert not at.warning
     (code,) = [c.value for c in at.code if c.value.startswith("?")]
@@ -264,7 +264,7 @@ def test_shared_link_restores_the_setup_and_the_copy_link_carries_it(make_app):
 def test_link_keeps_an_alpha_outside_the_slider_range(make_app):
     """α = 0.0005 (typed in the exact entry, below the slider) survives a link."""
     at = make_app(lr="0.0005")
-    assert lab(at).trainer.lr == 0.0005 and not at.warning
+    assert lab(at).now.lr == 0.0005 and not at.warning
 
 
 # ----- pure helpers ------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def latex(at) -> str:
 def test_forward_pass_shows_shapes_and_tensors_of_the_network(make_app):
     """With h = 16 and a batch of 64 rows, Z1 and A1 are (16, 64), Z2 and A2 (10, 64), drawn with those values."""
     at = make_app("math", hidden=16)
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     text = captions(at)
     assert "h = 16 hidden neurons, m = 64 examples" in text
     assert "**Z1**: (16, 64)" in text and "**A1**: (16, 64)" in text and "**A2**: (10, 64)" in text
@@ -48,7 +48,7 @@ def test_backward_pass_shows_gradients_with_the_runs_quirks(make_app):
     assert r"dZ_2 = 2\,(A_2 - Y)" in latex(at) and r"\frac{1}{42{,}000}" in latex(at)
     text = captions(at)
     assert "**dW1**: (10, 784)" in text and "**dW2**: (10, 10)" in text and "**db1**: (10, 1)" in text
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     expected = step_tensors(trainer.params, trainer.X_train[:, :64], trainer.y_train[:64], trainer.quirks)
     np.testing.assert_allclose(figure(at, "math_dW2")["data"][0]["z"], expected["dW2"], rtol=1e-6)
 
@@ -59,7 +59,7 @@ def test_the_math_follows_the_chosen_activation(make_app, activation, g, g_prime
     """With another activation the view writes its g and g', computes with it, and its gradient check passes."""
     at = make_app("math", activation=activation)
     assert g in latex(at)
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     expected = step_tensors(trainer.params, trainer.X_train[:, :64], trainer.y_train[:64], trainer.quirks, activation)
     np.testing.assert_allclose(figure(at, "math_A1")["data"][0]["z"], expected["A1"], rtol=1e-5, atol=1e-6)
     at.segmented_control(key="math_part").set_value("Backward pass").run()
@@ -74,7 +74,7 @@ def test_one_dev_image_gives_columns_of_one(make_app):
     at.segmented_control(key="math_scope").set_value("One dev image").run()
     at.number_input(key="math_index").set_value(7).run()
     assert "**Z1**: (10, 1)" in captions(at)
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     expected = step_tensors(trainer.params, trainer.X_dev[:, [7]], trainer.y_dev[[7]])
     bars = figure(at, "math_Z1")["data"][0]
     assert bars["type"] == "bar"
@@ -87,7 +87,7 @@ def test_update_shows_the_relative_step_of_each_parameter(make_app):
     at.button(key="step10").click().run()
     open_view(at, "math")
     at.segmented_control(key="math_part").set_value("Update").run()
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     T = step_tensors(trainer.params, trainer.X_train[:, :64], trainer.y_train[:64])
     bars = figure(at, "math_update")["data"][0]
     assert list(bars["x"]) == ["W1", "b1", "W2", "b2"]

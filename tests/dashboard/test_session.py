@@ -35,7 +35,7 @@ def test_a_reload_restores_the_run_and_its_history(make_app):
     run_id = at.query_params["run"]
     assert valid_id(run_id)
     again = reopen(dict(at.query_params))
-    trainer, before = lab(again).trainer, lab(at).trainer
+    trainer, before = lab(again).now, lab(at).now
     assert trainer.iteration == 10 and trainer.config.batch_size == 50
     assert [r["train_loss"] for r in trainer.history.rows] == [r["train_loss"] for r in before.history.rows]
     (record,) = again.session_state[runs.HISTORY_KEY].runs
@@ -44,7 +44,7 @@ def test_a_reload_restores_the_run_and_its_history(make_app):
     assert any("Restored the run at iteration 10" in t.value for t in again.toast)
     again.button(key="step10").click().run()
     at.button(key="step10").click().run()
-    np.testing.assert_array_equal(lab(again).trainer.params.W1, lab(at).trainer.params.W1)  # it goes on exactly
+    np.testing.assert_array_equal(lab(again).now.params.W1, lab(at).now.params.W1)  # it goes on exactly
 
 
 def test_opening_someone_elses_run_copies_it(make_app):
@@ -54,19 +54,19 @@ def test_opening_someone_elses_run_copies_it(make_app):
     original = at.query_params["run"]
     stored = RunStore().load(original)
     other = reopen(dict(at.query_params))
-    assert lab(other).trainer.iteration == 10
+    assert lab(other).now.iteration == 10
     other.button(key="step100").click().run()
-    assert other.query_params["run"] != original and lab(other).trainer.iteration == 110
+    assert other.query_params["run"] != original and lab(other).now.iteration == 110
     assert RunStore().load(original) == stored
     third = reopen(dict(at.query_params))
-    assert lab(third).trainer.iteration == 10
+    assert lab(third).now.iteration == 10
 
 
 @pytest.mark.parametrize("run_id", ["nope", "../../etc/passwd", new_id(), "0" * 32])
 def test_a_missing_or_bad_run_id_gives_a_notice_and_a_fresh_run(make_app, run_id):
     """A run id that is malformed or not stored opens a fresh run with one notice, never an exception."""
     at = make_app(run=run_id)
-    assert lab(at).trainer.iteration == 0
+    assert lab(at).now.iteration == 0
     assert any("could not be restored" in w.value for w in at.warning)
     assert at.query_params["run"] != run_id  # the session has its own id now
 
@@ -81,7 +81,7 @@ def test_a_damaged_or_foreign_payload_gives_a_notice(make_app):
     for content in (b"not an npz", payload[: len(payload) // 2]):
         store.save(good, content)
         opened = make_app(run=good)
-        assert lab(opened).trainer.iteration == 0 and any("could not be restored" in w.value for w in opened.warning)
+        assert lab(opened).now.iteration == 0 and any("could not be restored" in w.value for w in opened.warning)
 
 
 def test_session_bytes_round_trip(make_app):

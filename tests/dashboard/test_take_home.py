@@ -32,13 +32,13 @@ def test_downloaded_script_retrains_the_apps_run(make_app, tmp_path):
     at.number_input(key=f"lr_exact_{at.session_state['lr_version']}").set_value(0.3).run()
     at.button(key="step10").click().run()
     lab = at.session_state["lab"]
-    assert lab.trainer.iteration == 20 and lab.trainer.lr_changes == [(0, 0.1), (10, 0.3)]
+    assert lab.now.iteration == 20 and lab.now.lr_changes == [(0, 0.1), (10, 0.3)]
     path = tmp_path / "run.py"
     path.write_bytes(sidebar.run_as_code(lab, "py"))
     assert "LR_CHANGES = [[0, 0.1], [10, 0.3]]" in path.read_text() and "TRAIN_SIZE = 2000" in path.read_text()
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert FINAL.search(out.stdout).groups() == expected_line(lab.trainer)
+    assert FINAL.search(out.stdout).groups() == expected_line(lab.now)
     assert "digit-lab showed:" in out.stdout
 
 
@@ -56,7 +56,7 @@ def test_pixel_map_is_the_predicted_digits_score_gradient(make_app):
     at = make_app()
     at.button(key="step10").click().run()
     open_view(at, "digit")
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     predicted = int(trainer.dev_predictions()[0][0])
     shown = figure(at, "digit_pixel_map")
     expected = score_gradient(trainer.params, trainer.X_dev[:, 0], predicted)
@@ -67,7 +67,7 @@ def test_pixel_map_is_the_predicted_digits_score_gradient(make_app):
 def test_picking_another_digit_shows_its_map(make_app):
     """Choosing digit k in the picker shows the map of Z2[k] instead ("what would make it a 9?")."""
     at = make_app("digit")
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     predicted = int(trainer.dev_predictions()[0][0])
     other = (predicted + 1) % 10
     at.button_group(key="digit_map_k").set_value(str(other)).run()

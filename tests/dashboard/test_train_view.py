@@ -33,7 +33,7 @@ def test_tiles_show_the_gradient_and_the_last_step(make_app):
 
     at = make_app()
     at.button(key="step1").click().run()
-    trainer = at.session_state["lab"].trainer
+    trainer = at.session_state["lab"].now
     for kind, source in (("dW1", trainer.last_grads), ("ΔW1", trainer.last_update)):
         at.segmented_control(key="tiles_tensor").set_value(kind).run()
         assert not at.exception
