@@ -51,6 +51,11 @@ class Lockstep:
         """The iteration the furthest trainer reached."""
         return max(t.iteration for t in self.trainers)
 
+    @property
+    def seconds(self) -> float:
+        """Training time of all the trainers together."""
+        return sum(t.seconds for t in self.trainers)
+
     def step(self, n: int | None = None, deadline: float | None = None) -> int:
         """Step every live trainer by the same count, up to `n` (None: no limit) or `deadline`; returns the count."""
         made = 0

@@ -78,6 +78,10 @@ class RunView:
         """The base α now (before decay)."""
         return self.run.lr
 
+    def current_lr(self) -> float:
+        """α for the next update, after decay."""
+        return self.lr / (1 + self.config.lr_decay * self.iteration)
+
     @property
     def lr_changes(self) -> list[tuple[int, float]]:
         return list(self.run.lr_changes)

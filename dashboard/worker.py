@@ -124,7 +124,7 @@ class Worker:
         self.stop_at, self.time_limit = stop_at, time_limit
         self.idle_after, self.grace = idle_after, grace
         self._commands: SimpleQueue[_Sent] = SimpleQueue()
-        self._status, self._steps_left, self._note = PAUSED, 0, None
+        self._status, self._steps_left, self._note = RUNNING if start and not self.finished() else PAUSED, 0, None
         self._step_time = 0.0  # seconds one step took lately (to place a slice's deadline)
         self._rate_marks: deque = deque(maxlen=64)
         self._waiting: list[_Sent] = []  # Step commands still going
@@ -134,7 +134,7 @@ class Worker:
         self._alone_since: float | None = None
         self.snapshot = self._snapshot()  # replaced in one assignment after each slice
         if start:
-            self.send(Start())
+            _drivers().wake(self)
 
     # ----- the pages' side ----------------------------------------------------------------------
     def send(self, command: Any, wait: float = 0.0) -> bool:

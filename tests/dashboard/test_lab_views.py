@@ -15,7 +15,7 @@ from core import Quirks, TrainConfig
 from core.sweep import RangeSuggestion, Sweep
 from dashboard import lab_charts, runs, sweeps
 from dashboard.views import history as history_view
-from tests.dashboard.conftest import figure, open_view
+from tests.dashboard.conftest import wait_until, figure, open_view
 
 
 def lab(at):
@@ -34,13 +34,10 @@ def sweep(at, rates: str = "0.1, 0.5, 50", iterations: int = 30):
     at.text_input(key="sweep_rates").set_value(rates).run()
     at.number_input(key="sweep_iterations").set_value(iterations).run()
     at.button(key="sweep_run").click().run()
-    for _ in range(40):
-        run = at.session_state["sweep"]
-        if not run.running:
-            break
-        at.run()
+    run = at.session_state["sweep"]
+    wait_until(lambda: not run.running, timeout=60, message="the sweep to finish on the server")
+    at.run()  # the page sees it finished (its runs join the history)
     assert not at.exception, at.exception
-    assert not run.running, "the sweep did not finish"
     return run
 
 
@@ -165,13 +162,13 @@ def test_continue_moves_the_best_run_to_the_train_tab(make_app):
     best = run.best("dev_acc")
     weights = run.sweep.state(best).params.W1
     at.button(key="sweep_continue").click().run()
-    trainer = lab(at).now
+    trainer, worker = lab(at).now, lab(at).worker
     assert trainer.lr == run.sweep.lrs[best] == at.session_state["lr"] and trainer.iteration == 30
     np.testing.assert_array_equal(trainer.params.W1, weights)
     assert any("now the run in the **Train** view" in s.value for s in at.success)
     assert at.query_params["lr"] == repr(run.sweep.lrs[best])  # the address bar carries the new α
     open_view(at, "train").button(key="step10").click().run()  # it trains on from there
-    assert lab(at).now is trainer and trainer.iteration == 40
+    assert lab(at).worker is worker and lab(at).now.iteration == 40
 
 
 def test_two_sweeps_with_the_same_settings_draw_the_same_curves(make_app):
@@ -203,18 +200,15 @@ def test_sweep_pauses_the_train_run_and_bad_rates_are_refused(make_app):
 
 
 def test_sweep_with_a_seconds_budget_stops_on_time(make_app):
-    """With a budget of 1 s of training the sweep stops soon after one second of training time."""
+    """With a budget of 1 s of training the sweep trains on the server until its training time reaches it, then stops."""
     at = make_app("lab")
     at.segmented_control(key="sweep_budget_kind").set_value("seconds").run()
     at.number_input(key="sweep_seconds").set_value(1).run()
     at.text_input(key="sweep_rates").set_value("0.1, 0.3").run()
     at.button(key="sweep_run").click().run()
-    for _ in range(40):
-        if not at.session_state["sweep"].running:
-            break
-        at.run()
     run = at.session_state["sweep"]
-    assert not run.running and 1.0 <= run.sweep.seconds < 2.0
+    wait_until(lambda: not run.running, timeout=60, message="the seconds budget")
+    assert run.finished() and run.sweep.seconds >= 1.0 and run.worker.time_limit == 1.0
 
 
 # ----- range test ------------------------------------------------------------------------------
@@ -314,8 +308,5 @@ def test_a_sweep_core_cannot_continue_stops_with_its_reason():
     parts = data.split(data.load_sample(), dev_size=50, train_size=200, seed=0)
     config = TrainConfig(batch_size=2, quirks=Quirks(one_hot_from_max=True))
     run = sweeps.make(config, [0.1, 0.2], parts, 1, "sample", "sample", "iterations", 500)
-    for _ in range(20):
-        run.run.advance(0.05)
-        if run.finished():
-            break
+    wait_until(run.finished, message="the sweep to stop")
     assert run.finished() and all(f.kind == "bad_batch" for f in run.sweep.failures)

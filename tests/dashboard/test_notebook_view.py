@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dashboard.worker import Start, Step
+from tests.dashboard.conftest import wait_until
+
 import data
 from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
@@ -50,11 +53,12 @@ def test_step_and_start_advance_both_runs_equally(make_app):
     assert pair(at).notebook.iteration == pair(at).corrected.iteration == 10
     at.button(key="nb_start").click().run()
     p = pair(at)
-    assert p.running and p.notebook.iteration == p.corrected.iteration > 10
-    drawn = p.notebook.iteration
-    at.run()  # the next tick draws what the previous one trained, then trains on
-    assert figure(at, "nb_loss_chart")["data"][0]["x"][-1] == (drawn // 10) * 10
-    assert p.notebook.iteration == p.corrected.iteration > drawn
+    assert p.running
+    wait_until(lambda: p.notebook.iteration > 30, message="the pair's worker to train")  # no page run meanwhile
+    at.run()  # a redraw shows the latest snapshot: both runs at the same iteration, curves up to it
+    shown = p.worker.snapshot  # what was published by the time of the next read
+    assert shown.view[0].iteration == shown.view[1].iteration
+    assert figure(at, "nb_loss_chart")["data"][0]["x"][-1] >= 30
     at.button(key="nb_pause").click().run()
     stopped = pair(at).notebook.iteration
     at.run()
@@ -127,18 +131,20 @@ def test_step_keeps_lockstep_and_goes_on_alone_after_a_failure(small_split):
     """Both runs get the same steps; when one fails the other continues alone, up to the last iteration."""
     settings = PairSettings(lr=10.0, iterations=30, rows=600)  # α = 10 makes the corrected run explode
     p = pairs.build(settings, small_split)
-    assert p.run.step(1) == 1 and p.notebook.iteration == p.corrected.iteration == 1
-    while p.run.step(5):
-        pass
+    assert p.worker.send(Step(1), wait=10) and p.notebook.iteration == p.corrected.iteration == 1
+    while not p.done:
+        p.worker.send(Step(5), wait=10)
     assert p.corrected.failure and p.corrected.failure.kind == "exploded"
     assert p.notebook.failure is None and p.notebook.iteration == 30 and p.done
-    assert p.run.step(5) == 0
+    p.worker.send(Step(5), wait=10)
+    assert p.worker.engine.iteration == 30
 
 
 def test_advance_stops_at_the_last_iteration(small_split):
-    """Running for a time budget never goes past the configured iterations."""
+    """Started, the pair's worker trains both runs up to the configured iterations and no further."""
     p = pairs.build(PairSettings(lr=0.5, iterations=7, rows=600), small_split)
-    assert p.run.advance(budget=5.0) == 7 and p.done
+    p.worker.send(Start(), wait=5)
+    wait_until(lambda: p.done, message="the pair to finish")
     assert p.notebook.iteration == p.corrected.iteration == 7
 
 

@@ -41,7 +41,7 @@ def test_a_reload_restores_the_run_and_its_history(make_app):
     (record,) = again.session_state[runs.HISTORY_KEY].runs
     assert record.iterations == 100 and record.weights is not None
     np.testing.assert_array_equal(record.column("dev_acc"), at.session_state[runs.HISTORY_KEY].runs[0].column("dev_acc"))
-    assert any("Restored the run at iteration 10" in t.value for t in again.toast)
+    assert any("Restored a copy of the run at iteration 10" in t.value for t in again.toast)  # not its owner
     again.button(key="step10").click().run()
     at.button(key="step10").click().run()
     np.testing.assert_array_equal(lab(again).now.params.W1, lab(at).now.params.W1)  # it goes on exactly
@@ -91,7 +91,8 @@ def test_session_bytes_round_trip(make_app):
     at.button(key="reset").click().run()
     history = at.session_state[runs.HISTORY_KEY]
     values = {**settings.DEFAULTS, "hidden": 12, "train_size": 2000, "dev_size": 500}
-    saved = session.parse(session.session_bytes(lab(at), history, values))
+    kept = session.Kept("0" * 32, "owner", lab(at), history, values)
+    saved = session.parse(session.session_bytes(kept))
     assert saved.values == values and saved.data_key == "sample"
     assert saved.run.iteration == 0 and saved.run.config.hidden == 12
     (record,) = saved.history.runs

@@ -13,6 +13,22 @@ from dashboard import worker as w
 from tests.dashboard.conftest import wait_until
 
 
+@pytest.fixture(autouse=True)
+def close_workers(monkeypatch):
+    """Every worker a test makes is closed after it, so no run keeps the drivers busy for the next test."""
+    made = []
+    init = w.Worker.__init__
+
+    def tracked(self, *args, **kwargs):
+        made.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(w.Worker, "__init__", tracked)
+    yield
+    for worker in made:
+        worker.send(w.Close(), wait=5)
+
+
 @pytest.fixture(scope="module")
 def parts():
     """A small split of the bundled sample."""
