@@ -1,0 +1,130 @@
+"""The server trains, the page watches: in Chromium, a run goes on with the page's timers held, with another
+view open, through a reload (same id), and a sweep, the notebook pair and a server crash lose nothing.
+
+Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from tests.dashboard.conftest import main_area, open_app, start_server, stop_server, wait_until
+from tests.dashboard.test_reload_browser import RUN_ID, iteration, run_id
+
+VIEWPORT = {"width": 1400, "height": 1000}
+# Wraps the page's setInterval so a test can hold every interval callback, as a browser does for a
+# hidden tab (Streamlit's run_every is a setInterval in the page).
+HOLD_TIMERS = """(() => { const original = window.setInterval; window.__held = false;
+  window.setInterval = (fn, ms, ...args) => original(function (...a) { if (!window.__held) fn(...a); }, ms, ...args);
+})();"""
+
+
+def press(page, name: str) -> None:
+    """Click a button of the open view by its exact name."""
+    main_area(page).get_by_role("button", name=name, exact=True).click()
+
+
+def test_training_goes_on_while_the_page_timers_are_held(browser, server):
+    """Start, then hold the page's timers (a hidden tab): when they run again the run has moved on meanwhile."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(HOLD_TIMERS)
+    try:
+        page = context.new_page()
+        open_app(page, server)
+        press(page, "Start")
+        wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
+        page.evaluate("window.__held = true")
+        held_at = iteration(page)
+        time.sleep(3)  # the stimulus: three seconds in which the page asks nothing
+        assert iteration(page) <= held_at + 1000  # the page itself did not redraw much meanwhile
+        page.evaluate("window.__held = false")
+        wait_until(lambda: iteration(page) > held_at + 100, timeout=30, message="the run to have moved on")
+        press(page, "Pause")
+    finally:
+        context.close()
+
+
+def test_training_goes_on_while_another_view_is_open(page):
+    """Start, open the Math view, come back: the run trained meanwhile and is still going."""
+    press(page, "Start")
+    wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
+    left_at = iteration(page)
+    page.get_by_role("link", name="Math").click()
+    main_area(page).get_by_text("The network's equations").wait_for(timeout=20_000)
+    time.sleep(2)  # the stimulus: the Train view is not open
+    page.get_by_role("link", name="Train").click()
+    wait_until(lambda: iteration(page) > left_at + 100, timeout=30, message="the run to have trained meanwhile")
+    assert main_area(page).get_by_role("button", name="Pause", exact=True).is_enabled()
+    press(page, "Pause")
+
+
+def test_a_reload_reattaches_to_the_same_live_run(page):
+    """Start, reload: the same run id, still training, further on than before the reload."""
+    press(page, "Start")
+    wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
+    first = run_id(page)
+    before = iteration(page)
+    page.reload()
+    page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=60_000)
+    assert run_id(page) == first
+    wait_until(lambda: iteration(page) > before, timeout=30, message="the run to go on after the reload")
+    press(page, "Pause")
+    main_area(page).get_by_role("button", name="Start", exact=True).wait_for(timeout=20_000)
+
+
+def test_a_sweep_in_flight_survives_a_reload(page):
+    """A sweep reloaded mid-way is still there, further on, and still racing."""
+    page.get_by_role("link", name="LR lab").click()
+    main_area(page).get_by_role("button", name="Run sweep", exact=True).wait_for(timeout=20_000)
+    main_area(page).get_by_label("iterations").fill("100000")
+    press(page, "Run sweep")
+    sweep_iteration = lambda: int(main_area(page).locator('[data-testid="stMetricValue"]').first.inner_text()  # noqa: E731
+                                  .split("/")[0].replace(",", "").strip())
+    wait_until(lambda: sweep_iteration() > 0, timeout=30, message="the sweep to start")
+    before = sweep_iteration()
+    page.reload()
+    main_area(page).get_by_role("button", name="Stop sweep", exact=True).wait_for(timeout=60_000)
+    wait_until(lambda: sweep_iteration() > before, timeout=30, message="the sweep to go on after the reload")
+    press(page, "Stop sweep")
+
+
+def test_the_notebook_pair_survives_a_reload(page):
+    """The notebook pair paused at some iteration comes back at that iteration after a reload."""
+    page.get_by_role("link", name="Notebook vs corrected").click()
+    step = main_area(page).get_by_role("button", name="Step 10", exact=True)
+    step.wait_for(timeout=20_000)
+    step.click()
+    captions = lambda: " ".join(main_area(page).locator('[data-testid="stCaptionContainer"]').all_inner_texts())  # noqa: E731
+    wait_until(lambda: "iteration 10 of" in captions(), timeout=30, message="the pair at iteration 10")
+    page.reload()
+    main_area(page).get_by_role("button", name="Step 10", exact=True).wait_for(timeout=60_000)
+    wait_until(lambda: "iteration 10 of" in captions(), timeout=30, message="the pair at iteration 10 after the reload")
+
+
+def test_a_crash_loses_at_most_about_a_second(browser, tmp_path):
+    """kill -9 the server while training, start it again on the same runs: the owner's link carries on from
+    a save made after what the page showed a second before the crash."""
+    env = {"DIGIT_LAB_RUNS": str(tmp_path / "runs")}
+    process, url = start_server(env)
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        open_app(page, url)
+        press(page, "Start")
+        wait_until(lambda: iteration(page) > 50, timeout=30, message="training")
+        link = page.url
+        shown = iteration(page)
+        time.sleep(1.2)  # the saver writes at least once a second
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        process, url = start_server(env)
+        page.goto(f"{url}/?{link.split('?', 1)[1]}")
+        page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=60_000)  # the owner's run trains on
+        assert RUN_ID.search(page.url).group(1) == RUN_ID.search(link).group(1)
+        wait_until(lambda: iteration(page) >= shown, timeout=30, message="the run back from its last save")
+        press(page, "Pause")
+    finally:
+        context.close()
+        stop_server(process)
