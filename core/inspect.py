@@ -85,7 +85,7 @@ def gradient_check(params: Params, X: np.ndarray, y: np.ndarray, eps: float = 1e
     Shapes: X (784, m), y (m,).
     """
     p64 = params.map(lambda a: a.astype(np.float64))
-    X = X.astype(np.float64)
+    X = pixels(X, np.float64)  # raw uint8 columns are read as pixels / 255, like everywhere
     grads = backward(p64, X, forward(p64, X, activation=activation), one_hot(y, dtype=np.float64),
                      activation=activation).to_arrays()
     rng = np.random.default_rng(seed)

@@ -42,9 +42,11 @@ def load_upload(file_id: str, name: str, _content: bytes) -> data.Dataset:
 def load_split(data_key: str, dev_size: int, train_size: int | None, seed: int, _dataset: data.Dataset) -> data.Split:
     """The dataset shuffled into read-only train and dev columns, shared by sessions with the same settings.
 
+    The training columns stay raw uint8 pixels, as the CLI holds them (a quarter of the memory;
+    core scales them as it reads each chunk): read them as pixels through `core.model.pixels`.
     Raises: ValueError if the sizes do not fit the dataset or it has no labels.
     """
-    return data.split(_dataset, dev_size=dev_size, train_size=train_size, seed=seed)
+    return data.split(_dataset, dev_size=dev_size, train_size=train_size, seed=seed, raw=True)
 
 
 def _read_only(dataset: data.Dataset) -> data.Dataset:

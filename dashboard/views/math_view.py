@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core import Quirks
+from core.model import pixels
 from core.activations import FORMULAS
 from core.inspect import gradient_check, step_tensors
 from dashboard import math_charts, state
@@ -47,7 +48,7 @@ def render() -> None:
     part = right.segmented_control("Show", PARTS, default=PARTS[0], key="math_part", persist_state="page",
                                    required=True)
     params, quirks = lab.now.params, lab.now.quirks
-    T = step_tensors(params, X.astype(params.dtype), y, quirks, lab.config.activation)
+    T = step_tensors(params, pixels(X, params.dtype), y, quirks, lab.config.activation)  # raw uint8 train columns too
     st.caption(shapes_line(T, params.hidden) + (f" · notebook quirks on: {quirks_on(quirks)}" if quirks.any else ""))
     {PARTS[0]: forward_part, PARTS[1]: backward_part, PARTS[2]: update_part, PARTS[3]: check_part}[part](lab, T)
 
@@ -178,7 +179,7 @@ def relative_steps(params: dict[str, np.ndarray], T: dict[str, np.ndarray], lr: 
 
 def check_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """Backprop's gradients against central differences, on a small batch of training rows."""
-    X, y = lab.split.X_train[:, :CHECK_ROWS], lab.split.y_train[:CHECK_ROWS]
+    X, y = lab.split.X_train[:, :CHECK_ROWS], lab.split.y_train[:CHECK_ROWS]  # gradient_check reads them as pixels
     errors = gradient_check(lab.now.params, X, y, activation=lab.config.activation)
     left, right = st.columns([1.4, 1], gap="medium")
     with left:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.activations import ACTIVATIONS
-from core.inspect import explain, score_gradient, step_tensors
+from core.inspect import explain, gradient_check, score_gradient, step_tensors
 from core.model import NOTEBOOK_QUIRKS, Params, Quirks, backward, forward, init_params, one_hot
 
 
@@ -97,3 +97,12 @@ def test_score_gradient_takes_raw_uint8_pixels():
     expected = score_gradient(params, raw / 255.0, 4)
     np.testing.assert_allclose(score_gradient(params, raw, 4), expected)
     assert not np.allclose(score_gradient(params, raw.astype(np.float64), 4), expected)  # 0..255 would differ
+
+
+def test_gradient_check_reads_raw_pixels_as_pixels():
+    """Raw uint8 columns (as the app holds its training set) give the same check as pixels / 255, not 0..255."""
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 256, (784, 6), dtype=np.uint8)
+    y = rng.integers(0, 10, 6)
+    params = init_params(5, np.random.default_rng(0), np.float64)
+    assert gradient_check(params, raw, y) == gradient_check(params, raw / 255.0, y)
