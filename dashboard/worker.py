@@ -28,6 +28,8 @@ about it (`seen`) for `idle_after` seconds, and `grace` seconds after its last p
 from __future__ import annotations
 
 import itertools
+import math
+import os
 import threading
 import time
 from collections import deque
@@ -42,7 +44,7 @@ PAUSED, RUNNING, STEPPING, FINISHED, CLOSED = "paused", "running", "stepping", "
 SLICE = 0.1  # seconds of training a worker gets per turn: bounds a click's wait and the snapshot rate
 YIELD = 0.001  # seconds a driver sleeps between slices, so the server's own threads get the GIL
 RATE_WINDOW = 3.0  # seconds the iterations/second figure averages over
-IDLE_AFTER = 600.0  # seconds without a page asking before a running worker pauses (DIGIT_LAB_IDLE_MINUTES)
+IDLE_ENV = "DIGIT_LAB_IDLE_MINUTES"  # minutes without a page asking before a running worker pauses (default 10)
 GRACE = 20.0  # seconds a worker with no page left keeps running (a reload comes back well within it)
 
 
@@ -118,11 +120,11 @@ class Worker:
     """Owns one engine on the drivers: commands in, snapshots out."""
 
     def __init__(self, engine: Any, publish: Callable[[Any], Any], stop_at: int | None = None,
-                 time_limit: float | None = None, idle_after: float = IDLE_AFTER, grace: float = GRACE,
+                 time_limit: float | None = None, idle_after: float | None = None, grace: float = GRACE,
                  start: bool = False):
         self.engine, self._publish = engine, publish
         self.stop_at, self.time_limit = stop_at, time_limit
-        self.idle_after, self.grace = idle_after, grace
+        self.idle_after, self.grace = idle_seconds() if idle_after is None else idle_after, grace
         self._commands: SimpleQueue[_Sent] = SimpleQueue()
         self._status, self._steps_left, self._note = RUNNING if start and not self.finished() else PAUSED, 0, None
         self._step_time = 0.0  # seconds one step took lately (to place a slice's deadline)
@@ -292,6 +294,15 @@ class Worker:
         engine = self.engine
         return Snapshot(self._status, engine.iteration, engine.seconds, self._publish(engine), next(self._versions),
                         self._rate(), self.stop_at, self._note, self._steps_left, time.time())
+
+
+def idle_seconds(environ=os.environ) -> float:
+    """$DIGIT_LAB_IDLE_MINUTES in seconds (10 minutes when unset, empty or not a positive number)."""
+    try:
+        minutes = float(environ.get(IDLE_ENV, "") or 10)
+    except ValueError:
+        minutes = 10.0
+    return minutes * 60 if math.isfinite(minutes) and minutes > 0 else 600.0
 
 
 # ----- the drivers ------------------------------------------------------------------------------------

@@ -167,3 +167,10 @@ def test_a_broken_engine_is_closed_and_the_drivers_go_on(parts):
     assert "boom" in broken.snapshot.note
     healthy = w.Worker(trainer(parts), RunView.of)
     assert healthy.send(w.Step(2), wait=10) and healthy.snapshot.iteration == 2
+
+
+@pytest.mark.parametrize("value, seconds", [(None, 600.0), ("2", 120.0), ("0.5", 30.0), ("-1", 600.0), ("x", 600.0),
+                                            ("nan", 600.0)])
+def test_idle_time_comes_from_the_environment(value, seconds):
+    """DIGIT_LAB_IDLE_MINUTES sets the idle pause; unset or nonsense means 10 minutes."""
+    assert w.idle_seconds({} if value is None else {w.IDLE_ENV: value}) == seconds
