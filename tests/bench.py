@@ -406,7 +406,8 @@ def main() -> int:
     figures["peak_rss_mb"] = rss
     print("peak RSS of `digit-lab train` on full MNIST: "
           + ", ".join(f"{name}: {mb_:.0f} MB" for name, mb_ in rss.items()) + " (target ≤ 200 MB)")
-    split_rss = {"float32": peak_rss_split(args.mnist, raw=False), "uint8 (raw=True)": peak_rss_split(args.mnist, raw=True)}
+    split_rss = {"float32": peak_rss_split(args.mnist, raw=False),
+                 "uint8 (raw=True)": peak_rss_split(args.mnist, raw=True)}
     figures["peak_rss_split_mb"] = split_rss
     print(f"peak RSS of loading and splitting full MNIST (the data alone is ~235 MB as float32): float32 "
           f"{split_rss['float32']:.0f} MB (target < 300 MB), uint8 {split_rss['uint8 (raw=True)']:.0f} MB "
