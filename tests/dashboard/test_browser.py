@@ -64,18 +64,20 @@ def test_live_training_controls(page):
     exact.press("Enter")
     wait_until(lambda: markers.all_text_contents()[-1:] == ["α=0.05"], message="the α=0.05 marker")
     wait_until(lambda: slider.get_attribute("aria-valuetext") == "0.05", message="the slider to follow the exact entry")
-    time.sleep(1.5)  # the two widgets must not flip each other back and forth while ticks go on
+    for _ in range(3):  # the two widgets must not flip each other back and forth while ticks go on
+        seen = iteration(page)
+        wait_until(lambda: iteration(page) > seen, message="another tick")
     assert wait_until(markers.all_text_contents, message="the loss chart drawn") == ["α=0.12", "α=0.05"]
+    assert slider.get_attribute("aria-valuetext") == "0.05" and float(exact.input_value()) == 0.05
 
     click(page, "Pause")
     wait_until(lambda: train_tab(page).get_by_role("button", name="Start", exact=True).is_enabled(),
                message="Start to come back")
     paused = settled(lambda: iteration(page))  # the buttons are drawn before the status row of the same run
-    time.sleep(1.5)
-    assert iteration(page) == paused
 
     click(page, "Step 10")
     wait_until(lambda: iteration(page) == paused + 10, message="Step 10")
+    assert settled(lambda: iteration(page), every=1.0) == paused + 10  # paused: only the 10 steps asked for
     click(page, "Reset")
     wait_until(lambda: iteration(page) == 0, message="Reset")
 
