@@ -19,7 +19,9 @@ from dashboard import alpha
 
 DEFAULTS = dict(hidden=10, activation="relu", mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
                 optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=alpha.DEFAULT)
-LR_MIN, LR_MAX = 0.001, 10.0
+LR_MIN, LR_MAX = 0.001, 10.0  # the α slider's range, and the notebook view's α entry
+LR_EXACT_MIN, LR_EXACT_MAX = 1e-5, 100.0  # the exact-α entry's range: what a link and a sweep may carry
+SOURCE_LABELS = {"sample": "Sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "upload": "Upload CSV"}
 MAX_STOP = 100_000_000  # the stop-at entry's largest value (0 means no stop)
 # The log-scale slider's stops: round numbers, about evenly spaced in log(α), 10 per decade.
 LR_STEPS = [round(m * 10.0**e, 6) for e in range(-3, 1) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)] + [LR_MAX]

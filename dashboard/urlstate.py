@@ -22,11 +22,9 @@ from core.config import MAX_HIDDEN
 import streamlit as st
 
 from dashboard import alpha, settings
-from dashboard.views.sidebar import SOURCE_LABELS
 
-# The exact-α entry next to the Train controls accepts 1e-5..100 (views/train.py); a link may
-# carry any α that entry can hold, so the link replays it.
-LR_LOW, LR_HIGH = 1e-5, 100.0
+# A link may carry any α the exact-α entry next to the Train controls can hold, so the link replays it.
+LR_LOW, LR_HIGH = settings.LR_EXACT_MIN, settings.LR_EXACT_MAX
 SHOWN_CHARS = 40  # a value longer than this is cut in notices
 SHOWN_UNKNOWN = 5  # unknown parameter names listed in a notice at most
 # Parameters other views read from the URL; not reported as unknown. Add new bound keys here.
@@ -88,7 +86,8 @@ def _choices(options) -> tuple[tuple[str, str], ...]:
 
 # Ranges as the sidebar's widgets have them (tests/dashboard/test_urlstate.py checks they agree).
 PARAMS: dict[str, Param] = {
-    "data_source": Param("data", "choice", choices=tuple((label, key) for key, label in SOURCE_LABELS.items())),
+    "data_source": Param("data", "choice",
+                         choices=tuple((label, key) for key, label in settings.SOURCE_LABELS.items())),
     "mode": Param("mode", "choice", choices=_choices(settings.MODES)),
     "hidden": Param("hidden units", "int", 1, MAX_HIDDEN),
     "notebook_m": Param("the notebook's m", "int", 1, 10_000_000),

@@ -335,9 +335,18 @@ def time_to_accuracy(parts, test, name, target, budget, every):
 def peak_rss(mnist: Path, *flags: str) -> float:
     """Peak RSS in MB of `digit-lab train` on full MNIST (load, split, train, final metrics)."""
     args = ["train", "--data", str(mnist), *flags]
-    code = ("from dashboard.cli import main; "
-            f"rc = main({args!r}); "
-            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
+    return peak_rss_of(f"from dashboard.cli import main; rc = main({args!r})")
+
+
+def peak_rss_split(mnist: Path, raw: bool) -> float:
+    """Peak RSS in MB of loading full MNIST and splitting it (float32 pixels, or uint8 with raw=True)."""
+    return peak_rss_of(f"from data import load_idx_dir, split; s = split(load_idx_dir({str(mnist)!r}), raw={raw}); "
+                       "assert s.X_train.shape == (784, 59000)")
+
+
+def peak_rss_of(statement: str) -> float:
+    """Peak RSS in MB of a fresh Python running `statement`."""
+    code = f"{statement}; print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[-1]) / 1024  # VmHWM is in kB; unlike ru_maxrss it starts afresh at exec
 
@@ -396,7 +405,13 @@ def main() -> int:
            "full batch, 20 iterations": peak_rss(args.mnist, "--batch-size", "full", "--iterations", "20")}
     figures["peak_rss_mb"] = rss
     print("peak RSS of `digit-lab train` on full MNIST: "
-          + ", ".join(f"{name}: {mb_:.0f} MB" for name, mb_ in rss.items()))
+          + ", ".join(f"{name}: {mb_:.0f} MB" for name, mb_ in rss.items()) + " (target ≤ 200 MB)")
+    split_rss = {"float32": peak_rss_split(args.mnist, raw=False),
+                 "uint8 (raw=True)": peak_rss_split(args.mnist, raw=True)}
+    figures["peak_rss_split_mb"] = split_rss
+    print(f"peak RSS of loading and splitting full MNIST (the data alone is ~235 MB as float32): float32 "
+          f"{split_rss['float32']:.0f} MB (target < 300 MB), uint8 {split_rss['uint8 (raw=True)']:.0f} MB "
+          f"(target < 200 MB)")
     figures["load_after"] = os.getloadavg()[0]
     print(f"load average (1 min) before {figures['load_before']:.1f}, after {figures['load_after']:.1f} "
           f"on {os.cpu_count()} cores: figures taken on a busy machine are slower and noisier")

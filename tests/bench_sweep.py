@@ -1,15 +1,19 @@
 """What a learning-rate sweep costs: N rates stacked in one network (`core.sweep.Sweep`) against N separate runs.
 
-Run: `python -m tests.bench_sweep [--iterations 200] [--repeat 3]`. Prints figures; asserts nothing.
+Run: `python -m tests.bench_sweep [--iterations 200] [--repeat 3] [--budget 1]`. Prints figures; asserts nothing.
 Both sides train the same config on the bundled sample (9,000 train rows, 1,000 dev), evaluating
 every `eval_every` iterations as the dashboard does, full-batch and with mini-batches of 128.
 BLAS runs single-threaded, as in the app (see the README); the best of `--repeat` timings counts.
+Then the LR lab's seconds budget in AppTest (2,000 train rows, as tests/dashboard/test_lab_views.py
+runs it): how much training time a sweep given `--budget` seconds takes before it stops (target:
+at least the budget, less than the budget + 1 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before NumPy loads, as the app's server gets it
@@ -38,11 +42,34 @@ def time_separate(config: TrainConfig, lrs: list[float], split, iterations: int)
     return time.perf_counter() - start, trainers
 
 
+def budget_overshoot(budget: float) -> tuple[float, int, float]:
+    """The LR lab's sweep of α = 0.1, 0.3 with `budget` seconds: training seconds, iterations, wall seconds."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.conftest import APP, open_view
+
+    with tempfile.TemporaryDirectory() as runs:
+        os.environ["DIGIT_LAB_RUNS"] = runs  # saved runs go to a temporary folder, never the user's cache
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.query_params.update(train_size="2000", dev_size="500")
+        open_view(at.run(), "lab")
+        at.segmented_control(key="sweep_budget_kind").set_value("seconds").run()
+        at.number_input(key="sweep_seconds").set_value(budget).run()
+        at.text_input(key="sweep_rates").set_value("0.1, 0.3").run()
+        start = time.perf_counter()
+        at.button(key="sweep_run").click().run()
+        while at.session_state["sweep"].running:
+            at.run()  # one tick of the sweep's fragment
+        sweep = at.session_state["sweep"].sweep
+        return sweep.seconds, sweep.iteration, time.perf_counter() - start
+
+
 def main() -> None:
     """Time both ways for full-batch and mini-batch training and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=1, help="timings per case; the best counts")
+    parser.add_argument("--budget", type=float, default=1.0, help="the LR lab sweep's seconds budget")
     args = parser.parse_args()
     split = data.split(data.load_sample(), dev_size=1000, seed=0)
     lrs = log_spaced(0.01, 3.0, 7)
@@ -65,6 +92,9 @@ def main() -> None:
               f"{accs}, {failed} stopped early")
     print("A failed run stops early either way, but the stack still computes its gradients each step (its "
           "weights stay frozen) while a stopped Trainer costs nothing: failures favour the separate runs.")
+    trained, iterations, wall = budget_overshoot(args.budget)
+    print(f"LR lab, seconds budget {args.budget:g} s: stopped after {trained:.2f} s of training ({iterations:,} "
+          f"iterations, {wall:.2f} s wall clock); target [{args.budget:g}, {args.budget + 1:g}) s of training")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ def iteration(at: AppTest) -> int:
 
 
 def test_floor_app_trains_and_draws_the_two_curves_each_tick():
+    """The floor app starts, trains on every tick, draws loss and accuracy curves, and Pause holds."""
     at = floor()
     assert not at.exception
     assert iteration(at) == 0 and chart_keys(at) == ["loss", "acc"]
@@ -46,11 +47,13 @@ def test_floor_app_trains_and_draws_the_two_curves_each_tick():
 
 
 def test_floor_app_takes_the_mini_batch_run_from_the_url():
+    """The floor app reads full_batch and batch_size from the URL, as the bench's batch-128 run needs."""
     at = floor({"full_batch": "false", "batch_size": "128"})
     assert at.session_state["trainer"].config.batch_size == 128
     assert floor().session_state["trainer"].config.batch_size is None
 
 
 def test_bare_app_draws_one_chart():
+    """The bare Plotly app the first-chart figure compares with draws its one chart without error."""
     at = AppTest.from_string(BARE_APP, default_timeout=60).run()
     assert not at.exception and len(at.get("plotly_chart")) == 1

@@ -18,6 +18,7 @@ from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
 from dashboard import live, math_charts, pair as pairs, state, words
 from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
+from dashboard.settings import LR_MAX, LR_MIN
 from dashboard.worker import Pause, Start, Step, Worker
 from data import Split
 
@@ -118,7 +119,7 @@ def render() -> None:
 def settings_row(lab: state.Lab) -> None:
     """α with the effective α of both sides next to it, iterations and training rows."""
     cols = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
-    cols[0].number_input("α (learning rate)", 0.001, 10.0, NOTEBOOK.lr, step=0.1, format="%.4g", key="nb_lr",
+    cols[0].number_input("α (learning rate)", LR_MIN, LR_MAX, NOTEBOOK.lr, step=0.1, format="%.4g", key="nb_lr",
                          persist_state="page")
     settings = read_settings(lab)
     cols[1].metric("Effective α · notebook", f"{settings.notebook_lr:.4g}",

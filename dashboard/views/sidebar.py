@@ -15,7 +15,6 @@ from core.run import RunState
 from dashboard import datasets, export, session, settings, state
 from dashboard.state import Lab
 
-SOURCE_LABELS = {"sample": "Sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "upload": "Upload CSV"}
 STRIP = 12  # example images shown for the loaded data
 
 
@@ -44,8 +43,9 @@ def render() -> Lab:
 # ----- data --------------------------------------------------------------------------------------
 def choose_data(lab: Lab | None) -> tuple[str, data.Dataset] | None:
     """Draw the data source picker; return the (key, dataset) asked for, or None to keep the current one."""
-    choice = st.radio("Source", list(SOURCE_LABELS), format_func=SOURCE_LABELS.get, key="data_source",
-                      horizontal=True, bind="query-params", label_visibility="collapsed")
+    labels = settings.SOURCE_LABELS
+    choice = st.radio("Source", list(labels), format_func=labels.get, key="data_source", horizontal=True,
+                      bind="query-params", label_visibility="collapsed")
     if choice == "sample":
         return "sample", datasets.load_named("sample")
     if choice in datasets.DOWNLOADABLE:

@@ -127,7 +127,8 @@ def lr_controls(lab: Lab) -> None:
     left, mid, right = st.columns([4, 1.3, 1.2], vertical_alignment="bottom")
     left.select_slider("α (learning rate), log scale", settings.LR_STEPS, value=nearest_step(lr), key=slider,
                        format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version))
-    mid.number_input("exact α", min_value=1e-5, max_value=100.0, value=lr, step=0.001, format="%.4g", key=exact,
+    mid.number_input("exact α", min_value=settings.LR_EXACT_MIN, max_value=settings.LR_EXACT_MAX, value=lr, step=0.001,
+                     format="%.4g", key=exact,
                      on_change=_lr_changed, args=(exact, version))
     right.checkbox("Smooth (EMA)", key="smooth", help=f"Exponential moving average, weight {EMA_WEIGHT}.")
     if lab.config.mode == "notebook":

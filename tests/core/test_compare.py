@@ -2,7 +2,10 @@
 
 import math
 
-from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig
+import numpy as np
+
+import core.compare
+from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, Trainer
 from core.compare import QUIRK_NAMES, activation_gap, flip, quirk_effects
 from tests.core.test_sweep import data
 
@@ -28,13 +31,49 @@ def test_quirk_effects_cover_both_directions():
     assert results["corrected"]["iterations"] == 5
 
 
-def test_activation_gap_trains_both_from_the_same_start_and_checks_linearity():
-    """identity vs ReLU: same data and α; the identity network is one affine map (relative error ~1e-6)."""
+def test_each_quirk_row_is_the_run_with_that_quirk_flipped():
+    """Each row of quirk_effects equals a run trained alone with exactly that one switch flipped."""
+    X, y, Xd, yd = data()
+    config = TrainConfig(lr=0.5, eval_every=5)
+    results = quirk_effects(config, X, y, Xd, yd, iterations=10)
+    notebook = NOTEBOOK_QUIRKS.with_(global_m=config.notebook_m)
+
+    def alone(mode, quirks):
+        trainer = Trainer(config.with_(mode=mode, quirks=quirks, iterations=10), X, y, Xd, yd)
+        trainer.step(10)
+        return {k: trainer.history.last[k] for k in ("train_loss", "train_acc", "dev_acc")}
+
+    expected = {"notebook": alone("notebook", notebook), "corrected": alone("corrected", Quirks())}
+    for name in QUIRK_NAMES:
+        label = "without" if getattr(notebook, name) else "with"
+        expected[f"notebook {label} {name}"] = alone("notebook", flip(notebook, name, config.notebook_m))
+        expected[f"corrected with {name}"] = alone("corrected", flip(Quirks(), name, config.notebook_m))
+    got = {label: {k: row[k] for k in ("train_loss", "train_acc", "dev_acc")} for label, row in results.items()}
+    np.testing.assert_equal(got, expected)  # assert_equal: NaN (dev not measured) equals NaN
+    assert got["notebook without double_dZ2"] != got["notebook"]  # a flip that matters here shows
+
+
+def test_activation_gap_trains_both_from_the_same_start_and_checks_linearity(monkeypatch):
+    """identity vs ReLU: same data, α and initial weights; the identity network is one affine map (~1e-6)."""
     import data
 
+    started = []
+
+    class Recording(Trainer):
+        def __init__(self, config, *arrays, **kwargs):
+            super().__init__(config, *arrays, **kwargs)
+            started.append((config, arrays, self.params.map(np.copy)))  # the weights at iteration 0
+
+    monkeypatch.setattr(core.compare, "Trainer", Recording)
     parts = data.split(data.load_sample(), dev_size=500, train_size=2000, seed=0)
-    results = activation_gap(TrainConfig(lr=0.1, hidden=16), parts.X_train, parts.y_train, parts.X_dev,
-                             parts.y_dev, 60)
+    config = TrainConfig(lr=0.1, hidden=16)
+    given = (parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    results = activation_gap(config, *given, 60)
     assert set(results) == {"relu", "identity"} and all(r["iterations"] == 60 for r in results.values())
+    assert [c.activation for c, _, _ in started] == ["relu", "identity"]
+    (relu, relu_data, relu_start), (identity, identity_data, identity_start) = started
+    assert relu.with_(activation="identity") == identity and relu.lr == config.lr and relu.seed == config.seed
+    assert all(a is b for a, b in zip(relu_data, given)) and all(a is b for a, b in zip(identity_data, given))
+    relu_start.map(np.testing.assert_array_equal, identity_start)
     assert results["identity"]["affine_error"] < 1e-5
     assert results["relu"]["dev_accuracy"] != results["identity"]["dev_accuracy"]

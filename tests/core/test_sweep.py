@@ -92,13 +92,16 @@ def test_suggestion_needs_a_descent():
 
 
 def test_range_test_runs_until_blow_up():
-    """The range test raises α each step and stops once the loss blows up."""
+    """The range test raises α each step and stops once the loss blows up; the suggestion is on the way down."""
     X, y, _, _ = data()
     y = np.random.default_rng(0).permutation(y)  # unlearnable labels: large steps must overshoot
     lrs, losses = lr_range_test(TrainConfig(), X, y, lr_min=1e-3, lr_max=1e4, steps=60)
     assert len(lrs) == len(losses) and 5 < len(lrs) < 60
     assert np.all(np.diff(lrs) > 0) and np.isfinite(losses).all()
-    assert suggest_lr(lrs, losses) is not None
+    suggestion = suggest_lr(lrs, losses)
+    at = list(lrs).index(suggestion.lr)
+    assert suggestion.low <= suggestion.lr <= suggestion.high <= lrs[np.argmin(losses)]  # before the lowest loss
+    assert losses[at] < losses[0]
 
 
 def test_failed_run_records_the_iteration():

@@ -5,10 +5,12 @@ Needs Debian's /usr/bin/chromium and the playwright package; skipped without the
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import data
 from core import Params
@@ -62,18 +64,20 @@ def test_live_training_controls(page):
     exact.press("Enter")
     wait_until(lambda: markers.all_text_contents()[-1:] == ["α=0.05"], message="the α=0.05 marker")
     wait_until(lambda: slider.get_attribute("aria-valuetext") == "0.05", message="the slider to follow the exact entry")
-    time.sleep(1.5)  # the two widgets must not flip each other back and forth while ticks go on
+    for _ in range(3):  # the two widgets must not flip each other back and forth while ticks go on
+        seen = iteration(page)
+        wait_until(lambda: iteration(page) > seen, message="another tick")
     assert wait_until(markers.all_text_contents, message="the loss chart drawn") == ["α=0.12", "α=0.05"]
+    assert slider.get_attribute("aria-valuetext") == "0.05" and float(exact.input_value()) == 0.05
 
     click(page, "Pause")
     wait_until(lambda: train_tab(page).get_by_role("button", name="Start", exact=True).is_enabled(),
                message="Start to come back")
     paused = settled(lambda: iteration(page))  # the buttons are drawn before the status row of the same run
-    time.sleep(1.5)
-    assert iteration(page) == paused
 
     click(page, "Step 10")
     wait_until(lambda: iteration(page) == paused + 10, message="Step 10")
+    assert settled(lambda: iteration(page), every=1.0) == paused + 10  # paused: only the 10 steps asked for
     click(page, "Reset")
     wait_until(lambda: iteration(page) == 0, message="Reset")
 
@@ -148,8 +152,9 @@ def test_two_sessions_train_independently(browser, server, page):
         open_app(other, server)
         click(page, "Start")
         wait_until(lambda: iteration(page) > 20, message="the first session to train")
-        time.sleep(1.0)
-        assert iteration(other) == 0
+        seen = iteration(page)
+        wait_until(lambda: iteration(page) > seen, message="another tick of the first session")
+        assert iteration(other) == 0  # across two of the first session's ticks
         click(page, "Pause")
     finally:
         other_context.close()
@@ -181,26 +186,27 @@ def test_live_charts_do_not_blank_between_ticks(page):
 
 # Charts of the Train tab that are on screen and drawn. Streamlit keeps replaced charts for a
 # moment, hidden (0 x 0), and a new chart is blank until Plotly has drawn it.
-ALL_DRAWN = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
+DRAWN = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
   .filter(e => e.getBoundingClientRect().width > 0 && e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm'))
-  .length"""
+  .map(e => { const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })"""
 
 
-def test_screenshot_while_training(page, tmp_path):
-    """A screenshot of the app while it trains (curves, weight maps and gallery visible), in a temp folder."""
+def test_screenshot_shows_every_chart_drawn(page, tmp_path):
+    """A screenshot of a run paused mid-training shows all six Train charts drawn, none blank, in a temp folder."""
+    page.set_viewport_size({"width": 1400, "height": 1400})  # tall enough for the confusion matrix and gallery
     click(page, "Start")
     wait_until(lambda: iteration(page) > 150, timeout=120, message="some training")
     exact = train_tab(page).get_by_role("spinbutton", name="exact α")
     exact.fill("0.3")  # steer it: a bigger step size, marked on the curves
     exact.press("Enter")
     wait_until(lambda: iteration(page) > 250, timeout=120, message="more training")
-    page.wait_for_timeout(3500)  # one more gallery refresh, so it matches the curves
-    # Each tick mounts new charts: start the capture when all five are drawn. (A chart mounted by
-    # a tick during the capture can still come out blank: test_live_charts_do_not_blank_between_ticks;
-    # python -m tests.screenshots, which refreshes the README's images, retries until all are drawn
-    # both before and after its capture.)
-    wait_until(lambda: page.evaluate(ALL_DRAWN) == 5, message="five drawn charts")
+    click(page, "Pause")  # a tick mounting a chart during the capture could leave it blank (see above)
+    wait_until(train_tab(page).get_by_role("button", name="Start", exact=True).is_enabled, message="Start back")
+    boxes = wait_until(lambda: len(drawn := page.evaluate(DRAWN)) == 6 and drawn, message="six drawn charts")
     image = page.screenshot()
-    click(page, "Pause")
-    assert image is not None and image[:8] == b"\x89PNG\r\n\x1a\n" and len(image) > 50_000
     (tmp_path / "screenshot.png").write_bytes(image)
+    assert "α=0.3" in charts(page).first.locator(".annotation-text").all_text_contents()
+    pixels = np.asarray(Image.open(io.BytesIO(image)).convert("RGB"))
+    for x, y, width, height in boxes:  # each chart's own rectangle holds more than the white page
+        chart = pixels[round(y):round(y + height), round(x):round(x + width)]
+        assert chart.size and (chart != 255).any(axis=-1).mean() > 0.02, (x, y, width, height)

@@ -1,28 +1,24 @@
 """The Streamlit settings shipped in .streamlit/config.toml."""
 
+import json
+import os
+import subprocess
+import sys
 import tomllib
 
 from tests.dashboard.conftest import ROOT
 
 CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+OPTIONS = {f"{section}.{key}": value for section, values in CONFIG.items() for key, value in values.items()}
 
 
-def test_server_settings_fit_a_hosted_deployment():
-    """Headless, no file watching or rerun-on-save, an upload limit, and no fixed address (hosts choose it)."""
-    server = CONFIG["server"]
-    assert server["headless"] is True and server["runOnSave"] is False and server["fileWatcherType"] == "none"
-    assert 100 <= server["maxUploadSize"] <= 1000  # room for Kaggle's 73 MB train.csv
-    assert "address" not in server
-
-
-def test_runner_and_client_settings():
-    """No usage stats, no magic, no GC pass after every tick, a minimal toolbar and no tracebacks for visitors."""
-    assert CONFIG["browser"]["gatherUsageStats"] is False
-    assert CONFIG["runner"] == {"magicEnabled": False, "postScriptGC": False}
-    assert CONFIG["client"]["toolbarMode"] == "minimal"
-    assert CONFIG["client"]["showErrorDetails"] in ("type", "none")
-    assert CONFIG["theme"]["base"] == "light"
-    assert CONFIG["global"]["disableWidgetStateDuplicationWarning"] is True  # a restore sets widgets on purpose
+def test_streamlit_started_in_the_repository_uses_every_setting(tmp_path):
+    """Streamlit run from the repository root finds the file and each option in it takes its value there."""
+    code = ("import json; from streamlit import config; config.get_config_options(force_reparse=True); "
+            f"print(json.dumps({{name: config.get_option(name) for name in {sorted(OPTIONS)!r}}}))")
+    env = {**os.environ, "HOME": str(tmp_path)}  # no ~/.streamlit/config.toml of whoever runs the tests
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == OPTIONS
 
 
 def test_every_key_is_known_to_streamlit():
@@ -30,6 +26,4 @@ def test_every_key_is_known_to_streamlit():
     from streamlit import config
 
     options = config.get_config_options()
-    for section, values in CONFIG.items():
-        for key in values:
-            assert f"{section}.{key}" in options, f"{section}.{key}"
+    assert set(OPTIONS) <= set(options), set(OPTIONS) - set(options)

@@ -1,11 +1,9 @@
-"""The LR lab and Runs views in real headless Chromium: a live sweep drawn to its end, shared links reopened.
+"""The LR lab and Runs views in real headless Chromium: a live sweep drawn as it runs, shared links reopened.
 
 Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
 """
 
 from __future__ import annotations
-
-import time
 
 from tests.dashboard.conftest import open_app, wait_until
 
@@ -32,17 +30,19 @@ def sweep_chart(page, title: str):
 
 
 def test_sweep_runs_live_and_marks_best_and_failed(page):
-    """Run sweep draws the curves as they grow; at the end the best is starred and the diverged run crossed."""
+    """Run sweep draws the curves as they grow; once stopped the best is starred and the diverged run crossed."""
     open_lab(page)
     commit(page, "textbox", "Learning rates α (comma-separated)", "0.05, 0.5, 50")
-    commit(page, "spinbutton", "iterations", "150")
+    commit(page, "spinbutton", "iterations", "100000")  # the most it takes: this sweep is stopped by hand
     page.get_by_role("button", name="Run sweep", exact=True).click()
     chart = sweep_chart(page, "Dev accuracy per α")
     chart.locator("path.js-line").first.wait_for(timeout=20_000)
-    page.get_by_role("button", name="Stop sweep", exact=True).wait_for(timeout=5_000)
-    first = page.locator('[data-testid="stMetricValue"]').filter(has_text="/ 150").inner_text()
+    first = wait_until(lambda: sweep_iteration(page), message="a first iteration reading")
+    wait_until(lambda: sweep_iteration(page) > first, timeout=60, message="a later reading while it runs")
+    wait_until(lambda: sweep_iteration(page) >= 150, timeout=60, message="150 iterations (α = 0.5 ahead by then)")
+    page.locator('[data-testid="stAlert"]').filter(has_text="Stopped early").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Stop sweep", exact=True).click()
     page.get_by_text("Best by dev accuracy").wait_for(timeout=60_000)
-    assert int(first.split("/")[0].replace(",", "")) < 150  # it was drawn while it ran, not only at the end
     legend = wait_until(chart.locator(".legendtext").all_text_contents, message="the sweep chart drawn")
     assert len(legend) == 3 and any("★" in t for t in legend) and any("✗ exploded" in t for t in legend)
     assert wait_until(chart.locator(".point").count) >= 2  # the best run's star and the failed run's cross
@@ -50,6 +50,12 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
         has_text="Stopped early").inner_text()
     page.get_by_role("button", name="Continue α = 0.5 in the Train view", exact=True).click()
     page.get_by_text("is now the run in the Train view").wait_for(timeout=20_000)
+
+
+def sweep_iteration(page) -> int:
+    """The sweep's iteration as its status shows it ("1,234 / 100,000"); 0 before it shows one."""
+    value = page.locator('[data-testid="stMetricValue"]').filter(has_text="/ 100,000")
+    return int(value.inner_text().split("/")[0].replace(",", "")) if value.count() else 0
 
 
 def test_shared_link_reopens_the_setup(browser, server):
@@ -81,8 +87,8 @@ def test_hostile_link_shows_a_notice_and_the_defaults(browser, server):
         assert "hidden=-5" in text and "lr=nan" in text and "mode=<script>" in text
         assert page.get_by_role("spinbutton", name="Hidden units h").input_value() == "10"
         assert page.get_by_role("spinbutton", name="exact α").input_value() == "0.1"
-        time.sleep(0.5)
-        assert "lr=" not in page.url and "hidden=" not in page.url  # the bad values left the address bar
+        wait_until(lambda: "lr=" not in page.url and "hidden=" not in page.url,
+                   message="the bad values to leave the address bar")
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         context.close()

@@ -15,7 +15,7 @@ from tests.dashboard.conftest import wait_until
 import data
 from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
-from dashboard import pair as pairs
+from dashboard import pair as pairs, settings
 from dashboard.pair import Comparison, PairSettings
 from dashboard.views import notebook
 from tests.dashboard.conftest import figure, metric
@@ -44,6 +44,14 @@ def test_tab_starts_at_the_notebooks_setting(make_app):
     assert p.notebook.m == p.corrected.m == 2000 and p.notebook.X_dev.shape[1] == 500
     names = [trace["name"] for trace in figure(at, "nb_accuracy_chart")["data"]]
     assert names == ["notebook · train", "notebook · dev", "corrected · train", "corrected · dev"]
+
+
+def test_alpha_entry_takes_the_train_sliders_range(make_app):
+    """The view's α entry accepts exactly the Train view's α slider range (settings.LR_MIN..LR_MAX)."""
+    at = make_app("notebook")
+    entry = at.number_input(key="nb_lr")
+    assert (entry.proto.min, entry.proto.max) == (settings.LR_MIN, settings.LR_MAX)
+    assert (settings.LR_STEPS[0], settings.LR_STEPS[-1]) == (settings.LR_MIN, settings.LR_MAX)
 
 
 def test_step_and_start_advance_both_runs_equally(make_app):

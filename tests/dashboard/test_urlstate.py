@@ -1,6 +1,8 @@
 """Settings in the URL: the round trip, hostile values falling back with a notice, limits matching the widgets."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -91,6 +93,14 @@ def test_url_limits_match_the_sidebar_widgets(make_app):
     assert (exact.proto.min, exact.proto.max) == (urlstate.LR_LOW, urlstate.LR_HIGH)
     assert list(at.radio(key="data_source").options) == [shown for shown, _ in urlstate.PARAMS["data_source"].choices]
     assert list(at.selectbox(key="optimizer").options) == list(settings.OPTIMIZERS)
+    assert (urlstate.LR_LOW, urlstate.LR_HIGH) == (settings.LR_EXACT_MIN, settings.LR_EXACT_MAX)  # one owner
+
+
+def test_urlstate_imports_no_view():
+    """urlstate is a helper the views use: importing it loads no module of dashboard.views."""
+    code = "import sys, dashboard.urlstate; print(sorted(m for m in sys.modules if m.startswith('dashboard.views')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
     assert set(urlstate.PARAMS) == set(urlstate.DEFAULTS) == {"data_source", *settings.DEFAULTS}
 
 

@@ -6,11 +6,9 @@ Needs Debian's /usr/bin/chromium and the playwright package; skipped without the
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.dashboard.conftest import main_area, wait_until
+from tests.dashboard.conftest import main_area, settled, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 CHART = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
@@ -47,13 +45,19 @@ def charts(page) -> int:
     return page.locator(CHART).count()
 
 
+def titles(page) -> list[str | None]:
+    """The main area's Plotly charts' titles in page order (None for a chart not drawn yet or untitled)."""
+    return page.evaluate(f"() => [...document.querySelectorAll('{CHART}')].map(e => "
+                         "(e.querySelector('.gtitle') || {}).textContent || null)")
+
+
 def tick_20_times(page, start: str, pause: str) -> None:
-    """Press `start`, let the live fragment draw 20 ticks, press `pause` and let the page settle."""
+    """Press `start`, let the live fragment draw 20 ticks, press `pause` and wait until `start` is back."""
     page.evaluate(COUNT_TICKS)
     page.get_by_role("button", name=start, exact=True).click()
     wait_until(lambda: page.evaluate("window.__ticks") >= 20, timeout=60, message="20 live ticks")
     page.get_by_role("button", name=pause, exact=True).click()
-    time.sleep(1.5)
+    wait_until(page.get_by_role("button", name=start, exact=True).is_enabled, message=f"{start} enabled again")
 
 
 def no_exception(page) -> None:
@@ -68,7 +72,7 @@ def test_live_view_by_url_ticks_without_duplicate_charts(context, server, path, 
     wait_until(lambda: charts(page) == expected, message=f"{expected} charts")
     start = "Start"
     tick_20_times(page, start, "Pause")
-    wait_until(lambda: charts(page) == expected, timeout=10, message=f"{expected} charts after 20 ticks")
+    assert settled(lambda: charts(page)) == expected  # no copy left behind once the page stops changing
     no_exception(page)
 
 
@@ -81,19 +85,22 @@ def test_lab_view_by_url_races_without_duplicate_charts(context, server):
     box.press("Enter")
     page.wait_for_function("() => [...document.querySelectorAll('input')].some(i => i.value === '100000')")
     tick_20_times(page, "Run sweep", "Stop sweep")
-    wait_until(lambda: charts(page) == 2, timeout=10, message="2 sweep charts after 20 ticks")
+    assert settled(lambda: charts(page)) == 2
     no_exception(page)
 
 
-@pytest.mark.parametrize("path, expected", [("math", 1), ("digit", 4)])
+@pytest.mark.parametrize("path, expected", [
+    ("math", ["X (", "Z1 (", "A1 (", "Z2 (", "A2 ("]),
+    ("digit", ["Input x", "Probabilities A2", "Hidden activations A1", "Contributions", "∂Z2[", "W1 at iteration"]),
+])
 def test_static_view_by_url_draws_its_charts(context, server, path, expected):
-    """The Math and Inside-a-digit views open by URL and draw their charts, once each."""
+    """The Math and Inside-a-digit views open by URL and draw their charts, once each, in order."""
     page = open_view(context, server, path)
     page.wait_for_selector(f"{CHART} .main-svg", timeout=60_000)
-    time.sleep(1.0)
-    assert charts(page) >= expected
-    keys = page.evaluate(f"() => [...document.querySelectorAll('{CHART}')].map(e => e.parentElement.className)")
-    assert len(keys) == charts(page)
+    wait_until(lambda: (read := titles(page)) and None not in read, timeout=60, message="every chart drawn")
+    drawn = settled(lambda: titles(page))
+    assert len(drawn) == len(expected), drawn
+    assert all(title.startswith(start) for title, start in zip(drawn, expected)), drawn
     no_exception(page)
 
 

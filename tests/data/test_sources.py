@@ -5,14 +5,15 @@ import pytest
 
 from data.download import DATASETS
 from data.sources import load_source
+from tests.data.conftest import SMALL_ROWS
 
 
-def link_mnist(shared_mnist, cache):
-    """Make cache/mnist hold the shared MNIST files (symlinks: no copying)."""
+def link_mnist(source, cache):
+    """Make cache/mnist hold the MNIST files of `source` (symlinks: no copying)."""
     folder = cache / "mnist"
     folder.mkdir(parents=True)
     for name in DATASETS["mnist"]["files"]:
-        (folder / name).symlink_to(shared_mnist / name)
+        (folder / name).symlink_to(source / name)
 
 
 def test_sample():
@@ -34,16 +35,17 @@ def test_npz_path(tmp_path):
     assert load_source(str(path)).labels.tolist() == [1, 2]
 
 
-def test_idx_folder_uses_split(tmp_path, shared_mnist):
+def test_idx_folder_uses_split(small_mnist):
     """A folder of IDX files is read with the given split."""
-    assert len(load_source(str(shared_mnist), split="test")) == 10_000
+    assert len(load_source(str(small_mnist), split="test")) == SMALL_ROWS["t10k"]
+    assert len(load_source(str(small_mnist), split="train")) == SMALL_ROWS["train"]
 
 
-def test_named_dataset_from_cache(tmp_path, shared_mnist):
+def test_named_dataset_from_cache(tmp_path, small_mnist):
     """ "mnist-test" reads the cached MNIST test set, titled MNIST, without downloading."""
-    link_mnist(shared_mnist, tmp_path)
+    link_mnist(small_mnist, tmp_path)
     dataset = load_source("mnist-test", data_dir=tmp_path, download_missing=False)
-    assert dataset.name == "MNIST test (10,000)"
+    assert dataset.name == f"MNIST test ({SMALL_ROWS['t10k']})"
 
 
 def test_named_dataset_not_downloaded(tmp_path):
@@ -59,7 +61,7 @@ def test_named_dataset_downloads_when_missing(tmp_path, mirror, monkeypatch):
     monkeypatch.setitem(DATASETS["mnist"], "mirrors", [f"{mirror.url}/good/"])
     seen = []
     dataset = load_source("mnist-test", data_dir=tmp_path, progress=lambda *args: seen.append(args[2]))
-    assert len(dataset) == 10_000 and set(seen) == set(DATASETS["mnist"]["files"])
+    assert len(dataset) == SMALL_ROWS["t10k"] and set(seen) == set(DATASETS["mnist"]["files"])
 
 
 def test_unknown_keyword():
