@@ -95,6 +95,35 @@ def test_resume_refuses_other_data_damage_and_fixed_flags(tmp_path):
     assert out.returncode == 2 and "damaged.npz" in out.stderr and "Traceback" not in out.stderr
 
 
+RUN_FLAGS = ["--data", "sample", "--batch-size", "100", "--optimizer", "adam", "--seed", "3", "--lr", "0.01"]
+
+
+def test_resume_with_the_command_already_typed(tmp_path, capsys):
+    """Repeating the training command's own flags with --resume is accepted and continues the run."""
+    run = tmp_path / "run.npz"
+    assert main(["train", *RUN_FLAGS, "--eval-every", "10", "--iterations", "20", "--save", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", *RUN_FLAGS, "--eval-every", "10", "--resume", str(run), "--iterations", "30",
+                 "--save", str(run)]) == 0
+    assert "resuming" in capsys.readouterr().out and data.load_weights(run)[1]["iteration"] == 30
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--batch-size", "64", "--batch-size 64 (the run's batch size: 100)"),
+    ("--seed", "4", "--seed 4 (the run's seed: 3)"),
+    ("--optimizer", "plain", "--optimizer plain (the run's optimizer: adam)"),
+    ("--eval-every", "5", "--eval-every 5 (the run's eval every: 10)"),
+])
+def test_resume_names_the_one_flag_that_would_change_the_run(tmp_path, capsys, flag, value, words):
+    """With the flags repeated and one changed, --resume refuses naming that flag, its value and the run's, exit 2."""
+    run = tmp_path / "run.npz"
+    assert main(["train", *RUN_FLAGS, "--iterations", "10", "--save", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", *RUN_FLAGS, flag, value, "--resume", str(run), "--iterations", "20"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("(the run's") == 1 and len(err.strip().splitlines()) == 1
+
+
 def test_resume_from_an_old_weights_file_starts_from_its_weights(tmp_path, capsys):
     """A weights-only file (older digit-lab) still loads: training starts from those weights at iteration 0."""
     run, old = tmp_path / "run.npz", tmp_path / "old.npz"
