@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core import NOTEBOOK_QUIRKS, Params, Quirks, TrainConfig, Trainer, effective_lr
-from core.train import MAX_SNAPSHOTS, _per_run
+from core.model import pack as _pack
+from core.train import MAX_SNAPSHOTS, _finite_rows
 
 
 def blobs(m=300, seed=0):
@@ -108,15 +109,15 @@ def test_finiteness_check_tells_huge_weights_from_nan():
     """Finite weights whose float32 sum overflows are finite (the float64 recheck); one NaN or inf
     anywhere in a run marks that run only."""
     huge = np.float32(3e38)
-    params = Params(np.full((2, 10, 784), huge), np.zeros((2, 10, 1), np.float32),
-                    np.full((2, 10, 10), huge), np.zeros((2, 10, 1), np.float32))
+    flat = _pack(Params(np.full((2, 10, 784), huge), np.zeros((2, 10, 1), np.float32),
+                        np.full((2, 10, 10), huge), np.zeros((2, 10, 1), np.float32)))  # (N, P) as the Trainer keeps them
     with np.errstate(over="ignore"):  # as in Trainer._update
-        assert np.isinf(params.W1[0].sum())  # in float32 the sum overflows
-        assert _per_run(params).tolist() == [True, True]
-        params.W2[1, 3, 4] = np.nan
-        assert _per_run(params).tolist() == [True, False]
-        params.b1[0, 0, 0] = np.inf
-        assert _per_run(params).tolist() == [False, False]
+        assert np.isinf(flat[0].sum())  # in float32 the sum overflows
+        assert _finite_rows(flat).tolist() == [True, True]
+        flat[1, 7850 + 34] = np.nan  # W2[3, 4] of run 1
+        assert _finite_rows(flat).tolist() == [True, False]
+        flat[0, 7840] = np.inf  # b1[0] of run 0
+        assert _finite_rows(flat).tolist() == [False, False]
 
 
 def test_labels_outside_0_to_9_are_refused_once_with_the_data():
