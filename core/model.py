@@ -326,13 +326,23 @@ _scratch = threading.local()  # per-thread arrays the kernel overwrites on every
 
 
 def _buffer(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """A scratch array of this thread, reused across chunks (never handed out of a task)."""
-    size = math.prod(shape)
-    key = (name, np.dtype(dtype))
+    """A scratch array of this thread, reused across chunks (never handed out of a task).
+
+    The view for a (name, shape, dtype) is kept too: mini-batches ask for the same shapes on
+    every step, and making the view again cost about a microsecond each time.
+    """
+    views = _scratch.__dict__.setdefault("views", {})
+    view = views.get((name, shape, dtype))
+    if view is not None:
+        return view
+    size, key = math.prod(shape), (name, np.dtype(dtype))
     flat = _scratch.__dict__.get(key)
     if flat is None or flat.size < size:
         flat = _scratch.__dict__[key] = np.empty(size, dtype)
-    return flat[:size].reshape(shape)
+        for old in [k for k in views if k[0] == name]:  # views of the smaller array: let it go
+            del views[old]
+    view = views[(name, shape, dtype)] = flat[:size].reshape(shape)
+    return view
 
 
 def _ones(c: int, dtype) -> np.ndarray:
@@ -451,7 +461,7 @@ def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shi
     c, H = Xc.shape[0], net.W1T.shape[1]
     Z1, A1, Z2 = _forward_rows(net, Xc, activation)
     ones = _ones(c, net.dtype)
-    active = None if activation == "relu" else _active(Z1, A1, activation, ones)  # ReLU: from its mask below
+    active = _active(Z1, A1, activation, ones)
     loss, hits, at = _softmax_pieces(Z2, yc, shift, count_hits)
     dZ2 = Z2  # (N, 10, c): A2 - Y in place, times 2 in notebook mode and / m
     dZ2.reshape(net.runs, N_CLASSES * c)[:, at] -= 1  # a view; one index array, much cheaper than [:, yc, cols]
@@ -461,9 +471,7 @@ def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shi
     dZ1 = _buffer("dZ1", (c, H), net.dtype)  # (c, N·h), the layout of A1
     np.matmul(dZ2.mT, net.W2, out=dZ1.reshape(c, net.runs, net.hidden).transpose(1, 0, 2))
     if activation == "relu":
-        alive = np.greater(A1, 0, out=_buffer("alive", (c, H), bool))
-        np.multiply(dZ1, alive, out=dZ1)  # ∗ ReLU'(Z1)
-        active = alive.any(axis=0)  # (N·h,): the unit fired on some example of the chunk
+        np.multiply(dZ1, np.greater(A1, 0, out=_buffer("alive", (c, H), bool)), out=dZ1)  # ∗ ReLU'(Z1)
     else:
         dZ1 *= activations.derivative(activation, Z1, A1)
     size, k = _pieces(c, H)  # (N·h, 784): products for all runs at once, X still in cache

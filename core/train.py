@@ -145,8 +145,19 @@ def _finite_rows(flat: np.ndarray) -> np.ndarray:
     row's sum non-finite. Summed in the array's own float type first (the hot path); only when
     that overflows, again in float64, which does not overflow on float32 values.
     """
-    finite = np.isfinite(flat.sum(axis=1))
+    finite = np.isfinite(flat @ _ones(flat.shape[1], flat.dtype))  # a BLAS matrix-vector product: the cheapest sum
     return finite if finite.all() else np.isfinite(flat.sum(axis=1, dtype=np.float64))
+
+
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _ones(n: int, dtype) -> np.ndarray:
+    """(n,) ones of this dtype, made once (never written to)."""
+    key = (n, np.dtype(dtype))
+    if key not in _ONES:
+        _ONES[key] = np.ones(n, dtype)
+    return _ONES[key]
 
 
 def _norms(arrays: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -320,9 +331,10 @@ class Trainer:
     def _live(self) -> list[int]:
         return [i for i, f in enumerate(self.failures) if f is None]
 
-    def _lr_now(self) -> np.ndarray:
-        """(N,) this step's α per run, after decay."""
-        return np.array(self.lrs) / (1 + self.config.lr_decay * self.iteration)
+    def _lr_now(self) -> list[float]:
+        """This step's α per run, after decay."""
+        decay = 1 + self.config.lr_decay * self.iteration
+        return [lr / decay for lr in self.lrs]
 
     def _update(self) -> bool:
         """One update of every live run; False when no run could make it."""
@@ -336,7 +348,7 @@ class Trainer:
             grads, losses, active = self._gradients(X, y)
             self.last_losses = losses
             self.start_loss = losses if self.start_loss is None else self.start_loss
-            step_lr = float(lr[0]) if self.size == 1 else lr.reshape(-1, 1)  # one α per row of (N, P)
+            step_lr = lr[0] if self.size == 1 else np.array(lr).reshape(-1, 1)  # one α per row of (N, P)
             new, opt = update(self._flat, grads, self._opt, step_lr, beta1=self.config.momentum)
             finite = _finite_rows(new)
         for i in live:

@@ -139,6 +139,42 @@ def test_exploding_loss_is_caught():
         assert t.failure.loss > 4 * max(t.failure.start_loss, math.log(10))
 
 
+def batch_rows(iteration: int, m: int, batch: int, seed: int) -> np.ndarray:
+    """The training rows of a mini-batch run's batch at `iteration` (the Trainer's own batch order)."""
+    from core.train import BatchOrder
+
+    order, rows = BatchOrder(m, batch, seed), np.arange(m)
+    for _ in range(iteration):
+        order.next(rows[None], rows)
+    return order.next(rows[None], rows)[1]
+
+
+@pytest.mark.parametrize("optimizer", ["plain", "adam"])
+def test_batch_128_stops_at_the_step_a_nan_appears(optimizer):
+    """One NaN pixel: a batch-128 run stops at the very iteration whose batch holds it, its weights the last good ones."""
+    X, y = blobs(1000)
+    row = batch_rows(5, 1000, 128, seed=0)[17]  # an epoch draws each row once: first seen at iteration 5
+    X = X.copy()
+    X[300, row] = np.nan
+    t = Trainer(TrainConfig(batch_size=128, optimizer=optimizer, lr=0.01, eval_every=10**6, iterations=None), X, y)
+    t.step(100)
+    assert (t.failure.kind, t.failure.iteration, t.iteration) == ("diverged", 5, 5)
+    assert all(np.isfinite(a).all() for a in t.params.to_arrays().values())
+
+
+def test_batch_128_catches_an_exploding_loss_at_its_step():
+    """A batch-128 run whose loss grows past the limit stops with "exploded" at the first batch over it."""
+    X, y = blobs(1000)
+    t = Trainer(TrainConfig(batch_size=128, activation="identity", lr=3.0, eval_every=10**6, iterations=None), X, y)
+    losses = []
+    while t.step(1):
+        losses.append(t.last_loss)
+    f = t.failure
+    limit = 4 * max(f.start_loss, math.log(10))
+    assert f.kind == "exploded" and f.loss > limit and f.iteration == t.iteration == len(losses)
+    assert max(losses) <= limit  # no earlier batch was over it
+
+
 def test_all_dead_neurons_are_caught():
     """A network whose every ReLU is off stops at once, naming the count, iteration and α."""
     X, y = blobs(200)
