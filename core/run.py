@@ -170,20 +170,24 @@ class RunState:
                 from None
 
 
-# What files of version 1 held besides W1..b2: a weights-only file has nothing else
-WEIGHTS_ONLY_META = frozenset({"config", "iteration", "data", "dataset", "saved_by"})
+# What only a run holds: weights-only files (version 1: W1..b2 with their settings under "config" or,
+# from the dashboard, at the top level, "iteration", "data") have none of these keys or arrays
+RUN_META = frozenset({"format", "version", "lr_changes", "order", "start_loss", "last_loss", "seconds",
+                      "history_fields", "snapshot_iterations", "next_snapshot", "failure", "active", "m",
+                      "data_check"})
 RUN_ARRAYS = ("history", "snapshots", "opt.")
 
 
 def read(arrays: dict[str, np.ndarray], meta: dict) -> RunState | Params:
     """What a saved file holds: a whole run, or (older files) weights only.
 
-    A file is weights-only only when it holds no run metadata at all (nothing but what version-1
-    files wrote, and no run arrays); with any of it, the run must read whole: damaged run
-    metadata is refused, never taken for weights and trained from iteration 0 with other settings.
+    A file is weights-only only when it holds no run metadata at all: no key or array that only a
+    run writes (a run's "optimizer" is its state, a JSON object; in older files it is a setting's
+    name). With any of it, the run must read whole: damaged run metadata is refused, never taken
+    for weights and trained from iteration 0 with other settings.
     Raises: ValueError with one sentence when neither can be read.
     """
-    run_meta = sorted(set(meta) - WEIGHTS_ONLY_META)
+    run_meta = sorted(set(meta) & RUN_META | ({"optimizer"} if isinstance(meta.get("optimizer"), dict) else set()))
     run_arrays = sorted(name for name in arrays if name.startswith(RUN_ARRAYS))
     if run_meta or run_arrays:
         if meta.get("format") != FORMAT:

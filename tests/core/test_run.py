@@ -240,6 +240,8 @@ def test_read_tells_runs_from_weight_only_files():
     assert isinstance(read(arrays, meta), RunState)
     old = {k: arrays[k] for k in ("W1", "b1", "W2", "b2")}
     assert isinstance(read(old, {"config": meta["config"], "iteration": 7}), Params)
+    dashboard_v1 = {**meta["config"], "lr": 0.01, "iteration": 7, "data": "sample", "saved_by": "digit-lab dashboard"}
+    assert isinstance(read(old, dashboard_v1), Params)  # the dashboard's older files: settings at the top level
 
 
 def test_read_refuses_run_metadata_without_its_format_mark():
