@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import math
+from dataclasses import asdict, dataclass, fields, replace
 
 from core.activations import ACTIVATIONS
 from core.model import NOTEBOOK_QUIRKS, Quirks
@@ -45,6 +46,7 @@ class TrainConfig:
             (self.lr_decay >= 0, f"lr decay must be >= 0, got {self.lr_decay}"),
             (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"),
             (self.notebook_m >= 1, f"the notebook's m must be >= 1, got {self.notebook_m}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.dev_size >= 1, f"dev size must be >= 1, got {self.dev_size}"),
             (self.train_size is None or self.train_size >= 1, f"train size must be >= 1, got {self.train_size}"),
             (self.eval_every >= 1, f"eval every must be >= 1, got {self.eval_every}"),
@@ -75,14 +77,55 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        """Inverse of `to_dict`. Raises: ValueError for unknown keys or bad values."""
+        """Inverse of `to_dict`, checking each value's type (JSON from a file may hold anything).
+
+        Raises: ValueError naming an unknown key or the setting with a wrong type or bad value.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"settings must be a JSON object, found {type(values).__name__}")
         values = dict(values)
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        if isinstance(values.get("quirks"), dict):
-            values["quirks"] = Quirks(**values["quirks"])
+        for field in fields(cls):
+            if field.name in values and field.name != "quirks":
+                _check_type(field.name, values[field.name], field.type)
+        if values.get("quirks") is not None:
+            values["quirks"] = _quirks_from(values["quirks"])
         return cls(**values)
+
+
+def _check_type(name: str, value, annotation: str) -> None:
+    """Raise ValueError unless `value` has the type `annotation` ("int", "float | None", ...) names.
+
+    Whole numbers are ints (not bools, not 3.0); floats are finite numbers; the dataclass's own
+    checks then judge the range.
+    """
+    kind, optional = annotation.split(" |")[0], annotation.endswith("| None")
+    if value is None and optional:
+        return
+    ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+          "str": lambda v: isinstance(v, str),
+          "bool": lambda v: isinstance(v, bool)}[kind](value)
+    if not ok:
+        what = {"int": "a whole number", "float": "a finite number", "str": "text", "bool": "true or false"}[kind]
+        raise ValueError(f"setting {name} must be {what}{' or null' if optional else ''}, found {value!r}")
+
+
+def _quirks_from(values) -> Quirks:
+    """A Quirks from its JSON object, each switch checked. Raises: ValueError naming a bad one."""
+    if not isinstance(values, dict):
+        raise ValueError(f"setting quirks must be a JSON object or null, found {values!r}")
+    unknown = set(values) - {f.name for f in fields(Quirks)}
+    if unknown:
+        raise ValueError(f"unknown quirk(s): {', '.join(sorted(unknown))}")
+    for field in fields(Quirks):
+        if field.name in values:
+            _check_type(f"quirks.{field.name}", values[field.name], field.type)
+    if values.get("global_m") is not None and values["global_m"] < 1:
+        raise ValueError(f"setting quirks.global_m must be >= 1, found {values['global_m']}")
+    return Quirks(**values)
 
 
 # Named settings. "notebook" is the original run. The fast ones were tuned with tests/bench.py

@@ -97,6 +97,31 @@ class Params:
         return cls(*(a.astype(dtype) for a in (W1, b1, W2, b2)))
 
 
+def packed_size(hidden: int) -> int:
+    """P, the numbers of one network packed in a row: h·784 + h + 10·h + 10."""
+    return hidden * (N_PIXELS + 1 + N_CLASSES) + N_CLASSES
+
+
+def pack(stacked: Params) -> np.ndarray:
+    """A stack's four parameters side by side in one (N, P) array: W1, b1, W2, b2 of run i in row i.
+
+    The Trainer keeps its weights, gradients and optimizer moments this way: an update, the
+    finiteness check and the masking of a stopped run are then one NumPy call each on (N, P)
+    instead of one per parameter, which is much of a small batch's fixed cost.
+    """
+    n = stacked.W1.shape[0]
+    return np.concatenate([a.reshape(n, -1) for a in (stacked.W1, stacked.b1, stacked.W2, stacked.b2)], axis=1)
+
+
+def unpack(flat: np.ndarray, hidden: int) -> Params:
+    """Views of W1, b1, W2, b2 in a packed array: (N, P) gives (N, h, 784) ..., one row (P,) gives (h, 784) ...."""
+    lead, h = flat.shape[:-1], hidden
+    a = h * N_PIXELS
+    b, c = a + h, a + h + N_CLASSES * h
+    return Params(flat[..., :a].reshape(*lead, h, N_PIXELS), flat[..., a:b].reshape(*lead, h, 1),
+                  flat[..., b:c].reshape(*lead, N_CLASSES, h), flat[..., c:].reshape(*lead, N_CLASSES, 1))
+
+
 @dataclass(frozen=True)
 class Cache:
     """What `forward` computes, kept for `backward` and for looking inside."""
@@ -276,25 +301,48 @@ class _Net:
     def __init__(self, params: Params, X: np.ndarray):
         h = params.hidden
         runs = params.W1.size // (h * N_PIXELS)
-        W1T = params.W1.reshape(runs * h, N_PIXELS).T  # a view: BLAS reads it transposed
+        self._set(params.W1.reshape(runs * h, N_PIXELS), params.b1.reshape(runs * h),
+                  params.W2.reshape(runs, N_CLASSES, h), params.b2.reshape(runs, N_CLASSES, 1), X)
+
+    @classmethod
+    def packed(cls, flat: np.ndarray, hidden: int, X: np.ndarray) -> _Net:
+        """The same from a packed (N, P) stack (see `pack`), without building `Params` first."""
+        net, runs, h = cls.__new__(cls), flat.shape[0], hidden
+        a = h * N_PIXELS
+        b, c = a + h, a + h + N_CLASSES * h
+        net._set(flat[:, :a].reshape(runs * h, N_PIXELS), flat[:, a:b].reshape(runs * h),
+                 flat[:, b:c].reshape(runs, N_CLASSES, h), flat[:, c:].reshape(runs, N_CLASSES, 1), X)
+        return net
+
+    def _set(self, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, X: np.ndarray) -> None:
+        W1T = W1.T  # a view: BLAS reads it transposed
         if X.dtype == np.uint8:
-            W1T = W1T / np.array(255, params.dtype)
-        self.W1T, self.b1 = W1T, params.b1.reshape(runs * h)
-        self.W2, self.b2 = params.W2.reshape(runs, N_CLASSES, h), params.b2.reshape(runs, N_CLASSES, 1)
-        self.runs, self.hidden, self.dtype = runs, h, W1T.dtype
+            W1T = W1T / np.array(255, W1.dtype)
+        self.W1T, self.b1, self.W2, self.b2 = W1T, b1, W2, b2
+        self.runs, self.hidden, self.dtype = W2.shape[0], W2.shape[2], W1T.dtype
 
 
 _scratch = threading.local()  # per-thread arrays the kernel overwrites on every chunk
 
 
 def _buffer(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """A scratch array of this thread, reused across chunks (never handed out of a task)."""
-    size = math.prod(shape)
-    key = (name, np.dtype(dtype))
+    """A scratch array of this thread, reused across chunks (never handed out of a task).
+
+    The view for a (name, shape, dtype) is kept too: mini-batches ask for the same shapes on
+    every step, and making the view again cost about a microsecond each time.
+    """
+    views = _scratch.__dict__.setdefault("views", {})
+    view = views.get((name, shape, dtype))
+    if view is not None:
+        return view
+    size, key = math.prod(shape), (name, np.dtype(dtype))
     flat = _scratch.__dict__.get(key)
     if flat is None or flat.size < size:
         flat = _scratch.__dict__[key] = np.empty(size, dtype)
-    return flat[:size].reshape(shape)
+        for old in [k for k in views if k[0] == name]:  # views of the smaller array: let it go
+            del views[old]
+    view = views[(name, shape, dtype)] = flat[:size].reshape(shape)
+    return view
 
 
 def _ones(c: int, dtype) -> np.ndarray:
@@ -366,20 +414,23 @@ def _check_labels(y: np.ndarray) -> None:
         raise ValueError(f"labels must be in 0..{N_CLASSES - 1}, found {y.min()}..{y.max()}")
 
 
-def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool):
-    """Turn Z2 (N, 10, c) into A2 in place; return the summed loss (N,) float64, hits (N,) and columns.
+def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, count_hits: bool = True):
+    """Turn Z2 (N, 10, c) into A2 in place; return the summed loss (N,) float64, hits (N,) and label positions.
 
     The loss of example i is log Σ_k exp(Z2[k,i] - top_i) - (Z2[y_i,i] - top_i), the stable
     form `cross_entropy` computes, from the same sums the softmax needs. A hit is argmax = label;
     when no column has a tie for its top, that is "the label's logit is the top", else (ties,
-    NaN) argmax decides.
+    NaN) argmax decides. `count_hits=False` skips them (hits None): a training step does not need them.
     """
     cols = _columns(yc.size)
     top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c)
-    unique_top = np.count_nonzero(Z2 == top) == top.size  # no ties, no NaN: argmax is where Z2 == top
-    hits = None if unique_top else (Z2.argmax(axis=-2) == yc).sum(axis=-1)
+    hits = unique_top = None
+    if count_hits:
+        unique_top = np.count_nonzero(Z2 == top) == top.size  # no ties, no NaN: argmax is where Z2 == top
+        hits = None if unique_top else (Z2.argmax(axis=-2) == yc).sum(axis=-1)
     Zs = np.subtract(Z2, top, out=Z2) if shift else Z2 - top
-    picked = Zs[:, yc, cols]  # (N, c): the label's shifted logit, taken before exp overwrites it
+    at = yc * yc.size + cols  # example i's label logit sits at y_i·c + i of a (10·c,) row
+    picked = Zs.reshape(Zs.shape[0], -1)[:, at]  # (N, c): the label's shifted logit, taken before exp overwrites it
     if unique_top:
         hits = (picked == 0).sum(axis=-1)  # x - top == 0 exactly iff x == top
     if shift:
@@ -393,7 +444,7 @@ def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool):
             E = np.exp(Z2, out=Z2)
             np.divide(E, E.sum(axis=-2, keepdims=True), out=E)
     loss = log_S.sum(axis=-1, dtype=np.float64)[:, 0] - picked.sum(axis=-1, dtype=np.float64)
-    return loss, hits, cols
+    return loss, hits, at
 
 
 def _active(Z1: np.ndarray, A1: np.ndarray, activation: str, ones: np.ndarray) -> np.ndarray:
@@ -404,16 +455,16 @@ def _active(Z1: np.ndarray, A1: np.ndarray, activation: str, ones: np.ndarray) -
 
 
 def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shift: bool, scale: float,
-                    activation: str):
+                    activation: str, count_hits: bool = True):
     """Summed gradients (each already divided by the batch's m), loss, hits and active units of one chunk."""
     Xc, yc = _rows(X, s, e, net.dtype), y[s:e]
     c, H = Xc.shape[0], net.W1T.shape[1]
     Z1, A1, Z2 = _forward_rows(net, Xc, activation)
     ones = _ones(c, net.dtype)
     active = _active(Z1, A1, activation, ones)
-    loss, hits, cols = _softmax_pieces(Z2, yc, shift)
+    loss, hits, at = _softmax_pieces(Z2, yc, shift, count_hits)
     dZ2 = Z2  # (N, 10, c): A2 - Y in place, times 2 in notebook mode and / m
-    dZ2[:, yc, cols] -= 1
+    dZ2.reshape(net.runs, N_CLASSES * c)[:, at] -= 1  # a view; one index array, much cheaper than [:, yc, cols]
     dZ2 *= scale
     dW2 = np.matmul(dZ2, A1.reshape(c, net.runs, net.hidden).transpose(1, 0, 2))  # (N, 10, h)
     db2 = dZ2.sum(axis=-1, keepdims=True)  # (N, 10, 1)
@@ -454,7 +505,8 @@ def _spread(fn, chunks: list[tuple[int, int]]):
 
 
 def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
-              chunk: int = CHUNK, activation: str = "relu", check_labels: bool = True) -> BatchResult:
+              chunk: int = CHUNK, activation: str = "relu", check_labels: bool = True,
+              count_hits: bool = True) -> BatchResult:
     """Mean-loss gradients over the batch in one cache-blocked pass over X, on the compute pool.
 
     Summing the gradients of column chunks, each divided by the whole batch's m, gives exactly
@@ -463,6 +515,7 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
     Shapes: X (784, m), y (m,).
     Raises: ValueError if the batch is empty, the one-hot quirk meets a batch without 9s, or a
     label is not 0..9 (`check_labels=False`: the caller has checked the labels it batches from).
+    `count_hits=False` leaves `hits` None (a training step does not need them).
     """
     m = X.shape[1]
     if m == 0:
@@ -474,24 +527,52 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
     if check_labels:
         _check_labels(y)
     activations.check(activation)
-    net = _Net(params, X)
+    dW1, db1, dW2, db2, loss, hits, active = _summed(_Net(params, X), X, y, quirks, chunk, activation, count_hits)
+    if X.dtype == np.uint8:
+        dW1 /= np.array(255, params.dtype)  # the 1/255 of the pixels, applied once
+    grads = Params(dW1.reshape(params.W1.shape), db1.reshape(params.b1.shape), dW2.reshape(params.W2.shape),
+                   db2.reshape(params.b2.shape))
+    if not params.b1.shape[:-2]:
+        return BatchResult(grads, float(loss[0]) / m, None if hits is None else int(hits[0]), active)
+    return BatchResult(grads, loss / m, hits, active.reshape(params.b1.shape[:-1]))
+
+
+def packed_gradients(flat: np.ndarray, hidden: int, X: np.ndarray, y: np.ndarray, quirks: Quirks = Quirks(),
+                     activation: str = "relu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What `gradients` computes, for a packed stack (see `pack`): gradients packed alike, losses, active units.
+
+    The training step's form: no `Params` is built on the way in or out, no hits are counted and
+    the labels are not checked (the Trainer checked the rows it batches from). The caller checks
+    the one-hot quirk. Shapes: flat (N, P), X (784, m), y (m,) -> (N, P), (N,), (N, h).
+    """
+    runs, m, h = flat.shape[0], X.shape[1], hidden
+    dW1, db1, dW2, db2, loss, _, active = _summed(_Net.packed(flat, h, X), X, y, quirks, CHUNK, activation, False)
+    a, b, c = h * N_PIXELS, h * (N_PIXELS + 1), h * (N_PIXELS + 1 + N_CLASSES)
+    grads = np.empty_like(flat)  # (N, P), a new array each step: readers may hold the last one
+    if X.dtype == np.uint8:  # the 1/255 of the pixels, applied once
+        np.divide(dW1.reshape(runs, a), np.array(255, flat.dtype), out=grads[:, :a])
+    else:
+        grads[:, :a] = dW1.reshape(runs, a)
+    grads[:, a:b], grads[:, b:c], grads[:, c:] = db1.reshape(runs, h), dW2.reshape(runs, -1), db2.reshape(runs, -1)
+    return grads, loss / m, active.reshape(runs, h)
+
+
+def _summed(net: _Net, X: np.ndarray, y: np.ndarray, quirks: Quirks, chunk: int, activation: str, count_hits: bool):
+    """dW1 (N·h, 784) still for raw pixels, db1, dW2, db2, summed loss, hits and active units over all chunks."""
+    m = X.shape[1]
     scale = (2.0 if quirks.double_dZ2 else 1.0) / (quirks.global_m or m)
     shift = not quirks.unshifted_softmax
-    parts = _spread(lambda s, e: _gradient_chunk(net, X, y, s, e, shift, scale, activation), _chunks(m, chunk))
+    parts = _spread(lambda s, e: _gradient_chunk(net, X, y, s, e, shift, scale, activation, count_hits),
+                    _chunks(m, chunk))
     dW1, db1, dW2, db2, loss, hits, active = next(parts)  # fresh arrays: summed into in place
     for more_dW1, more_db1, more_dW2, more_db2, more_loss, more_hits, more_active in parts:
         dW1 += more_dW1
         db1 += more_db1
         dW2 += more_dW2
         db2 += more_db2
-        loss, hits, active = loss + more_loss, hits + more_hits, active | more_active
-    if X.dtype == np.uint8:
-        dW1 /= np.array(255, params.dtype)  # the 1/255 of the pixels, applied once
-    grads = Params(dW1.reshape(params.W1.shape), db1.reshape(params.b1.shape), dW2.reshape(params.W2.shape),
-                   db2.reshape(params.b2.shape))
-    if not params.b1.shape[:-2]:
-        return BatchResult(grads, float(loss[0]) / m, int(hits[0]), active)
-    return BatchResult(grads, loss / m, hits, active.reshape(params.b1.shape[:-1]))
+        loss, active = loss + more_loss, active | more_active
+        hits = None if hits is None else hits + more_hits
+    return dW1, db1, dW2, db2, loss, hits, active
 
 
 def _evaluate_chunk(net: _Net, X: np.ndarray, y: np.ndarray, preds: np.ndarray, s: int, e: int, shift: bool,
@@ -555,5 +636,5 @@ class BatchResult:
 
     grads: Params
     loss: float | np.ndarray  # mean cross-entropy at the parameters before the update ((N,) stacked)
-    hits: int | np.ndarray  # correctly classified examples ((N,) stacked)
+    hits: int | np.ndarray | None  # correctly classified examples ((N,) stacked); None when not counted
     active: np.ndarray  # (h,) or (N, h) bool: hidden unit passed gradient (ReLU: was > 0) on at least one example

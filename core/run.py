@@ -53,11 +53,31 @@ class Failure:
 
     @classmethod
     def from_dict(cls, values: dict) -> Failure:
-        """Inverse of `to_dict`. Raises: ValueError for unknown keys or a bad kind."""
+        """Inverse of `to_dict`, checking every field (the sentences about a failure format them).
+
+        Raises: ValueError naming an unknown key, a bad kind or a field with a wrong value.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"its failure must be a JSON object or null, found {values!r}")
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown failure field(s) {', '.join(sorted(unknown))}")
-        return cls(**values)
+        failure = cls(**values)
+        _whole(failure.iteration, "failure's iteration")
+        _rate(failure.lr, "failure's α")
+        if failure.suggested_lr is not None:
+            _rate(failure.suggested_lr, "failure's suggested α")
+        needed = {"exploded": ("loss", "start_loss"), "dead": ("dead", "hidden"), "collapsed": ("dead", "hidden")}
+        for name in ("loss", "start_loss"):
+            value = getattr(failure, name)
+            if value is not None or name in needed.get(failure.kind, ()):
+                _number(value, f"failure's {name.replace('_', ' ')}")
+        for name in ("dead", "hidden"):
+            if getattr(failure, name) is not None or name in needed.get(failure.kind, ()):
+                _whole(getattr(failure, name), f"failure's {name} units")
+        if not isinstance(failure.detail, str):
+            raise ValueError(f"its failure's detail must be text, found {failure.detail!r}")
+        return failure
 
 
 def smaller_lr(lr: float) -> float:
@@ -141,16 +161,38 @@ class RunState:
                              f"version {VERSION}")
         try:
             return _state_from(arrays, meta)
-        except (KeyError, TypeError, IndexError, AttributeError) as error:
-            raise ValueError(f"its run state is damaged ({type(error).__name__}: {error})") from None
+        except KeyError as error:
+            raise ValueError(f"its run state is damaged (no {error} in it)") from None
+        except ValueError as error:
+            raise ValueError(" ".join(str(error).split())) from None  # one line, whatever raised it
+        except (TypeError, IndexError, AttributeError, OverflowError) as error:
+            raise ValueError(f"its run state is damaged ({type(error).__name__}: {' '.join(str(error).split())})") \
+                from None
+
+
+# What only a run holds: weights-only files (version 1: W1..b2 with their settings under "config" or,
+# from the dashboard, at the top level, "iteration", "data") have none of these keys or arrays
+RUN_META = frozenset({"format", "version", "lr_changes", "order", "start_loss", "last_loss", "seconds",
+                      "history_fields", "snapshot_iterations", "next_snapshot", "failure", "active", "m",
+                      "data_check"})
+RUN_ARRAYS = ("history", "snapshots", "opt.")
 
 
 def read(arrays: dict[str, np.ndarray], meta: dict) -> RunState | Params:
     """What a saved file holds: a whole run, or (older files) weights only.
 
+    A file is weights-only only when it holds no run metadata at all: no key or array that only a
+    run writes (a run's "optimizer" is its state, a JSON object; in older files it is a setting's
+    name). With any of it, the run must read whole: damaged run metadata is refused, never taken
+    for weights and trained from iteration 0 with other settings.
     Raises: ValueError with one sentence when neither can be read.
     """
-    if meta.get("format") == FORMAT or "version" in meta and "history" in arrays:
+    run_meta = sorted(set(meta) & RUN_META | ({"optimizer"} if isinstance(meta.get("optimizer"), dict) else set()))
+    run_arrays = sorted(name for name in arrays if name.startswith(RUN_ARRAYS))
+    if run_meta or run_arrays:
+        if meta.get("format") != FORMAT:
+            found = ", ".join(run_meta + run_arrays)
+            raise ValueError(f"it holds run data ({found}) without the run format mark: a damaged run file")
         return RunState.from_arrays(arrays, meta)
     return Params.from_arrays(arrays)
 
@@ -179,6 +221,9 @@ def _state_from(arrays: dict, meta: dict) -> RunState:
     opt_state = OptimizerState(config.optimizer, _whole(opt["step"], "optimizer step"), moments["velocity"],
                                moments["second"])
     lr = _rate(meta["lr"], "α")
+    if not isinstance(meta["lr_changes"], list) or any(not isinstance(c, list) or len(c) != 2
+                                                       for c in meta["lr_changes"]):
+        raise ValueError(f"its α changes must be a list of [iteration, α] pairs, found {meta['lr_changes']!r}")
     changes = tuple((_whole(i, "α change iteration"), _rate(v, "α")) for i, v in meta["lr_changes"])
     if not changes or changes[0][0] != 0 or any(a[0] >= b[0] for a, b in zip(changes, changes[1:])) \
             or changes[-1][0] > iteration or changes[-1][1] != lr:
@@ -189,17 +234,31 @@ def _state_from(arrays: dict, meta: dict) -> RunState:
         raise ValueError(f"its batch cursor {cursor:,} is past its {m:,} training rows")
     epoch_rng = order["epoch_rng"]
     if epoch_rng is not None:
-        np.random.default_rng().bit_generator.state = epoch_rng  # raises ValueError/TypeError when malformed
+        try:
+            np.random.default_rng().bit_generator.state = epoch_rng
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"its batch order's random state is damaged ({' '.join(str(error).split())})") from None
+    elif cursor:
+        raise ValueError(f"its batch cursor is {cursor:,} before any batch was drawn (no shuffle recorded)")
     history = _history(arrays, meta, iteration)
+    if iteration - history[-1]["iteration"] >= config.eval_every:  # a run records every eval_every iterations
+        raise ValueError(f"its iteration {iteration:,} is past its history, whose last evaluation is at iteration "
+                         f"{history[-1]['iteration']:,} with one every {config.eval_every:,}")
     snapshots = _snapshots(arrays, meta, params, iteration)
-    active = np.array(meta["active"], dtype=bool)
-    if active.shape != (params.hidden,):
-        raise ValueError(f"its active-unit mask has {active.size} entries, expected {params.hidden}")
+    active = meta["active"]
+    if not isinstance(active, list) or len(active) != params.hidden or not all(isinstance(a, bool) for a in active):
+        raise ValueError(f"its active-unit mask must be {params.hidden} true/false values, found {active!r}")
     failure = Failure.from_dict(meta["failure"]) if meta["failure"] is not None else None
+    if failure is not None and failure.iteration > iteration:
+        raise ValueError(f"its failure at iteration {failure.iteration:,} is past the run's iteration {iteration:,}")
+    data_check = _whole(meta["data_check"], "data check")
+    if data_check >= 2**32:
+        raise ValueError(f"its data check {data_check} is not a CRC-32 (below 2**32)")
     return RunState(config, params, opt_state, iteration, lr, changes, OrderState(epoch_rng, cursor),
-                    _loss(meta["start_loss"]), _loss(meta["last_loss"]), float(meta["seconds"]), history, snapshots,
-                    _whole(meta["next_snapshot"], "next snapshot"), failure, active, m,
-                    _whole(meta["data_check"], "data check"))
+                    _loss(meta["start_loss"], "start loss"), _loss(meta["last_loss"], "last loss"),
+                    _number(meta["seconds"], "training time in seconds"), history, snapshots,
+                    _whole(meta["next_snapshot"], "next snapshot"), failure, np.array(active, dtype=bool), m,
+                    data_check)
 
 
 def _moments(arrays: dict, slot: str, params: Params) -> Params | None:
@@ -253,12 +312,16 @@ def _rate(value, what: str) -> float:
     return float(value)
 
 
-def _loss(value) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"its loss must be a number, found {value!r}")
+def _number(value, what: str) -> float:
+    """A finite number >= 0 (losses, seconds). Raises: ValueError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"its {what} must be a finite number >= 0, found {value!r}")
     return float(value)
+
+
+def _loss(value, what: str) -> float | None:
+    """None (no batch yet), or a cross-entropy: finite and >= 0. Raises: ValueError naming `what`."""
+    return None if value is None else _number(value, what)
 
 
 def json_ready(value):

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.metrics import confusion_matrix
-from core.model import Params, Quirks, evaluate, gradients, init_params, predict_proba
+from core.model import Params, Quirks, evaluate, init_params, pack, packed_gradients, predict_proba, unpack
 from core.optim import OptimizerState, init_optimizer, update
 from core.run import HISTORY_FIELDS, Failure, OrderState, RunState, data_check, smaller_lr
 
@@ -156,18 +156,26 @@ def best_run(histories: Sequence[History], failures: Sequence[Failure | None], m
     return int(np.argmax(scores)) if max(scores) > -math.inf else None
 
 
-def _per_run(arrays: Params) -> np.ndarray:
-    """(N,) True where every array of run i is finite.
+def _finite_rows(flat: np.ndarray) -> np.ndarray:
+    """(N,) True where row i of a packed (N, P) array is all finite.
 
-    One sum per array instead of a boolean array per element: NaN or ±inf anywhere makes the
-    run's sum non-finite. Summed in the arrays' own float type first (the hot path); only when
+    One sum per run instead of a boolean array per element: NaN or ±inf anywhere makes the
+    row's sum non-finite. Summed in the array's own float type first (the hot path); only when
     that overflows, again in float64, which does not overflow on float32 values.
     """
-    def total(dtype=None) -> np.ndarray:
-        return sum(a.reshape(len(a), -1).sum(axis=1, dtype=dtype) for a in (arrays.W1, arrays.b1, arrays.W2, arrays.b2))
+    finite = np.isfinite(flat @ _ones(flat.shape[1], flat.dtype))  # a BLAS matrix-vector product: the cheapest sum
+    return finite if finite.all() else np.isfinite(flat.sum(axis=1, dtype=np.float64))
 
-    finite = np.isfinite(total())
-    return finite if finite.all() else np.isfinite(total(np.float64))
+
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def _ones(n: int, dtype) -> np.ndarray:
+    """(n,) ones of this dtype, made once (never written to)."""
+    key = (n, np.dtype(dtype))
+    if key not in _ONES:
+        _ONES[key] = np.ones(n, dtype)
+    return _ONES[key]
 
 
 def _norms(arrays: Params) -> tuple[np.ndarray, np.ndarray]:
@@ -194,8 +202,8 @@ class Trainer:
         elif params.hidden != config.hidden:
             raise ValueError(f"loaded weights have {params.hidden} hidden units, the settings say {config.hidden}")
         self._attach(config, X_train, y_train, X_dev, y_dev)
-        self.stacked = params.map(lambda a: np.repeat(a.astype(config.dtype)[None], len(lrs), axis=0))  # (N, ...)
-        self.opt_state = init_optimizer(config.optimizer, self.stacked)
+        self._flat = np.repeat(pack(params.map(lambda a: a.astype(config.dtype)[None])), len(lrs), axis=0)  # (N, P)
+        self._opt = init_optimizer(config.optimizer, self._flat)  # its moments packed like the weights
         self.lrs = lrs
         self._lr_changes: list[list[tuple[int, float]]] = [[(0, lr)] for lr in lrs]  # per run
         self.iteration, self.seconds = 0, 0.0
@@ -236,12 +244,14 @@ class Trainer:
             raise ValueError("these runs are not runs of one stack (their settings or batch positions differ)")
         trainer = cls.__new__(cls)
         trainer._attach(first.config.with_(lr=first.lr), X_train, y_train, X_dev, y_dev)
-        stack = lambda *arrays: np.stack(arrays)  # noqa: E731 - runs along a new leading axis
-        trainer.stacked = Params(*(stack(*(getattr(s.params, k) for s in states)) for k in ("W1", "b1", "W2", "b2")))
-        moments = [tuple(getattr(s.opt_state, slot) for s in states) for slot in ("velocity", "second")]
-        trainer.opt_state = OptimizerState(first.opt_state.kind, first.opt_state.step, *(
-            None if m[0] is None else Params(*(stack(*(getattr(p, k) for p in m)) for k in ("W1", "b1", "W2", "b2")))
-            for m in moments))
+
+        def packed(params: Sequence[Params]) -> np.ndarray:  # the runs along a new leading axis, packed (N, P)
+            return pack(Params(*(np.stack([getattr(p, k) for p in params]) for k in ("W1", "b1", "W2", "b2"))))
+
+        trainer._flat = packed([s.params for s in states])
+        moments = [[getattr(s.opt_state, slot) for s in states] for slot in ("velocity", "second")]
+        trainer._opt = OptimizerState(first.opt_state.kind, first.opt_state.step,
+                                      *(None if m[0] is None else packed(m) for m in moments))
         trainer.lrs = [s.lr for s in states]
         trainer._lr_changes = [list(s.lr_changes) for s in states]
         trainer.iteration, trainer.seconds = max(s.iteration for s in states), first.seconds
@@ -265,18 +275,17 @@ class Trainer:
         self.X_train, self.y_train, self.y_dev = X_train, y_train, y_dev
         self._X_dev_given, self.X_dev = X_dev, dev_as_measured(X_dev, self.quirks)
         self._data_check = data_check(y_train)
-        self._grads: Params | None = None  # the newest batch's gradients (stacked)
-        self._previous: Params | None = None  # the weights before the newest update (stacked)
-        self._view: tuple[Params | None, Params | None] = (None, None)
+        self._grads: np.ndarray | None = None  # (N, P) the newest batch's gradients, packed
+        self._previous: np.ndarray | None = None  # (N, P) the weights before the newest update, packed
+        self._views: dict[str, tuple[np.ndarray, Params]] = {}  # Params views of the current packed arrays
 
     def state(self, i: int = 0) -> RunState:
         """Run i as data: everything that decides the rest of it."""
-        failure, stacked, opt = self.failures[i], self.stacked, self.opt_state
-        slice_ = lambda a: a[i]  # noqa: E731
+        failure, opt, h = self.failures[i], self._opt, self.config.hidden
         end = failure.iteration if failure else self.iteration
         return RunState(
-            config=self.config.with_(lr=self._lr_changes[i][0][1]), params=stacked.map(slice_),
-            opt_state=OptimizerState(opt.kind, opt.step, *(None if s is None else s.map(slice_)
+            config=self.config.with_(lr=self._lr_changes[i][0][1]), params=unpack(self._flat[i], h),
+            opt_state=OptimizerState(opt.kind, opt.step, *(None if s is None else unpack(s[i], h)
                                                            for s in (opt.velocity, opt.second))),
             iteration=end, lr=self.lrs[i], lr_changes=tuple(self._lr_changes[i]), order=self._order.state(),
             start_loss=None if self.start_loss is None else float(self.start_loss[i]),
@@ -358,9 +367,10 @@ class Trainer:
     def _live(self) -> list[int]:
         return [i for i, f in enumerate(self.failures) if f is None]
 
-    def _lr_now(self) -> np.ndarray:
-        """(N,) this step's α per run, after decay."""
-        return np.array(self.lrs) / (1 + self.config.lr_decay * self.iteration)
+    def _lr_now(self) -> list[float]:
+        """This step's α per run, after decay."""
+        decay = 1 + self.config.lr_decay * self.iteration
+        return [lr / decay for lr in self.lrs]
 
     def _update(self) -> bool:
         """One update of every live run; False when no run could make it."""
@@ -374,9 +384,9 @@ class Trainer:
             grads, losses, active = self._gradients(X, y)
             self.last_losses = losses
             self.start_loss = losses if self.start_loss is None else self.start_loss
-            step_lr = float(lr[0]) if self.size == 1 else lr.reshape(-1, 1, 1)
-            new, opt_state = update(self.stacked, grads, self.opt_state, step_lr, beta1=self.config.momentum)
-            finite = _per_run(new)
+            step_lr = lr[0] if self.size == 1 else np.array(lr).reshape(-1, 1)  # one α per row of (N, P)
+            new, opt = update(self._flat, grads, self._opt, step_lr, beta1=self.config.momentum)
+            finite = _finite_rows(new)
         for i in live:
             self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
                                         self.iteration, float(self.start_loss[i]), self.quirks)
@@ -384,26 +394,20 @@ class Trainer:
             keep = np.array([f is None for f in self.failures])
             if not keep.any():
                 return False
-            mask = keep.reshape(-1, 1, 1)  # stopped runs keep their last good weights; live ones move on
-            new = new.map(lambda n, o: np.where(mask, n, o), self.stacked)
-            opt_state = OptimizerState(opt_state.kind, opt_state.step, *(
-                None if s is None else s.map(lambda n, o: np.where(mask, n, o), old)
-                for s, old in ((opt_state.velocity, self.opt_state.velocity),
-                               (opt_state.second, self.opt_state.second))))
-        self._previous, self._grads = self.stacked, grads
-        self.stacked, self.opt_state = new, opt_state  # readers see the old or the new weights
+            mask = keep.reshape(-1, 1)  # stopped runs keep their last good weights; live ones move on
+            new = np.where(mask, new, self._flat)
+            opt = OptimizerState(opt.kind, opt.step, *(None if s is None else np.where(mask, s, old)
+                                                       for s, old in ((opt.velocity, self._opt.velocity),
+                                                                      (opt.second, self._opt.second))))
+        self._previous, self._grads = self._flat, grads
+        self._flat, self._opt = new, opt  # readers see the old or the new weights
         self.iteration += 1
         self._maybe_snapshot()
         return True
 
-    def _gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[Params, np.ndarray, np.ndarray]:
-        """Stacked gradients, (N,) losses and (N, h) active units of one batch (a single run unstacked)."""
-        # the batch's labels are rows of y_train, checked once by _attach
-        if self.size == 1:
-            result = gradients(self.params, X, y, self.quirks, activation=self.config.activation, check_labels=False)
-            return result.grads.map(lambda a: a[None]), np.array([result.loss]), result.active[None]
-        result = gradients(self.stacked, X, y, self.quirks, activation=self.config.activation, check_labels=False)
-        return result.grads, np.asarray(result.loss), result.active
+    def _gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Packed (N, P) gradients, (N,) losses and (N, h) active units of one batch."""
+        return packed_gradients(self._flat, self.config.hidden, X, y, self.quirks, self.config.activation)
 
     def _evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N,) loss and accuracy and (N, h) active units on (X, y)."""
@@ -438,8 +442,9 @@ class Trainer:
         """Per run: the newest gradients' norms and the newest update's size relative to the weights."""
         if self._grads is None or self._previous is None:
             return {k: np.full(self.size, np.nan) for k in ("grad_W1", "grad_W2", "update_W1", "update_W2")}
-        grad_W1, grad_W2 = _norms(self._grads)
-        step_W1, step_W2 = _norms(self.stacked.map(np.subtract, self._previous))
+        h = self.config.hidden
+        grad_W1, grad_W2 = _norms(unpack(self._grads, h))
+        step_W1, step_W2 = _norms(unpack(self._flat - self._previous, h))
         W1, W2 = _norms(self.stacked)
         return dict(grad_W1=grad_W1, grad_W2=grad_W2, update_W1=step_W1 / np.maximum(W1, 1e-12),
                     update_W2=step_W2 / np.maximum(W2, 1e-12))
@@ -455,15 +460,29 @@ class Trainer:
             self._snapshots = self._snapshots[:-1:2] + self._snapshots[-1:]  # thin out, keeping the first and newest
 
     # ----- run 0: a single run's view --------------------------------------------------------------
+    def _view(self, name: str, packed: np.ndarray, row: bool) -> Params:
+        """Params views of `packed` (its row 0 when `row`), made once per new array (readers ask often)."""
+        cached = self._views.get(name)
+        if cached is None or cached[0] is not packed:
+            cached = self._views[name] = (packed, unpack(packed[0] if row else packed, self.config.hidden))
+        return cached[1]
+
+    @property
+    def stacked(self) -> Params:
+        """Every run's current weights: W1 (N, h, 784), b1 (N, h, 1), W2 (N, 10, h), b2 (N, 10, 1) (views)."""
+        return self._view("stacked", self._flat, row=False)
+
+    @property
+    def opt_state(self) -> OptimizerState:
+        """Every run's optimizer state, its moments shaped like `stacked` (views)."""
+        opt = self._opt
+        return OptimizerState(opt.kind, opt.step, *(None if s is None else unpack(s, self.config.hidden)
+                                                    for s in (opt.velocity, opt.second)))
+
     @property
     def params(self) -> Params:
         """Run 0's current weights."""
-        stacked, view = self._view
-        if stacked is not self.stacked:
-            stacked = self.stacked
-            view = stacked.map(lambda a: a[0])
-            self._view = (stacked, view)
-        return view
+        return self._view("params", self._flat, row=True)
 
     @property
     def history(self) -> History:
@@ -500,20 +519,20 @@ class Trainer:
     @property
     def last_grads(self) -> Params | None:
         """Run 0's gradients on the newest batch (dW1 in `.W1`), or None before the first step."""
-        return None if self._grads is None else self._grads.map(lambda a: a[0])
+        return None if self._grads is None else unpack(self._grads[0], self.config.hidden)
 
     @property
     def last_update(self) -> Params | None:
         """Run 0's newest step ΔW (new weights minus old), or None before the first step."""
         if self._previous is None:
             return None
-        return self.stacked.map(lambda new, old: new[0] - old[0], self._previous)
+        return unpack(self._flat[0] - self._previous[0], self.config.hidden)
 
     def newest_step(self, i: int = 0) -> tuple[Params | None, Params | None]:
         """Run i's gradients on the newest batch and its weights before the newest update (None, None before a step)."""
         if self._grads is None or self._previous is None:
             return None, None
-        return self._grads.map(lambda a: a[i]), self._previous.map(lambda a: a[i])
+        return unpack(self._grads[i], self.config.hidden), unpack(self._previous[i], self.config.hidden)
 
     def dead_units(self) -> np.ndarray:
         """(h,) bool: run 0's hidden units that never fired on the training rows at the last evaluation."""

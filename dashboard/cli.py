@@ -106,12 +106,13 @@ CONFIG_FLAGS = ("hidden", "lr", "iterations", "batch_size", "optimizer", "moment
                 "notebook_m", "seed", "dev_size", "train_size", "eval_every")
 
 
-def config_from(args) -> TrainConfig:
-    """The preset (or the defaults) with every flag the user gave on top.
+def config_from(args, base: TrainConfig | None = None) -> TrainConfig:
+    """`base` (default: the preset, or the defaults) with every flag the user gave on top.
 
     Raises: ValueError for a setting out of range.
     """
-    base = PRESETS[args.preset] if args.preset else TrainConfig()
+    if base is None:
+        base = PRESETS[args.preset] if args.preset else TrainConfig()
     changes = {name: getattr(args, name) for name in CONFIG_FLAGS if hasattr(args, name)}
     if "momentum" in changes and "optimizer" not in changes and base.optimizer != "adam":
         changes["optimizer"] = "momentum" if changes["momentum"] > 0 else "plain"
@@ -156,18 +157,45 @@ RESUME_FLAGS = ("iterations", "lr")
 def resumed(args) -> RunState | Params:
     """The run (or, from an older file, the weights) that --resume names.
 
-    Raises: ValueError naming the file and what is wrong; UsageError for a flag a resumed run cannot take.
+    Raises: ValueError naming the file and what is wrong; UsageError for a flag that would change the run.
     """
-    fixed = [name for name in CONFIG_FLAGS if hasattr(args, name) and name not in RESUME_FLAGS]
-    if args.preset or fixed:
-        names = ", ".join(f"--{n.replace('_', '-')}" for n in fixed) or "--preset"
-        raise UsageError(f"{names} cannot change a resumed run (its settings decide it); only --iterations and "
-                         f"--lr can")
     arrays, meta = data.load_weights(args.resume)
     try:
-        return read_run(arrays, meta)
+        saved = read_run(arrays, meta)
     except ValueError as error:
         raise ValueError(f"{args.resume}: cannot resume: {error}") from None
+    if isinstance(saved, RunState):
+        changed = changed_settings(args, saved.config)
+        if changed:
+            raise UsageError(f"{', '.join(changed)} would change the resumed run (its settings decide it); "
+                             f"repeat its own values or leave them out, only --iterations and --lr can change")
+    elif hasattr(args, "hidden") and args.hidden != saved.hidden:
+        raise UsageError(f"--hidden {args.hidden} does not fit {args.resume}, whose weights have {saved.hidden} "
+                         f"hidden units")
+    return saved
+
+
+def changed_settings(args, run: TrainConfig) -> list[str]:
+    """Each flag (or the preset) whose value differs from the run's own setting, with both values.
+
+    A flag repeated with the run's value changes nothing and is not listed: people resume with the
+    command they trained with. The preset counts for the settings no flag overrides.
+    """
+    base = PRESETS[args.preset] if args.preset else run
+    asked = config_from(args, base)
+    changed = []
+    for name in CONFIG_FLAGS:
+        if name in RESUME_FLAGS or getattr(asked, name) == getattr(run, name):
+            continue
+        given = name if hasattr(args, name) else "momentum" if name == "optimizer" and hasattr(args, "momentum") else None
+        flag = f"--{given.replace('_', '-')} {shown(getattr(args, given))}" if given else f"--preset {args.preset}"
+        changed.append(f"{flag} (the run's {name.replace('_', ' ')}: {shown(getattr(run, name))})")
+    return changed
+
+
+def shown(value) -> str:
+    """A setting as it is typed on the command line (None batch size: full)."""
+    return "full" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def start(args) -> tuple[Trainer, data.Split]:

@@ -5,8 +5,10 @@ Needs the MNIST IDX files (default: ../shared/data/mnist beside the repo); skips
 when they are absent.
 
 Every variant is timed in the same process, interleaved (one call of each in turn, repeated),
-and reported as the median, with its speed-up over the notebook's code (full batch) or over
-the training loop as it was before issue 10 (mini-batch):
+and reported as the median with the range over the rounds, with its speed-up over the
+notebook's code (full batch) or over the training loop as it was before issue 10 (mini-batch)
+taken round by round, and the cores the process really had during the call (another program on
+the machine takes cores from the two workers; that, not our code, is when they scale 1.1x):
 
 - the notebook's float64 code as written, with BLAS at its default thread count (how a user
   runs it);
@@ -197,23 +199,47 @@ def torch_step(torch, P, X, Y, lr=0.1):
 
 
 # ---- measurements ---------------------------------------------------------------------------------
-def interleaved(variants: dict, repeat: int) -> dict[str, float]:
-    """Median seconds per call of each variant in its steady state, the variants taking turns.
+class Timings(dict):
+    """Per variant: the wall seconds of each timed call, and the cores the process used during it."""
+
+    def __init__(self, names):
+        super().__init__({name: [] for name in names})
+        self.cores = {name: [] for name in names}
+
+    def median(self, name: str) -> float:
+        return statistics.median(self[name])
+
+    def ratios(self, reference: str, name: str) -> list[float]:
+        """reference / name per round: each pair was measured back to back, so load drifts cancel out."""
+        return [r / v for r, v in zip(self[reference], self[name])]
+
+
+def interleaved(variants: dict, repeat: int) -> Timings:
+    """Seconds per call of each variant in its steady state, the variants taking turns, `repeat` rounds.
 
     Each turn makes one untimed call first: a training loop calls its step back to back, so the
     step before it was its own, with its data in cache and no other code's BLAS threads still
     spinning (right after the notebook's 2-thread float64 step, which reads 370 MB, our next
-    step measured 1.6-2.8x slower than in a loop of its own).
+    step measured 1.6-2.8x slower than in a loop of its own). Beside the wall time, the
+    process's CPU time over the call gives the cores it really had: two workers that find one
+    core taken by another program get about 1 core, and scale about 1.1x instead of 1.9x.
     """
-    times = {name: [] for name in variants}
+    times = Timings(variants)
     names = list(variants)
     for r in range(repeat):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
             variants[name]()  # warm: caches, buffers, the pool's threads
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             variants[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+            wall = time.perf_counter() - start
+            times[name].append(wall)
+            times.cores[name].append((time.process_time() - cpu) / wall)
+    return times
+
+
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    """median [min-max] of a few measurements."""
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
 
 
 class Threads:
@@ -236,7 +262,7 @@ class Threads:
         return run
 
 
-def full_batch(raw, scaled, hidden, repeat, threads, torch) -> dict[str, float]:
+def full_batch(raw, scaled, hidden, repeat, threads, torch) -> Timings:
     """Seconds per full-batch iteration (forward, backward, plain update) of every variant."""
     X64 = np.asfortranarray(scaled.X_train, dtype=np.float64)  # the notebook's X_train / 255.: float64
     y = scaled.y_train
@@ -264,7 +290,7 @@ def full_batch(raw, scaled, hidden, repeat, threads, torch) -> dict[str, float]:
         del X64
 
 
-def minibatch(raw, scaled, repeat, threads, torch, batch=128) -> dict[str, float]:
+def minibatch(raw, scaled, repeat, threads, torch, batch=128) -> dict:
     """Seconds per epoch (m // batch steps) of batch-128 plain SGD, and per step at batch 1."""
     m = scaled.y_train.size
     steps = m // batch
@@ -312,10 +338,13 @@ def minibatch(raw, scaled, repeat, threads, torch, batch=128) -> dict[str, float
     per_step = interleaved({"today": threads.blas(1, lambda: [today_1.step() for _ in range(200)]),
                             "now": threads.ours(pool.default_workers(), lambda: now_1.step(200))}, repeat)
     pool.set_workers(None)
-    return {"epochs": epochs, "steps": steps,
-            "fixed_share_today": per_step["today"] / 200 / (epochs["the Trainer before issue 10 (reference)"] / steps),
-            "fixed_share_now": per_step["now"] / 200 / (epochs["Trainer now (uint8 X, CLI)"] / steps),
-            "step_at_1_today_us": per_step["today"] / 200 * 1e6, "step_at_1_now_us": per_step["now"] / 200 * 1e6}
+    reference, now = "the Trainer before issue 10 (reference)", "Trainer now (uint8 X, CLI)"
+    # the batch-1 steps were timed in their own rounds: each round's share against the median epoch
+    share = {key: [s / 200 / (epochs.median(name) / steps) for s in per_step[key]]
+             for key, name in (("today", reference), ("now", now))}
+    return {"epochs": epochs, "steps": steps, "fixed_share_today": share["today"], "fixed_share_now": share["now"],
+            "step_at_1_today_us": [s / 200 * 1e6 for s in per_step["today"]],
+            "step_at_1_now_us": [s / 200 * 1e6 for s in per_step["now"]]}
 
 
 def time_to_accuracy(parts, test, name, target, budget, every):
@@ -351,12 +380,18 @@ def peak_rss_of(statement: str) -> float:
     return int(out.stdout.split()[-1]) / 1024  # VmHWM is in kB; unlike ru_maxrss it starts afresh at exec
 
 
-def table(title: str, seconds: dict[str, float], unit: float, label: str, reference: str) -> None:
-    """Print one block of figures with each variant's speed-up over `reference`."""
+def table(title: str, times: Timings, unit: float, label: str, reference: str) -> dict:
+    """Print one block: each variant's median [min-max], its speed-up over `reference` (median [min-max]
+    of the per-round ratios) and the cores the process used; return the figures."""
     print(title)
-    width = max(map(len, seconds))
-    for name, s in seconds.items():
-        print(f"  {name:<{width}}  {s * unit:8.1f} {label}  {seconds[reference] / s:5.2f}x")
+    width = max(map(len, times))
+    figures = {}
+    for name in times:
+        ratios = times.ratios(reference, name)
+        figures[name] = {label: [t * unit for t in times[name]], "speedup": ratios, "cores": times.cores[name]}
+        print(f"  {name:<{width}}  {spread([t * unit for t in times[name]], '7.1f')} {label}  "
+              f"{spread(ratios)}x  cores {spread(times.cores[name], '.1f')}")
+    return figures
 
 
 def main() -> int:
@@ -380,19 +415,21 @@ def main() -> int:
           + (f"PyTorch {torch.__version__}" if torch else "PyTorch: not importable, skipped"))
     repeat = 5 if args.quick else 15
 
+    print("each figure: median [min-max] over the rounds; speed-ups are per round (the variants of a round "
+          "ran back to back); cores: the process's CPU time over wall time during the call")
     for hidden in (10, 128):
         seconds = full_batch(raw, scaled, hidden, repeat if hidden == 10 else max(repeat // 2, 3), threads, torch)
-        figures[f"full_batch_h{hidden}_ms"] = {k: v * 1e3 for k, v in seconds.items()}
-        table(f"full batch, m = {scaled.y_train.size:,}, 784-{hidden}-10, one iteration (median ms, speed-up "
-              f"over the notebook):", seconds, 1e3, "ms", next(iter(seconds)))
+        figures[f"full_batch_h{hidden}"] = table(
+            f"full batch, m = {scaled.y_train.size:,}, 784-{hidden}-10, one iteration (ms, speed-up over the "
+            f"notebook):", seconds, 1e3, "ms", next(iter(seconds)))
 
-    mb = minibatch(raw, scaled, 3 if args.quick else 7, threads, torch)
-    figures["minibatch_128"] = {"epoch_s": mb["epochs"], **{k: v for k, v in mb.items() if k != "epochs"}}
-    table(f"mini-batch 128, one epoch ({mb['steps']} steps; median ms, speed-up over the old Trainer):",
-          mb["epochs"], 1e3, "ms", next(iter(mb["epochs"])))
+    mb = minibatch(raw, scaled, 5 if args.quick else 9, threads, torch)
+    figures["minibatch_128"] = table(f"mini-batch 128, one epoch ({mb['steps']} steps; ms, speed-up over the old "
+                                     f"Trainer):", mb["epochs"], 1e3, "ms", next(iter(mb["epochs"])))
+    figures["minibatch_128"].update({k: v for k, v in mb.items() if k != "epochs"})
     print(f"  per-step cost that does not depend on the batch (a step at batch 1): before "
-          f"{mb['step_at_1_today_us']:.0f} µs = {mb['fixed_share_today']:.0%} of a batch-128 step, now "
-          f"{mb['step_at_1_now_us']:.0f} µs = {mb['fixed_share_now']:.0%}")
+          f"{spread(mb['step_at_1_today_us'], '.0f')} µs = {spread(mb['fixed_share_today'], '.0%')} of a batch-128 "
+          f"step, now {spread(mb['step_at_1_now_us'], '.0f')} µs = {spread(mb['fixed_share_now'], '.0%')}")
 
     if not args.quick:
         for name, target, budget, every in (("fast-10", 0.935, 15, 250), ("fast-128", 0.98, 40, 1000)):

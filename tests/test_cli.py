@@ -95,6 +95,123 @@ def test_resume_refuses_other_data_damage_and_fixed_flags(tmp_path):
     assert out.returncode == 2 and "damaged.npz" in out.stderr and "Traceback" not in out.stderr
 
 
+RUN_FLAGS = ["--data", "sample", "--batch-size", "100", "--optimizer", "adam", "--seed", "3", "--lr", "0.01"]
+
+
+def test_resume_with_the_command_already_typed(tmp_path, capsys):
+    """Repeating the training command's own flags with --resume is accepted and continues the run."""
+    run = tmp_path / "run.npz"
+    assert main(["train", *RUN_FLAGS, "--eval-every", "10", "--iterations", "20", "--save", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", *RUN_FLAGS, "--eval-every", "10", "--resume", str(run), "--iterations", "30",
+                 "--save", str(run)]) == 0
+    assert "resuming" in capsys.readouterr().out and data.load_weights(run)[1]["iteration"] == 30
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--batch-size", "64", "--batch-size 64 (the run's batch size: 100)"),
+    ("--seed", "4", "--seed 4 (the run's seed: 3)"),
+    ("--optimizer", "plain", "--optimizer plain (the run's optimizer: adam)"),
+    ("--eval-every", "5", "--eval-every 5 (the run's eval every: 10)"),
+])
+def test_resume_names_the_one_flag_that_would_change_the_run(tmp_path, capsys, flag, value, words):
+    """With the flags repeated and one changed, --resume refuses naming that flag, its value and the run's, exit 2."""
+    run = tmp_path / "run.npz"
+    assert main(["train", *RUN_FLAGS, "--iterations", "10", "--save", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", *RUN_FLAGS, flag, value, "--resume", str(run), "--iterations", "20"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("(the run's") == 1 and len(err.strip().splitlines()) == 1
+
+
+def _drop_mark(arrays, meta):
+    del meta["format"], meta["version"]
+
+
+def _set(path, value):
+    """A damage that sets meta[path[0]][path[1]]... to value."""
+    def damage(arrays, meta):
+        *parents, last = path
+        for key in parents:
+            meta = meta[key]
+        meta[last] = value
+    return damage
+
+
+# One kind of damaged run metadata each; every one of them must be refused, none trained from.
+DAMAGED_META = {
+    "format mark lost": (_drop_mark, "without the run format mark"),
+    "setting of the wrong type": (_set(("config", "batch_size"), "100"), "batch_size must be a whole number"),
+    "setting not whole": (_set(("config", "seed"), 3.5), "seed must be a whole number"),
+    "negative seed": (_set(("config", "seed"), -3), "seed must be >= 0"),
+    "infinite decay": (_set(("config", "lr_decay"), float("inf")), "lr_decay must be a finite number"),
+    "negative seconds": (_set(("seconds",), -5.0), "training time in seconds"),
+    "seconds as text": (_set(("seconds",), "12"), "training time in seconds"),
+    "negative loss": (_set(("start_loss",), -1.0), "start loss"),
+    "absurd iteration": (_set(("iteration",), 10**12), "past its history"),
+    "cursor past the data": (_set(("order", "cursor"), 10**9), "past its"),
+    "α changes not pairs": (_set(("lr_changes",), [[0, 0.01, 3]]), "pairs"),
+    "active mask not bools": (_set(("active",), ["yes"] * 10), "active-unit mask"),
+    "failure without its loss": (_set(("failure",), {"kind": "exploded", "iteration": 3, "lr": 0.01}), "failure's loss"),
+    "settings not an object": (_set(("config",), [10, 0.01]), "settings must be a JSON object"),
+}
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """(arrays, meta) of a short mini-batch Adam run saved by `train --save`."""
+    run = tmp_path_factory.mktemp("run") / "run.npz"
+    assert main(["train", *RUN_FLAGS, "--iterations", "20", "--save", str(run)]) == 0
+    return data.load_weights(run)
+
+
+def damaged_file(saved_run, folder, kind):
+    arrays, meta = {k: v.copy() for k, v in saved_run[0].items()}, json.loads(json.dumps(saved_run[1]))
+    DAMAGED_META[kind][0](arrays, meta)
+    path = folder / "damaged.npz"
+    data.save_weights(path, arrays, meta)
+    return path
+
+
+@pytest.mark.parametrize("kind", DAMAGED_META)
+def test_damaged_run_metadata_is_refused_by_evaluate_and_resume(saved_run, tmp_path, capsys, kind):
+    """evaluate and train --resume refuse a run whose metadata is damaged: one line naming it, exit 2, no training."""
+    path = damaged_file(saved_run, tmp_path, kind)
+    for args in (["evaluate", "--weights", str(path), "--data", "sample"],
+                 ["train", "--data", "sample", "--resume", str(path), "--iterations", "30"]):
+        capsys.readouterr()
+        assert main(args) == 2
+        out, err = capsys.readouterr()
+        assert DAMAGED_META[kind][1] in err and "damaged.npz" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and "training" not in out
+
+
+@pytest.mark.parametrize("kind", DAMAGED_META)
+def test_damaged_run_metadata_is_refused_by_the_apps_upload(saved_run, tmp_path, kind):
+    """The app's upload reader (dashboard.export.read_weights) refuses the same files with the same sentence."""
+    from dashboard import export
+
+    path = damaged_file(saved_run, tmp_path, kind)
+    with pytest.raises(ValueError) as error:
+        export.read_weights(path.read_bytes(), "upload.npz")
+    assert DAMAGED_META[kind][1] in str(error.value) and "upload.npz" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_meta_that_is_not_json_is_refused(saved_run, tmp_path, capsys):
+    """A run file whose metadata is not JSON is refused by evaluate, resume and the app's upload."""
+    from dashboard import export
+
+    path = tmp_path / "bad.npz"
+    np.savez(path, **saved_run[0], meta=np.frombuffer(b"{not json", np.uint8))
+    for args in (["evaluate", "--weights", str(path), "--data", "sample"],
+                 ["train", "--data", "sample", "--resume", str(path), "--iterations", "30"]):
+        assert main(args) == 2
+        assert "not valid JSON" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not valid JSON"):
+        export.read_weights(path.read_bytes(), "upload.npz")
+
+
 def test_resume_from_an_old_weights_file_starts_from_its_weights(tmp_path, capsys):
     """A weights-only file (older digit-lab) still loads: training starts from those weights at iteration 0."""
     run, old = tmp_path / "run.npz", tmp_path / "old.npz"

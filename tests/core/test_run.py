@@ -203,6 +203,12 @@ DAMAGE = {
     "iteration": (lambda a, m: m.update(iteration=-1), "iteration"),
     "missing key": (lambda a, m: m.pop("order"), "damaged"),
     "settings": (lambda a, m: m["config"].update(lr=-1), "learning rate"),
+    "setting's type": (lambda a, m: m["config"].update(batch_size=64.5), "batch_size must be a whole number"),
+    "quirk's type": (lambda a, m: m["config"].update(quirks={"global_m": "all"}), "quirks.global_m"),
+    "seconds": (lambda a, m: m.update(seconds=-1), "seconds"),
+    "absurd iteration": (lambda a, m: m.update(iteration=10**9), "past its history"),
+    "failure's type": (lambda a, m: m.update(failure={"kind": "dead", "iteration": "3", "lr": 0.1}), "iteration"),
+    "shuffle missing": (lambda a, m: m["order"].update(epoch_rng=None), "before any batch"),
 }
 
 
@@ -234,6 +240,19 @@ def test_read_tells_runs_from_weight_only_files():
     assert isinstance(read(arrays, meta), RunState)
     old = {k: arrays[k] for k in ("W1", "b1", "W2", "b2")}
     assert isinstance(read(old, {"config": meta["config"], "iteration": 7}), Params)
+    dashboard_v1 = {**meta["config"], "lr": 0.01, "iteration": 7, "data": "sample", "saved_by": "digit-lab dashboard"}
+    assert isinstance(read(old, dashboard_v1), Params)  # the dashboard's older files: settings at the top level
+
+
+def test_read_refuses_run_metadata_without_its_format_mark():
+    """A file with run metadata but no format mark is a damaged run, never weights only (no iteration-0 restart)."""
+    arrays, meta = saved()
+    del meta["format"], meta["version"]
+    with pytest.raises(ValueError, match="without the run format mark"):
+        read(arrays, meta)
+    weights = {k: arrays[k] for k in ("W1", "b1", "W2", "b2")}
+    with pytest.raises(ValueError, match="lr_changes"):
+        read(weights, {"config": meta["config"], "iteration": 7, "lr_changes": [[0, 0.1]]})
 
 
 @pytest.mark.parametrize("optimizer", ["plain", "momentum", "adam"])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from core import NOTEBOOK_QUIRKS, Params, Quirks, TrainConfig, Trainer, effective_lr
-from core.train import MAX_SNAPSHOTS, _per_run
+from core.model import pack as _pack
+from core.train import MAX_SNAPSHOTS, _finite_rows
 
 
 def blobs(m=300, seed=0):
@@ -109,15 +110,15 @@ def test_finiteness_check_tells_huge_weights_from_nan():
     """Finite weights whose float32 sum overflows are finite (the float64 recheck); one NaN or inf
     anywhere in a run marks that run only."""
     huge = np.float32(3e38)
-    params = Params(np.full((2, 10, 784), huge), np.zeros((2, 10, 1), np.float32),
-                    np.full((2, 10, 10), huge), np.zeros((2, 10, 1), np.float32))
+    flat = _pack(Params(np.full((2, 10, 784), huge), np.zeros((2, 10, 1), np.float32),
+                        np.full((2, 10, 10), huge), np.zeros((2, 10, 1), np.float32)))  # (N, P) as the Trainer keeps them
     with np.errstate(over="ignore"):  # as in Trainer._update
-        assert np.isinf(params.W1[0].sum())  # in float32 the sum overflows
-        assert _per_run(params).tolist() == [True, True]
-        params.W2[1, 3, 4] = np.nan
-        assert _per_run(params).tolist() == [True, False]
-        params.b1[0, 0, 0] = np.inf
-        assert _per_run(params).tolist() == [False, False]
+        assert np.isinf(flat[0].sum())  # in float32 the sum overflows
+        assert _finite_rows(flat).tolist() == [True, True]
+        flat[1, 7850 + 34] = np.nan  # W2[3, 4] of run 1
+        assert _finite_rows(flat).tolist() == [True, False]
+        flat[0, 7840] = np.inf  # b1[0] of run 0
+        assert _finite_rows(flat).tolist() == [False, False]
 
 
 def test_labels_outside_0_to_9_are_refused_once_with_the_data():
@@ -137,6 +138,42 @@ def test_exploding_loss_is_caught():
     assert t.failure.kind in ("exploded", "dead", "diverged")
     if t.failure.kind == "exploded":
         assert t.failure.loss > 4 * max(t.failure.start_loss, math.log(10))
+
+
+def batch_rows(iteration: int, m: int, batch: int, seed: int) -> np.ndarray:
+    """The training rows of a mini-batch run's batch at `iteration` (the Trainer's own batch order)."""
+    from core.train import BatchOrder
+
+    order, rows = BatchOrder(m, batch, seed), np.arange(m)
+    for _ in range(iteration):
+        order.next(rows[None], rows)
+    return order.next(rows[None], rows)[1]
+
+
+@pytest.mark.parametrize("optimizer", ["plain", "adam"])
+def test_batch_128_stops_at_the_step_a_nan_appears(optimizer):
+    """One NaN pixel: a batch-128 run stops at the very iteration whose batch holds it, its weights the last good ones."""
+    X, y = blobs(1000)
+    row = batch_rows(5, 1000, 128, seed=0)[17]  # an epoch draws each row once: first seen at iteration 5
+    X = X.copy()
+    X[300, row] = np.nan
+    t = Trainer(TrainConfig(batch_size=128, optimizer=optimizer, lr=0.01, eval_every=10**6, iterations=None), X, y)
+    t.step(100)
+    assert (t.failure.kind, t.failure.iteration, t.iteration) == ("diverged", 5, 5)
+    assert all(np.isfinite(a).all() for a in t.params.to_arrays().values())
+
+
+def test_batch_128_catches_an_exploding_loss_at_its_step():
+    """A batch-128 run whose loss grows past the limit stops with "exploded" at the first batch over it."""
+    X, y = blobs(1000)
+    t = Trainer(TrainConfig(batch_size=128, activation="identity", lr=3.0, eval_every=10**6, iterations=None), X, y)
+    losses = []
+    while t.step(1):
+        losses.append(t.last_loss)
+    f = t.failure
+    limit = 4 * max(f.start_loss, math.log(10))
+    assert f.kind == "exploded" and f.loss > limit and f.iteration == t.iteration == len(losses)
+    assert max(losses) <= limit  # no earlier batch was over it
 
 
 def test_all_dead_neurons_are_caught():
