@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.run import HISTORY_FIELDS
 from dashboard import runs, session, settings
 from dashboard.store import RunStore, new_id, valid_id
-from tests.dashboard.conftest import APP
+from tests.dashboard.conftest import APP, wait_until
 
 
 def lab(at):
@@ -110,3 +110,33 @@ def test_parse_refuses_other_files():
 
     with pytest.raises(ValueError, match="not a digit-lab session"):
         session.parse(data.weights_bytes({"W1": np.zeros((2, 784))}, {"hidden": 2}))
+
+
+def test_a_training_run_is_saved_every_second_by_the_saver(make_app, tmp_path, monkeypatch):
+    """While the Train run trains with no page run at all, the saver writes it again and again: each save is
+    further on, so a crash loses at most about SAVE_EVERY seconds."""
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path))
+    at = make_app()
+    at.button(key="start").click().run()
+    kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
+    registry = session.Registry(every=0.3)
+    registry.kept[kept.run_id] = kept
+    saved = lambda: (payload := RunStore(tmp_path).load(kept.run_id)) and session.parse(payload).run.iteration  # noqa: E731
+    first = wait_until(saved, timeout=30, message="a first save")
+    wait_until(lambda: saved() > first, timeout=30, message="a later save, further on")
+    assert session.parse(RunStore(tmp_path).load(kept.run_id)).training  # saved as training: a restart trains on
+    at.button(key="pause").click().run()
+
+
+def test_the_owner_reattaches_and_others_get_a_copy(make_app, monkeypatch):
+    """With the owner's token the link brings back the same live run under the same id; without it, a copy."""
+    monkeypatch.setattr(session, "owner_token", lambda: "a" * 32)
+    at = make_app()
+    at.button(key="step10").click().run()
+    run_id = at.query_params["run"]
+    again = reopen({"run": run_id})  # the owner's reload: same token
+    assert again.query_params["run"] == run_id and lab(again).worker is lab(at).worker
+    monkeypatch.setattr(session, "owner_token", lambda: "b" * 32)
+    other = reopen({"run": run_id})
+    assert other.query_params["run"] != run_id and lab(other).worker is not lab(at).worker
+    assert lab(other).now.iteration == 10
