@@ -9,6 +9,7 @@ failure; the others go on. Any run continues on its own, exactly: `sweep.to_trai
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,24 +44,71 @@ class RangeSuggestion:
     high: float
 
 
+@dataclass(frozen=True)
+class RangeResult:
+    """What a range test has measured so far: α and the batch loss at each step, training time."""
+
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    seconds: float
+
+
+class RangeTest:
+    """The range test as an engine that is advanced from outside, like a Trainer: one step per α, each α a
+    constant factor above the last, from lr_min towards lr_max, until the loss blows up."""
+
+    def __init__(self, config: TrainConfig, X: np.ndarray, y: np.ndarray, lr_min: float = 1e-4,
+                 lr_max: float = 10.0, steps: int = 100):
+        self.trainer = Trainer(config.with_(lr=lr_min, iterations=steps, eval_every=steps + 1), X, y)
+        self.schedule = np.geomspace(lr_min, lr_max, steps)
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.blown_up = False
+
+    @property
+    def iteration(self) -> int:
+        return self.trainer.iteration
+
+    @property
+    def seconds(self) -> float:
+        return self.trainer.seconds
+
+    @property
+    def done(self) -> bool:
+        """Every α tried, or the loss blew up."""
+        return self.blown_up or self.iteration >= self.schedule.size
+
+    def step(self, n: int | None = None, deadline: float | None = None) -> int:
+        """Take up to `n` steps of the schedule (None: all), stopping at `time.perf_counter() >= deadline`."""
+        made = 0
+        while not self.done and (n is None or made < n) and (deadline is None or time.perf_counter() < deadline):
+            lr = float(self.schedule[self.iteration])
+            self.trainer.set_lr(lr)
+            self.trainer.step(1)
+            made += 1
+            loss = self.trainer.last_loss
+            if loss is None or not math.isfinite(loss):
+                self.blown_up = True
+                break
+            self.lrs.append(lr)
+            self.losses.append(loss)
+            self.blown_up = self.trainer.failure is not None
+        return made
+
+    def result(self) -> RangeResult:
+        """What it measured so far (a value: later steps do not change it)."""
+        return RangeResult(tuple(self.lrs), tuple(self.losses), self.seconds)
+
+
 def lr_range_test(config: TrainConfig, X: np.ndarray, y: np.ndarray, lr_min: float = 1e-4,
                   lr_max: float = 10.0, steps: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """One run whose α grows exponentially from lr_min to lr_max, one step each, until it blows up.
 
     Returns (learning rates, batch loss at each) for the steps taken.
     """
-    trainer = Trainer(config.with_(lr=lr_min, iterations=steps, eval_every=steps + 1), X, y)
-    lrs, losses = [], []
-    for lr in np.geomspace(lr_min, lr_max, steps):
-        trainer.set_lr(float(lr))
-        trainer.step(1)
-        if trainer.last_loss is None or not math.isfinite(trainer.last_loss):
-            break
-        lrs.append(float(lr))
-        losses.append(trainer.last_loss)
-        if trainer.failure:
-            break
-    return np.array(lrs), np.array(losses)
+    test = RangeTest(config, X, y, lr_min, lr_max, steps)
+    test.step()
+    return np.array(test.lrs), np.array(test.losses)
 
 
 def suggest_lr(lrs: np.ndarray, losses: np.ndarray, beta: float = 0.8) -> RangeSuggestion | None:

@@ -32,7 +32,7 @@ import streamlit as st
 import data
 from core import TrainConfig, Trainer
 from core.run import HISTORY_FIELDS, Failure, RunState
-from core.sweep import Sweep, suggest_lr
+from core.sweep import RangeResult, Sweep
 from dashboard import alpha, datasets, export, pair as pairs, runs, settings, state, sweeps
 from dashboard.store import RunStore, new_id, valid_id
 from dashboard.worker import Start
@@ -59,7 +59,7 @@ class Saved:
     training: bool = False  # the Train run was training when it was saved
     sweep: dict | None = None  # meta + "states" of the latest sweep
     pair: dict | None = None  # settings + "states" of the notebook pair
-    range_test: dict | None = None
+    range_test: sweeps.RangeRun | None = None
 
 
 # ----- what the server keeps -------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class Kept:
     values: dict
     sweep: sweeps.SweepRun | None = None
     pair: pairs.Comparison | None = None
-    range_test: dict | None = None
+    range_test: sweeps.RangeRun | None = None
     saved: tuple | None = None  # what the last save was made from (see `marks`)
     watchers: set = field(default_factory=set)
     left_at: float = field(default_factory=time.monotonic)  # when the last page went away
@@ -86,12 +86,13 @@ class Kept:
 
     def workers(self) -> list:
         """The workers of this session's runs."""
-        return [x.worker for x in (self.lab, self.sweep, self.pair) if x is not None]
+        return [x.worker for x in (self.lab, self.sweep, self.pair, self.range_test)
+                if x is not None and x.worker is not None]
 
     def marks(self) -> tuple:
         """What a save depends on, cheaply: when it differs from `saved`, the saved bytes are stale."""
         return (tuple((id(w), w.snapshot.version) for w in self.workers()), self.history.next_id, len(self.history),
-                tuple(sorted(self.values.items())), id(self.range_test))
+                tuple(sorted(self.values.items())), id(self.range_test))  # a restored range test has no worker
 
     def save(self, store: RunStore | None = None) -> bool:
         """Save when anything changed since the last save; False when the disk refused."""
@@ -183,9 +184,10 @@ def session_bytes(kept: Kept) -> bytes:
         meta["sweep"] = _sweep_meta(kept.sweep, arrays)
     if kept.pair is not None:
         meta["pair"] = _pair_meta(kept.pair, arrays)
-    if kept.range_test is not None and "lrs" in kept.range_test:
-        arrays["range.lrs"], arrays["range.losses"] = kept.range_test["lrs"], kept.range_test["losses"]
-        meta["range_test"] = {k: kept.range_test[k] for k in ("seconds", "setup")}
+    if kept.range_test is not None:
+        result = kept.range_test.result
+        arrays["range.lrs"], arrays["range.losses"] = np.array(result.lrs), np.array(result.losses)
+        meta["range_test"] = dict(seconds=result.seconds, setup=kept.range_test.setup)
     return data.weights_bytes(arrays, meta)
 
 
@@ -232,8 +234,9 @@ def parse(payload: bytes) -> Saved:
         if meta.get("pair"):
             pair = {**meta["pair"], "states": [read_state(arrays[f"pair.{i}"], "its pair") for i in range(2)]}
         if meta.get("range_test"):
-            range_test = {**meta["range_test"], "lrs": np.asarray(arrays["range.lrs"], dtype=float),
-                          "losses": np.asarray(arrays["range.losses"], dtype=float)}
+            result = RangeResult(tuple(map(float, arrays["range.lrs"])), tuple(map(float, arrays["range.losses"])),
+                                 float(meta["range_test"]["seconds"]))
+            range_test = sweeps.RangeRun(str(meta["range_test"]["setup"]), saved=result)
         saved = Saved(run, str(meta["data_key"]), values, history, meta.get("owner"), bool(meta.get("training")),
                       sweep, pair, range_test)
     except (KeyError, TypeError, ValueError, IndexError) as error:
@@ -338,8 +341,7 @@ def restore_others(saved: Saved, lab: state.Lab) -> None:
             pair.worker.send(Start())
         st.session_state[pairs.PAIR_KEY] = pair
     if saved.range_test is not None:
-        st.session_state[RANGE_KEY] = {**saved.range_test, "suggestion": suggest_lr(saved.range_test["lrs"],
-                                                                                     saved.range_test["losses"])}
+        st.session_state[RANGE_KEY] = saved.range_test
 
 
 def reattach(kept: Kept) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import re
 import time
+
+import numpy as np
 from dataclasses import dataclass, field
 
 import streamlit as st
 
 from core import TrainConfig, Trainer
-from core.sweep import Sweep, log_spaced, lr_range_test, suggest_lr
+from core.sweep import RangeResult, RangeSuggestion, RangeTest, Sweep, log_spaced, suggest_lr
 from core.view import StackView
 from dashboard import alpha, runs, state
 from dashboard.worker import CLOSED, FINISHED, Close, Pause, StopAt, Worker
@@ -154,12 +156,33 @@ def continue_best(sweep_run: SweepRun, lab: Lab) -> Lab:
     return new
 
 
-def range_test(lab: Lab, low: float, high: float, steps: int) -> dict:
-    """The range test on the Train view's data and settings: α, losses, the suggestion, seconds, setup."""
-    start = time.perf_counter()
-    lrs, losses = lr_range_test(lab.config, lab.split.X_train, lab.split.y_train, low, high, steps)
-    return dict(lrs=lrs, losses=losses, suggestion=suggest_lr(lrs, losses), seconds=time.perf_counter() - start,
-                setup=f"{lab.dataset.name} ({lab.split.y_train.size:,} train rows), {describe(lab.config)}")
+@dataclass(eq=False)
+class RangeRun:
+    """A range test: trained by a worker, or only its result (restored from a save)."""
+
+    setup: str  # the data and settings it ran on, in words
+    worker: Worker | None = None  # publishes a core.sweep.RangeResult
+    saved: RangeResult | None = None
+
+    @property
+    def result(self) -> RangeResult:
+        return self.worker.snapshot.view if self.worker is not None else self.saved
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.snapshot.active
+
+    def suggestion(self) -> RangeSuggestion | None:
+        """Where the loss falls fastest, once the test has stopped."""
+        result = self.result
+        return None if self.running else suggest_lr(np.array(result.lrs), np.array(result.losses))
+
+
+def range_test(lab: Lab, low: float, high: float, steps: int) -> RangeRun:
+    """A range test on the Train view's data and settings, started on the server."""
+    test = RangeTest(lab.config, lab.split.X_train, lab.split.y_train, low, high, steps)
+    return RangeRun(f"{lab.dataset.name} ({lab.split.y_train.size:,} train rows), {describe(lab.config)}",
+                    Worker(test, RangeTest.result, start=True))
 
 
 def describe(config: TrainConfig) -> str:

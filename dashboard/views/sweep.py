@@ -3,13 +3,14 @@
 - Sweep: N runs that differ only in α (`dashboard/sweeps.py` around `core.sweep.Sweep`: same
   initial weights, same batches) train in lockstep on the server (a worker), drawn live (`live.fragment`). Failed runs stop early
   and say why; the best by dev accuracy can become the Train view's run.
-- Range test: one run whose α grows each step (`core.sweep.lr_range_test`) and the suggested
+- Range test: one run whose α grows each step (`core.sweep.RangeTest`, on the server) and the suggested
   range (`suggest_lr`), with a button to use it.
 The runs land in the Runs view (views/history.py). This file only lays out and draws.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from dashboard import alpha, lab_charts, live, state, sweeps, words
@@ -213,24 +214,35 @@ def range_section(lab: Lab) -> None:
                       help="One run from the Train view's settings and initial weights; α is multiplied by the "
                            "same factor each step, until the loss blows up."):
         if low >= high:
-            st.session_state[RANGE_KEY] = {"error": "Choose a range whose end is above its start."}
+            st.session_state["range_error"] = "Choose a range whose end is above its start."
         else:
-            with st.spinner("Running the range test…"):
-                st.session_state[RANGE_KEY] = sweeps.range_test(lab, low, high, int(steps))
-    result = st.session_state.get(RANGE_KEY)
-    if result is None:
+            st.session_state.pop("range_error", None)
+            st.session_state[RANGE_KEY] = sweeps.range_test(lab, low, high, int(steps))
+    if "range_error" in st.session_state:
+        st.error(st.session_state["range_error"])
+    if st.session_state.get(RANGE_KEY) is None:
         st.caption("One run whose α grows exponentially each step: the loss falls once α is large enough and "
                    "blows up once it is too large. The steepest fall suggests a good α.")
         return
-    if "error" in result:
-        st.error(result["error"])
-        return
+    live.fragment(_range_worker, range_live, key="range_live")
+
+
+def _range_worker() -> Worker | None:
+    return st.session_state[RANGE_KEY].worker
+
+
+def range_live() -> None:
+    """The range test's loss against α (drawn as it goes on the server), then the suggestion and its button."""
+    run = st.session_state[RANGE_KEY]
+    result, suggestion = run.result, run.suggestion()
     chart, side = st.columns([3, 1.2], vertical_alignment="center")
-    suggestion = result["suggestion"]
-    chart.plotly_chart(lab_charts.range_figure(result["lrs"], result["losses"], suggestion), key="range_chart",
-                       config=live.CHART_CONFIG)
+    chart.plotly_chart(lab_charts.range_figure(np.array(result.lrs), np.array(result.losses), suggestion),
+                       key="range_chart", config=live.CHART_CONFIG)
     with side:
-        st.caption(f"{len(result['lrs'])} steps in {result['seconds']:.1f} s on {result['setup']}.")
+        st.caption(f"{len(result.lrs)} steps in {result.seconds:.1f} s of training on {run.setup}"
+                   + (" · running…" if run.running else "."))
+        if run.running:
+            return
         if suggestion is None:
             st.info("No clear steep fall in the loss: try a wider range or more steps.")
             return

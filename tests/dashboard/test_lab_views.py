@@ -219,15 +219,17 @@ def test_range_test_draws_the_suggested_band_and_applies_it(make_app):
     at = make_app("lab")
     at.number_input(key="range_steps").set_value(60).run()
     at.button(key="range_run").click().run()
-    result = at.session_state["range_test"]
-    suggestion = result["suggestion"]
+    run = at.session_state["range_test"]
+    wait_until(lambda: not run.running, timeout=60, message="the range test on the server")
+    at.run()
+    suggestion, result = run.suggestion(), run.result
     assert suggestion is not None and suggestion.low <= suggestion.lr <= suggestion.high
     chart = figure(at, "range_chart")
     assert chart["layout"]["xaxis"]["type"] == "log"
     band, line = chart["layout"]["shapes"]
     assert (band["type"], band["x0"], band["x1"]) == ("rect", suggestion.low, suggestion.high)
     assert (line["type"], line["x0"]) == ("line", suggestion.lr)
-    assert len(chart["data"][0]["x"]) == len(result["lrs"]) > 10
+    assert len(chart["data"][0]["x"]) == len(result.lrs) > 10
     at.button(key="range_use").click().run()
     lr = float(f"{suggestion.lr:.3g}")
     assert at.session_state["lr"] == lr and lab(at).now.lr == lr

@@ -140,3 +140,25 @@ def test_the_owner_reattaches_and_others_get_a_copy(make_app, monkeypatch):
     other = reopen({"run": run_id})
     assert other.query_params["run"] != run_id and lab(other).worker is not lab(at).worker
     assert lab(other).now.iteration == 10
+
+
+def test_a_sweep_the_notebook_pair_and_the_range_test_come_back_from_the_saved_run(make_app):
+    """Every kind of run is saved: a link opened elsewhere gets the sweep, the pair and the range test where they were."""
+    from tests.dashboard.conftest import open_view
+
+    at = make_app("lab")
+    at.text_input(key="sweep_rates").set_value("0.1, 0.5").run()
+    at.number_input(key="sweep_iterations").set_value(20).run()
+    at.button(key="sweep_run").click().run()
+    at.number_input(key="range_steps").set_value(30).run()
+    at.button(key="range_run").click().run()
+    sweep, test = at.session_state["sweep"], at.session_state["range_test"]
+    wait_until(lambda: not sweep.running and not test.running, timeout=60, message="the sweep and the range test")
+    open_view(at, "notebook").button(key="nb_step10").click().run()
+    at.run()
+    copy = reopen({"run": at.query_params["run"]})
+    restored = copy.session_state["sweep"]
+    assert restored.sweep.iteration == 20 and restored.sweep.lrs == sweep.sweep.lrs
+    np.testing.assert_array_equal(restored.sweep.state(1).params.W1, sweep.sweep.state(1).params.W1)
+    assert copy.session_state["notebook_pair"].notebook.iteration == 10
+    assert copy.session_state["range_test"].result.lrs == test.result.lrs and not copy.session_state["range_test"].running
