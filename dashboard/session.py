@@ -37,7 +37,7 @@ from dashboard import alpha, datasets, export, pair as pairs, runs, settings, st
 from dashboard.store import RunStore, new_id, valid_id
 from dashboard.worker import Start
 
-FORMAT, VERSION = "digit-lab session", 2
+FORMAT, VERSION = "digit-lab session", 3
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
 FORGET_AFTER = 600.0  # seconds an unwatched, resting session stays in memory (it is on disk)
 OWNER_COOKIE = "digit_lab_owner"
@@ -146,28 +146,32 @@ def registry() -> Registry:
 
 
 # ----- bytes --------------------------------------------------------------------------------------
-def state_bytes(state_: RunState, data_name: str) -> np.ndarray:
-    """A run state as run-file bytes in a uint8 array (to sit inside the session's .npz)."""
-    return np.frombuffer(export.state_npz(state_, data_name), np.uint8)
+def put_state(arrays: dict, metas: dict, name: str, run_state: RunState) -> None:
+    """Add a run state's arrays to the session's arrays under `name.` and its meta to `metas[name]`
+    (in place, not a run file inside the file: a save copies each array once)."""
+    run_arrays, run_meta = run_state.to_arrays()
+    arrays.update({f"{name}.{key}": array for key, array in run_arrays.items()})
+    metas[name] = run_meta
 
 
-def read_state(array: np.ndarray, what: str) -> RunState:
-    """A run state back from `state_bytes`. Raises: ValueError."""
-    run_arrays, run_meta = data.load_weights(array.astype(np.uint8).tobytes(), name=what)
-    return RunState.from_arrays(run_arrays, run_meta)
+def take_state(arrays: dict, metas: dict, name: str) -> RunState:
+    """The run state `put_state` stored under `name`. Raises: ValueError (RunState's checks) or KeyError."""
+    prefix = f"{name}."
+    return RunState.from_arrays({k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)}, metas[name])
 
 
 def session_bytes(kept: Kept) -> bytes:
     """The session's runs, run history and settings as one .npz (no pickles, meta as JSON).
 
-    Inside: "run" holds the Train run's run file (what the Run download gives), "history" every
-    record's evaluations one after the other (rows per record in the meta), "rec<id>.W1" ... the
-    weights the records kept, "sweep.<i>" and "pair.<i>" the run files of the sweep's and the
-    pair's runs, "range.lrs" / "range.losses" the range test.
+    Inside: "run.<name>" the Train run's arrays (its meta in meta["states"]["run"]: together what
+    a run file holds), "history" every record's evaluations one after the other (rows per record in
+    the meta), "rec<id>.W1" ... the weights the records kept, "sweep<i>.<name>" and "pair<i>.<name>"
+    the sweep's and the pair's runs, "range.lrs" / "range.losses" the range test.
     """
     lab, history = kept.lab, kept.history
     snapshot = lab.snapshot
-    arrays = {"run": state_bytes(snapshot.view.state(), lab.dataset.name)}
+    arrays, states = {}, {}
+    put_state(arrays, states, "run", snapshot.view.state())
     records, rows = [], []
     for r in history.runs:
         rows += [[row.get(f, np.nan) for f in HISTORY_FIELDS] for row in r.rows]
@@ -179,11 +183,11 @@ def session_bytes(kept: Kept) -> bytes:
     arrays["history"] = np.array(rows, dtype=np.float64).reshape(len(rows), len(HISTORY_FIELDS))
     meta = dict(format=FORMAT, version=VERSION, data_key=lab.data_key, values=kept.values, records=records,
                 next_id=history.next_id, fields=list(HISTORY_FIELDS), owner=kept.owner,
-                training=snapshot.active, sweep=None, pair=None, range_test=None)
+                training=snapshot.active, sweep=None, pair=None, range_test=None, states=states)
     if kept.sweep is not None:
-        meta["sweep"] = _sweep_meta(kept.sweep, arrays)
+        meta["sweep"] = _sweep_meta(kept.sweep, arrays, states)
     if kept.pair is not None:
-        meta["pair"] = _pair_meta(kept.pair, arrays)
+        meta["pair"] = _pair_meta(kept.pair, arrays, states)
     if kept.range_test is not None:
         result = kept.range_test.result
         arrays["range.lrs"], arrays["range.losses"] = np.array(result.lrs), np.array(result.losses)
@@ -191,19 +195,19 @@ def session_bytes(kept: Kept) -> bytes:
     return data.weights_bytes(arrays, meta)
 
 
-def _sweep_meta(run: sweeps.SweepRun, arrays: dict) -> dict:
+def _sweep_meta(run: sweeps.SweepRun, arrays: dict, states: dict) -> dict:
     snapshot = run.worker.snapshot
     for i, view in enumerate(snapshot.view.runs):
-        arrays[f"sweep.{i}"] = state_bytes(view.state(), run.data_name)
+        put_state(arrays, states, f"sweep{i}", view.state())
     return dict(number=run.number, data_key=run.data_key, data_name=run.data_name, config=run.config.to_dict(),
                 budget_kind=run.budget_kind, budget=run.budget, runs=snapshot.view.size, training=snapshot.active,
                 finished=run.finished(), recorded=run.recorded, elapsed=run.elapsed())
 
 
-def _pair_meta(pair: pairs.Comparison, arrays: dict) -> dict:
+def _pair_meta(pair: pairs.Comparison, arrays: dict, states: dict) -> dict:
     snapshot = pair.worker.snapshot
     for i, view in enumerate(snapshot.view):
-        arrays[f"pair.{i}"] = state_bytes(view.state(), "pair")
+        put_state(arrays, states, f"pair{i}", view.state())
     return dict(settings=pair.settings.to_dict(), training=snapshot.active)
 
 
@@ -213,7 +217,8 @@ def parse(payload: bytes) -> Saved:
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise ValueError("it is not a digit-lab session of this version")
     try:
-        run = read_state(arrays["run"], "its run")
+        states = meta["states"]
+        run = take_state(arrays, states, "run")
         fields, table, start = meta["fields"], arrays["history"], 0
         history = runs.RunHistory()
         for rec in meta["records"]:
@@ -229,10 +234,10 @@ def parse(payload: bytes) -> Saved:
         values = {k: meta["values"][k] for k in settings.DEFAULTS}
         sweep = pair = range_test = None
         if meta.get("sweep"):
-            sweep = {**meta["sweep"], "states": [read_state(arrays[f"sweep.{i}"], "its sweep")
+            sweep = {**meta["sweep"], "states": [take_state(arrays, states, f"sweep{i}")
                                                  for i in range(int(meta["sweep"]["runs"]))]}
         if meta.get("pair"):
-            pair = {**meta["pair"], "states": [read_state(arrays[f"pair.{i}"], "its pair") for i in range(2)]}
+            pair = {**meta["pair"], "states": [take_state(arrays, states, f"pair{i}") for i in range(2)]}
         if meta.get("range_test"):
             result = RangeResult(tuple(map(float, arrays["range.lrs"])), tuple(map(float, arrays["range.losses"])),
                                  float(meta["range_test"]["seconds"]))

@@ -52,7 +52,7 @@ def load_weights(source: Source, name: str | None = None) -> tuple[dict[str, np.
         arrays = {key: get_array(npz, key, display) for key in npz.files}
     meta = _parse_meta(arrays.pop(META_KEY), display)
     for key, array in arrays.items():
-        _check_numeric(array, key, display, finite=key not in MAY_HOLD_NAN)
+        _check_numeric(array, key, display, finite=key.rsplit(".", 1)[-1] not in MAY_HOLD_NAN)  # "run.history" too
     return arrays, meta
 
 

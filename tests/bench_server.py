@@ -1,0 +1,327 @@
+"""The server trains, the page watches (issue 15): training speed and answers with the page away, measured
+side by side with the headless Trainer in one run, in real headless Chromium.
+
+Run: `python -m tests.bench_server [--seconds 10] [--repeats 3] [--sessions 10] [--only a b c d e]`.
+Prints figures; asserts nothing. All on the bundled sample (h = 10, plain, α = 0.1), each server with
+its own temporary data and run folders.
+
+a. Page away: iterations per wall second of the Train run while the page's timers are held (a hidden
+   tab: an init script holds every setInterval callback) and while the Math view is open, against
+   the headless Trainer driven as the app drives it, full batch and batch 128, interleaved. The
+   run's progress is read from the page just before holding and just after letting go (both at
+   most one redraw stale, over --seconds).
+b. Answers: Pause (click to the Start button enabled again) and Step 10 (click to the iteration
+   shown 10 further), one session, medians of --repeats.
+c. Ten visitors: --sessions pages on one server, the server pinned to core 0 and Chromium to core 1
+   (`taskset`), one page visible and the others' timers held; every run's iterations/s read from the
+   run store (each session saves once a second), their total against one core's headless rate, the
+   fastest against the slowest, Pause on the visible page, the server's RSS per extra session.
+d. Saving: the seconds one save of a session takes (sample, h = 10 and h = 128), as a share of the
+   second between saves.
+e. A crash: kill -9 the server while training, start it again on the same run folder, open the
+   owner's link: the seconds of training lost (iterations shown before the kill minus those back,
+   at the run's speed).
+Needs /usr/bin/chromium and playwright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it
+
+from tests.bench_app import (PAUSE, Server, click, headless_speed, iteration, median, new_page, rss_mb,  # noqa: E402
+                             wait_first_chart, wait_ready)
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, start_server, stop_server  # noqa: E402
+
+SPEED_RUNS = (("full batch", "", None), ("batch 128", "full_batch=false&batch_size=128", 128))
+HOLD = """(() => { const original = window.setInterval; window.__held = false;
+  window.setInterval = (fn, ms, ...args) => original(function (...a) { if (!window.__held) fn(...a); }, ms, ...args);
+})();"""
+
+
+def held_page(browser, url: str, query: str = "", held: bool = False):
+    """A page of the app whose interval timers can be held (`window.__held`), ready to train."""
+    context, page = new_page(browser)
+    context.add_init_script(HOLD)
+    page.goto(f"{url}/?{query}" if query else url)
+    wait_first_chart(page)
+    wait_ready(page)
+    if held:
+        page.evaluate("window.__held = true")
+    return context, page
+
+
+def away_speed(browser, url: str, query: str, seconds: float, how: str) -> float:
+    """Iterations per wall second while the page is away (`how`: "held" timers or "math" view open)."""
+    context, page = held_page(browser, url, query)
+    click(page, "Start")
+    page.wait_for_timeout(2000)
+    it0, t0 = iteration(page), time.perf_counter()
+    if how == "held":
+        page.evaluate("window.__held = true")
+        page.wait_for_timeout(seconds * 1000)
+        page.evaluate("window.__held = false")
+    else:
+        page.get_by_role("link", name="Math").click()
+        page.wait_for_timeout(seconds * 1000)
+        page.get_by_role("link", name="Train").click()
+        wait_ready(page)
+    t1 = time.perf_counter()
+    page.wait_for_function(f"parseInt((window.__metric('Iteration') || '0').replace(/,/g, '')) > {it0}",
+                           timeout=30_000)
+    rate = (iteration(page) - it0) / (t1 - t0)
+    click(page, "Pause")
+    context.close()
+    return rate
+
+
+def page_away(browser, url: str, seconds: float, repeats: int) -> dict:
+    """a: headless, held and other-view rates per SPEED_RUNS entry, interleaved."""
+    out = {label: {"headless": [], "held": [], "math": []} for label, _, _ in SPEED_RUNS}
+    for _ in range(repeats):
+        for label, query, batch in SPEED_RUNS:
+            out[label]["headless"].append(headless_speed(seconds / 2, batch)["rate"])
+            out[label]["held"].append(away_speed(browser, url, query, seconds, "held"))
+            out[label]["math"].append(away_speed(browser, url, query, seconds, "math"))
+    return out
+
+
+def report_away(out: dict) -> None:
+    print("\na. page away: iterations per wall second (medians, [min-max])")
+    for label, runs in out.items():
+        head = median(runs["headless"])
+        print(f"   {label}: headless {head:.0f} [{min(runs['headless']):.0f}-{max(runs['headless']):.0f}]")
+        for side, words in (("held", "timers held (hidden tab)"), ("math", "Math view open")):
+            print(f"     {words:<26} {median(runs[side]):7.0f} [{min(runs[side]):.0f}-{max(runs[side]):.0f}]"
+                  f"  = {median(runs[side]) / head:.0%} of headless")
+    print("   target: >= 95% of headless")
+
+
+def answers(browser, url: str, repeats: int) -> dict:
+    """b: Pause and Step 10 latency, one session."""
+    pauses, steps = [], []
+    for _ in range(repeats):
+        context, page = held_page(browser, url)
+        click(page, "Start")
+        page.wait_for_timeout(1500)
+        answer, _ = page.evaluate(PAUSE)
+        pauses.append(answer / 1000 if answer is not None else float("nan"))
+        page.wait_for_timeout(300)
+        before = iteration(page)
+        t0 = time.perf_counter()
+        click(page, "Step 10")
+        page.wait_for_function(f"parseInt(window.__metric('Iteration').replace(/,/g, '')) >= {before + 10}",
+                               timeout=30_000, polling=10)
+        steps.append(time.perf_counter() - t0)
+        context.close()
+    return dict(pause=pauses, step=steps)
+
+
+def report_answers(out: dict) -> None:
+    print("\nb. answers with one session (s): "
+          f"Pause median {median(out['pause']):.2f} [{min(out['pause']):.2f}-{max(out['pause']):.2f}], "
+          f"Step 10 median {median(out['step']):.2f} [{min(out['step']):.2f}-{max(out['step']):.2f}]; "
+          "target <= 0.3 s")
+
+
+def store_iterations(runs: Path, ids: list[str]) -> list[int]:
+    """The Train run's iteration in each session's latest save."""
+    from dashboard.session import parse
+    from dashboard.store import RunStore
+
+    store = RunStore(runs)
+    return [parse(store.load(run_id)).run.iteration for run_id in ids]
+
+
+def one_core_headless(seconds: float) -> float:
+    """The headless Trainer's rate on one core (pool of one, this process pinned to core 0)."""
+    from core import pool
+
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    pool.set_workers(1)
+    try:
+        return headless_speed(seconds, None)["rate"]
+    finally:
+        pool.set_workers(None)
+        os.sched_setaffinity(0, affinity)
+
+
+def visitors(playwright, scratch: Path, sessions: int, seconds: float) -> dict:
+    """c: `sessions` pages on a server pinned to core 0, Chromium pinned to core 1, one page visible."""
+    from tests.bench_app import PAUSE as pause_js
+
+    wrapper = scratch / "chromium-core1"
+    wrapper.write_text(f"#!/bin/sh\nexec taskset -c 1 {CHROMIUM} \"$@\"\n")
+    wrapper.chmod(0o755)
+    browser = playwright.chromium.launch(executable_path=str(wrapper), args=CHROMIUM_ARGS)
+    env = {"DIGIT_LAB_DATA": str(scratch / "data"), "DIGIT_LAB_RUNS": str(scratch / "runs")}
+    process, url = start_server(env, log=scratch / "visitors.log")
+    os.sched_setaffinity(process.pid, {0})
+    for task in Path(f"/proc/{process.pid}/task").iterdir():  # threads started before the pinning too
+        os.sched_setaffinity(int(task.name), {0})
+    out, pages = {"rss_idle": rss_mb(process.pid)}, []
+    try:
+        for n in range(sessions):
+            print(f"   (c: opening session {n + 1} of {sessions})", file=sys.stderr, flush=True)
+            context, page = held_page(browser, url)
+            click(page, "Start")
+            pages.append((context, page))
+            if n == 0:
+                page.wait_for_timeout(3000)
+                out["rss_1"] = rss_mb(process.pid)
+            if n < sessions - 1:
+                page.evaluate("window.__held = true")  # a background tab; the last one stays visible
+        ids = [page.url.split("run=")[1][:32] for _, page in pages]
+        time.sleep(3)
+        i0, t0 = store_iterations(scratch / "runs", ids), time.perf_counter()
+        time.sleep(seconds)
+        i1, t1 = store_iterations(scratch / "runs", ids), time.perf_counter()
+        out["rates"] = [(b - a) / (t1 - t0) for a, b in zip(i0, i1)]
+        out["rss_n"] = rss_mb(process.pid)
+        visible = pages[-1][1]
+        out["pause"] = []
+        for _ in range(3):
+            answer, _ = visible.evaluate(pause_js)
+            out["pause"].append(answer / 1000 if answer is not None else float("nan"))
+            click(visible, "Start")
+            visible.wait_for_timeout(1000)
+    finally:
+        for context, _ in pages:
+            context.close()
+        stop_server(process)
+        browser.close()
+    out["headless_1core"] = one_core_headless(seconds / 2)
+    out["sessions"] = sessions
+    return out
+
+
+def report_visitors(out: dict) -> None:
+    n, rates = out["sessions"], out["rates"]
+    total, head = sum(rates), out["headless_1core"]
+    print(f"\nc. {n} visitors: server on core 0, Chromium on core 1, one page visible, {n - 1} with timers held")
+    print(f"   iterations/s each: {', '.join(f'{r:.0f}' for r in rates)}")
+    print(f"   every run advanced: {'yes' if min(rates) > 0 else 'NO'}; total {total:.0f} = {total / head:.0%} of one "
+          f"core's headless {head:.0f}; fastest / slowest {max(rates) / max(min(rates), 1e-9):.2f}")
+    print(f"   Pause on the visible page (s): {', '.join(f'{p:.2f}' for p in out['pause'])}")
+    per = (out["rss_n"] - out["rss_1"]) / (n - 1)
+    print(f"   server RSS: idle {out['rss_idle']:.0f} MB, 1 training {out['rss_1']:.0f} MB, {n} training "
+          f"{out['rss_n']:.0f} MB -> {per:.1f} MB per extra session")
+    print("   targets: all advance, total >= 80% of one core's headless, fastest <= 1.5x slowest, Pause <= 1 s, "
+          "<= 10 MB per extra session")
+
+
+def saving(repeats: int = 20) -> dict:
+    """d: seconds per save of a session (bytes and the atomic write), sample, h = 10 and h = 128."""
+    from core import TrainConfig, Trainer
+    from dashboard import runs as run_history
+    from dashboard import settings, state
+    from dashboard.session import Kept
+    from dashboard.store import RunStore, new_id
+    from dashboard.worker import Step
+    import data
+
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=True)
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(folder)
+        for hidden in (10, 128):
+            trainer = Trainer(TrainConfig(hidden=hidden, iterations=None), parts.X_train, parts.y_train, parts.X_dev,
+                              parts.y_dev)
+            worker = state.train_worker(trainer, None)
+            worker.send(Step(200), wait=60)
+            lab = state.Lab(worker, trainer.config, "sample", data.load_sample(), parts)
+            kept = Kept(new_id(), None, lab, run_history.RunHistory(), dict(settings.DEFAULTS))
+            times = []
+            for _ in range(repeats):
+                kept.saved = None
+                t0 = time.perf_counter()
+                kept.save(store)
+                times.append(time.perf_counter() - t0)
+            out[hidden] = times
+    return out
+
+
+def report_saving(out: dict) -> None:
+    print("\nd. saving once a second (sample, 200 iterations of history):")
+    for hidden, times in out.items():
+        print(f"   h = {hidden}: {median(times) * 1000:.1f} ms per save [{min(times) * 1000:.1f}-"
+              f"{max(times) * 1000:.1f}] = {median(times):.1%} of the second between saves")
+    print("   target: <= 2% of training time")
+
+
+def crash(playwright, scratch: Path) -> dict:
+    """e: kill -9 while training, restart on the same runs, open the owner's link: seconds of training lost."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    env = {"DIGIT_LAB_DATA": str(scratch / "data"), "DIGIT_LAB_RUNS": str(scratch / "crash-runs")}
+    process, url = start_server(env, log=scratch / "crash.log")
+    try:
+        context, page = held_page(browser, url)
+        click(page, "Start")
+        page.wait_for_timeout(4000)
+        rate = float(page.evaluate("window.__metric('Iterations/s')").replace(",", ""))
+        link = page.url
+        shown = iteration(page)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        process, url = start_server(env, log=scratch / "crash2.log")
+        page.goto(f"{url}/?{link.split('?', 1)[1]}")
+        page.wait_for_function("window.__metric('Iteration') !== null", timeout=60_000)
+        back = iteration(page)
+        context.close()
+    finally:
+        stop_server(process)
+        browser.close()
+    return dict(shown=shown, back=back, rate=rate, lost=max(0, shown - back) / rate)
+
+
+def report_crash(out: dict) -> None:
+    print(f"\ne. kill -9 while training: shown {out['shown']:,} before the kill, back at {out['back']:,} (the page "
+          f"read it as it reconnected) at {out['rate']:.0f} it/s -> {out['lost']:.2f} s of training lost; target <= 1 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--only", nargs="+", choices=list("abcde"), default=list("abcde"))
+    args = parser.parse_args()
+    reason = browser_missing() or (None if shutil.which("taskset") else "taskset not found")
+    if reason:
+        sys.exit(f"bench_server: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    print(f"digit-lab server-trains bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if "d" in args.only:
+        report_saving(saving())
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        scratch = Path(folder)
+        if "a" in args.only or "b" in args.only:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                with Server(scratch) as server:
+                    if "b" in args.only:
+                        report_answers(answers(browser, server.url, args.repeats))
+                    if "a" in args.only:
+                        report_away(page_away(browser, server.url, args.seconds, args.repeats))
+            finally:
+                browser.close()
+        if "c" in args.only:
+            report_visitors(visitors(playwright, scratch, args.sessions, args.seconds))
+        if "e" in args.only:
+            report_crash(crash(playwright, scratch))
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
