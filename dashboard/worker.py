@@ -16,7 +16,7 @@ The states a run can be in, and the commands each accepts:
 |----------|---------------------------------------|---------------------------------------------|
 | paused   | nothing                               | Start, Step(n), SetLR, StopAt, Close        |
 | running  | trains slice after slice              | Pause, Step(n) (= pause, then n), SetLR, StopAt, Close |
-| stepping | trains n more iterations, then pauses | Pause, Start, SetLR, StopAt, Close          |
+| stepping | trains n more iterations, then pauses | Pause, Start, Step(n) (n more), SetLR, StopAt, Close |
 | finished | nothing: failed, done, or at its stop | SetLR, StopAt (a later stop makes it paused), Close |
 | closed   | gone for good                         | none                                        |
 
@@ -213,8 +213,8 @@ class Worker:
             self.seen()
         elif isinstance(command, Pause):
             self._status = PAUSED if not self.finished() else FINISHED
-        elif isinstance(command, Step):
-            self._steps_left = max(0, int(command.n))
+        elif isinstance(command, Step):  # clicks made while stepping add up
+            self._steps_left = max(0, int(command.n)) + (self._steps_left if self._status == STEPPING else 0)
             self._status = STEPPING if self._steps_left and not self.finished() else self._resting()
         elif isinstance(command, SetLR):
             self.engine.set_lr(command.lr, command.i)

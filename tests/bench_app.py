@@ -65,14 +65,14 @@ if "trainer" not in st.session_state:
     parts = data.split(data.load_sample(), dev_size=1000, seed=0)
     batch = 128 if st.query_params.get("full_batch") == "false" else None
     config = TrainConfig(batch_size=batch, iterations=None)
-    st.session_state.now = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
+    st.session_state.trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     st.session_state.running = False
 running = st.session_state.running
 st.button("Start", on_click=lambda: st.session_state.update(running=True), disabled=running)
 st.button("Pause", on_click=lambda: st.session_state.update(running=False), disabled=not running)
 
 def live():
-    trainer = st.session_state.now
+    trainer = st.session_state.trainer
     history = trainer.history
     st.metric("Iteration", f"{{trainer.iteration:,}}")
     st.metric("Train time", f"{{trainer.seconds:.1f}} s")

@@ -72,6 +72,15 @@ def test_a_snapshot_is_one_moment_of_the_run(parts):
     assert not snapshot.view.params.W1.flags.writeable  # readers cannot change what the worker published
 
 
+def test_steps_sent_while_stepping_add_up(parts):
+    """Three Step(40) sent at once (three quick clicks) make 120 updates, not 40."""
+    worker = w.Worker(trainer(parts), RunView.of)
+    for _ in range(3):
+        worker.send(w.Step(40))
+    wait_until(lambda: worker.snapshot.status == w.PAUSED and worker.snapshot.iteration > 0, message="the steps")
+    wait_until(lambda: worker.snapshot.iteration == 120 and worker.snapshot.status == w.PAUSED, message="120 steps")
+
+
 def test_step_while_running_pauses_then_steps(parts):
     """Step(n) sent to a running run pauses it and trains exactly n more."""
     worker = w.Worker(trainer(parts), RunView.of, start=True)
