@@ -14,9 +14,9 @@ import plotly.io as pio
 
 import data
 from core import TrainConfig, Trainer
-from dashboard import charts, session
+from dashboard import charts, runs, session, state
 from dashboard.state import Lab
-from dashboard import live, runs
+from dashboard.store import new_id
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -58,12 +58,12 @@ def main() -> None:
         print(f"Plotly JSON ({engine:6}):     {ms:7.2f} ms for {size / 1000:.0f} kB")
     ms = median_ms(lambda: pio.to_json(built[2], validate=False, engine="json"), args.repeats)
     print(f"  of which weight maps:   {ms:7.2f} ms (json)")
-    lab = Lab(live.Run(trainer), TrainConfig(iterations=None), "sample", parts_dataset(), parts)
+    lab = Lab(state.train_worker(trainer, None), TrainConfig(iterations=None), "sample", parts_dataset(), parts)
     history = runs.RunHistory()
     for _ in range(5):
         history.add(runs.from_trainer(trainer, "sample"))
-    payload = session.session_bytes(lab, history, {})
-    print(f"session bytes (run + 5 runs of history): {median_ms(lambda: session.session_bytes(lab, history, {}), 10):7.2f} ms,"
+    payload = session.session_bytes(session.Kept(new_id(), None, lab, history, {}))
+    print(f"session bytes (run + 5 runs of history): {median_ms(lambda: session.session_bytes(session.Kept(new_id(), None, lab, history, {})), 10):7.2f} ms,"
           f" {len(payload) / 1e6:.2f} MB")
 
 

@@ -111,7 +111,7 @@ def headless_speed(seconds: float, batch_size: int | None) -> float:
 
 def save_cost(repeats: int = 20) -> float:
     """Milliseconds per save of a default run with 5 runs of history (session_bytes + RunStore.save)."""
-    from dashboard import live, runs, session
+    from dashboard import runs, session, state
     from dashboard.state import Lab
     from dashboard.store import RunStore, new_id
     from tests.dashboard.bench_tick import median_ms
@@ -120,13 +120,13 @@ def save_cost(repeats: int = 20) -> float:
     parts = data.split(sample, dev_size=1000, seed=0)
     trainer = Trainer(TrainConfig(iterations=None), parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     trainer.step(300)
-    lab = Lab(live.Run(trainer), TrainConfig(iterations=None), "sample", sample, parts)
+    lab = Lab(state.train_worker(trainer, None), TrainConfig(iterations=None), "sample", sample, parts)
     history = runs.RunHistory()
     for _ in range(5):
         history.add(runs.from_trainer(trainer, "sample"))
     with tempfile.TemporaryDirectory() as folder:
         store, run_id = RunStore(folder), new_id()
-        return median_ms(lambda: store.save(run_id, session.session_bytes(lab, history, {})), repeats)
+        return median_ms(lambda: store.save(run_id, session.session_bytes(session.Kept(new_id(), None, lab, history, {}))), repeats)
 
 
 def main() -> None:
