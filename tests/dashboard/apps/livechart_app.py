@@ -22,7 +22,7 @@ def figure(n: int, map_step: int) -> go.Figure:
     fig.add_heatmap(z=z, colorscale="RdBu", zmid=0, xaxis="x2", yaxis="y2", showscale=False)
     fig.update_layout(height=360, margin=dict(l=40, r=10, t=30, b=30), title="loss",
                       xaxis=dict(domain=[0, 0.6]), xaxis2=dict(domain=[0.7, 1]), yaxis2=dict(anchor="x2"),
-                      hovermode="closest")
+                      hovermode="x")
     return fig
 
 
