@@ -115,10 +115,15 @@ function draw(chart, Plotly, setStateValue) {
     }
   }
   if (!chart.figure) return;
+  // Plotly writes zoom and legend clicks into the objects it is given; give it copies, so that what
+  // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
   const { data, layout, config } = chart.figure;
-  layout.uirevision ??= UIREVISION;
-  layout.datarevision = chart.seq;
-  Plotly.react(chart.div, data, { autosize: true, ...layout, height: undefined }, config);
+  Plotly.react(
+    chart.div,
+    data.map((trace) => ({ ...trace })),
+    { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, height: undefined, datarevision: chart.seq },
+    config,
+  );
 }
 
 export default function ({ data, parentElement, setStateValue }) {

@@ -130,7 +130,7 @@ def test_hover_label_stays_while_updating(page):
 
 
 def test_drag_zoom_survives_updates(page):
-    """A drag-zoom on the curves keeps its x range while ticks add points."""
+    """A drag-zoom on the curves keeps its x range while ticks add points and change the title."""
     box = plot_box(page)
     y = box["y"] + box["height"] * 0.5
     page.mouse.move(box["x"] + box["width"] * 0.2, y)
@@ -141,7 +141,7 @@ def test_drag_zoom_survives_updates(page):
     zoomed = wait_until(lambda: (r := page.evaluate(read)) and r[1] - r[0] < points(page) * 0.6 and r,
                         timeout=5, message="the zoom applied")
     before = points(page)
-    wait_ticks(page, 5)
+    wait_ticks(page, 6)  # the title changes every 5 ticks: a new layout reaches the chart
     assert points(page) > before
     assert page.evaluate(read) == zoomed
 
@@ -161,6 +161,17 @@ def test_full_rerun_keeps_the_chart(page):
     assert points(page) > before
     assert same_node(page) or page.evaluate("window.__plots.size") == 2
     assert blank == 0
+
+
+def test_chart_shown_again_gets_the_whole_figure(page):
+    """Hidden for a few ticks, then shown: the new node misses the payloads in between, asks for the
+    whole figure, and draws every point."""
+    page.get_by_text("Show chart").click()
+    wait_until(lambda: page.locator(CHART).count() == 0, timeout=10, message="the chart hidden")
+    wait_ticks(page, 3)
+    page.get_by_text("Show chart").click()
+    wait_until(lambda: page.evaluate(DRAWN), timeout=10, message="the chart drawn again")
+    wait_until(lambda: points(page) >= 20 + tick(page) - 1, timeout=10, message="every point")
 
 
 def test_trace_name_is_text_not_html(page):
