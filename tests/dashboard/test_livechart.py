@@ -39,7 +39,7 @@ def test_first_payload_is_the_whole_figure():
     assert [trace["type"] for trace in payload["data"]] == ["scatter", "scatter", "heatmap"]
     assert payload["data"][0]["x"] == [0, 1, 2, 3, 4]
     assert payload["layout"]["title"]["text"] == "loss"
-    assert payload["height"] == livechart.DEFAULT_HEIGHT
+    assert payload["height"] == 400
 
 
 def test_grown_curves_send_only_their_new_points():
@@ -112,7 +112,8 @@ def test_added_trace_sends_the_whole_figure():
     first = update(None, figure(5))
     fig = figure(5)
     fig.add_scatter(x=[0, 1], y=[1, 2], name="lr change")
-    assert "data" in update(first, fig).payload
+    payload = wire(update(first, fig).payload)
+    assert payload["seq"] == 2 and [trace["name"] for trace in payload["data"][::3]] == ["train", "lr change"]
 
 
 def test_changed_config_sends_the_whole_figure():
