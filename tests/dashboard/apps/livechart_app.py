@@ -1,7 +1,8 @@
 """A tiny live app for the live-chart tests and benchmark: 2 curves gain a point and a heatmap changes
 on every fragment tick (0.2 s), the title every 5 ticks. `?chart=plotly` draws the same figure with
-st.plotly_chart instead; `?heatmap_every=N` changes the heatmap every N ticks (default 1). A button
-makes a full rerun; a checkbox hides the chart (it is not drawn at all) and shows it again."""
+st.plotly_chart, `?chart=none` draws none (the bare fragment); `?heatmap_every=N` changes the heatmap
+every N ticks (default 1). A button makes a full rerun; a checkbox hides the chart (it is not drawn at
+all) and shows it again."""
 
 import numpy as np
 import plotly.graph_objects as go
@@ -45,7 +46,7 @@ def tick():
     fig = figure(n, st.session_state.tick // heatmap_every, f"loss, part {st.session_state.tick // 5}")
     if show and mode == "plotly":
         st.plotly_chart(fig, key="chart")
-    elif show:
+    elif show and mode == "live":
         live_chart(fig, key="chart")
 
 
