@@ -4,12 +4,15 @@ never blank, no console errors, and a user's text never runs as HTML."""
 
 import os
 import re
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import browser_missing, start_server, stop_server, wait_until
+from tests.dashboard.conftest import ROOT, browser_missing, free_port, start_server, stop_server, wait_until
 
 APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
 CHART = ".stBidiComponent .js-plotly-plot"
@@ -180,3 +183,34 @@ def test_trace_name_is_text_not_html(page):
     assert legend.startswith("<img src=x")
     assert page.locator(f"{CHART} img").count() == 0
     assert page.evaluate("window.__xss") is None
+
+
+def test_drawn_under_a_base_url_path(browser, tmp_path):
+    """With server.baseUrlPath set, livechart.js and plotly.js load from under it and the chart draws."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/lab/app"
+    with open(tmp_path / "streamlit.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+                                    "--server.address", "127.0.0.1", "--server.headless", "true",
+                                    "--server.baseUrlPath", "lab/app"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                return response.read() == b"ok"
+        except OSError:
+            return False
+
+    context = browser.new_context()
+    try:
+        wait_until(healthy, timeout=60, message="the server under /lab/app")
+        page = context.new_page()
+        assets = []
+        page.on("response", lambda r: "/bidi-components/" in r.url and assets.append((r.url, r.status)))
+        page.goto(f"{url}/")
+        wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the chart drawn under /lab/app")
+        assert sorted(assets) == [(f"{url}/_stcore/bidi-components/digit-lab.livechart/livechart.js", 200),
+                                  (f"{url}/_stcore/bidi-components/digit-lab.plotly/plotly.min.js", 200)]
+    finally:
+        context.close()
+        stop_server(process)
