@@ -104,6 +104,7 @@ function merge(chart, payload) {
 
 function draw(chart, Plotly, setStateValue) {
   chart.frame = 0;
+  if (!chart.div.isConnected) return; // unmounted since the frame was asked for
   for (const payload of chart.queue.splice(0)) {
     if (payload.data) chart.asked = null;
     if (!merge(chart, payload) && (chart.asked === null || performance.now() - chart.askedAt > 2000)) {
