@@ -5,7 +5,8 @@ drawing the same figure (2 curves gaining a point and a 16x16 heatmap changing e
 `none` is the bare fragment without a chart) it opens the app in a fresh Chromium page, waits for the
 chart, then for `--seconds` counts: the cores all Chromium processes use (/proc), chart nodes
 mounted (Plotly chart nodes that appeared), curve redraws per second (animation batches that changed
-a curve's path), the websocket KB the page received per tick, and ticks per second. Asserts nothing.
+a curve's path), the websocket KB the page received per tick, whole figures live_chart sent (after a
+missed payload), and ticks per second. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def cores(before: dict, after: dict) -> dict:
     return {k: (after[k] - before[k]) / wall for k in ("server", "browser")}
 
 
+def whole_figure(frame) -> bool:
+    """Whether a websocket frame from the server carries a live_chart payload with the whole figure."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if isinstance(frame, str):
+        return False
+    message = ForwardMsg.FromString(frame)
+    if message.WhichOneof("type") != "delta" or message.delta.WhichOneof("type") != "new_element":
+        return False
+    element = message.delta.new_element
+    return element.WhichOneof("type") == "bidi_component" and '"data":' in element.bidi_component.json
+
+
 def tick(page) -> int:
     """The fragment tick the page shows."""
     return int(page.get_by_text(re.compile(r"^tick \d+$")).inner_text().split()[1])
@@ -69,22 +83,23 @@ def measure(browser, url: str, mode: str, seconds: float, heatmap_every: int, se
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     context.add_init_script(PROBE)
     page = context.new_page()
-    received = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
+    received, wholes = [], []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: (received.append(len(frame)),
+                                                                           wholes.append(whole_figure(frame)))))
     page.goto(f"{url}/?chart={mode}&heatmap_every={heatmap_every}")
     page.get_by_text(re.compile(r"^tick \d+$")).wait_for(timeout=60_000)
     if mode != "none":
         wait_until(lambda: page.locator(".js-plotly-plot .main-svg").count(), timeout=60, message="a chart")
     time.sleep(3)  # past the first mount and the first whole figure
     page.evaluate(COUNT_REDRAWS)
-    mounts0, tick0, bytes0 = page.evaluate("window.__plots.size"), tick(page), sum(received)
+    mounts0, tick0, bytes0, wholes0 = page.evaluate("window.__plots.size"), tick(page), sum(received), sum(wholes)
     cpu0 = cpu_seconds(server_pid)
     time.sleep(seconds)
     cpu1 = cpu_seconds(server_pid)
     ticks = tick(page) - tick0
     out = dict(mode=mode, ticks_per_s=ticks / seconds, mounts=page.evaluate("window.__plots.size") - mounts0,
                redraws_per_s=page.evaluate("window.__redraws") / seconds,
-               kb_per_tick=(sum(received) - bytes0) / 1024 / max(ticks, 1),
+               kb_per_tick=(sum(received) - bytes0) / 1024 / max(ticks, 1), wholes=sum(wholes) - wholes0,
                **{f"{k}_cores": v for k, v in cores(cpu0, cpu1).items()})
     context.close()
     return out
@@ -109,11 +124,11 @@ def main() -> None:
     print(f"tiny live app: 2 curves + a 16x16 heatmap (changing every {args.heatmap_every} tick(s)), "
           f"{args.seconds:.0f} s each, Chromium on this machine")
     print(f"{'drawn with':<22}{'browser cores':>14}{'server cores':>14}{'mounts':>8}{'redraws/s':>11}"
-          f"{'KB/tick':>9}{'ticks/s':>9}")
+          f"{'KB/tick':>9}{'whole figures':>15}{'ticks/s':>9}")
     names = {"live": "live_chart", "plotly": "st.plotly_chart", "none": "no chart (fragment)"}
     for row in rows:
         print(f"{names[row['mode']]:<22}{row['browser_cores']:>14.2f}{row['server_cores']:>14.2f}{row['mounts']:>8}"
-              f"{row['redraws_per_s']:>11.1f}{row['kb_per_tick']:>9.1f}{row['ticks_per_s']:>9.1f}")
+              f"{row['redraws_per_s']:>11.1f}{row['kb_per_tick']:>9.1f}{row['wholes']:>15}{row['ticks_per_s']:>9.1f}")
 
 
 if __name__ == "__main__":
