@@ -10,10 +10,12 @@ Python reduces each figure to what changed since the last payload of this key in
 - a curve (a scatter trace whose x and y only grew) sends its new points;
 - any other trace that changed (a heatmap) is sent whole, 2-D arrays as typed base64;
 - a changed layout is sent whole.
-Payloads carry a sequence number and the one they apply to (`base`). The browser can miss a
-payload (the first ones after a mount, a remount on a full rerun); when the JS sees that `base`
-is not what it drew, it asks for the whole figure through its `resend` state, and the next run
-sends it. Only numbers and the figure's own strings reach the JS, as JSON (NaN and inf become
+Payloads carry a sequence number. A change payload applies to any figure the browser drew from
+the last WINDOW payloads (Streamlit hands the JS only the newest data, so one can be skipped): a
+curve's new points are those since the oldest of them, and each trace and the layout carry the
+sequence number of their last whole sending (`versions`). When the JS cannot apply a payload (a
+remount, more skipped payloads, a skipped map or layout), it asks for the whole figure through its
+`resend` state, and the next run sends it. Only numbers and the figure's own strings reach the JS, as JSON (NaN and inf become
 null); the JS writes no received text as HTML.
 
 plotly.js is served from the installed `plotly` package (`plotly/package_data/plotly.min.js`),
@@ -39,6 +41,7 @@ PLOTLY_NAME = "digit-lab.plotly"  # plotly.js, an asset-only registration livech
 CURVE_TYPES = ("scatter", "scattergl")
 STORE = "_livechart"  # st.session_state key: {chart key: Sent}
 DEFAULT_HEIGHT = 400
+WINDOW = 5  # a change payload applies on top of any of the last WINDOW payloads
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,13 @@ class Sent:
 
     seq: int
     payload: dict
-    traces: tuple  # per trace: (fingerprint of everything but x/y for curves, or of the whole trace)
+    traces: tuple  # per trace: fingerprint of everything but x/y for curves, of the whole trace otherwise
     curves: tuple  # per trace: (x, y) as NumPy arrays for curves, None for other traces
     layout: str  # fingerprint of the layout and height
     config: str  # fingerprint of the Plotly config (a change sends the whole figure)
+    versions: tuple  # per trace: the sequence number of the payload that last sent it whole
+    layout_version: int  # the sequence number of the payload that last sent the layout
+    lengths: tuple  # ((seq, curve lengths per trace, None for others), ...): the last WINDOW payloads
     stale: bool = field(default=False)  # the browser asked for the whole figure
 
 
@@ -135,9 +141,10 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
            config: dict | None = None) -> Sent:
     """The next `Sent` for this chart: `previous` itself when nothing changed, else a new payload.
 
-    A payload is either whole (`data`, `layout`, `height`, `config`) or a change on top of
-    sequence `base`: `extend` [[trace, new x, new y]], `traces` [[trace, whole trace]], and
-    `layout` with `height` when they changed.
+    A payload is either whole (`data`, `layout`, `height`, `config`) or a change that applies to
+    any figure from sequence `base` on: `extend` [[trace, start, x, y]] (the points from index
+    `start`), `traces` [[trace, whole trace]] changed since the last payload, `versions` and
+    `layout_version` (see `Sent`), and `layout` with `height` when they changed.
     """
     figure = as_dict(figure)
     config = {"displaylogo": False, **(config or {})}
@@ -146,29 +153,41 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
     traces = tuple(fingerprint(plain({k: v for k, v in trace.items() if k not in ("x", "y")} if xy else trace))
                    for trace, xy in zip(figure["data"], curves))
     layout_print, config_print = fingerprint([layout, height]), fingerprint(config)
+    lengths = tuple(None if xy is None else len(xy[0]) for xy in curves)
     seq = previous.seq + 1 if previous else 1
     if (previous is None or previous.stale or len(previous.traces) != len(traces)
             or previous.config != config_print):
         payload = {"seq": seq, "data": [plain(t) for t in figure["data"]], "layout": layout, "height": height,
                    "config": config}
-        return Sent(seq, payload, traces, curves, layout_print, config_print)
-    extend, replaced = [], []
+        return Sent(seq, payload, traces, curves, layout_print, config_print, (seq,) * len(traces), seq,
+                    ((seq, lengths),))
+    versions, replaced = list(previous.versions), []
     for i, (trace, xy, old_xy, print_, old_print) in enumerate(
             zip(figure["data"], curves, previous.curves, traces, previous.traces)):
         if xy is not None and old_xy is not None and print_ == old_print:
-            if not (grew(old_xy[0], xy[0]) and grew(old_xy[1], xy[1])):
-                replaced.append([i, plain(trace)])  # not only appended to (e.g. decimated anew)
-            elif len(xy[0]) > len(old_xy[0]):
-                n = len(old_xy[0])
-                extend.append([i, plain(xy[0][n:]), plain(xy[1][n:])])
-        elif print_ != old_print or (xy is None) != (old_xy is None):
+            changed = not (grew(old_xy[0], xy[0]) and grew(old_xy[1], xy[1]))  # e.g. decimated anew
+        else:
+            changed = print_ != old_print or (xy is None) != (old_xy is None)
+        if changed:
             replaced.append([i, plain(trace)])
-    if not extend and not replaced and layout_print == previous.layout:
+            versions[i] = seq
+    grown = any(n is not None and old is not None and n > old for n, old in zip(lengths, previous.lengths[-1][1]))
+    if not grown and not replaced and layout_print == previous.layout:
         return previous  # the same payload again: Streamlit does not even call the JS
-    payload = {"seq": seq, "base": previous.seq, "extend": extend, "traces": replaced}
-    if layout_print != previous.layout:
+    base, at = previous.lengths[0][0], dict(previous.lengths)
+    extend = []
+    for i, (xy, version) in enumerate(zip(curves, versions)):
+        if xy is not None and version < seq:
+            start = at[max(base, version)][i]  # the points since the oldest figure this applies to
+            if len(xy[0]) > start:
+                extend.append([i, start, plain(xy[0][start:]), plain(xy[1][start:])])
+    layout_version = seq if layout_print != previous.layout else previous.layout_version
+    payload = {"seq": seq, "base": base, "extend": extend, "traces": replaced, "versions": versions,
+               "layout_version": layout_version}
+    if layout_version == seq:
         payload.update(layout=layout, height=height)
-    return Sent(seq, payload, traces, curves, layout_print, config_print)
+    return Sent(seq, payload, traces, curves, layout_print, config_print, tuple(versions), layout_version,
+                (previous.lengths + ((seq, lengths),))[-WINDOW:])
 
 
 def stale(previous: Sent | None) -> Sent | None:

@@ -57,6 +57,8 @@ function mount(parentElement) {
     div,
     seq: null, // sequence number of the last payload applied (null: nothing yet)
     figure: null, // {data, layout, config} as drawn
+    versions: [], // per trace: the payload that last sent it whole (as Python counts)
+    layoutVersion: null, // the payload that last sent the layout
     queue: [], // payloads received, not yet applied
     frame: 0, // a requestAnimationFrame pending
     asked: null, // the payload we asked a whole figure for, until one comes
@@ -79,23 +81,34 @@ function unmount(parentElement) {
   window.Plotly?.purge(chart.div);
 }
 
-// Apply one payload to chart.figure; false if it does not follow what we hold (a gap).
+// Apply one payload to chart.figure; false if it cannot apply to what we hold (a gap).
 function merge(chart, payload) {
   if (payload.data) {
     // A whole figure.
     chart.figure = { data: payload.data, layout: themed(payload.layout, chart.div), config: payload.config };
+    chart.versions = payload.data.map(() => payload.seq);
+    chart.layoutVersion = payload.seq;
   } else if (payload.seq === chart.seq) {
     return true; // called again with the payload we drew
-  } else if (payload.base !== chart.seq || !chart.figure) {
+  } else if (!chart.figure || chart.seq < payload.base || chart.seq > payload.seq) {
     return false;
   } else {
+    // A change on top of any of the last few payloads (Streamlit may have skipped some): every trace
+    // and the layout we keep must be the version Python holds, and we take the curves' points we lack.
     const data = chart.figure.data;
-    for (const [i, x, y] of payload.extend) {
+    const sent = new Set(payload.traces.map(([i]) => i));
+    const current = payload.versions.every((version, i) => sent.has(i) || chart.versions[i] === version);
+    const held = payload.extend.map(([i, start]) => data[i].x.length - start); // points we already have
+    if (!current || held.some((n, k) => n < 0 || n > payload.extend[k][2].length)) return false;
+    if (!payload.layout && chart.layoutVersion !== payload.layout_version) return false;
+    for (const [k, [i, , x, y]] of payload.extend.entries()) {
       // New arrays, so that Plotly.react sees the change.
-      data[i] = { ...data[i], x: data[i].x.concat(x), y: data[i].y.concat(y) };
+      data[i] = { ...data[i], x: data[i].x.concat(x.slice(held[k])), y: data[i].y.concat(y.slice(held[k])) };
     }
     for (const [i, trace] of payload.traces) data[i] = trace;
     if (payload.layout) chart.figure.layout = themed(payload.layout, chart.div);
+    chart.versions = payload.versions;
+    chart.layoutVersion = payload.layout_version;
   }
   if (payload.height) chart.div.style.height = `${payload.height}px`;
   chart.seq = payload.seq;

@@ -48,9 +48,37 @@ def test_grown_curves_send_only_their_new_points():
     second = update(first, figure(7))
     payload = wire(second.payload)
     assert (payload["seq"], payload["base"]) == (2, 1)
-    assert payload["extend"] == [[0, [5, 6], pytest.approx(list(np.linspace(2.3, 0.1, 100)[5:7]))],
-                                 [1, [5, 6], pytest.approx(list(np.exp(-np.arange(5, 7) / 10.0)))]]
+    assert payload["extend"] == [[0, 5, [5, 6], pytest.approx(list(np.linspace(2.3, 0.1, 100)[5:7]))],
+                                 [1, 5, [5, 6], pytest.approx(list(np.exp(-np.arange(5, 7) / 10.0)))]]
     assert payload["traces"] == [] and "layout" not in payload and "data" not in payload
+    assert payload["versions"] == [1, 1, 1] and payload["layout_version"] == 1
+
+
+def test_change_applies_on_top_of_any_of_the_last_payloads():
+    """A change carries the curves' points since the oldest of the last WINDOW payloads (a browser that
+    missed some can still apply it), a map only when it changed, and the versions to check."""
+    sent = update(None, figure(5))
+    for n in range(6, 6 + livechart.WINDOW + 1):  # payloads 2..WINDOW+2, the map changes at payload 3
+        sent = update(sent, figure(n, map_step=int(n >= 7)))
+    payload = wire(sent.payload)
+    assert payload["seq"] == livechart.WINDOW + 2 and payload["base"] == 2  # the last WINDOW payloads
+    n = 5 + livechart.WINDOW + 1
+    assert [(i, start, x) for i, start, x, _ in payload["extend"]] == [(0, 6, list(range(6, n))),
+                                                                        (1, 6, list(range(6, n)))]
+    assert payload["traces"] == [] and payload["versions"] == [1, 1, 3]
+
+
+def test_curve_sent_whole_in_the_window_extends_from_that_payload():
+    """A curve sent whole at payload 3 extends, in later payloads, from its length at payload 3."""
+    sent = update(update(None, figure(5)), figure(6))
+    fig = figure(7)
+    fig.data[0].y = np.linspace(0, 1, 7)  # new values: sent whole at payload 3
+    sent = update(sent, fig)
+    fig = figure(9)
+    fig.data[0].y = np.linspace(0, 1, 7).tolist() + [2.0, 3.0]
+    payload = wire(update(sent, fig).payload)
+    assert payload["versions"][0] == 3 and payload["extend"][0][:3] == [0, 7, [7, 8]]
+    assert payload["extend"][1][:2] == [1, 5]  # the other curve: since payload 1, the oldest
 
 
 def test_unchanged_figure_sends_the_same_payload():
@@ -176,5 +204,5 @@ def test_app_sends_the_figure_then_only_new_points():
     [element] = at.get("bidi_component")
     second = json.loads(element.proto.json)
     assert (second["seq"], second["base"]) == (first["seq"] + 1, first["seq"])
-    assert [(i, x) for i, x, _ in second["extend"]] == [(0, [21]), (1, [21])]
+    assert [(i, x) for i, _, x, _ in second["extend"]] == [(0, [21]), (1, [21])]
     assert [i for i, _ in second["traces"]] == [2]

@@ -174,7 +174,7 @@ def test_full_rerun_keeps_the_chart(page):
     wait_until(lambda: page.get_by_text("full runs: 2").count(), timeout=10, message="the full rerun")
     before = points(page)
     wait_ticks(page, 5)
-    assert points(page) > before
+    wait_until(lambda: points(page) > before, timeout=10, message="points after the full rerun")
     assert same_node(page) or page.evaluate("window.__plots.size") == 2
     assert blank == 0
 
