@@ -13,10 +13,10 @@ Python reduces each figure to what changed since the last payload of this key in
 Payloads carry a sequence number. A change payload applies to any figure the browser drew from
 the last WINDOW payloads (Streamlit hands the JS only the newest data, so one can be skipped): a
 curve's new points are those since the oldest of them, and each trace and the layout carry the
-sequence number of their last whole sending (`versions`). When the JS cannot apply a payload (a
-remount, more skipped payloads, a skipped map or layout), it asks for the whole figure through its
-`resend` state, and the next run sends it. Only numbers and the figure's own strings reach the JS, as JSON (NaN and inf become
-null); the JS writes no received text as HTML.
+sequence number of their last whole sending (`versions`), and are sent again in the next payload.
+When the JS cannot apply a payload (a remount, more skipped payloads), it asks for the whole
+figure through its `resend` state, and the next run sends it. Only numbers and the figure's own
+strings reach the JS, as JSON (NaN and inf become null); the JS writes no received text as HTML.
 
 plotly.js is served from the installed `plotly` package (`plotly/package_data/plotly.min.js`),
 never copied into the repository: see `_register_assets`.
@@ -143,8 +143,8 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
 
     A payload is either whole (`data`, `layout`, `height`, `config`) or a change that applies to
     any figure from sequence `base` on: `extend` [[trace, start, x, y]] (the points from index
-    `start`), `traces` [[trace, whole trace]] changed since the last payload, `versions` and
-    `layout_version` (see `Sent`), and `layout` with `height` when they changed.
+    `start`), `traces` [[trace, whole trace]] changed in this payload or the last, `versions` and
+    `layout_version` (see `Sent`), and `layout` with `height` when it changed in this payload or the last.
     """
     figure = as_dict(figure)
     config = {"displaylogo": False, **(config or {})}
@@ -174,6 +174,12 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
     grown = any(n is not None and old is not None and n > old for n, old in zip(lengths, previous.lengths[-1][1]))
     if not grown and not replaced and layout_print == previous.layout:
         return previous  # the same payload again: Streamlit does not even call the JS
+    # A trace or layout that the last change payload sent whole is sent again: a page that skipped
+    # that one payload still gets it (a skipped whole figure, or two payloads, cost a whole figure).
+    again = "data" not in previous.payload
+    replaced += [[i, plain(trace)] for i, (trace, version) in enumerate(zip(figure["data"], previous.versions))
+                 if again and version == previous.seq and versions[i] != seq]
+    replaced.sort(key=lambda item: item[0])
     base, at = previous.lengths[0][0], dict(previous.lengths)
     extend = []
     for i, (xy, version) in enumerate(zip(curves, versions)):
@@ -184,7 +190,7 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
     layout_version = seq if layout_print != previous.layout else previous.layout_version
     payload = {"seq": seq, "base": base, "extend": extend, "traces": replaced, "versions": versions,
                "layout_version": layout_version}
-    if layout_version == seq:
+    if layout_version == seq or (again and previous.layout_version == previous.seq):
         payload.update(layout=layout, height=height)
     return Sent(seq, payload, traces, curves, layout_print, config_print, tuple(versions), layout_version,
                 (previous.lengths + ((seq, lengths),))[-WINDOW:])

@@ -68,6 +68,17 @@ def test_change_applies_on_top_of_any_of_the_last_payloads():
     assert payload["traces"] == [] and payload["versions"] == [1, 1, 3]
 
 
+def test_map_and_layout_are_sent_again_in_the_next_payload():
+    """A map and a layout that changed in one payload travel again in the next (for a page that skipped
+    it), not in the one after."""
+    sent = update(update(None, figure(5)), figure(6, map_step=1, title="part 1"))
+    third = wire((sent := update(sent, figure(7, map_step=1, title="part 1"))).payload)
+    fourth = wire(update(sent, figure(8, map_step=1, title="part 1")).payload)
+    assert [i for i, _ in third["traces"]] == [2] and third["layout"]["title"]["text"] == "part 1"
+    assert third["versions"] == [1, 1, 2] and third["layout_version"] == 2
+    assert fourth["traces"] == [] and "layout" not in fourth
+
+
 def test_curve_sent_whole_in_the_window_extends_from_that_payload():
     """A curve sent whole at payload 3 extends, in later payloads, from its length at payload 3."""
     sent = update(update(None, figure(5)), figure(6))
