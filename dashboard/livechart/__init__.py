@@ -1,0 +1,269 @@
+"""A Plotly chart that updates in place while training: `live_chart(figure, key=...)` (issue 16).
+
+Streamlit 1.67's `st.plotly_chart` hashes the figure into the element id, so every changed figure
+is a new element: the chart is unmounted and drawn from scratch, hover and zoom are lost and a
+frame can show it blank (upstream PR #16052 is open). This is a components-v2 element instead,
+mounted once per `key`; its JS (`livechart.js`, beside this file) keeps one Plotly instance and
+applies each payload to it with `Plotly.react`.
+
+Python reduces each figure to what changed since the last payload of this key in this session:
+- a curve (a scatter trace whose x and y only grew) sends its new points;
+- any other trace that changed (a heatmap) is sent whole, 2-D arrays as typed base64;
+- a changed layout is sent whole.
+Payloads carry a sequence number. A change payload applies to any figure the browser drew from
+the last WINDOW payloads (Streamlit hands the JS only the newest data, so one can be skipped): a
+curve's new points are those since the oldest of them, and each trace and the layout carry the
+sequence number of their last whole sending (`versions`), and are sent again in the next payload.
+When the JS cannot apply a payload (a remount, more skipped payloads), it asks for the whole
+figure through its `resend` state, and the next run sends it. Only numbers and the figure's own
+strings reach the JS, as JSON (NaN and inf become null); the JS writes no received text as HTML.
+
+plotly.js is served from the installed `plotly` package (`plotly/package_data/plotly.min.js`),
+never copied into the repository: see `_register_assets`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import functools
+import hashlib
+import json
+import weakref
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NAME = "digit-lab.livechart"  # <manifest name>.<component>; its assets: /_stcore/bidi-components/NAME/
+PLOTLY_NAME = "digit-lab.plotly"  # plotly.js, an asset-only registration livechart.js imports from
+CURVE_TYPES = ("scatter", "scattergl")
+STORE = "_livechart"  # st.session_state key: {chart key: Sent}
+DEFAULT_HEIGHT = 400
+WINDOW = 5  # a change payload applies on top of any of the last WINDOW payloads
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the browser holds for one chart once it applied `payload` (sequence `seq`)."""
+
+    seq: int
+    payload: dict
+    traces: tuple  # per trace: fingerprint of everything but x/y for curves, of the whole trace otherwise
+    curves: tuple  # per trace: (x, y) as NumPy arrays for curves, None for other traces
+    layout: str  # fingerprint of the layout and height
+    config: str  # fingerprint of the Plotly config (a change sends the whole figure)
+    versions: tuple  # per trace: the sequence number of the payload that last sent it whole
+    layout_version: int  # the sequence number of the payload that last sent the layout
+    lengths: tuple  # ((seq, curve lengths per trace, None for others), ...): the last WINDOW payloads
+    stale: bool = field(default=False)  # the browser asked for the whole figure
+
+
+# ----- figures to JSON-safe values --------------------------------------------------------------
+def plain(value: Any) -> Any:
+    """`value` as JSON-safe Python: NaN/inf -> None, 1-D arrays -> lists, numeric 2-D+ -> typed base64."""
+    if isinstance(value, dict):
+        if "bdata" in value and "dtype" in value:
+            return plain(decoded(value))
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        if value.ndim >= 2 and value.dtype.kind in "fiu":
+            return typed(value)
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def typed(array: np.ndarray) -> dict:
+    """A numeric array as plotly.js's typed-array spec (`dtype`, `bdata`, `shape`); floats as float32."""
+    if array.dtype.kind == "f":
+        array = array.astype("<f4")  # a map is colours; float32 keeps 7 digits for the hover
+    else:
+        array = array.astype(array.dtype.newbyteorder("<"))
+    code = {"f": "f", "i": "i", "u": "u"}[array.dtype.kind] + str(array.dtype.itemsize)
+    return {"dtype": code, "bdata": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii"),
+            "shape": ",".join(str(n) for n in array.shape)}
+
+
+def decoded(value: Any) -> Any:
+    """A typed-array spec as Plotly 6 stores NumPy data (`{"dtype", "bdata", "shape"}`) as a NumPy
+    array; anything else unchanged."""
+    if not (isinstance(value, dict) and "bdata" in value and "dtype" in value):
+        return value
+    array = np.frombuffer(base64.b64decode(value["bdata"]), np.dtype(value["dtype"]).newbyteorder("<"))
+    if "shape" in value:
+        array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+    return array
+
+
+def fingerprint(value: Any) -> str:
+    """A digest of a JSON-safe value (equal values, equal digests)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def as_dict(figure: Any) -> dict:
+    """A plotly `go.Figure` (or a figure dict) as a dict with `data` and `layout`."""
+    figure = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
+    return {"data": list(figure.get("data", [])), "layout": dict(figure.get("layout", {}))}
+
+
+def curve(trace: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, y) of a trace that can grow point by point (a scatter with 1-D x and y of one length)."""
+    if trace.get("type", "scatter") not in CURVE_TYPES or "x" not in trace or "y" not in trace:
+        return None
+    x, y = np.asarray(decoded(trace["x"])), np.asarray(decoded(trace["y"]))
+    if x.ndim != 1 or y.ndim != 1 or len(x) != len(y):
+        return None
+    return x, y
+
+
+def grew(old: np.ndarray, new: np.ndarray) -> bool:
+    """Whether `new` is `old` with points appended (NaN equal to NaN)."""
+    if len(new) < len(old) or old.dtype.kind != new.dtype.kind:
+        return False
+    try:
+        return np.array_equal(old, new[:len(old)], equal_nan=old.dtype.kind == "f")
+    except TypeError:
+        return np.array_equal(old, new[:len(old)])
+
+
+# ----- payloads ---------------------------------------------------------------------------------
+def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
+           config: dict | None = None) -> Sent:
+    """The next `Sent` for this chart: `previous` itself when nothing changed, else a new payload.
+
+    A payload is either whole (`data`, `layout`, `height`, `config`) or a change that applies to
+    any figure from sequence `base` on: `extend` [[trace, start, x, y]] (the points from index
+    `start`), `traces` [[trace, whole trace]] changed in this payload or the last, `versions` and
+    `layout_version` (see `Sent`), and `layout` with `height` when it changed in this payload or the last.
+    """
+    figure = as_dict(figure)
+    config = {"displaylogo": False, **(config or {})}
+    layout = plain(figure["layout"])
+    curves = tuple(curve(trace) for trace in figure["data"])
+    traces = tuple(fingerprint(plain({k: v for k, v in trace.items() if k not in ("x", "y")} if xy else trace))
+                   for trace, xy in zip(figure["data"], curves))
+    layout_print, config_print = fingerprint([layout, height]), fingerprint(config)
+    lengths = tuple(None if xy is None else len(xy[0]) for xy in curves)
+    seq = previous.seq + 1 if previous else 1
+    if (previous is None or previous.stale or len(previous.traces) != len(traces)
+            or previous.config != config_print):
+        payload = {"seq": seq, "data": [plain(t) for t in figure["data"]], "layout": layout, "height": height,
+                   "config": config}
+        return Sent(seq, payload, traces, curves, layout_print, config_print, (seq,) * len(traces), seq,
+                    ((seq, lengths),))
+    versions, replaced = list(previous.versions), []
+    for i, (trace, xy, old_xy, print_, old_print) in enumerate(
+            zip(figure["data"], curves, previous.curves, traces, previous.traces)):
+        if xy is not None and old_xy is not None and print_ == old_print:
+            changed = not (grew(old_xy[0], xy[0]) and grew(old_xy[1], xy[1]))  # e.g. decimated anew
+        else:
+            changed = print_ != old_print or (xy is None) != (old_xy is None)
+        if changed:
+            replaced.append([i, plain(trace)])
+            versions[i] = seq
+    grown = any(n is not None and old is not None and n > old for n, old in zip(lengths, previous.lengths[-1][1]))
+    if not grown and not replaced and layout_print == previous.layout:
+        return previous  # the same payload again: Streamlit does not even call the JS
+    # A trace or layout that the last change payload sent whole is sent again: a page that skipped
+    # that one payload still gets it (a skipped whole figure, or two payloads, cost a whole figure).
+    again = "data" not in previous.payload
+    replaced += [[i, plain(trace)] for i, (trace, version) in enumerate(zip(figure["data"], previous.versions))
+                 if again and version == previous.seq and versions[i] != seq]
+    replaced.sort(key=lambda item: item[0])
+    base, at = previous.lengths[0][0], dict(previous.lengths)
+    extend = []
+    for i, (xy, version) in enumerate(zip(curves, versions)):
+        if xy is not None and version < seq:
+            start = at[max(base, version)][i]  # the points since the oldest figure this applies to
+            if len(xy[0]) > start:
+                extend.append([i, start, plain(xy[0][start:]), plain(xy[1][start:])])
+    layout_version = seq if layout_print != previous.layout else previous.layout_version
+    payload = {"seq": seq, "base": base, "extend": extend, "traces": replaced, "versions": versions,
+               "layout_version": layout_version}
+    if layout_version == seq or (again and previous.layout_version == previous.seq):
+        payload.update(layout=layout, height=height)
+    return Sent(seq, payload, traces, curves, layout_print, config_print, tuple(versions), layout_version,
+                (previous.lengths + ((seq, lengths),))[-WINDOW:])
+
+
+def stale(previous: Sent | None) -> Sent | None:
+    """`previous` marked so that the next `update` sends the whole figure (the browser asked)."""
+    return replace(previous, stale=True) if previous else None
+
+
+# ----- Streamlit --------------------------------------------------------------------------------
+def _register_assets(manager) -> None:
+    """Declare the two asset folders on Streamlit's component manager, as its manifest scanner would.
+
+    Streamlit 1.67 serves a v2 component's files only from an `asset_dir` declared in a
+    `[tool.streamlit.component]` manifest, which its scanner (`manifest_scanner.py`) finds in a
+    `pyproject.toml` next to an import package named after the distribution (`digit_lab`: we have
+    none), and an `asset_dir` must lie inside that package: plotly.js would have to be copied
+    in. So we hand the manager the `ComponentManifest` the scanner would build, once per runtime
+    (each AppTest has its own): `digit-lab.livechart` -> this folder, `digit-lab.plotly` ->
+    the installed plotly's `package_data`. Both are then served under the app's base URL.
+    """
+    import plotly
+    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+
+    name, component = NAME.split(".")
+    here = Path(__file__).resolve().parent
+    manager.register_from_manifest(ComponentManifest(name, "1", [ComponentConfig(component, here.name)]),
+                                   here.parent)
+    manager.register_from_manifest(
+        ComponentManifest(name, "1", [ComponentConfig(PLOTLY_NAME.split(".")[1], "package_data")]),
+        Path(plotly.__file__).resolve().parent)
+
+
+_mounters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # component manager -> mount callable
+
+
+def _mounter():
+    """The component's mount callable for the running Streamlit runtime, or None without one."""
+    import streamlit as st
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return None  # a bare `python script.py`: Streamlit draws nothing anyway
+    manager = Runtime.instance().bidi_component_registry
+    if manager not in _mounters:
+        _register_assets(manager)
+        # isolate_styles=False: in a shadow root Plotly's injected CSS never reaches its hover layer.
+        _mounters[manager] = st.components.v2.component(NAME, js="livechart.js", isolate_styles=False)
+    return _mounters[manager]
+
+
+def _ask_resend(key: str) -> None:
+    """The browser missed a payload of chart `key`: send the whole figure on this run."""
+    import streamlit as st
+
+    store = st.session_state.get(STORE, {})
+    store[key] = stale(store.get(key))
+
+
+def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict | None = None) -> None:
+    """Draw a plotly figure (a `go.Figure` or dict) that later calls with the same `key` update in place.
+
+    Like `st.plotly_chart(figure, key=key)`; `height` defaults to the layout's height or 400 px,
+    `config` is Plotly's config (e.g. `{"displayModeBar": False}`).
+    """
+    import streamlit as st
+
+    mount = _mounter()
+    if mount is None:
+        return
+    figure = as_dict(figure)
+    height = int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
+    store = st.session_state.setdefault(STORE, {})
+    sent = store[key] = update(store.get(key), figure, height=height, config=config)
+    mount(key=key, data=sent.payload, height=height, on_resend_change=functools.partial(_ask_resend, key))

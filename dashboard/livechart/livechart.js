@@ -1,0 +1,161 @@
+// livechart.js: one Plotly chart per element, updated in place (dashboard/livechart/__init__.py).
+//
+// Streamlit (components v2) calls the default export on mount and again whenever the element's
+// data changed, with the same parentElement while the element stays mounted. We keep one
+// Plotly instance per parentElement and apply each payload to it with Plotly.react, at most once
+// per animation frame. A fixed layout.uirevision makes Plotly keep zoom, hover and legend clicks
+// across updates. Numbers in, pixels out: nothing received is written as HTML here (Plotly draws
+// its own text as SVG text nodes).
+
+// plotly.js is served by Streamlit from the installed plotly package, next to this file's folder:
+// <base>/_stcore/bidi-components/digit-lab.livechart/livechart.js -> ../digit-lab.plotly/
+const PLOTLY_URL = new URL("../digit-lab.plotly/plotly.min.js", import.meta.url).href;
+const UIREVISION = "livechart";
+
+let plotly = null; // one load of plotly.js for the page: a Promise of window.Plotly
+const charts = new WeakMap(); // parentElement -> chart state (below)
+
+function loadPlotly() {
+  // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
+  plotly ??= import(PLOTLY_URL).then(() => window.Plotly);
+  return plotly;
+}
+
+// Importing streamlit makes its "streamlit" Plotly template the default one. Its colours are
+// placeholders, "#000001".."#000040", that st.plotly_chart swaps for the theme's; we swap them
+// for the theme's CSS variables, which Streamlit sets on the component's wrapper.
+function themeColors(element) {
+  const css = getComputedStyle(element);
+  const read = (name) => css.getPropertyValue(`--st-${name}`).trim();
+  const ten = (name) => {
+    const list = read(name).split(",").filter(Boolean);
+    return Array.from({ length: 10 }, (_, i) => list[i % list.length]);
+  };
+  return [
+    ...ten("chart-categorical-colors"), // #000001..#000010
+    ...ten("chart-sequential-colors"), // #000011..#000020
+    ...ten("chart-diverging-colors"), // #000021..#000030
+    undefined, read("green-color"), read("red-color"), read("blue-color"), // 31 unused; 32..34 waterfall
+    read("border-color"), read("text-color"), read("text-color"), // 35 border, 36..37 greys
+    read("background-color"), read("border-color-light"), read("secondary-background-color"),
+  ];
+}
+
+function themed(layout, element) {
+  const colors = themeColors(element);
+  const text = JSON.stringify(layout).replace(/"#0000([0-4][0-9])"/g, (match, n) =>
+    colors[Number(n) - 1] ? JSON.stringify(colors[Number(n) - 1]) : match,
+  );
+  return JSON.parse(text);
+}
+
+function mount(parentElement) {
+  const div = document.createElement("div");
+  div.style.width = "100%";
+  parentElement.replaceChildren(div);
+  const chart = {
+    div,
+    seq: null, // sequence number of the last payload applied (null: nothing yet)
+    figure: null, // {data, layout, config} as drawn
+    versions: [], // per trace: the payload that last sent it whole (as Python counts)
+    layoutVersion: null, // the payload that last sent the layout
+    queue: [], // payloads received, not yet applied
+    frame: 0, // a requestAnimationFrame pending
+    asked: null, // the payload we asked a whole figure for, until one comes
+    askedAt: 0,
+    observer: new ResizeObserver(() => {
+      if (chart.figure) window.Plotly.Plots.resize(div);
+    }),
+  };
+  chart.observer.observe(parentElement);
+  charts.set(parentElement, chart);
+  return chart;
+}
+
+function unmount(parentElement) {
+  const chart = charts.get(parentElement);
+  if (!chart) return;
+  charts.delete(parentElement);
+  cancelAnimationFrame(chart.frame);
+  chart.observer.disconnect();
+  window.Plotly?.purge(chart.div);
+}
+
+// Apply one payload to chart.figure; false if it cannot apply to what we hold (a gap).
+function merge(chart, payload) {
+  if (payload.data) {
+    // A whole figure.
+    chart.figure = { data: payload.data, layout: themed(payload.layout, chart.div), config: payload.config };
+    chart.versions = payload.data.map(() => payload.seq);
+    chart.layoutVersion = payload.seq;
+  } else if (payload.seq === chart.seq) {
+    return true; // called again with the payload we drew
+  } else if (!chart.figure || chart.seq < payload.base || chart.seq > payload.seq) {
+    return false;
+  } else {
+    // A change on top of any of the last few payloads (Streamlit may have skipped some): every trace
+    // and the layout we keep must be the version Python holds, and we take the curves' points we lack.
+    const data = chart.figure.data;
+    const sent = new Set(payload.traces.map(([i]) => i));
+    const current = payload.versions.every((version, i) => sent.has(i) || chart.versions[i] === version);
+    const held = payload.extend.map(([i, start]) => data[i].x.length - start); // points we already have
+    if (!current || held.some((n, k) => n < 0 || n > payload.extend[k][2].length)) return false;
+    if (!payload.layout && chart.layoutVersion !== payload.layout_version) return false;
+    for (const [k, [i, , x, y]] of payload.extend.entries()) {
+      // New arrays, so that Plotly.react sees the change.
+      data[i] = { ...data[i], x: data[i].x.concat(x.slice(held[k])), y: data[i].y.concat(y.slice(held[k])) };
+    }
+    for (const [i, trace] of payload.traces) data[i] = trace;
+    if (payload.layout) chart.figure.layout = themed(payload.layout, chart.div);
+    chart.versions = payload.versions;
+    chart.layoutVersion = payload.layout_version;
+  }
+  if (payload.height) chart.div.style.height = `${payload.height}px`;
+  chart.seq = payload.seq;
+  return true;
+}
+
+function draw(chart, Plotly, setStateValue) {
+  chart.frame = 0;
+  if (!chart.div.isConnected) return; // unmounted since the frame was asked for
+  for (const payload of chart.queue.splice(0)) {
+    if (payload.data) chart.asked = null;
+    if (!merge(chart, payload) && (chart.asked === null || performance.now() - chart.askedAt > 2000)) {
+      // A payload went missing (or we were just mounted): ask Python for the whole figure, once
+      // (again after 2 s without it). A new state value reruns the script, or just its fragment.
+      chart.asked = payload.seq;
+      chart.askedAt = performance.now();
+      setStateValue("resend", payload.seq);
+    }
+  }
+  if (!chart.figure) return;
+  // Plotly writes zoom and legend clicks into the objects it is given; give it copies, so that what
+  // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
+  const { data, layout, config } = chart.figure;
+  Plotly.react(
+    chart.div,
+    data.map((trace) => ({ ...trace })),
+    { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, height: undefined, datarevision: chart.seq },
+    config,
+  );
+}
+
+export default function ({ data, parentElement, setStateValue }) {
+  const chart = charts.get(parentElement) ?? mount(parentElement);
+  chart.queue.push(data);
+  loadPlotly().then(
+    (Plotly) => {
+      // A later call or an unmount may have come while plotly.js loaded.
+      if (!parentElement.isConnected || charts.get(parentElement) !== chart || chart.frame) return;
+      chart.frame = requestAnimationFrame(() => draw(chart, Plotly, setStateValue));
+    },
+    (error) => {
+      parentElement.textContent = `The chart could not load plotly.js: ${error}`;
+    },
+  );
+  // Streamlit calls this cleanup on unmount, and also right away for a call superseded before
+  // this module loaded: only a node that left the page is torn down.
+  return () => {
+    if (!parentElement.isConnected) unmount(parentElement);
+  };
+}

@@ -1,0 +1,219 @@
+"""dashboard.livechart: payloads reduced to what changed, sequence numbers and resends, asset serving,
+and the element as AppTest sees it."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import livechart
+from dashboard.livechart import decoded, stale, update
+from tests.dashboard.conftest import decode
+
+APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
+
+
+def figure(n: int, map_step: int = 0, title: str = "loss") -> go.Figure:
+    """Two curves of n points and a 4x5 map, as the views build them."""
+    t = np.arange(n)
+    fig = go.Figure()
+    fig.add_scatter(x=t, y=np.linspace(2.3, 0.1, 100)[:n], name="train")
+    fig.add_scatter(x=t, y=np.exp(-t / 10.0), name="dev")
+    fig.add_heatmap(z=np.arange(20, dtype=np.float64).reshape(4, 5) + map_step, xaxis="x2", yaxis="y2")
+    fig.update_layout(title=title)
+    return fig
+
+
+def wire(payload: dict) -> dict:
+    """The payload as the browser parses it (strict JSON: NaN would not parse)."""
+    return json.loads(json.dumps(payload, allow_nan=False))
+
+
+def test_first_payload_is_the_whole_figure():
+    """The first call sends every trace and the layout, with sequence 1."""
+    sent = update(None, figure(5))
+    payload = wire(sent.payload)
+    assert payload["seq"] == 1 and "base" not in payload
+    assert [trace["type"] for trace in payload["data"]] == ["scatter", "scatter", "heatmap"]
+    assert payload["data"][0]["x"] == [0, 1, 2, 3, 4]
+    assert payload["layout"]["title"]["text"] == "loss"
+    assert payload["height"] == 400
+
+
+def test_grown_curves_send_only_their_new_points():
+    """Two more points on each curve: a change on top of the last payload with just those points."""
+    first = update(None, figure(5))
+    second = update(first, figure(7))
+    payload = wire(second.payload)
+    assert (payload["seq"], payload["base"]) == (2, 1)
+    assert payload["extend"] == [[0, 5, [5, 6], pytest.approx(list(np.linspace(2.3, 0.1, 100)[5:7]))],
+                                 [1, 5, [5, 6], pytest.approx(list(np.exp(-np.arange(5, 7) / 10.0)))]]
+    assert payload["traces"] == [] and "layout" not in payload and "data" not in payload
+    assert payload["versions"] == [1, 1, 1] and payload["layout_version"] == 1
+
+
+def test_change_applies_on_top_of_any_of_the_last_payloads():
+    """A change carries the curves' points since the oldest of the last WINDOW payloads (a browser that
+    missed some can still apply it), a map only when it changed, and the versions to check."""
+    sent = update(None, figure(5))
+    for n in range(6, 6 + livechart.WINDOW + 1):  # payloads 2..WINDOW+2, the map changes at payload 3
+        sent = update(sent, figure(n, map_step=int(n >= 7)))
+    payload = wire(sent.payload)
+    assert payload["seq"] == livechart.WINDOW + 2 and payload["base"] == 2  # the last WINDOW payloads
+    n = 5 + livechart.WINDOW + 1
+    assert [(i, start, x) for i, start, x, _ in payload["extend"]] == [(0, 6, list(range(6, n))),
+                                                                        (1, 6, list(range(6, n)))]
+    assert payload["traces"] == [] and payload["versions"] == [1, 1, 3]
+
+
+def test_map_and_layout_are_sent_again_in_the_next_payload():
+    """A map and a layout that changed in one payload travel again in the next (for a page that skipped
+    it), not in the one after."""
+    sent = update(update(None, figure(5)), figure(6, map_step=1, title="part 1"))
+    third = wire((sent := update(sent, figure(7, map_step=1, title="part 1"))).payload)
+    fourth = wire(update(sent, figure(8, map_step=1, title="part 1")).payload)
+    assert [i for i, _ in third["traces"]] == [2] and third["layout"]["title"]["text"] == "part 1"
+    assert third["versions"] == [1, 1, 2] and third["layout_version"] == 2
+    assert fourth["traces"] == [] and "layout" not in fourth
+
+
+def test_curve_sent_whole_in_the_window_extends_from_that_payload():
+    """A curve sent whole at payload 3 extends, in later payloads, from its length at payload 3."""
+    sent = update(update(None, figure(5)), figure(6))
+    fig = figure(7)
+    fig.data[0].y = np.linspace(0, 1, 7)  # new values: sent whole at payload 3
+    sent = update(sent, fig)
+    fig = figure(9)
+    fig.data[0].y = np.linspace(0, 1, 7).tolist() + [2.0, 3.0]
+    payload = wire(update(sent, fig).payload)
+    assert payload["versions"][0] == 3 and payload["extend"][0][:3] == [0, 7, [7, 8]]
+    assert payload["extend"][1][:2] == [1, 5]  # the other curve: since payload 1, the oldest
+
+
+def test_unchanged_figure_sends_the_same_payload():
+    """Nothing changed: the same Sent (same payload and sequence), so Streamlit does not call the JS."""
+    first = update(None, figure(5))
+    assert update(first, figure(5)) is first
+
+
+def test_changed_map_is_sent_whole_as_float32():
+    """A heatmap that changed travels whole, its 2-D z as plotly.js's typed base64 in float32."""
+    first = update(None, figure(5))
+    payload = wire(update(first, figure(5, map_step=1)).payload)
+    assert payload["extend"] == [] and [i for i, _ in payload["traces"]] == [2]
+    z = payload["traces"][0][1]["z"]
+    assert z["dtype"] == "f4" and z["shape"] == "4,5"
+    np.testing.assert_array_equal(decode(z), np.arange(20, dtype=np.float32).reshape(4, 5) + 1)
+
+
+def test_changed_layout_is_sent():
+    """A new title sends the layout (and the height), and nothing else."""
+    first = update(None, figure(5))
+    payload = wire(update(first, figure(5, title="loss (smoothed)")).payload)
+    assert payload["layout"]["title"]["text"] == "loss (smoothed)"
+    assert payload["extend"] == [] and payload["traces"] == []
+
+
+def test_curve_that_did_not_only_grow_is_sent_whole():
+    """A curve whose earlier points changed (decimated anew) is replaced whole, not extended."""
+    first = update(None, figure(5))
+    fig = figure(6)
+    fig.data[0].y = np.linspace(2.3, 0.1, 100)[10:16]
+    payload = wire(update(first, fig).payload)
+    assert [i for i, _ in payload["traces"]] == [0]
+    assert payload["traces"][0][1]["y"] == pytest.approx(list(np.linspace(2.3, 0.1, 100)[10:16]))
+    assert [i for i, *_ in payload["extend"]] == [1]
+
+
+def test_restyled_curve_is_sent_whole():
+    """A curve whose style changed (not its points) is replaced whole."""
+    first = update(None, figure(5))
+    fig = figure(5)
+    fig.data[1].line.dash = "dot"
+    payload = wire(update(first, fig).payload)
+    assert [i for i, _ in payload["traces"]] == [1] and payload["traces"][0][1]["line"]["dash"] == "dot"
+
+
+def test_resend_after_a_gap_sends_the_whole_figure_with_a_new_sequence():
+    """When the browser asks (stale), the next payload is whole, with a sequence higher than any sent."""
+    sent = update(update(None, figure(5)), figure(6))
+    again = update(stale(sent), figure(6))
+    payload = wire(again.payload)
+    assert payload["seq"] == 3 and "data" in payload and len(payload["data"][0]["x"]) == 6
+    assert not again.stale
+    assert wire(update(again, figure(7)).payload)["base"] == 3
+
+
+def test_added_trace_sends_the_whole_figure():
+    """A figure with another trace is sent whole."""
+    first = update(None, figure(5))
+    fig = figure(5)
+    fig.add_scatter(x=[0, 1], y=[1, 2], name="lr change")
+    payload = wire(update(first, fig).payload)
+    assert payload["seq"] == 2 and [trace["name"] for trace in payload["data"][::3]] == ["train", "lr change"]
+
+
+def test_changed_config_sends_the_whole_figure():
+    """A new Plotly config is sent with a whole figure."""
+    first = update(None, figure(5))
+    payload = update(first, figure(5), config={"displayModeBar": False}).payload
+    assert "data" in payload and payload["config"]["displayModeBar"] is False
+
+
+def test_non_finite_numbers_become_null():
+    """NaN and inf (a diverged loss) are sent as null: Streamlit's json.dumps would write bare NaN."""
+    fig = figure(3)
+    fig.data[0].y = [1.0, float("nan"), float("inf")]
+    payload = wire(update(None, fig).payload)
+    assert payload["data"][0]["y"] == [1.0, None, None]
+
+
+def test_figure_dict_is_accepted():
+    """A plain figure dict gives the same payload as the go.Figure it came from."""
+    fig = figure(4)
+    assert update(None, fig.to_dict()).payload == update(None, fig).payload
+
+
+def test_decoded_reads_plotly_typed_arrays():
+    """Plotly 6's typed-array spec is read back into the array it encodes."""
+    z = np.arange(6, dtype=np.int16).reshape(2, 3)
+    np.testing.assert_array_equal(decoded(livechart.typed(z)), z)
+
+
+def test_assets_are_served_from_the_package_and_plotly():
+    """livechart.js resolves in this package's folder, plotly.min.js in the installed plotly package."""
+    import plotly
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    manager = BidiComponentManager()
+    livechart._register_assets(manager)
+    assert Path(manager.get_component_path(livechart.NAME)) == Path(livechart.__file__).resolve().parent
+    plotly_dir = Path(manager.get_component_path(livechart.PLOTLY_NAME))
+    assert plotly_dir == Path(plotly.__file__).resolve().parent / "package_data"
+    assert (plotly_dir / "plotly.min.js").is_file()
+    definition = manager.build_definition_with_validation(component_key=livechart.NAME, html=None, css=None,
+                                                          js="livechart.js")
+    assert definition.js_url == "livechart.js" and manager.get(livechart.PLOTLY_NAME) is not None
+
+
+def test_app_sends_the_figure_then_only_new_points():
+    """In AppTest the chart is an UnknownElement whose proto.json holds the whole figure, then the new points."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    [element] = at.get("bidi_component")
+    assert type(element).__name__ == "UnknownElement"
+    assert element.proto.component_name == livechart.NAME and element.proto.js_source_path == "livechart.js"
+    first = json.loads(element.proto.json)
+    assert len(first["data"][0]["x"]) == 21 and first["data"][2]["z"]["dtype"] == "f4"
+
+    at.run()  # a full rerun runs the fragment once more: one more point per curve, a new map
+    [element] = at.get("bidi_component")
+    second = json.loads(element.proto.json)
+    assert (second["seq"], second["base"]) == (first["seq"] + 1, first["seq"])
+    assert [(i, x) for i, _, x, _ in second["extend"]] == [(0, [21]), (1, [21])]
+    assert [i for i, _ in second["traces"]] == [2]

@@ -1,0 +1,229 @@
+"""live_chart in real Chromium, on the tiny live app (tests/dashboard/apps/livechart_app.py): 2 curves
+and a heatmap change 5 times a second. The chart must update in place: one node, hover and zoom kept,
+never blank, no console errors, and a user's text never runs as HTML."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard.conftest import ROOT, browser_missing, free_port, start_server, stop_server, wait_until
+
+APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
+CHART = ".stBidiComponent .js-plotly-plot"
+
+# Before the page's own scripts: remember every Plotly chart node that ever appears (a mount),
+# and collect uncaught errors.
+PROBE = """
+window.__plots = new Set();
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+new MutationObserver(() => {
+  document.querySelectorAll(".js-plotly-plot").forEach((node) => window.__plots.add(node));
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["class"]});
+"""
+
+# A chart drawn: both curves have a line and the heatmap has its image.
+DRAWN = f"""() => {{
+  const gd = document.querySelector("{CHART}");
+  if (!gd) return false;
+  const lines = [...gd.querySelectorAll(".scatterlayer .trace path.js-line")].filter((p) => p.getAttribute("d"));
+  return lines.length === 2 && gd.querySelector(".heatmaplayer image") !== null;
+}}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server running the tiny live app; skipped (or failed when CI=true) without Chromium."""
+    reason = browser_missing()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run: {reason}")
+        pytest.skip(reason)
+    process, url = start_server(app=APP, log=tmp_path_factory.mktemp("server") / "streamlit.log")
+    yield url
+    stop_server(process)
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh session of the live app with the chart drawn; fails on any console error."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.add_init_script(PROBE)
+    page = context.new_page()
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    page.goto(server)
+    wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the live chart drawn")
+    yield page
+    errors = console_errors + page.evaluate("window.__errors")
+    context.close()
+    assert not errors, errors
+
+
+def tick(page) -> int:
+    """The fragment tick the page shows."""
+    text = page.get_by_text(re.compile(r"^tick \d+$")).inner_text()
+    return int(text.split()[1])
+
+
+def wait_ticks(page, n: int) -> None:
+    """Wait until the page shows n more ticks."""
+    start = tick(page)
+    wait_until(lambda: tick(page) >= start + n, timeout=30, message=f"{n} ticks")
+
+
+def points(page) -> int:
+    """Points the browser holds in the first curve."""
+    return page.evaluate(f'() => document.querySelector("{CHART}").data[0].x.length')
+
+
+def mark(page) -> None:
+    """Tag the chart node, to tell later whether it is still the same node."""
+    page.evaluate(f'() => {{ document.querySelector("{CHART}").__probe = true; }}')
+
+
+def same_node(page) -> bool:
+    """Whether the chart on the page is the node tagged by mark()."""
+    return page.evaluate(f'() => document.querySelector("{CHART}")?.__probe === true')
+
+
+def plot_box(page) -> dict:
+    """The curves' plot area (the first subplot's drag rectangle) in page pixels."""
+    return page.locator(f"{CHART} .nsewdrag").first.bounding_box()
+
+
+def test_chart_node_survives_ticks(page):
+    """20 ticks update the same chart node: no new mount, and every tick's points arrive."""
+    mark(page)
+    before, mounts = points(page), page.evaluate("window.__plots.size")
+    wait_ticks(page, 20)
+    # The page shows the tick's caption before the next animation frame draws its points; a busy
+    # browser can also miss a payload and fetch the whole figure: give the points a moment.
+    wait_until(lambda: points(page) >= before + 20, timeout=5, message="the 20 ticks' points")
+    assert same_node(page)
+    assert page.evaluate("window.__plots.size") == mounts == 1
+
+
+def test_no_blank_frames(page):
+    """200 samples while updating (about 10 s): the chart is drawn in every one."""
+    blank = 0
+    for _ in range(200):
+        blank += not page.evaluate(DRAWN)
+        time.sleep(0.05)
+    assert blank == 0, f"{blank} of 200 samples showed no chart"
+
+
+def test_hover_label_stays_while_updating(page):
+    """A hover label appears under the mouse and is there in the samples taken over 10 ticks."""
+    box = plot_box(page)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    label = f"{CHART} .hoverlayer .hovertext"
+    wait_until(lambda: page.locator(label).count() > 0, timeout=10, message="a hover label")
+    start, samples, shown = tick(page), 0, 0
+    while tick(page) < start + 10:
+        samples += 1
+        shown += page.locator(label).count() > 0
+        time.sleep(0.05)
+    assert shown >= 0.9 * samples, f"hover label in {shown} of {samples} samples"
+
+
+def test_drag_zoom_survives_updates(page):
+    """A drag-zoom on the curves keeps its x range while ticks add points and change the title."""
+    box = plot_box(page)
+    y = box["y"] + box["height"] * 0.5
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    read = f'() => document.querySelector("{CHART}")._fullLayout.xaxis.range'
+    zoomed = wait_until(lambda: (r := page.evaluate(read)) and r[1] - r[0] < points(page) * 0.6 and r,
+                        timeout=5, message="the zoom applied")
+    before = points(page)
+    wait_ticks(page, 6)  # the title changes every 5 ticks: a new layout reaches the chart
+    assert points(page) > before
+    assert page.evaluate(read) == zoomed
+
+
+def test_legend_click_survives_updates(page):
+    """A curve hidden by a legend click stays hidden while ticks add points and change the title."""
+    page.locator(f"{CHART} .legend .traces").first.click()
+    read = f'() => document.querySelector("{CHART}")._fullData[0].visible'
+    wait_until(lambda: page.evaluate(read) == "legendonly", timeout=5, message="the curve hidden")
+    before = points(page)
+    wait_ticks(page, 6)
+    assert points(page) > before
+    assert page.evaluate(read) == "legendonly"
+
+
+def test_full_rerun_keeps_the_chart(page):
+    """A button's full rerun keeps the chart node (or redraws it once), drawn all along."""
+    mark(page)
+    page.get_by_role("button", name="Rerun", exact=True).click()
+    blank = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        blank += not page.evaluate(DRAWN)
+        time.sleep(0.05)
+    wait_until(lambda: page.get_by_text("full runs: 2").count(), timeout=10, message="the full rerun")
+    before = points(page)
+    wait_ticks(page, 5)
+    wait_until(lambda: points(page) > before, timeout=10, message="points after the full rerun")
+    assert same_node(page) or page.evaluate("window.__plots.size") == 2
+    assert blank == 0
+
+
+def test_chart_shown_again_gets_the_whole_figure(page):
+    """Hidden for a few ticks, then shown: the new node misses the payloads in between, asks for the
+    whole figure, and draws every point."""
+    page.get_by_text("Show chart").click()
+    wait_until(lambda: page.locator(CHART).count() == 0, timeout=10, message="the chart hidden")
+    wait_ticks(page, 3)
+    page.get_by_text("Show chart").click()
+    wait_until(lambda: page.evaluate(DRAWN), timeout=10, message="the chart drawn again")
+    wait_until(lambda: points(page) >= 20 + tick(page) - 1, timeout=10, message="every point")
+
+
+def test_trace_name_is_text_not_html(page):
+    """A hostile trace name shows as text in the legend: no <img> is created and its onerror never runs."""
+    legend = page.locator(f"{CHART} .legendtext").nth(1).text_content()
+    assert legend.startswith("<img src=x")
+    assert page.locator(f"{CHART} img").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_drawn_under_a_base_url_path(browser, tmp_path):
+    """With server.baseUrlPath set, livechart.js and plotly.js load from under it and the chart draws."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/lab/app"
+    with open(tmp_path / "streamlit.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+                                    "--server.address", "127.0.0.1", "--server.headless", "true",
+                                    "--server.baseUrlPath", "lab/app"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                return response.read() == b"ok"
+        except OSError:
+            return False
+
+    context = browser.new_context()
+    try:
+        wait_until(healthy, timeout=60, message="the server under /lab/app")
+        page = context.new_page()
+        assets = []
+        page.on("response", lambda r: "/bidi-components/" in r.url and assets.append((r.url, r.status)))
+        page.goto(f"{url}/")
+        wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the chart drawn under /lab/app")
+        assert sorted(assets) == [(f"{url}/_stcore/bidi-components/digit-lab.livechart/livechart.js", 200),
+                                  (f"{url}/_stcore/bidi-components/digit-lab.plotly/plotly.min.js", 200)]
+    finally:
+        context.close()
+        stop_server(process)
