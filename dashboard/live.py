@@ -20,10 +20,6 @@ from dashboard.worker import Worker
 
 TICK = 0.25  # seconds between redraws while a run is active (4 a second)
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-# Streamlit remounts a Plotly chart whenever its figure changes (the element id hashes the spec),
-# so while running every tick draws new charts: static ones (no hover, no event layers) are much
-# cheaper for the browser, and hover or zoom would not survive the next tick anyway.
-LIVE_CONFIG = {"staticPlot": True}
 CACHE_KEY = "live_figures"
 
 
@@ -51,14 +47,9 @@ def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: st
     st.fragment(tick, run_every=TICK if active else None, key=key)()
 
 
-def chart_config(running: bool) -> dict:
-    """Plotly config for charts redrawn every tick: static while running, interactive when paused."""
-    return LIVE_CONFIG if running else CHART_CONFIG
-
-
 def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
     """`build()`'s result, rebuilt only when `key` changed: a tick that brought nothing new to a chart
-    sends the same figure again (same element id: the browser keeps what it drew)."""
+    does not build it again (and `live_chart` then sends nothing)."""
     cache = st.session_state.setdefault(CACHE_KEY, {})
     hit = cache.get(name)
     if hit is None or hit[0] != key:
@@ -69,8 +60,7 @@ def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
 def throttled(name: str, every: float, running: bool, layout: tuple, build: Callable[[], Any]) -> Any:
     """`build()`'s result, rebuilt when `layout` changed, when paused, or every `every` seconds while running.
 
-    Sending the same figure again keeps its element id, so the browser does not draw it anew:
-    slow-changing charts (the weight maps) are redrawn less often than the curves.
+    Slow-changing charts (the weight maps) are built and sent less often than the curves.
     """
     cache = st.session_state.setdefault(CACHE_KEY, {})
     now = time.perf_counter()

@@ -17,6 +17,7 @@ import streamlit as st
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
 from dashboard import live, math_charts, pair as pairs, state, words
+from dashboard.livechart import live_chart
 from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
 from dashboard.settings import LR_MAX, LR_MIN
 from dashboard.worker import Pause, Start, Step, Worker
@@ -235,11 +236,11 @@ def status(pair: Comparison) -> None:
 def curves(pair: Comparison) -> None:
     """Accuracy and loss of both runs, train solid and dev dotted."""
     runs = {name: trainer.history for name, trainer in zip(RUNS, pair.trainers)}
-    config = live.chart_config(pair.running)
     for col, metric in zip(st.columns(2), ("accuracy", "loss")):
         data = {name: (h.column("iteration"), h.column(f"train_{_short(metric)}"), h.column(f"dev_{_short(metric)}"))
                 for name, h in runs.items()}
-        col.plotly_chart(math_charts.pair_curves_figure(data, metric), key=f"nb_{metric}_chart", config=config)
+        with col:
+            live_chart(math_charts.pair_curves_figure(data, metric), key=f"nb_{metric}_chart", config=live.CHART_CONFIG)
 
 
 def _short(metric: str) -> str:

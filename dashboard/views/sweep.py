@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import alpha, lab_charts, live, state, sweeps, words
+from dashboard.livechart import live_chart
 from dashboard.session import RANGE_KEY
 from dashboard.state import Lab
 from dashboard.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
@@ -158,11 +159,11 @@ def sweep_charts(run: SweepRun, split: str) -> None:
     failures = [words.failure_short(f) if f else None for f in sweep.failures]
     x = [[r["iteration"] for r in rows] for rows in histories]
     best_acc, best_loss = run.best("dev_acc"), run.best("dev_loss")
-    config = live.chart_config(run.running)
     for col, metric, field_ in zip(st.columns(2), ("loss", "accuracy"), ("loss", "acc")):
         values = [[r[f"{split}_{field_}"] for r in rows] for rows in histories]
         figure = lab_charts.sweep_figure(sweep.lrs, x, values, failures, best_acc, best_loss, metric, split)
-        col.plotly_chart(figure, key=f"sweep_{field_}", config=config)
+        with col:
+            live_chart(figure, key=f"sweep_{field_}", config=live.CHART_CONFIG)
 
 
 def sweep_failures(run: SweepRun) -> None:
@@ -236,8 +237,9 @@ def range_live() -> None:
     run = st.session_state[RANGE_KEY]
     result, suggestion = run.result, run.suggestion()
     chart, side = st.columns([3, 1.2], vertical_alignment="center")
-    chart.plotly_chart(lab_charts.range_figure(np.array(result.lrs), np.array(result.losses), suggestion),
-                       key="range_chart", config=live.CHART_CONFIG)
+    with chart:
+        live_chart(lab_charts.range_figure(np.array(result.lrs), np.array(result.losses), suggestion),
+                   key="range_chart", config=live.CHART_CONFIG)
     with side:
         st.caption(f"{len(result.lrs)} steps in {result.seconds:.1f} s of training on {run.setup}"
                    + (" · running…" if run.running else "."))

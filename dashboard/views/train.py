@@ -17,6 +17,7 @@ import streamlit as st
 
 from core import confusion_matrix, effective_lr
 from dashboard import alpha, charts, grad_charts, live, settings, state, words
+from dashboard.livechart import live_chart
 from dashboard.state import Lab
 from dashboard.worker import FINISHED, Pause, Start, Step, Worker
 
@@ -158,7 +159,6 @@ def curves(lab: Lab, left, right, width: int) -> None:
     """Loss and accuracy against iteration, train and dev, with the α changes marked; `width` in pixels."""
     history, changes = lab.now.history, list(lab.now.lr_changes)
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
-    config = live.chart_config(lab.running)
     drawn = (id(lab), len(history), tuple(changes), smooth, width)  # a new evaluation or α change redraws
 
     def figure(metric: str, field: str):
@@ -166,9 +166,11 @@ def curves(lab: Lab, left, right, width: int) -> None:
         return charts.curves_figure(x, history.column(f"train_{field}"), history.column(f"dev_{field}"), changes,
                                     metric, smooth, width=width)
 
-    left.plotly_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=config)
-    right.plotly_chart(live.memo("accuracy", drawn, lambda: figure("accuracy", "acc")), key="accuracy_chart",
-                       config=config)
+    with left:
+        live_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=live.CHART_CONFIG)
+    with right:
+        live_chart(live.memo("accuracy", drawn, lambda: figure("accuracy", "acc")), key="accuracy_chart",
+                   config=live.CHART_CONFIG)
 
 
 def weights(lab: Lab, wide: bool) -> None:
@@ -194,9 +196,8 @@ def weights(lab: Lab, wide: bool) -> None:
 
     layout = (id(lab), kind, first, k, cols, lab.running)
     tiles, output = live.throttled("weights", WEIGHTS_EVERY, lab.running, layout, build)
-    config = live.chart_config(lab.running)
-    st.plotly_chart(tiles, key="weights_chart", config=config)
-    st.plotly_chart(output, key="output_chart", config=config)
+    live_chart(tiles, key="weights_chart", config=live.CHART_CONFIG)
+    live_chart(output, key="output_chart", config=live.CHART_CONFIG)
 
 
 def _tensors(trainer, kind: str) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -224,8 +225,8 @@ def health_chart() -> None:
     history, changes = lab.now.history, list(lab.now.lr_changes)
     updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
     grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
-    st.plotly_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
-                    key="health_chart", config=live.chart_config(lab.running))
+    live_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
+               key="health_chart", config=live.CHART_CONFIG)
     st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer. About 1e-3 per "
                "step is the usual healthy size; far above it comes before the blow-ups training stops for.")
 
@@ -270,8 +271,8 @@ def gallery() -> None:
                    f"{matching:,} match the filter, most confident mistakes first.")
         if picked.size:
             images = np.rint(lab.split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
-            st.plotly_chart(charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked]),
-                            key="gallery_chart", config=live.CHART_CONFIG)
+            live_chart(charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked]),
+                       key="gallery_chart", config=live.CHART_CONFIG)
         else:
             st.info("No misclassified dev images match the filter.")
 

@@ -39,17 +39,50 @@ def decode(value):
     return value
 
 
+def charts(at) -> list[tuple[str, object]]:
+    """(user key, element) of each chart in the main area of the last AppTest run, in page order: Plotly
+    charts (`st.plotly_chart`) and live charts (`dashboard.livechart`, UnknownElements)."""
+    from dashboard import livechart
+
+    found = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if getattr(node, "type", None) == "plotly_chart" or (
+                proto is not None and getattr(proto, "component_name", None) == livechart.NAME):
+            found.append((proto.id.rsplit("-", 1)[-1], node))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
 def figure(at, key: str) -> dict:
-    """The decoded Plotly figure of the chart created with `key=key` in an AppTest run."""
-    for element in at.get("plotly_chart"):
-        if element.proto.id.endswith(f"-{key}"):
-            return decode(json.loads(element.proto.spec))
-    raise AssertionError(f"no plotly chart with key {key!r}")
+    """The decoded Plotly figure of the chart created with `key=key` in an AppTest run.
+
+    A live chart's payload after the first is a change; its whole figure is asked for as the browser
+    does after a gap (its sent record marked stale, one more run).
+    """
+    from dashboard import livechart
+
+    element = dict(charts(at)).get(key)
+    if element is None:
+        raise AssertionError(f"no plotly chart with key {key!r}")
+    if getattr(element, "type", None) == "plotly_chart":
+        return decode(json.loads(element.proto.spec))
+    payload = json.loads(element.proto.json)
+    if "data" not in payload:
+        store = at.session_state[livechart.STORE]
+        store[key] = livechart.stale(store[key])
+        at.run()
+        payload = json.loads(dict(charts(at))[key].proto.json)
+    return decode({"data": payload["data"], "layout": payload["layout"]})
 
 
 def chart_keys(at) -> list[str]:
-    """User keys of the Plotly charts in the last AppTest run."""
-    return [element.proto.id.rsplit("-", 1)[-1] for element in at.get("plotly_chart")]
+    """User keys of the charts in the last AppTest run, in page order."""
+    return [key for key, _ in charts(at)]
 
 
 # ----- AppTest ----------------------------------------------------------------------------------
