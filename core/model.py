@@ -326,50 +326,66 @@ _scratch = threading.local()  # per-thread arrays the kernel overwrites on every
 
 
 def _buffer(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """A scratch array of this thread, reused across chunks (never handed out of a task).
-
-    The view for a (name, shape, dtype) is kept too: mini-batches ask for the same shapes on
-    every step, and making the view again cost about a microsecond each time.
-    """
-    views = _scratch.__dict__.setdefault("views", {})
-    view = views.get((name, shape, dtype))
-    if view is not None:
-        return view
-    size, key = math.prod(shape), (name, np.dtype(dtype))
+    """A scratch array of this thread, reused across chunks (never handed out of a task)."""
+    size = math.prod(shape)
+    key = (name, np.dtype(dtype))
     flat = _scratch.__dict__.get(key)
     if flat is None or flat.size < size:
         flat = _scratch.__dict__[key] = np.empty(size, dtype)
-        for old in [k for k in views if k[0] == name]:  # views of the smaller array: let it go
-            del views[old]
-    view = views[(name, shape, dtype)] = flat[:size].reshape(shape)
-    return view
+        _scratch.__dict__.get("plans", {}).clear()  # their views hold the smaller array: let it go
+    return flat[:size].reshape(shape)
 
 
-def _ones(c: int, dtype) -> np.ndarray:
-    """(c,) ones: a column sum as a BLAS matrix-vector product, much faster than .sum(axis=0) on (c, 10)."""
-    key = ("ones", np.dtype(dtype))
-    ones = _scratch.__dict__.get(key)
-    if ones is None or ones.size < c:
-        ones = _scratch.__dict__[key] = np.ones(max(c, CHUNK), dtype)
-    return ones[:c]
+class _Plan:
+    """A thread's scratch arrays for chunks of c rows through N stacked networks of h units, and
+    every view the kernel takes of them, made once.
+
+    A mini-batch step asks for the same shapes every time; getting each buffer and view again
+    took some sixty small Python calls a step, about a fifth of a batch-128 step (tests/bench.py).
+    Shapes: X (c, 784) for cast pixels; Z1 = A1 (ReLU, in place) and dZ1 (c, N·h); alive (c, N·h) bool.
+    Its arrays are views of the thread's `_buffer`s: plans of other sizes share them.
+    """
+
+    __slots__ = ("c", "size", "k", "rest", "X", "X_pieces", "Z1", "Z1_pieces", "A1_T", "A1_by_run", "dZ1",
+                 "dZ1_by_run", "dZ1_pieces_T", "alive", "dW1_pieces", "ones", "cols")
+
+    def __init__(self, c: int, runs: int, hidden: int, dtype):
+        H = runs * hidden
+        self.c, (self.size, self.k) = c, _pieces(c, H)
+        self.rest = self.k * self.size < c  # rows after the last whole piece
+        self.X = self.X_pieces = None  # made on the first cast: float32 X is used as it is
+        self.Z1, self.dZ1 = _buffer("Z1", (c, H), dtype), _buffer("dZ1", (c, H), dtype)
+        self.alive = _buffer("alive", (c, H), bool)
+        self.dW1_pieces = _buffer("dW1", (self.k, H, N_PIXELS), dtype)
+        self.Z1_pieces = _rows_by_pieces(self.Z1, self.size, self.k)
+        self.dZ1_pieces_T = _rows_by_pieces(self.dZ1, self.size, self.k).mT  # (k, N·h, size)
+        self.A1_T = self.Z1.reshape(c, runs, hidden).transpose(1, 2, 0)  # (N, h, c)
+        self.A1_by_run, self.dZ1_by_run = (A.reshape(c, runs, hidden).transpose(1, 0, 2) for A in (self.Z1, self.dZ1))
+        self.ones = np.ones(c, dtype)  # a column sum as a BLAS matrix-vector product: faster than .sum(axis=0)
+        self.cols = np.arange(c)  # the column index of each example
 
 
-def _columns(c: int) -> np.ndarray:
-    """(c,) 0..c-1, the column index of each example in a chunk (never written to)."""
-    cols = _scratch.__dict__.get("columns")
-    if cols is None or cols.size < c:
-        cols = _scratch.__dict__["columns"] = np.arange(max(c, CHUNK))
-    return cols[:c]
+def _plan(c: int, net: _Net) -> _Plan:
+    """This thread's plan for chunks of c rows through `net` (made on first use)."""
+    plans = _scratch.__dict__.setdefault("plans", {})
+    key = (c, net.runs, net.hidden, net.dtype)
+    plan = plans.get(key)
+    if plan is None:
+        plan = _Plan(c, net.runs, net.hidden, net.dtype)
+        plans[key] = plan  # after building: a buffer that grew while building it cleared the others
+    return plan
 
 
-def _rows(X: np.ndarray, s: int, e: int, dtype) -> np.ndarray:
-    """Examples s..e-1 as float rows (c, 784); raw uint8 pixels are cast, still 0..255."""
+def _rows(X: np.ndarray, s: int, e: int, plan: _Plan) -> np.ndarray:
+    """Examples s..e-1 as float rows (c, 784); raw uint8 pixels are cast into the plan's X, still 0..255."""
     rows = X[:, s:e].T  # (c, 784), contiguous when X is the transpose of a C-contiguous array
-    if rows.dtype == dtype:
+    if rows.dtype == plan.Z1.dtype:
         return rows
-    out = _buffer("X", rows.shape, dtype)
-    np.copyto(out, rows, casting="unsafe")
-    return out
+    if plan.X is None:
+        plan.X = _buffer("X", rows.shape, plan.Z1.dtype)
+        plan.X_pieces = _rows_by_pieces(plan.X, plan.size, plan.k)
+    np.copyto(plan.X, rows, casting="unsafe")
+    return plan.X
 
 
 def _pieces(c: int, H: int) -> tuple[int, int]:
@@ -390,20 +406,20 @@ def _rows_by_pieces(A: np.ndarray, size: int, k: int) -> np.ndarray:
     return A[:k * size].reshape(k, size, A.shape[1])
 
 
-def _forward_rows(net: _Net, Xc: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z1 and A1 (c, N·h), in scratch arrays (the same one for ReLU), and Z2 (N, 10, c) of one chunk of rows."""
-    c, H = Xc.shape[0], net.W1T.shape[1]
-    Z1 = _buffer("Z1", (c, H), net.dtype)  # (c, N·h)
-    size, k = _pieces(c, H)  # all pieces in one batched call: it releases the GIL once, not k times
-    np.matmul(_rows_by_pieces(Xc, size, k), net.W1T, out=_rows_by_pieces(Z1, size, k))
-    if k * size < c:
-        np.matmul(Xc[k * size:], net.W1T, out=Z1[k * size:])
+def _forward_rows(net: _Net, Xc: np.ndarray, activation: str, p: _Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z1 and A1 (c, N·h), in the plan's arrays (the same one for ReLU), and Z2 (N, 10, c) of one chunk of rows."""
+    X_pieces = p.X_pieces if Xc is p.X else _rows_by_pieces(Xc, p.size, p.k)
+    np.matmul(X_pieces, net.W1T, out=p.Z1_pieces)  # all pieces in one batched call: it releases the GIL once
+    if p.rest:
+        np.matmul(Xc[p.k * p.size:], net.W1T, out=p.Z1[p.k * p.size:])
+    Z1 = p.Z1  # (c, N·h)
     Z1 += net.b1
     if activation == "relu":
-        A1 = np.maximum(Z1, 0, out=Z1)  # in place: nobody else holds Z1, and Z1 > 0 iff A1 > 0
+        A1, A1_T = np.maximum(Z1, 0, out=Z1), p.A1_T  # in place: nobody else holds Z1, and Z1 > 0 iff A1 > 0
     else:
         A1 = activations.apply(activation, Z1)
-    Z2 = np.matmul(net.W2, A1.reshape(c, net.runs, net.hidden).transpose(1, 2, 0))  # (N, 10, c)
+        A1_T = A1.reshape(p.c, net.runs, net.hidden).transpose(1, 2, 0)
+    Z2 = np.matmul(net.W2, A1_T)  # (N, 10, c)
     Z2 += net.b2
     return Z1, A1, Z2
 
@@ -414,7 +430,7 @@ def _check_labels(y: np.ndarray) -> None:
         raise ValueError(f"labels must be in 0..{N_CLASSES - 1}, found {y.min()}..{y.max()}")
 
 
-def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, count_hits: bool = True):
+def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, cols: np.ndarray, count_hits: bool = True):
     """Turn Z2 (N, 10, c) into A2 in place; return the summed loss (N,) float64, hits (N,) and label positions.
 
     The loss of example i is log Σ_k exp(Z2[k,i] - top_i) - (Z2[y_i,i] - top_i), the stable
@@ -422,8 +438,7 @@ def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, count_hits: boo
     when no column has a tie for its top, that is "the label's logit is the top", else (ties,
     NaN) argmax decides. `count_hits=False` skips them (hits None): a training step does not need them.
     """
-    cols = _columns(yc.size)
-    top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c)
+    top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c); cols (c,) is 0..c-1
     hits = unique_top = None
     if count_hits:
         unique_top = np.count_nonzero(Z2 == top) == top.size  # no ties, no NaN: argmax is where Z2 == top
@@ -457,32 +472,32 @@ def _active(Z1: np.ndarray, A1: np.ndarray, activation: str, ones: np.ndarray) -
 def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shift: bool, scale: float,
                     activation: str, count_hits: bool = True):
     """Summed gradients (each already divided by the batch's m), loss, hits and active units of one chunk."""
-    Xc, yc = _rows(X, s, e, net.dtype), y[s:e]
-    c, H = Xc.shape[0], net.W1T.shape[1]
-    Z1, A1, Z2 = _forward_rows(net, Xc, activation)
-    ones = _ones(c, net.dtype)
-    active = _active(Z1, A1, activation, ones)
-    loss, hits, at = _softmax_pieces(Z2, yc, shift, count_hits)
+    p = _plan(e - s, net)
+    Xc, yc = _rows(X, s, e, p), y[s:e]
+    Z1, A1, Z2 = _forward_rows(net, Xc, activation, p)
+    active = _active(Z1, A1, activation, p.ones)
+    loss, hits, at = _softmax_pieces(Z2, yc, shift, p.cols, count_hits)
     dZ2 = Z2  # (N, 10, c): A2 - Y in place, times 2 in notebook mode and / m
-    dZ2.reshape(net.runs, N_CLASSES * c)[:, at] -= 1  # a view; one index array, much cheaper than [:, yc, cols]
+    dZ2.reshape(net.runs, N_CLASSES * p.c)[:, at] -= 1  # a view; one index array, much cheaper than [:, yc, cols]
     dZ2 *= scale
-    dW2 = np.matmul(dZ2, A1.reshape(c, net.runs, net.hidden).transpose(1, 0, 2))  # (N, 10, h)
+    A1_by_run = p.A1_by_run if A1 is p.Z1 else A1.reshape(p.c, net.runs, net.hidden).transpose(1, 0, 2)
+    dW2 = np.matmul(dZ2, A1_by_run)  # (N, 10, h)
     db2 = dZ2.sum(axis=-1, keepdims=True)  # (N, 10, 1)
-    dZ1 = _buffer("dZ1", (c, H), net.dtype)  # (c, N·h), the layout of A1
-    np.matmul(dZ2.mT, net.W2, out=dZ1.reshape(c, net.runs, net.hidden).transpose(1, 0, 2))
+    np.matmul(dZ2.mT, net.W2, out=p.dZ1_by_run)
+    dZ1 = p.dZ1  # (c, N·h), the layout of A1
     if activation == "relu":
-        np.multiply(dZ1, np.greater(A1, 0, out=_buffer("alive", (c, H), bool)), out=dZ1)  # ∗ ReLU'(Z1)
+        np.multiply(dZ1, np.greater(A1, 0, out=p.alive), out=dZ1)  # ∗ ReLU'(Z1)
     else:
         dZ1 *= activations.derivative(activation, Z1, A1)
-    size, k = _pieces(c, H)  # (N·h, 784): products for all runs at once, X still in cache
+    size, k = p.size, p.k  # (N·h, 784): products for all runs at once, X still in cache
     if k == 1:
         dW1 = np.matmul(dZ1[:size].T, Xc[:size])
     else:
-        dW1 = np.matmul(_rows_by_pieces(dZ1, size, k).mT, _rows_by_pieces(Xc, size, k),
-                        out=_buffer("dW1", (k, H, N_PIXELS), net.dtype)).sum(axis=0)
-    if k * size < c:
+        X_pieces = p.X_pieces if Xc is p.X else _rows_by_pieces(Xc, size, k)
+        dW1 = np.matmul(p.dZ1_pieces_T, X_pieces, out=p.dW1_pieces).sum(axis=0)
+    if p.rest:
         dW1 += np.matmul(dZ1[k * size:].T, Xc[k * size:], out=_buffer("dW1 rest", dW1.shape, net.dtype))
-    return dW1, ones @ dZ1, dW2, db2, loss, hits, active
+    return dW1, p.ones @ dZ1, dW2, db2, loss, hits, active
 
 
 def _chunks(m: int, chunk: int) -> list[tuple[int, int]]:
@@ -578,11 +593,11 @@ def _summed(net: _Net, X: np.ndarray, y: np.ndarray, quirks: Quirks, chunk: int,
 def _evaluate_chunk(net: _Net, X: np.ndarray, y: np.ndarray, preds: np.ndarray, s: int, e: int, shift: bool,
                     activation: str):
     """Summed loss (N,) and active units (N·h,) of one chunk; its predictions go into preds[:, s:e]."""
-    Xc = _rows(X, s, e, net.dtype)
-    Z1, A1, Z2 = _forward_rows(net, Xc, activation)
+    p = _plan(e - s, net)
+    Z1, A1, Z2 = _forward_rows(net, _rows(X, s, e, p), activation, p)
     preds[:, s:e] = Z2.argmax(axis=-2)
-    loss, _, _ = _softmax_pieces(Z2, y[s:e], shift)
-    return loss, _active(Z1, A1, activation, _ones(Xc.shape[0], net.dtype))
+    loss, _, _ = _softmax_pieces(Z2, y[s:e], shift, p.cols)
+    return loss, _active(Z1, A1, activation, p.ones)
 
 
 def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, chunk: int = CHUNK,
@@ -610,7 +625,8 @@ def evaluate(params: Params, X: np.ndarray, y: np.ndarray, shift: bool = True, c
 
 
 def _proba_chunk(net: _Net, X: np.ndarray, out: np.ndarray, s: int, e: int, activation: str) -> None:
-    _, _, Z2 = _forward_rows(net, _rows(X, s, e, net.dtype), activation)
+    p = _plan(e - s, net)
+    _, _, Z2 = _forward_rows(net, _rows(X, s, e, p), activation, p)
     Z2 -= Z2.max(axis=-2, keepdims=True)
     E = np.exp(Z2, out=Z2)
     np.divide(E, E.sum(axis=-2, keepdims=True), out=out[:, :, s:e])
