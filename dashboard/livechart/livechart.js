@@ -119,8 +119,13 @@ function draw(chart, Plotly, setStateValue) {
   chart.frame = 0;
   if (!chart.div.isConnected) return; // unmounted since the frame was asked for
   for (const payload of chart.queue.splice(0)) {
-    if (payload.data) chart.asked = null;
-    if (!merge(chart, payload) && (chart.asked === null || performance.now() - chart.askedAt > 2000)) {
+    const applied = merge(chart, payload);
+    if (applied && payload.data) {
+      // Python sends whole figures until we confirm one (a rerun of the fragment, once).
+      chart.asked = null;
+      setStateValue("drawn", payload.seq);
+    }
+    if (!applied && (chart.asked === null || performance.now() - chart.askedAt > 2000)) {
       // A payload went missing (or we were just mounted): ask Python for the whole figure, once
       // (again after 2 s without it). A new state value reruns the script, or just its fragment.
       chart.asked = payload.seq;
