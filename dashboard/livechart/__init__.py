@@ -15,8 +15,9 @@ the last WINDOW payloads (Streamlit hands the JS only the newest data, so one ca
 curve's new points are those since the oldest of them, and each trace and the layout carry the
 sequence number of their last whole sending (`versions`), and are sent again in the next payload.
 When the JS cannot apply a payload (a remount, more skipped payloads), it asks for the whole
-figure through its `resend` state, and the next run sends it. Only numbers and the figure's own
-strings reach the JS, as JSON (NaN and inf become null); the JS writes no received text as HTML.
+figure through its `resend` state; whole figures follow until the JS confirms one (`drawn`).
+Only numbers and the figure's own strings reach the JS, as JSON (NaN and inf become null); the
+JS writes no received text as HTML.
 
 plotly.js is served from the installed `plotly` package (`plotly/package_data/plotly.min.js`),
 never copied into the repository: see `_register_assets`.
@@ -58,6 +59,7 @@ class Sent:
     layout_version: int  # the sequence number of the payload that last sent the layout
     lengths: tuple  # ((seq, curve lengths per trace, None for others), ...): the last WINDOW payloads
     stale: bool = field(default=False)  # the browser asked for the whole figure
+    pending: bool = field(default=True)  # a whole figure the browser has not confirmed yet
 
 
 # ----- figures to JSON-safe values --------------------------------------------------------------
@@ -154,8 +156,12 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
                    for trace, xy in zip(figure["data"], curves))
     layout_print, config_print = fingerprint([layout, height]), fingerprint(config)
     lengths = tuple(None if xy is None else len(xy[0]) for xy in curves)
+    if previous is not None and not previous.stale and (traces, layout_print, config_print) == (
+            previous.traces, previous.layout, previous.config) and all(map(same, curves, previous.curves)):
+        return previous  # the same payload again: Streamlit does not even call the JS
     seq = previous.seq + 1 if previous else 1
-    if (previous is None or previous.stale or len(previous.traces) != len(traces)
+    # Whole figures until the browser confirms one: like any payload, one can be skipped.
+    if (previous is None or previous.stale or previous.pending or len(previous.traces) != len(traces)
             or previous.config != config_print):
         payload = {"seq": seq, "data": [plain(t) for t in figure["data"]], "layout": layout, "height": height,
                    "config": config}
@@ -171,9 +177,6 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
         if changed:
             replaced.append([i, plain(trace)])
             versions[i] = seq
-    grown = any(n is not None and old is not None and n > old for n, old in zip(lengths, previous.lengths[-1][1]))
-    if not grown and not replaced and layout_print == previous.layout:
-        return previous  # the same payload again: Streamlit does not even call the JS
     # A trace or layout that the last change payload sent whole is sent again: a page that skipped
     # that one payload still gets it (a skipped whole figure, or two payloads, cost a whole figure).
     again = "data" not in previous.payload
@@ -193,12 +196,24 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
     if layout_version == seq or (again and previous.layout_version == previous.seq):
         payload.update(layout=layout, height=height)
     return Sent(seq, payload, traces, curves, layout_print, config_print, tuple(versions), layout_version,
-                (previous.lengths + ((seq, lengths),))[-WINDOW:])
+                (previous.lengths + ((seq, lengths),))[-WINDOW:], pending=False)
+
+
+def same(old: tuple | None, new: tuple | None) -> bool:
+    """Whether two curves' (x, y) (or two non-curves: None) hold the same points."""
+    if old is None or new is None:
+        return old is new
+    return len(old[0]) == len(new[0]) and grew(old[0], new[0]) and grew(old[1], new[1])
 
 
 def stale(previous: Sent | None) -> Sent | None:
     """`previous` marked so that the next `update` sends the whole figure (the browser asked)."""
     return replace(previous, stale=True) if previous else None
+
+
+def confirmed(previous: Sent | None) -> Sent | None:
+    """`previous` once the browser drew a whole figure: later payloads may be changes."""
+    return replace(previous, pending=False) if previous else None
 
 
 # ----- Streamlit --------------------------------------------------------------------------------
@@ -251,6 +266,14 @@ def _ask_resend(key: str) -> None:
     store[key] = stale(store.get(key))
 
 
+def _confirm(key: str) -> None:
+    """The browser drew a whole figure of chart `key`: changes may follow."""
+    import streamlit as st
+
+    store = st.session_state.get(STORE, {})
+    store[key] = confirmed(store.get(key))
+
+
 def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict | None = None) -> None:
     """Draw a plotly figure (a `go.Figure` or dict) that later calls with the same `key` update in place.
 
@@ -266,4 +289,5 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
     height = int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
     store = st.session_state.setdefault(STORE, {})
     sent = store[key] = update(store.get(key), figure, height=height, config=config)
-    mount(key=key, data=sent.payload, height=height, on_resend_change=functools.partial(_ask_resend, key))
+    mount(key=key, data=sent.payload, height=height, on_resend_change=functools.partial(_ask_resend, key),
+          on_drawn_change=functools.partial(_confirm, key))

@@ -2,8 +2,8 @@
 //
 // Streamlit (components v2) calls the default export on mount and again whenever the element's
 // data changed, with the same parentElement while the element stays mounted. We keep one
-// Plotly instance per parentElement and apply each payload to it with Plotly.react, at most once
-// per animation frame. A fixed layout.uirevision makes Plotly keep zoom, hover and legend clicks
+// Plotly instance per parentElement, take each payload into our copy of the figure, and draw that
+// with Plotly.react at most once per animation frame. A fixed layout.uirevision makes Plotly keep zoom, hover and legend clicks
 // across updates. Numbers in, pixels out: nothing received is written as HTML here (Plotly draws
 // its own text as SVG text nodes).
 
@@ -59,12 +59,11 @@ function mount(parentElement) {
     figure: null, // {data, layout, config} as drawn
     versions: [], // per trace: the payload that last sent it whole (as Python counts)
     layoutVersion: null, // the payload that last sent the layout
-    queue: [], // payloads received, not yet applied
     frame: 0, // a requestAnimationFrame pending
     asked: null, // the payload we asked a whole figure for, until one comes
     askedAt: 0,
     observer: new ResizeObserver(() => {
-      if (chart.figure) window.Plotly.Plots.resize(div);
+      if (div._fullLayout) window.Plotly.Plots.resize(div); // once Plotly has drawn it
     }),
   };
   chart.observer.observe(parentElement);
@@ -115,20 +114,26 @@ function merge(chart, payload) {
   return true;
 }
 
-function draw(chart, Plotly, setStateValue) {
-  chart.frame = 0;
-  if (!chart.div.isConnected) return; // unmounted since the frame was asked for
-  for (const payload of chart.queue.splice(0)) {
-    if (payload.data) chart.asked = null;
-    if (!merge(chart, payload) && (chart.asked === null || performance.now() - chart.askedAt > 2000)) {
-      // A payload went missing (or we were just mounted): ask Python for the whole figure, once
-      // (again after 2 s without it). A new state value reruns the script, or just its fragment.
-      chart.asked = payload.seq;
-      chart.askedAt = performance.now();
-      setStateValue("resend", payload.seq);
-    }
+// Take one payload into chart.figure right away (plotly.js may still be loading).
+function receive(chart, payload, setStateValue) {
+  const applied = merge(chart, payload);
+  if (applied && payload.data) {
+    // Python sends whole figures until we confirm one (a rerun of the fragment, once).
+    chart.asked = null;
+    setStateValue("drawn", payload.seq);
   }
-  if (!chart.figure) return;
+  if (!applied && (chart.asked === null || performance.now() - chart.askedAt > 2000)) {
+    // A payload went missing (or we were just mounted): ask Python for the whole figure, once
+    // (again after 2 s without it). A new state value reruns the script, or just its fragment.
+    chart.asked = payload.seq;
+    chart.askedAt = performance.now();
+    setStateValue("resend", payload.seq);
+  }
+}
+
+function draw(chart, Plotly) {
+  chart.frame = 0;
+  if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
   // Plotly writes zoom and legend clicks into the objects it is given; give it copies, so that what
   // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
   const { data, layout, config } = chart.figure;
@@ -142,12 +147,12 @@ function draw(chart, Plotly, setStateValue) {
 
 export default function ({ data, parentElement, setStateValue }) {
   const chart = charts.get(parentElement) ?? mount(parentElement);
-  chart.queue.push(data);
+  receive(chart, data, setStateValue);
   loadPlotly().then(
     (Plotly) => {
-      // A later call or an unmount may have come while plotly.js loaded.
+      // A later call or an unmount may have come while plotly.js loaded; one draw per frame.
       if (!parentElement.isConnected || charts.get(parentElement) !== chart || chart.frame) return;
-      chart.frame = requestAnimationFrame(() => draw(chart, Plotly, setStateValue));
+      chart.frame = requestAnimationFrame(() => draw(chart, Plotly));
     },
     (error) => {
       parentElement.textContent = `The chart could not load plotly.js: ${error}`;

@@ -12,6 +12,7 @@ missed payload), and ticks per second. Asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import time
@@ -70,7 +71,7 @@ def whole_figure(frame) -> bool:
     if message.WhichOneof("type") != "delta" or message.delta.WhichOneof("type") != "new_element":
         return False
     element = message.delta.new_element
-    return element.WhichOneof("type") == "bidi_component" and '"data":' in element.bidi_component.json
+    return element.WhichOneof("type") == "bidi_component" and "data" in json.loads(element.bidi_component.json)
 
 
 def tick(page) -> int:

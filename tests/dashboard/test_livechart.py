@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import livechart
-from dashboard.livechart import decoded, stale, update
+from dashboard.livechart import confirmed, decoded, stale, update
 from tests.dashboard.conftest import decode
 
 APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
@@ -33,7 +33,7 @@ def wire(payload: dict) -> dict:
 
 def test_first_payload_is_the_whole_figure():
     """The first call sends every trace and the layout, with sequence 1."""
-    sent = update(None, figure(5))
+    sent = confirmed(update(None, figure(5)))
     payload = wire(sent.payload)
     assert payload["seq"] == 1 and "base" not in payload
     assert [trace["type"] for trace in payload["data"]] == ["scatter", "scatter", "heatmap"]
@@ -44,7 +44,7 @@ def test_first_payload_is_the_whole_figure():
 
 def test_grown_curves_send_only_their_new_points():
     """Two more points on each curve: a change on top of the last payload with just those points."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     second = update(first, figure(7))
     payload = wire(second.payload)
     assert (payload["seq"], payload["base"]) == (2, 1)
@@ -57,7 +57,7 @@ def test_grown_curves_send_only_their_new_points():
 def test_change_applies_on_top_of_any_of_the_last_payloads():
     """A change carries the curves' points since the oldest of the last WINDOW payloads (a browser that
     missed some can still apply it), a map only when it changed, and the versions to check."""
-    sent = update(None, figure(5))
+    sent = confirmed(update(None, figure(5)))
     for n in range(6, 6 + livechart.WINDOW + 1):  # payloads 2..WINDOW+2, the map changes at payload 3
         sent = update(sent, figure(n, map_step=int(n >= 7)))
     payload = wire(sent.payload)
@@ -71,7 +71,7 @@ def test_change_applies_on_top_of_any_of_the_last_payloads():
 def test_map_and_layout_are_sent_again_in_the_next_payload():
     """A map and a layout that changed in one payload travel again in the next (for a page that skipped
     it), not in the one after."""
-    sent = update(update(None, figure(5)), figure(6, map_step=1, title="part 1"))
+    sent = update(confirmed(update(None, figure(5))), figure(6, map_step=1, title="part 1"))
     third = wire((sent := update(sent, figure(7, map_step=1, title="part 1"))).payload)
     fourth = wire(update(sent, figure(8, map_step=1, title="part 1")).payload)
     assert [i for i, _ in third["traces"]] == [2] and third["layout"]["title"]["text"] == "part 1"
@@ -81,7 +81,7 @@ def test_map_and_layout_are_sent_again_in_the_next_payload():
 
 def test_curve_sent_whole_in_the_window_extends_from_that_payload():
     """A curve sent whole at payload 3 extends, in later payloads, from its length at payload 3."""
-    sent = update(update(None, figure(5)), figure(6))
+    sent = update(confirmed(update(None, figure(5))), figure(6))
     fig = figure(7)
     fig.data[0].y = np.linspace(0, 1, 7)  # new values: sent whole at payload 3
     sent = update(sent, fig)
@@ -94,13 +94,13 @@ def test_curve_sent_whole_in_the_window_extends_from_that_payload():
 
 def test_unchanged_figure_sends_the_same_payload():
     """Nothing changed: the same Sent (same payload and sequence), so Streamlit does not call the JS."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     assert update(first, figure(5)) is first
 
 
 def test_changed_map_is_sent_whole_as_float32():
     """A heatmap that changed travels whole, its 2-D z as plotly.js's typed base64 in float32."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     payload = wire(update(first, figure(5, map_step=1)).payload)
     assert payload["extend"] == [] and [i for i, _ in payload["traces"]] == [2]
     z = payload["traces"][0][1]["z"]
@@ -110,7 +110,7 @@ def test_changed_map_is_sent_whole_as_float32():
 
 def test_changed_layout_is_sent():
     """A new title sends the layout (and the height), and nothing else."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     payload = wire(update(first, figure(5, title="loss (smoothed)")).payload)
     assert payload["layout"]["title"]["text"] == "loss (smoothed)"
     assert payload["extend"] == [] and payload["traces"] == []
@@ -118,7 +118,7 @@ def test_changed_layout_is_sent():
 
 def test_curve_that_did_not_only_grow_is_sent_whole():
     """A curve whose earlier points changed (decimated anew) is replaced whole, not extended."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     fig = figure(6)
     fig.data[0].y = np.linspace(2.3, 0.1, 100)[10:16]
     payload = wire(update(first, fig).payload)
@@ -129,7 +129,7 @@ def test_curve_that_did_not_only_grow_is_sent_whole():
 
 def test_restyled_curve_is_sent_whole():
     """A curve whose style changed (not its points) is replaced whole."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     fig = figure(5)
     fig.data[1].line.dash = "dot"
     payload = wire(update(first, fig).payload)
@@ -138,17 +138,27 @@ def test_restyled_curve_is_sent_whole():
 
 def test_resend_after_a_gap_sends_the_whole_figure_with_a_new_sequence():
     """When the browser asks (stale), the next payload is whole, with a sequence higher than any sent."""
-    sent = update(update(None, figure(5)), figure(6))
+    sent = update(confirmed(update(None, figure(5))), figure(6))
     again = update(stale(sent), figure(6))
     payload = wire(again.payload)
     assert payload["seq"] == 3 and "data" in payload and len(payload["data"][0]["x"]) == 6
     assert not again.stale
-    assert wire(update(again, figure(7)).payload)["base"] == 3
+    assert wire(update(confirmed(again), figure(7)).payload)["base"] == 3
+
+
+def test_whole_figures_until_the_browser_confirms_one():
+    """A whole figure can be skipped too: changes follow only once the browser confirmed drawing one."""
+    sent = update(None, figure(5))
+    sent = update(sent, figure(6))
+    assert "data" in sent.payload and sent.payload["seq"] == 2
+    assert update(sent, figure(6)) is sent  # unchanged: the same payload, confirmed or not
+    payload = wire(update(confirmed(sent), figure(7)).payload)
+    assert (payload["seq"], payload["base"]) == (3, 2) and "data" not in payload
 
 
 def test_added_trace_sends_the_whole_figure():
     """A figure with another trace is sent whole."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     fig = figure(5)
     fig.add_scatter(x=[0, 1], y=[1, 2], name="lr change")
     payload = wire(update(first, fig).payload)
@@ -157,7 +167,7 @@ def test_added_trace_sends_the_whole_figure():
 
 def test_changed_config_sends_the_whole_figure():
     """A new Plotly config is sent with a whole figure."""
-    first = update(None, figure(5))
+    first = confirmed(update(None, figure(5)))
     payload = update(first, figure(5), config={"displayModeBar": False}).payload
     assert "data" in payload and payload["config"]["displayModeBar"] is False
 
@@ -199,7 +209,7 @@ def test_assets_are_served_from_the_package_and_plotly():
 
 
 def test_app_sends_the_figure_then_only_new_points():
-    """In AppTest the chart is an UnknownElement whose proto.json holds the whole figure, then the new points."""
+    """In AppTest the chart is an UnknownElement whose proto.json holds whole figures, then (confirmed) new points."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=60)
@@ -211,9 +221,16 @@ def test_app_sends_the_figure_then_only_new_points():
     first = json.loads(element.proto.json)
     assert len(first["data"][0]["x"]) == 21 and first["data"][2]["z"]["dtype"] == "f4"
 
-    at.run()  # a full rerun runs the fragment once more: one more point per curve, a new map
+    at.run()  # a full rerun runs the fragment once more: no browser confirmed the figure, so whole again
     [element] = at.get("bidi_component")
     second = json.loads(element.proto.json)
-    assert (second["seq"], second["base"]) == (first["seq"] + 1, first["seq"])
-    assert [(i, x) for i, _, x, _ in second["extend"]] == [(0, [21]), (1, [21])]
-    assert [i for i, _ in second["traces"]] == [2]
+    assert second["seq"] == first["seq"] + 1 and len(second["data"][0]["x"]) == 22
+
+    store = at.session_state[livechart.STORE]  # what the browser's `drawn` state does
+    store["chart"] = confirmed(store["chart"])
+    at.run()
+    [element] = at.get("bidi_component")
+    third = json.loads(element.proto.json)
+    assert (third["seq"], third["base"]) == (second["seq"] + 1, second["seq"])
+    assert [(i, x) for i, _, x, _ in third["extend"]] == [(0, [22]), (1, [22])]
+    assert [i for i, _ in third["traces"]] == [2]
