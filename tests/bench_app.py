@@ -98,10 +98,10 @@ VIEWS = (
 )
 SPEED_RUNS = (("full batch", ""), ("batch 128", "full_batch=false&batch_size=128"))
 
-# Shared page-side helpers: a drawn chart is a laid-out, non-stale Plotly chart with a trace.
+# Shared page-side helpers: a drawn chart is a laid-out, non-stale chart (st.plotly_chart or a live chart) with a trace.
 JS_HELPERS = """
 window.__shown = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
-window.__charts = () => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(e =>
+window.__charts = () => [...document.querySelectorAll('[data-testid="stPlotlyChart"], .stBidiComponent')].filter(e =>
   window.__shown(e) && e.closest('[data-stale="true"]') === null &&
   e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm')).length;
 window.__metric = label => {
@@ -120,7 +120,7 @@ FIRST_CHART = JS_HELPERS + """
 window.__firstChart = null;
 new MutationObserver(() => {
   if (window.__firstChart === null &&
-      document.querySelector('[data-testid="stPlotlyChart"] .cartesianlayer .trace')) {
+      document.querySelector('[data-testid="stPlotlyChart"] .cartesianlayer .trace, .stBidiComponent .cartesianlayer .trace')) {
     window.__firstChart = performance.now();
   }
 }).observe(document, {subtree: true, childList: true});
@@ -169,7 +169,7 @@ PAUSE = """async () => {
 OBSERVE = """() => {
   window.__counts = {text: 0, chart: 0, extra: 0};
   const lossPath = () => {
-    for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+    for (const c of document.querySelectorAll('[data-testid="stPlotlyChart"], .stBidiComponent')) {
       const title = c.querySelector('.gtitle');
       if (window.__shown(c) && title && title.textContent.startsWith('Loss')) return c.querySelector('path.js-line');
     }

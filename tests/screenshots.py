@@ -26,8 +26,9 @@ from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_miss
 DOCS = ROOT / "docs"
 PAD = "canvas[aria-label='drawing pad']"
 PNG = b"\x89PNG\r\n\x1a\n"
-# Plotly charts of the open view that are laid out and have drawn their traces.
-DRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')]
+# Charts of the open view (st.plotly_chart or live charts) that are laid out and have drawn their traces.
+DRAWN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"], '
+    + '[data-testid="stMain"] .stBidiComponent')]
   .filter(e => e.getBoundingClientRect().width > 0 && e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm'))
   .length"""
 
@@ -195,7 +196,8 @@ def take(browser, url: str, shot: Shot) -> bytes:
     try:
         page = context.new_page()
         page.goto(f"{url}/{shot.link}")
-        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg, [data-testid="stButton"]', timeout=120_000)
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg, '
+                               '[data-testid="stButton"]', timeout=120_000)
         page.wait_for_timeout(1000)
         image = shot.actions(page)
         if app_error(page):

@@ -33,6 +33,7 @@ import json
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -274,11 +275,13 @@ def _confirm(key: str) -> None:
     store[key] = confirmed(store.get(key))
 
 
-def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict | None = None) -> None:
+def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict | None = None,
+               on_click: Callable[[float, float], None] | None = None) -> None:
     """Draw a plotly figure (a `go.Figure` or dict) that later calls with the same `key` update in place.
 
     Like `st.plotly_chart(figure, key=key)`; `height` defaults to the layout's height or 400 px,
-    `config` is Plotly's config (e.g. `{"displayModeBar": False}`).
+    `config` is Plotly's config (e.g. `{"displayModeBar": False}`). `on_click(x, y)` is called (as a
+    callback, before the rerun) with the data coordinates of a clicked point.
     """
     import streamlit as st
 
@@ -289,5 +292,16 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
     height = int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
     store = st.session_state.setdefault(STORE, {})
     sent = store[key] = update(store.get(key), figure, height=height, config=config)
-    mount(key=key, data=sent.payload, height=height, on_resend_change=functools.partial(_ask_resend, key),
-          on_drawn_change=functools.partial(_confirm, key))
+    clicks = {} if on_click is None else {"on_click_change": functools.partial(_clicked, key, on_click)}
+    data = sent.payload if on_click is None else {**sent.payload, "clicks": True}
+    mount(key=key, data=data, height=height, on_resend_change=functools.partial(_ask_resend, key),
+          on_drawn_change=functools.partial(_confirm, key), **clicks)
+
+
+def _clicked(key: str, on_click: Callable[[float, float], None]) -> None:
+    """The browser reported a click on chart `key`: hand its point to `on_click` (numbers only)."""
+    import streamlit as st
+
+    point = getattr(st.session_state.get(key), "click", None)
+    if isinstance(point, dict) and all(isinstance(point.get(k), (int, float)) for k in ("x", "y")):
+        on_click(float(point["x"]), float(point["y"]))

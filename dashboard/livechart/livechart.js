@@ -60,6 +60,8 @@ function mount(parentElement) {
     versions: [], // per trace: the payload that last sent it whole (as Python counts)
     layoutVersion: null, // the payload that last sent the layout
     frame: 0, // a requestAnimationFrame pending
+    clicks: false, // tell Python which point was clicked (the payload's "clicks"), once hooked
+    trigger: null, // the latest setTriggerValue
     asked: null, // the payload we asked a whole figure for, until one comes
     askedAt: 0,
     observer: new ResizeObserver(() => {
@@ -143,10 +145,22 @@ function draw(chart, Plotly) {
     { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, height: undefined, datarevision: chart.seq },
     config,
   );
+  if (chart.clicks && !chart.div.__clicksHooked) {
+    // A click hands Python the point's x and y (numbers only) as the "click" trigger.
+    chart.div.__clicksHooked = true;
+    chart.div.on("plotly_click", (event) => {
+      const point = event.points && event.points[0];
+      if (point && typeof point.x === "number" && typeof point.y === "number") {
+        chart.trigger("click", { x: point.x, y: point.y });
+      }
+    });
+  }
 }
 
-export default function ({ data, parentElement, setStateValue }) {
+export default function ({ data, parentElement, setStateValue, setTriggerValue }) {
   const chart = charts.get(parentElement) ?? mount(parentElement);
+  chart.clicks = data.clicks === true;
+  chart.trigger = setTriggerValue;
   receive(chart, data, setStateValue);
   loadPlotly().then(
     (Plotly) => {

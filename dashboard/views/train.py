@@ -261,8 +261,8 @@ def gallery() -> None:
     left, right = st.columns([2, 3])
     with left:
         st.caption("**Dev confusion matrix**: click a cell to show those mistakes.")
-        st.plotly_chart(charts.confusion_figure(confusion_matrix(y, preds), (_none(true), _none(pred))),
-                        key="confusion", on_select=_cell_clicked, selection_mode="points", config=live.CHART_CONFIG)
+        live_chart(charts.confusion_figure(confusion_matrix(y, preds), (_none(true), _none(pred))),
+                   key="confusion", on_click=_cell_clicked, config=live.CHART_CONFIG)
     with right:
         filters(true, pred)
         picked, matching = mistakes(y, preds, probs, true, pred)
@@ -308,11 +308,12 @@ def _filter_changed(which: int, key: str, version: int) -> None:
     st.session_state["gallery_filter"] = tuple(chosen)
 
 
-def _cell_clicked() -> None:
-    """Callback: a confusion-matrix cell click sets both filters (and redraws the two selectboxes)."""
-    points = st.session_state["confusion"].selection.get("points", [])
-    if points:
-        st.session_state["gallery_filter"] = (round(points[0]["y"]), round(points[0]["x"]))
+def _cell_clicked(x: float, y: float) -> None:
+    """Callback: a confusion-matrix cell click (x: predicted, y: true digit) sets both filters (and
+    redraws the two selectboxes)."""
+    true, pred = round(y), round(x)
+    if 0 <= true <= 9 and 0 <= pred <= 9:
+        st.session_state["gallery_filter"] = (true, pred)
         st.session_state["filter_version"] += 1
 
 

@@ -31,7 +31,7 @@ BARE_APP = """import plotly.graph_objects as go
 import streamlit as st
 st.plotly_chart(go.Figure(go.Scatter(x=[0, 1, 2], y=[2, 1, 3])))
 """
-CHART = '[data-testid="stPlotlyChart"] .main-svg'
+CHART = '[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg'
 VIEWS = {"Notebook vs corrected": CHART, "Math": CHART, "Inside a digit": CHART,
          "LR lab": 'button:has-text("Run sweep")', "Runs": '[data-testid="stCode"]', "Train": CHART}
 COUNT_REDRAWS = """() => { window.__redraws = 0; let last = null;

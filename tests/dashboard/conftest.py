@@ -18,6 +18,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 CHROMIUM = "/usr/bin/chromium"
+# A chart on the page: an st.plotly_chart element, or a live chart (dashboard.livechart: a component
+# whose Plotly div its JS made; the owner-cookie component has none).
+CHART = '[data-testid="stPlotlyChart"], .stBidiComponent:has(.js-plotly-plot)'
+DRAWN_CHART = '[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg'
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DTYPES = {"f8": np.float64, "f4": np.float32, "i1": np.int8, "u1": np.uint8, "i2": np.int16, "u2": np.uint16,
@@ -268,4 +272,4 @@ def open_app(page, url: str) -> None:
     """Load the app and wait until its first charts are drawn."""
     page.goto(url)
     page.get_by_role("button", name="Start", exact=True).wait_for(timeout=60_000)
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)

@@ -5,7 +5,7 @@ Needs Debian's /usr/bin/chromium and the playwright package; skipped without the
 
 from __future__ import annotations
 
-from tests.dashboard.conftest import open_app, wait_until
+from tests.dashboard.conftest import CHART, open_app, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -26,7 +26,7 @@ def commit(page, role: str, name: str, value: str) -> None:
 
 def sweep_chart(page, title: str):
     """The sweep chart whose title is `title` (e.g. "Dev accuracy per α")."""
-    return page.locator('[data-testid="stPlotlyChart"]').filter(has_text=title)
+    return page.locator(CHART).filter(has_text=title)
 
 
 def test_sweep_runs_live_and_marks_best_and_failed(page):

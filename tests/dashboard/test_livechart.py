@@ -234,3 +234,16 @@ def test_app_sends_the_figure_then_only_new_points():
     assert (third["seq"], third["base"]) == (second["seq"] + 1, second["seq"])
     assert [(i, x) for i, _, x, _ in third["extend"]] == [(0, [22]), (1, [22])]
     assert [i for i, _ in third["traces"]] == [2]
+
+
+def test_a_click_hands_its_point_to_the_callback_and_nothing_else(monkeypatch):
+    """A reported click calls on_click(x, y) with numbers; a missing or non-numeric point calls nothing."""
+    import types
+
+    import streamlit as st
+
+    got = []
+    for report in ({"x": 4, "y": 9.0}, None, {"x": "<b>", "y": 1}):
+        monkeypatch.setattr(st, "session_state", {"chart": types.SimpleNamespace(click=report)})
+        livechart._clicked("chart", lambda x, y: got.append((x, y)))
+    assert got == [(4.0, 9.0)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.dashboard.conftest import main_area, open_app, wait_until
+from tests.dashboard.conftest import DRAWN_CHART, main_area, open_app, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 RUN_ID = re.compile(r"[?&]run=([0-9a-f]{32})")
@@ -51,7 +51,7 @@ def test_reload_keeps_the_run_and_a_link_elsewhere_is_a_copy(browser, server, pa
     wait_until(lambda: RUN_ID.search(page.url).group(1) == first_id, message="the id to settle")
     time.sleep(0.5)  # the full run that saved it has finished
     page.reload()
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
     wait_until(lambda: iteration(page) == 100, timeout=30, message="iteration 100 after the reload")
     wait_until(lambda: loss_points(page) == curve, timeout=20, message="the same loss curve after the reload")
     link = page.url
@@ -68,7 +68,7 @@ def test_reload_keeps_the_run_and_a_link_elsewhere_is_a_copy(browser, server, pa
         other_context.close()
     assert iteration(page) == 100
     page.reload()
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
     wait_until(lambda: iteration(page) == 100, timeout=30, message="the first tab's run unchanged")
 
 

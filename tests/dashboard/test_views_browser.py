@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import main_area, settled, wait_until
+from tests.dashboard.conftest import CHART as ANY_CHART, DRAWN_CHART, main_area, settled, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
-CHART = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
+CHART = ", ".join(f'[data-testid="stMain"] {one.strip()}' for one in ANY_CHART.split(","))
 # Counts changes of the iteration metric's text in the main area (one per drawn tick at most).
 COUNT_TICKS = """() => {
   window.__ticks = 0;
@@ -68,7 +68,7 @@ def no_exception(page) -> None:
 def test_live_view_by_url_ticks_without_duplicate_charts(context, server, path, expected):
     """The Train view (the default page, at /) and the notebook view: first chart, 20 ticks, the same charts after."""
     page = open_view(context, server, path)
-    page.wait_for_selector(f"{CHART} .main-svg", timeout=60_000)
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
     wait_until(lambda: charts(page) == expected, message=f"{expected} charts")
     start = "Start"
     tick_20_times(page, start, "Pause")
@@ -96,7 +96,7 @@ def test_lab_view_by_url_races_without_duplicate_charts(context, server):
 def test_static_view_by_url_draws_its_charts(context, server, path, expected):
     """The Math and Inside-a-digit views open by URL and draw their charts, once each, in order."""
     page = open_view(context, server, path)
-    page.wait_for_selector(f"{CHART} .main-svg", timeout=60_000)
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
     wait_until(lambda: (read := titles(page)) and None not in read, timeout=60, message="every chart drawn")
     drawn = settled(lambda: titles(page))
     assert len(drawn) == len(expected), drawn
