@@ -140,3 +140,45 @@ def test_the_owner_reattaches_and_others_get_a_copy(make_app, monkeypatch):
     other = reopen({"run": run_id})
     assert other.query_params["run"] != run_id and lab(other).worker is not lab(at).worker
     assert lab(other).now.iteration == 10
+
+
+def test_a_replica_that_cannot_reach_the_store_trains_on_and_says_so(make_app, tmp_path, monkeypatch):
+    """With the run store unwritable the run still steps and trains, the page warns that runs are not being
+    saved, and the warning goes once the store can be written again."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(blocker / "runs"))  # below a file: no save can succeed
+    at = make_app()
+    at.button(key="step10").click().run()
+    assert not at.exception
+    assert lab(at).now.iteration == 10
+    assert any("not being saved" in w.value for w in at.warning)
+    at.button(key="start").click().run()
+    wait_until(lambda: lab(at).now.iteration > 10, timeout=30, message="training without a store")
+    at.button(key="pause").click().run()
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "runs"))
+    at.button(key="step10").click().run()
+    assert not any("not being saved" in w.value for w in at.warning)
+    assert session.parse(RunStore(tmp_path / "runs").load(at.query_params["run"])).run.iteration >= 20
+
+
+def test_the_saver_notes_an_unreachable_store_and_its_return(make_app, tmp_path, monkeypatch):
+    """The registry's saver flags a store it cannot write (the session stays kept and unsaved), and clears
+    the flag with the first save that succeeds."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
+    registry = session.Registry(every=3600)  # saved by hand below, not by its thread
+    registry.kept[kept.run_id] = kept
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(blocker / "runs"))
+    registry.save_all()
+    assert registry.store_problem and str(blocker / "runs") in registry.store_problem
+    assert kept.run_id in registry.kept and kept.saved is None
+    registry.save_all()  # still failing: still flagged
+    assert registry.store_problem
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "runs"))
+    registry.save_all()
+    assert registry.store_problem is None
+    assert RunStore(tmp_path / "runs").load(kept.run_id) is not None
