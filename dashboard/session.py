@@ -45,6 +45,7 @@ from dashboard.worker import Start
 FORMAT, VERSION = "digit-lab session", 2
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
 FORGET_AFTER = 600.0  # seconds an unwatched, resting session stays in memory (it is on disk)
+TOUCH_EVERY = 60.0  # seconds between marking watched sessions' files as in use (store.MIN_AGE_SECONDS is 300)
 OWNER_COOKIE = "digit_lab_owner"
 ID_KEY, RESTORED_KEY, TOKEN_KEY = "run_id", "run_restored", "owner_token"
 RANGE_KEY = "range_test"  # the LR lab's range test result
@@ -133,6 +134,7 @@ class Registry:
         self.kept: dict[str, Kept] = {}
         self.every, self.forget_after = every, forget_after
         self.store_problem: str | None = None
+        self._touched = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="digit-lab saver", daemon=True)
         self._thread.start()
 
@@ -147,9 +149,17 @@ class Registry:
         return saved
 
     def save_all(self) -> None:
-        """Save every kept session that changed; forget those resting (and saved) for long."""
+        """Save every kept session that changed; forget those resting (and saved) for long. Every TOUCH_EVERY
+        seconds, mark the files of watched sessions as in use (eviction spares them; one that is gone is saved
+        again)."""
         now = time.monotonic()
+        touch = now - self._touched >= TOUCH_EVERY
+        if touch:
+            self._touched = now
         for run_id, kept in list(self.kept.items()):
+            if touch and kept.watchers and kept.saved is not None and not store().touch(run_id):
+                with kept.lock:
+                    kept.saved = None  # evicted meanwhile (or the store is unreachable): write it again now
             saved = self.save(kept)
             if saved and kept.resting() and now - kept.left_at > self.forget_after:
                 self.kept.pop(run_id, None)

@@ -22,7 +22,8 @@ Several writers (replicas of the app sharing one folder, see the README's "Servi
   minutes, by the file's modification time, which each save renews). A replica saves a session
   once a second while anything in it changes, so a run that any replica is training or a page is
   using is always younger than that; a resting run's replica holds it in memory, and its next
-  change saves it again. The folder may exceed its bound by what was saved in the last 5 minutes.
+  change saves it again, and its saver `touch`es the runs pages are watching every minute, so
+  those stay young too. The folder may exceed its bound by what was saved in the last 5 minutes.
 - Eviction and saving exclude each other through an advisory lock on `.lock` in the folder
   (`fcntl.flock`: shared while a save replaces its file, exclusive while an eviction pass looks
   at the files and deletes): without it, a run found old could be saved again by another
@@ -163,12 +164,26 @@ class RunStore:
                 out.write(pack(bytes(payload)))
                 out.flush()
                 os.fsync(out.fileno())
-            with self._locked(exclusive=False):  # no eviction pass between its look and its delete
+            with self._locked(exclusive=False):  # not while an eviction pass may have found the old file old
                 os.replace(temp, target)
         except BaseException:
             _remove(Path(temp))
             raise
         self.evict(keep=run_id)
+
+    def touch(self, run_id: str) -> bool:
+        """Mark a stored run as saved now, so eviction spares it for another `min_age`; False if it is not
+        there (evicted, or the store is unreachable).
+
+        Raises: ValueError for an invalid id.
+        """
+        path = self.path(run_id)
+        with self._locked(exclusive=False):
+            try:
+                os.utime(path)
+            except OSError:
+                return False
+        return True
 
     def load(self, run_id: object) -> bytes | None:
         """The bytes last saved under `run_id`, or None.

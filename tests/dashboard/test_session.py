@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.run import HISTORY_FIELDS
-from dashboard import runs, session, settings
+from dashboard import runs, session, settings, store
 from dashboard.store import RunStore, new_id, valid_id
 from tests.dashboard.conftest import APP, wait_until
 
@@ -182,3 +185,25 @@ def test_the_saver_notes_an_unreachable_store_and_its_return(make_app, tmp_path,
     registry.save_all()
     assert registry.store_problem is None
     assert RunStore(tmp_path / "runs").load(kept.run_id) is not None
+
+
+def test_the_saver_keeps_watched_runs_young_and_rewrites_an_evicted_one(make_app, tmp_path, monkeypatch):
+    """A watched session's file is touched (eviction spares it) and written again if it was evicted, even with
+    nothing changed in the session."""
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path))
+    monkeypatch.setattr(session, "TOUCH_EVERY", 0.0)
+    at = make_app()
+    at.button(key="step10").click().run()
+    kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
+    kept.watchers.add(1)
+    registry = session.Registry(every=3600)  # saved by hand below, not by its thread
+    registry.kept[kept.run_id] = kept
+    registry.save_all()
+    path = RunStore(tmp_path).path(kept.run_id)
+    old = time.time() - 2 * store.MIN_AGE_SECONDS
+    os.utime(path, (old, old))
+    registry.save_all()
+    assert path.stat().st_mtime > old + store.MIN_AGE_SECONDS  # young again: eviction spares it
+    path.unlink()  # as an eviction would
+    registry.save_all()
+    assert session.parse(RunStore(tmp_path).load(kept.run_id)).run.iteration == 10
