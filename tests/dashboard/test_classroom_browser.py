@@ -99,9 +99,7 @@ def toast(page) -> str:
 
 
 def test_a_killed_replica_costs_a_session_at_most_about_a_second(classroom, browser):
-    """kill -9 the replica a training session is on: the page comes back through the balancer on the other
-    replica, same run id, restored from a save made after what it showed a second before, and trains on;
-    the link in a fresh browser gets a copy under its own id."""
+    """kill -9 a training session's replica: it comes back on the other, same id, ≤ 1 s behind; a stranger gets a copy."""
     url, replicas = classroom
     context = browser.new_context(viewport=VIEWPORT)
     try:

@@ -146,8 +146,7 @@ def test_the_owner_reattaches_and_others_get_a_copy(make_app, monkeypatch):
 
 
 def test_a_replica_that_cannot_reach_the_store_trains_on_and_says_so(make_app, tmp_path, monkeypatch):
-    """With the run store unwritable the run still steps and trains, the page warns that runs are not being
-    saved, and the warning goes once the store can be written again."""
+    """With the run store unwritable the run steps and trains, the page warns, and the warning goes when it is back."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_bytes(b"")
     monkeypatch.setenv("DIGIT_LAB_RUNS", str(blocker / "runs"))  # below a file: no save can succeed
@@ -166,8 +165,7 @@ def test_a_replica_that_cannot_reach_the_store_trains_on_and_says_so(make_app, t
 
 
 def test_the_saver_notes_an_unreachable_store_and_its_return(make_app, tmp_path, monkeypatch):
-    """The registry's saver flags a store it cannot write (the session stays kept and unsaved), and clears
-    the flag with the first save that succeeds."""
+    """The saver flags a store it cannot write (the session stays kept) and clears the flag with the next good save."""
     at = make_app()
     at.button(key="step10").click().run()
     kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
@@ -188,8 +186,7 @@ def test_the_saver_notes_an_unreachable_store_and_its_return(make_app, tmp_path,
 
 
 def test_the_saver_keeps_watched_runs_young_and_rewrites_an_evicted_one(make_app, tmp_path, monkeypatch):
-    """A watched session's file is touched (eviction spares it) and written again if it was evicted, even with
-    nothing changed in the session."""
+    """The saver keeps a watched session's file young (eviction spares it) and writes it again if it was evicted."""
     monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path))
     monkeypatch.setattr(session, "TOUCH_EVERY", 0.0)
     at = make_app()

@@ -314,8 +314,7 @@ def test_store_imports_no_streamlit():
 
 # ----- several writers: replicas of the app sharing one folder -------------------------------------------
 def test_runs_saved_within_min_age_are_never_evicted(tmp_path):
-    """Over the limit, runs saved less than min_age ago stay (another replica may be training them); once
-    older, they go, oldest first."""
+    """Over the limit, runs saved less than min_age ago stay (another replica may be training them); older ones go."""
     run_store = RunStore(tmp_path, max_bytes=MB)
     saved = [new_id() for _ in range(4)]
     for run_id in saved:
@@ -346,8 +345,7 @@ for run_id in ids:
 
 
 def test_two_processes_saving_and_evicting_lose_nothing(tmp_path):
-    """Two processes save and evict on one folder at once (old runs being saved again, new ones, a tiny
-    limit): every run either saved is there and whole afterwards, and no temp file is left."""
+    """Two processes saving and evicting on one folder at once: every run either saved is there and whole afterwards."""
     folder, go = tmp_path / "runs", tmp_path / "go"
     seed = RunStore(folder)
     folder.mkdir()
