@@ -76,6 +76,7 @@ def main() -> None:
     # Kept (and saved when anything changed) before the view draws it, so that what a person sees is
     # already safe when they reload; again after the view, for what the view itself changed.
     session.keep(lab)
+    session.show_store_problem()  # a replica that cannot reach the run store says so (and trains on)
     page.run()
     session.keep(state.get())
 

@@ -15,6 +15,11 @@ training meanwhile), else the saved one, which carries on (a run that was traini
 server died trains again). Anyone else who opens the link gets a copy under a new id of their
 own, and the original never changes.
 
+Several replicas behind a balancer share one store (README, "Serving a class"): a session whose
+replica died comes back on another from its last save, as after a crash. A replica that cannot
+write the store keeps its sessions training in memory and every page says so
+(`Registry.store_problem`), until a save succeeds again.
+
 `resume` also serves the weights upload: a run file resumes at its saved iteration with its history.
 """
 
@@ -40,6 +45,7 @@ from dashboard.worker import Start
 FORMAT, VERSION = "digit-lab session", 3
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
 FORGET_AFTER = 600.0  # seconds an unwatched, resting session stays in memory (it is on disk)
+TOUCH_EVERY = 60.0  # seconds between marking watched sessions' files as in use (store.MIN_AGE_SECONDS is 300)
 OWNER_COOKIE = "digit_lab_owner"
 ID_KEY, RESTORED_KEY, TOKEN_KEY = "run_id", "run_restored", "owner_token"
 RANGE_KEY = "range_test"  # the LR lab's range test result
@@ -80,6 +86,7 @@ class Kept:
     pair: pairs.Comparison | None = None
     range_test: sweeps.RangeRun | None = None
     saved: tuple | None = None  # what the last save was made from (see `marks`)
+    save_error: str | None = None  # why the last save failed (None once one succeeds)
     watchers: set = field(default_factory=set)
     left_at: float = field(default_factory=time.monotonic)  # when the last page went away
     lock: threading.Lock = field(default_factory=threading.Lock)  # one save at a time
@@ -100,12 +107,16 @@ class Kept:
             marks = self.marks()
             if marks == self.saved:
                 return True
+            run_store = store or RunStore()
             try:
-                (store or RunStore()).save(self.run_id, session_bytes(self))
-            except OSError as error:  # a full or read-only disk must not stop training
-                _LOG.warning("could not save run %s: %s", self.run_id, error)
+                run_store.save(self.run_id, session_bytes(self))
+            except OSError as error:  # a full, read-only or unreachable store must not stop training
+                problem = f"{run_store.folder} cannot be written ({error.strerror or error})"
+                if problem != self.save_error:  # logged once, not every second
+                    _LOG.warning("could not save run %s: %s", self.run_id, problem)
+                self.save_error = problem
                 return False
-            self.saved = marks
+            self.saved, self.save_error = marks, None
             return True
 
     def resting(self) -> bool:
@@ -114,19 +125,43 @@ class Kept:
 
 
 class Registry:
-    """The kept sessions of this server by run id, and the saver thread that writes them."""
+    """The kept sessions of this server by run id, and the saver thread that writes them.
+
+    `store_problem` says why the run store cannot be written right now (None while saves succeed):
+    sessions keep training in memory meanwhile, and every page shows it (`show_store_problem`).
+    """
 
     def __init__(self, every: float = SAVE_EVERY, forget_after: float = FORGET_AFTER):
         self.kept: dict[str, Kept] = {}
         self.every, self.forget_after = every, forget_after
+        self.store_problem: str | None = None
+        self._touched = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="digit-lab saver", daemon=True)
         self._thread.start()
 
+    def save(self, kept: Kept, store: RunStore | None = None) -> bool:
+        """Save one kept session if it changed, and note whether the store took it."""
+        before = kept.saved
+        saved = kept.save(store)
+        if not saved:
+            self.store_problem = kept.save_error
+        elif kept.saved is not before:  # written just now (an unchanged session proves nothing)
+            self.store_problem = None
+        return saved
+
     def save_all(self) -> None:
-        """Save every kept session that changed; forget those resting (and saved) for long."""
+        """Save every kept session that changed; forget those resting (and saved) for long. Every TOUCH_EVERY
+        seconds, mark the files of watched sessions as in use (eviction spares them; one that is gone is saved
+        again)."""
         now = time.monotonic()
+        touch = now - self._touched >= TOUCH_EVERY
+        if touch:
+            self._touched = now
         for run_id, kept in list(self.kept.items()):
-            saved = kept.save()
+            if touch and kept.watchers and kept.saved is not None and not store().touch(run_id):
+                with kept.lock:
+                    kept.saved = None  # evicted meanwhile (or the store is unreachable): write it again now
+            saved = self.save(kept)
             if saved and kept.resting() and now - kept.left_at > self.forget_after:
                 self.kept.pop(run_id, None)
 
@@ -370,6 +405,15 @@ def reattach(kept: Kept) -> None:
                   + (", still training." if lab.running else "."))
 
 
+def show_store_problem() -> None:
+    """Say so when this server cannot save runs (its sessions train on in memory meanwhile)."""
+    problem = registry().store_problem
+    if problem:
+        st.warning(f"Runs are not being saved right now: the run store {problem}. Your run keeps training on "
+                   "this server, and a reload here finds it; if this server stops before saving works again, "
+                   "what changed since the last save is lost.", icon=":material/cloud_off:")
+
+
 def show_notice() -> None:
     """Why the link's run could not come back, once."""
     notice = st.session_state.pop("restore_notice", None)
@@ -467,6 +511,6 @@ def keep(lab: state.Lab) -> None:
     kept.watchers.add(id(me))
     for worker in kept.workers():
         worker.attach(id(me))
-    kept.save(store())
+    registry().save(kept, store())
     if st.query_params.get("run") != kept.run_id:
         st.query_params["run"] = kept.run_id

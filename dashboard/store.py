@@ -15,12 +15,32 @@ the store never looks inside). Plain Python: no Streamlit, no NumPy.
 - The folder is bounded: after each save, the runs saved longest ago are deleted until the
   folder fits `max_bytes`. The run just saved is never deleted, even if it alone is larger.
 
+Several writers (replicas of the app sharing one folder, see the README's "Serving a class"):
+- Temp names are unique (`mkstemp`), so two processes saving the same id each write their own
+  temp file; the last `os.replace` wins and a reader still sees one whole file or the other.
+- Eviction never removes a run saved less than `min_age` seconds ago (MIN_AGE_SECONDS, 5
+  minutes, by the file's modification time, which each save renews). A replica saves a session
+  once a second while anything in it changes, so a run that any replica is training or a page is
+  using is always younger than that; a resting run's replica holds it in memory, and its next
+  change saves it again, and its saver `touch`es the runs pages are watching every minute, so
+  those stay young too. The folder may exceed its bound by what was saved in the last 5 minutes.
+- Eviction and saving exclude each other through an advisory lock on `.lock` in the folder
+  (`fcntl.flock`: shared while a save replaces its file, exclusive while an eviction pass looks
+  at the files and deletes): without it, a run found old could be saved again by another
+  replica between the look and the delete, and vanish. Shared storage must support these locks
+  (a local disk, NFSv4, CephFS do); where `fcntl` does not exist (Windows) the lock is skipped
+  and only the age rule protects runs. Clocks of machines sharing the folder should agree to
+  well within `min_age` (NTP).
+- A folder that cannot be written (gone, read-only, full) makes `save` raise OSError; the app
+  keeps training and says so (dashboard/session.py). `load` and eviction treat it as empty.
+
 Where: `folder` argument, else $DIGIT_LAB_RUNS, else ($XDG_CACHE_HOME or ~/.cache)/digit-lab/runs.
 Bound: `max_bytes` argument, else $DIGIT_LAB_RUNS_MAX_MB megabytes, else DEFAULT_MAX_MB.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -32,11 +52,18 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; the age rule alone protects runs being saved
+    fcntl = None
+
 ID_BYTES = 16  # 128 bits
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")  # 2 hex digits per byte
 SUFFIX = ".run"
 TEMP_PREFIX = ".partial-"
 STALE_TEMP_SECONDS = 3600  # temp files older than this were left by a crashed save
+MIN_AGE_SECONDS = 300  # eviction spares runs saved more recently than this (by any replica)
+LOCK_NAME = ".lock"  # saves hold it shared, eviction exclusive
 DEFAULT_MAX_MB = 512
 FOLDER_ENV = "DIGIT_LAB_RUNS"
 MAX_MB_ENV = "DIGIT_LAB_RUNS_MAX_MB"
@@ -100,8 +127,10 @@ def unpack(content: bytes) -> bytes | None:
 class RunStore:
     """Opaque bytes per run id in one folder, saved atomically, bounded in size (oldest saves evicted)."""
 
-    def __init__(self, folder: str | os.PathLike | None = None, max_bytes: int | None = None):
-        """Use `folder` (default: `default_folder()`), created on first save, holding at most `max_bytes`.
+    def __init__(self, folder: str | os.PathLike | None = None, max_bytes: int | None = None,
+                 min_age: float = MIN_AGE_SECONDS):
+        """Use `folder` (default: `default_folder()`), created on first save, holding at most `max_bytes`
+        of runs older than `min_age` seconds.
 
         Raises: ValueError if max_bytes (or $DIGIT_LAB_RUNS_MAX_MB) is not positive.
         """
@@ -109,6 +138,7 @@ class RunStore:
         self.max_bytes = default_max_bytes() if max_bytes is None else int(max_bytes)
         if self.max_bytes <= 0:
             raise ValueError(f"the run store's size limit must be positive, got {max_bytes}")
+        self.min_age = float(min_age)
         self._evicting = threading.Lock()  # one eviction pass at a time per store object
 
     def path(self, run_id: str) -> Path:
@@ -134,11 +164,26 @@ class RunStore:
                 out.write(pack(bytes(payload)))
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(temp, target)
+            with self._locked(exclusive=False):  # not while an eviction pass may have found the old file old
+                os.replace(temp, target)
         except BaseException:
             _remove(Path(temp))
             raise
         self.evict(keep=run_id)
+
+    def touch(self, run_id: str) -> bool:
+        """Mark a stored run as saved now, so eviction spares it for another `min_age`; False if it is not
+        there (evicted, or the store is unreachable).
+
+        Raises: ValueError for an invalid id.
+        """
+        path = self.path(run_id)
+        with self._locked(exclusive=False):
+            try:
+                os.utime(path)
+            except OSError:
+                return False
+        return True
 
     def load(self, run_id: object) -> bytes | None:
         """The bytes last saved under `run_id`, or None.
@@ -170,18 +215,20 @@ class RunStore:
         return sum(size for _, size, _ in self._runs())
 
     def evict(self, keep: str | None = None) -> list[str]:
-        """Delete the runs saved longest ago until the folder fits max_bytes; never `keep`.
+        """Delete the runs saved longest ago until the folder fits max_bytes; never `keep`, never a run
+        saved less than `min_age` seconds ago (by any process).
 
         Also removes temp files left by saves that crashed. Returns the evicted ids.
         """
-        with self._evicting:
+        with self._evicting, self._locked(exclusive=True):
             self._remove_stale_temps()
             runs = self._runs()
             total = sum(size for _, size, _ in runs)
+            young_from = time.time_ns() - int(self.min_age * 1e9)
             evicted = []
-            for path, size, _ in runs:  # oldest first
-                if total <= self.max_bytes:
-                    break
+            for path, size, mtime in runs:  # oldest first
+                if total <= self.max_bytes or mtime > young_from:
+                    break  # the rest are younger still
                 run_id = path.name[: -len(SUFFIX)]
                 if run_id == keep:
                     continue
@@ -190,8 +237,24 @@ class RunStore:
                 evicted.append(run_id)
             return evicted
 
-    def _runs(self) -> list[tuple[Path, int, float]]:
-        """(path, size, mtime) of each run file, oldest save first (ties by name, so the order is total)."""
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool):
+        """Hold the folder's advisory lock (shared or exclusive) across processes; nothing without fcntl
+        or when the lock file cannot be opened (then a save still happens: losing it would be worse)."""
+        handle = None
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                handle = os.open(self.folder / LOCK_NAME, os.O_RDONLY | os.O_CREAT, 0o600)
+        try:
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            if handle is not None:
+                os.close(handle)  # closing releases the lock
+
+    def _runs(self) -> list[tuple[Path, int, int]]:
+        """(path, size, mtime in ns) of each run file, oldest save first (ties by name, so the order is total)."""
         runs = []
         try:
             entries = list(os.scandir(self.folder))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.run import HISTORY_FIELDS
-from dashboard import runs, session, settings
+from dashboard import runs, session, settings, store
 from dashboard.store import RunStore, new_id, valid_id
 from tests.dashboard.conftest import APP, wait_until
 
@@ -162,3 +165,64 @@ def test_a_sweep_the_notebook_pair_and_the_range_test_come_back_from_the_saved_r
     np.testing.assert_array_equal(restored.sweep.state(1).params.W1, sweep.sweep.state(1).params.W1)
     assert copy.session_state["notebook_pair"].notebook.iteration == 10
     assert copy.session_state["range_test"].result.lrs == test.result.lrs and not copy.session_state["range_test"].running
+
+
+def test_a_replica_that_cannot_reach_the_store_trains_on_and_says_so(make_app, tmp_path, monkeypatch):
+    """With the run store unwritable the run steps and trains, the page warns, and the warning goes when it is back."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(blocker / "runs"))  # below a file: no save can succeed
+    at = make_app()
+    at.button(key="step10").click().run()
+    assert not at.exception
+    assert lab(at).now.iteration == 10
+    assert any("not being saved" in w.value for w in at.warning)
+    at.button(key="start").click().run()
+    wait_until(lambda: lab(at).now.iteration > 10, timeout=30, message="training without a store")
+    at.button(key="pause").click().run()
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "runs"))
+    at.button(key="step10").click().run()
+    assert not any("not being saved" in w.value for w in at.warning)
+    assert session.parse(RunStore(tmp_path / "runs").load(at.query_params["run"])).run.iteration >= 20
+
+
+def test_the_saver_notes_an_unreachable_store_and_its_return(make_app, tmp_path, monkeypatch):
+    """The saver flags a store it cannot write (the session stays kept) and clears the flag with the next good save."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
+    registry = session.Registry(every=3600)  # saved by hand below, not by its thread
+    registry.kept[kept.run_id] = kept
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(blocker / "runs"))
+    registry.save_all()
+    assert registry.store_problem and str(blocker / "runs") in registry.store_problem
+    assert kept.run_id in registry.kept and kept.saved is None
+    registry.save_all()  # still failing: still flagged
+    assert registry.store_problem
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "runs"))
+    registry.save_all()
+    assert registry.store_problem is None
+    assert RunStore(tmp_path / "runs").load(kept.run_id) is not None
+
+
+def test_the_saver_keeps_watched_runs_young_and_rewrites_an_evicted_one(make_app, tmp_path, monkeypatch):
+    """The saver keeps a watched session's file young (eviction spares it) and writes it again if it was evicted."""
+    monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path))
+    monkeypatch.setattr(session, "TOUCH_EVERY", 0.0)
+    at = make_app()
+    at.button(key="step10").click().run()
+    kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
+    kept.watchers.add(1)
+    registry = session.Registry(every=3600)  # saved by hand below, not by its thread
+    registry.kept[kept.run_id] = kept
+    registry.save_all()
+    path = RunStore(tmp_path).path(kept.run_id)
+    old = time.time() - 2 * store.MIN_AGE_SECONDS
+    os.utime(path, (old, old))
+    registry.save_all()
+    assert path.stat().st_mtime > old + store.MIN_AGE_SECONDS  # young again: eviction spares it
+    path.unlink()  # as an eviction would
+    registry.save_all()
+    assert session.parse(RunStore(tmp_path).load(kept.run_id)).run.iteration == 10

@@ -131,7 +131,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         run_store.save(run_id, b"new run")
     assert run_store.load(run_id) == b"old run"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{run_id}.run"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != store.LOCK_NAME) == [f"{run_id}.run"]
 
 
 def test_failed_replace_keeps_the_old_file(tmp_path, monkeypatch):
@@ -148,7 +148,7 @@ def test_failed_replace_keeps_the_old_file(tmp_path, monkeypatch):
         run_store.save(run_id, b"new run")
     monkeypatch.undo()
     assert run_store.load(run_id) == b"old run"
-    assert [p.name for p in tmp_path.iterdir()] == [f"{run_id}.run"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != store.LOCK_NAME] == [f"{run_id}.run"]
 
 
 def test_killed_writer_leaves_old_file(tmp_path):
@@ -204,8 +204,8 @@ def test_eviction_follows_last_save_not_creation(tmp_path):
     first, second = new_id(), new_id()
     run_store.save(first, b"a" * MB)
     run_store.save(second, b"b" * MB)
-    age(run_store, first, 100)
-    age(run_store, second, 50)
+    age(run_store, first, 2 * store.MIN_AGE_SECONDS)
+    age(run_store, second, 1.5 * store.MIN_AGE_SECONDS)
     run_store.save(first, b"c" * MB)  # now the newest save
     third = new_id()
     run_store.save(third, b"d" * MB)
@@ -215,7 +215,7 @@ def test_eviction_follows_last_save_not_creation(tmp_path):
 
 def test_the_run_just_saved_is_never_evicted(tmp_path):
     """A run larger than the whole limit is still kept (everything older goes)."""
-    run_store = RunStore(tmp_path, max_bytes=MB)
+    run_store = RunStore(tmp_path, max_bytes=MB, min_age=0)
     small = new_id()
     run_store.save(small, b"x" * 1000)
     big = new_id()
@@ -234,7 +234,7 @@ def test_eviction_ignores_other_files(tmp_path):
 
 def test_concurrent_saves_and_loads(tmp_path):
     """Threads saving one id and others while readers load: a reader only ever sees a whole payload."""
-    run_store = RunStore(tmp_path, max_bytes=40 * 100_000)
+    run_store = RunStore(tmp_path, max_bytes=40 * 100_000, min_age=0)
     shared = new_id()
     payloads = [bytes([n]) * 100_000 for n in range(6)]
     run_store.save(shared, payloads[0])
@@ -310,3 +310,66 @@ def test_store_imports_no_streamlit():
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(root)}, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+# ----- several writers: replicas of the app sharing one folder -------------------------------------------
+def test_runs_saved_within_min_age_are_never_evicted(tmp_path):
+    """Over the limit, runs saved less than min_age ago stay (another replica may be training them); older ones go."""
+    run_store = RunStore(tmp_path, max_bytes=MB)
+    saved = [new_id() for _ in range(4)]
+    for run_id in saved:
+        run_store.save(run_id, b"x" * MB)
+    assert sorted(run_store.ids()) == sorted(saved)  # 4 MB in a 1 MB store: all young, all kept
+    for n, run_id in enumerate(saved[:3]):
+        age(run_store, run_id, store.MIN_AGE_SECONDS + 100 - n)  # saved[0] the oldest; saved[3] stays young
+    newest = new_id()
+    run_store.save(newest, b"y" * 1000)
+    assert run_store.ids() == [saved[3], newest]
+
+
+# Each process re-saves its share of the old runs and new runs of its own, evicting after each save; it
+# prints every id whose save returned. It re-saves the youngest old runs first, which an eviction pass that
+# started at the same moment deletes last: without the store's lock they would vanish.
+WRITER = """
+import sys, time
+from pathlib import Path
+from dashboard.store import RunStore
+folder, go, ids = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+run_store = RunStore(folder, max_bytes=20_000)
+while not go.exists():
+    time.sleep(0.001)
+for run_id in ids:
+    run_store.save(run_id, run_id.encode() * 100)
+    print(run_id, flush=True)
+"""
+
+
+def test_two_processes_saving_and_evicting_lose_nothing(tmp_path):
+    """Two processes saving and evicting on one folder at once: every run either saved is there and whole afterwards."""
+    folder, go = tmp_path / "runs", tmp_path / "go"
+    seed = RunStore(folder)
+    folder.mkdir()
+    old = [new_id() for _ in range(800)]
+    for n, run_id in enumerate(old):  # written directly: a save per file would evict, slowly
+        seed.path(run_id).write_bytes(store.pack(b"old" * 1000))
+        age(seed, run_id, store.MIN_AGE_SECONDS + 1000 - n)  # old[0] the oldest
+    shares = [old[-1::-2][:100] + [new_id() for _ in range(20)], old[-2::-2][:100] + [new_id() for _ in range(20)]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(store.__file__).parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")])}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(folder), str(go), *ids], env=env,
+                                stdout=subprocess.PIPE, text=True) for ids in shares]
+    try:
+        time.sleep(1.0)  # both started and waiting, so that they really overlap
+        go.touch()
+        outputs = [writer.communicate(timeout=120)[0].split() for writer in writers]
+    finally:
+        for writer in writers:
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait()
+    assert [writer.returncode for writer in writers] == [0, 0]
+    assert outputs == shares  # every save returned
+    lost = [run_id for ids in shares for run_id in ids if seed.load(run_id) != run_id.encode() * 100]
+    assert not lost, f"{len(lost)} runs saved by one process were evicted by the other, e.g. {lost[:2]}"
+    assert set(seed.ids()) == {run_id for ids in shares for run_id in ids}  # the old runs not saved again: gone
+    assert not [p for p in folder.iterdir() if p.name.startswith(store.TEMP_PREFIX)]
