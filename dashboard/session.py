@@ -44,6 +44,7 @@ from dashboard.worker import Start
 
 FORMAT, VERSION = "digit-lab session", 3
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
+SAVE_SHARE = 0.02  # the saver's saves take at most this share of the time (see Kept.save)
 FORGET_AFTER = 600.0  # seconds an unwatched, resting session stays in memory (it is on disk)
 TOUCH_EVERY = 60.0  # seconds between marking watched sessions' files as in use (store.MIN_AGE_SECONDS is 300)
 OWNER_COOKIE = "digit_lab_owner"
@@ -89,6 +90,8 @@ class Kept:
     save_error: str | None = None  # why the last save failed (None once one succeeds)
     watchers: set = field(default_factory=set)
     left_at: float = field(default_factory=time.monotonic)  # when the last page went away
+    saved_at: float = 0.0  # time.monotonic() of the last save
+    spent: float = 0.0  # seconds the last save took
     lock: threading.Lock = field(default_factory=threading.Lock)  # one save at a time
 
     def workers(self) -> list:
@@ -101,13 +104,21 @@ class Kept:
         return (tuple((id(w), w.snapshot.version) for w in self.workers()), self.history.next_id, len(self.history),
                 tuple(sorted(self.values.items())), id(self.range_test))  # a restored range test has no worker
 
-    def save(self, store: RunStore | None = None) -> bool:
-        """Save when anything changed since the last save; False when the disk refused."""
+    def save(self, store: RunStore | None = None, paced: bool = False) -> bool:
+        """Save when anything changed since the last save; False when the disk refused.
+
+        `paced` (the saver's saves while runs train): not before the last save's duration makes at most
+        SAVE_SHARE of the time since it, so saving a big network (h = 128: a 16 MB file of W1 snapshots)
+        never takes more than that share from training; a small one is still saved every SAVE_EVERY.
+        """
         with self.lock:
             marks = self.marks()
             if marks == self.saved:
                 return True
+            if paced and time.monotonic() - self.saved_at < self.spent / SAVE_SHARE:
+                return True
             run_store = store or RunStore()
+            started = time.monotonic()
             try:
                 run_store.save(self.run_id, session_bytes(self))
             except OSError as error:  # a full, read-only or unreachable store must not stop training
@@ -117,6 +128,8 @@ class Kept:
                 self.save_error = problem
                 return False
             self.saved, self.save_error = marks, None
+            self.saved_at = time.monotonic()
+            self.spent = self.saved_at - started
             return True
 
     def resting(self) -> bool:
@@ -139,10 +152,10 @@ class Registry:
         self._thread = threading.Thread(target=self._loop, name="digit-lab saver", daemon=True)
         self._thread.start()
 
-    def save(self, kept: Kept, store: RunStore | None = None) -> bool:
-        """Save one kept session if it changed, and note whether the store took it."""
+    def save(self, kept: Kept, store: RunStore | None = None, paced: bool = False) -> bool:
+        """Save one kept session if it changed (`paced`: see Kept.save), and note whether the store took it."""
         before = kept.saved
-        saved = kept.save(store)
+        saved = kept.save(store, paced)
         if not saved:
             self.store_problem = kept.save_error
         elif kept.saved is not before:  # written just now (an unchanged session proves nothing)
@@ -160,8 +173,8 @@ class Registry:
         for run_id, kept in list(self.kept.items()):
             if touch and kept.watchers and kept.saved is not None and not store().touch(run_id):
                 with kept.lock:
-                    kept.saved = None  # evicted meanwhile (or the store is unreachable): write it again now
-            saved = self.save(kept)
+                    kept.saved, kept.saved_at = None, 0.0  # evicted meanwhile (or the store is unreachable): write it again now
+            saved = self.save(kept, paced=True)
             if saved and kept.resting() and now - kept.left_at > self.forget_after:
                 self.kept.pop(run_id, None)
 

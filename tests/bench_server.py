@@ -8,8 +8,8 @@ its own temporary data and run folders.
 a. Page away: iterations per wall second of the Train run while the page's timers are held (a hidden
    tab: an init script holds every setInterval callback) and while the Math view is open, against
    the headless Trainer driven as the app drives it, full batch and batch 128, interleaved. The
-   run's progress is read from the page just before holding and just after letting go (both at
-   most one redraw stale, over --seconds).
+   run's progress is read from two of its saves over --seconds (the iteration inside each and the
+   file's time), not from the page, which is away.
 b. Answers: Pause (click to the Start button enabled again) and Step 10 (click to the iteration
    shown 10 further), one session, medians of --repeats.
 c. Ten visitors: --sessions pages on one server, the server pinned to core 0 and Chromium to core 1
@@ -59,38 +59,48 @@ def held_page(browser, url: str, query: str = "", held: bool = False):
     return context, page
 
 
-def away_speed(browser, url: str, query: str, seconds: float, how: str) -> float:
-    """Iterations per wall second while the page is away (`how`: "held" timers or "math" view open)."""
+def saved_progress(runs: Path, run_id: str) -> tuple[int, float]:
+    """(the Train run's iteration, the wall time it was saved) from the session's latest save."""
+    from dashboard.store import RunStore
+
+    store = RunStore(runs)
+    mtime = store.path(run_id).stat().st_mtime
+    return store_iterations(runs, [run_id])[0], mtime
+
+
+def away_speed(browser, url: str, runs: Path, query: str, seconds: float, how: str) -> float:
+    """Iterations per wall second while the page is away (`how`: "held" timers or "math" view open),
+    from two of the session's saves (iteration and file time: the server's own account)."""
     context, page = held_page(browser, url, query)
     click(page, "Start")
     page.wait_for_timeout(2000)
-    it0, t0 = iteration(page), time.perf_counter()
+    run_id = page.url.split("run=")[1][:32]
     if how == "held":
         page.evaluate("window.__held = true")
-        page.wait_for_timeout(seconds * 1000)
-        page.evaluate("window.__held = false")
     else:
         page.get_by_role("link", name="Math").click()
-        page.wait_for_timeout(seconds * 1000)
+    page.wait_for_timeout(1500)
+    it0, t0 = saved_progress(runs, run_id)
+    page.wait_for_timeout(seconds * 1000)
+    it1, t1 = saved_progress(runs, run_id)
+    if how == "held":
+        page.evaluate("window.__held = false")
+    else:
         page.get_by_role("link", name="Train").click()
         wait_ready(page)
-    t1 = time.perf_counter()
-    page.wait_for_function(f"parseInt((window.__metric('Iteration') || '0').replace(/,/g, '')) > {it0}",
-                           timeout=30_000)
-    rate = (iteration(page) - it0) / (t1 - t0)
     click(page, "Pause")
     context.close()
-    return rate
+    return (it1 - it0) / max(t1 - t0, 1e-9)
 
 
-def page_away(browser, url: str, seconds: float, repeats: int) -> dict:
+def page_away(browser, url: str, runs: Path, seconds: float, repeats: int) -> dict:
     """a: headless, held and other-view rates per SPEED_RUNS entry, interleaved."""
     out = {label: {"headless": [], "held": [], "math": []} for label, _, _ in SPEED_RUNS}
     for _ in range(repeats):
         for label, query, batch in SPEED_RUNS:
             out[label]["headless"].append(headless_speed(seconds / 2, batch)["rate"])
-            out[label]["held"].append(away_speed(browser, url, query, seconds, "held"))
-            out[label]["math"].append(away_speed(browser, url, query, seconds, "math"))
+            out[label]["held"].append(away_speed(browser, url, runs, query, seconds, "held"))
+            out[label]["math"].append(away_speed(browser, url, runs, query, seconds, "math"))
     return out
 
 
@@ -313,7 +323,7 @@ def main() -> None:
                     if "b" in args.only:
                         report_answers(answers(browser, server.url, args.repeats))
                     if "a" in args.only:
-                        report_away(page_away(browser, server.url, args.seconds, args.repeats))
+                        report_away(page_away(browser, server.url, scratch / "runs", args.seconds, args.repeats))
             finally:
                 browser.close()
         if "c" in args.only:

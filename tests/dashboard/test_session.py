@@ -226,3 +226,17 @@ def test_the_saver_keeps_watched_runs_young_and_rewrites_an_evicted_one(make_app
     path.unlink()  # as an eviction would
     registry.save_all()
     assert session.parse(RunStore(tmp_path).load(kept.run_id)).run.iteration == 10
+
+
+def test_a_slow_save_waits_so_saving_keeps_its_share(make_app, tmp_path):
+    """A paced save right after one that took 0.1 s waits (at most SAVE_SHARE of the time goes to saving)."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
+    store = RunStore(tmp_path)
+    assert kept.save(store) and store.load(kept.run_id)
+    first = kept.saved
+    kept.spent = 0.1  # as if that save had taken 0.1 s: the next paced one waits 0.1 / SAVE_SHARE = 5 s
+    at.button(key="step10").click().run()
+    assert kept.save(store, paced=True) and kept.saved == first  # changed, but not written yet
+    assert kept.save(store) and kept.saved != first  # an unpaced save (a click's full run) writes at once
