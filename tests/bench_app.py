@@ -366,13 +366,13 @@ def report_switch(figures: dict) -> None:
 
 
 # ----- c. training speed ------------------------------------------------------------------------
-def headless_speed(seconds: float, batch_size: int | None) -> dict:
+def headless_speed(seconds: float, batch_size: int | None, raw: bool = False) -> dict:
     """A bare Trainer with the app's default settings (no stop) on the bundled sample, driven as the app does.
 
     rate: iterations per wall second; step_rate: iterations per second inside the updates
     (`trainer.seconds`, evaluations excluded); duty: share of wall time inside the updates.
     """
-    parts = data.split(data.load_sample(), dev_size=1000, seed=0)
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=raw)  # raw: uint8 pixels, as the app holds them
     config = TrainConfig(batch_size=batch_size, iterations=None)
     trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     trainer.step(10)

@@ -7,7 +7,8 @@ its own temporary data and run folders.
 
 a. Page away: iterations per wall second of the Train run while the page's timers are held (a hidden
    tab: an init script holds every setInterval callback) and while the Math view is open, against
-   the headless Trainer driven as the app drives it, full batch and batch 128, interleaved. The
+   the headless Trainer driven as the app drives it, on the training set as the app holds it (raw
+   uint8 pixels), full batch and batch 128, interleaved. The
    run's progress is read from two of its saves over --seconds (the iteration inside each and the
    file's time), not from the page, which is away.
 b. Answers: Pause (click to the Start button enabled again) and Step 10 (click to the iteration
@@ -98,7 +99,7 @@ def page_away(browser, url: str, runs: Path, seconds: float, repeats: int) -> di
     out = {label: {"headless": [], "held": [], "math": []} for label, _, _ in SPEED_RUNS}
     for _ in range(repeats):
         for label, query, batch in SPEED_RUNS:
-            out[label]["headless"].append(headless_speed(seconds / 2, batch)["rate"])
+            out[label]["headless"].append(headless_speed(seconds / 2, batch, raw=True)["rate"])
             out[label]["held"].append(away_speed(browser, url, runs, query, seconds, "held"))
             out[label]["math"].append(away_speed(browser, url, runs, query, seconds, "math"))
     return out
@@ -159,7 +160,7 @@ def one_core_headless(seconds: float) -> float:
     os.sched_setaffinity(0, {0})
     pool.set_workers(1)
     try:
-        return headless_speed(seconds, None)["rate"]
+        return headless_speed(seconds, None, raw=True)["rate"]
     finally:
         pool.set_workers(None)
         os.sched_setaffinity(0, affinity)
