@@ -629,10 +629,11 @@ class Trainer:
     # ----- looking at the networks -------------------------------------------------------------------
     def run_metrics(self) -> list[dict]:
         """Per run: loss and accuracy on the whole training and dev sets, iterations and seconds."""
-        train_loss, train_acc, _ = self._evaluate(self.X_train, self.y_train)
-        dev_loss = dev_acc = np.full(self.size, np.nan)
-        if self.X_dev is not None:
-            dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
+        with np.errstate(all="ignore"):  # a failed run's weights may overflow: NaN is the answer then
+            train_loss, train_acc, _ = self._evaluate(self.X_train, self.y_train)
+            dev_loss = dev_acc = np.full(self.size, np.nan)
+            if self.X_dev is not None:
+                dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
         return [dict(train_loss=float(train_loss[i]), train_accuracy=float(train_acc[i]),
                      dev_loss=float(dev_loss[i]), dev_accuracy=float(dev_acc[i]),
                      iterations=f.iteration if f else self.iteration, seconds=self.seconds)

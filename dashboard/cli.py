@@ -256,7 +256,11 @@ def run_train(args) -> int:
         data.save_weights(args.save, arrays, {**meta, "data": args.data})
         print(f"run saved to {args.save} (resume it with --resume)")
     if args.metrics_json:
-        report = {"config": trainer.state().config.to_dict(), "final": final, "history": trainer.history.rows,
+        # A failed run's history ends with its failing step (the state "final" measures); the row before is the
+        # last healthy one.
+        rows = trainer.history.rows
+        report = {"config": trainer.state().config.to_dict(), "final": final, "history": rows,
+                  "last_healthy": rows[-2] if failure and len(rows) > 1 else None,
                   "diverged": f"{failure_text(failure)}. {failure_advice(failure)}" if failure else None,
                   "failure": failure.to_dict() if failure else None, "lr_changes": trainer.lr_changes}
         args.metrics_json.write_text(json.dumps(json_ready(report), indent=1))

@@ -16,7 +16,8 @@ import numpy as np
 import streamlit as st
 
 from core import confusion_matrix, effective_lr
-from dashboard import alpha, charts, grad_charts, live, settings, state, words
+from core.optim import USUAL_LR
+from dashboard import alpha, charts, grad_charts, live, runs, settings, state, words
 from dashboard.state import Lab
 from dashboard.worker import FINISHED, Pause, Start, Step, Worker
 
@@ -32,13 +33,19 @@ GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
 ANY = -1  # filter value: any digit
 COMMAND_WAIT = 1.0  # seconds a click waits for its command to apply (one slice, ~0.1 s, in practice)
+FULL_RERUN = "train_full_rerun"  # set by a callback inside the live fragment that needs the whole page redrawn
+MESSAGE = "train_message"  # (kind, text) shown once at the top of the view
 STEP_WAIT = 2.0  # seconds a Step click waits for its steps; longer ones go on while the page watches
 
 
 def render() -> None:
     """Draw the whole view (on every full rerun)."""
     lab = state.get()
+    message = st.session_state.pop(MESSAGE, None)
+    if message:
+        getattr(st, message[0])(message[1])
     controls(lab)
+    failure_panel(lab)
     live.fragment(_worker, body, key="train")
     health(lab)
     st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
@@ -73,11 +80,59 @@ def controls(lab: Lab) -> None:
                     + (f" · stops at iteration {stop:,}" if stop else ""))
     if lab.snapshot.note:
         st.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")
+    elif lab.now.iteration == 0 and not lab.running and not finished:
+        st.info("Press **Start** to train the network live (or **Step 1** to watch one update). Move α while it "
+                "trains and see what it does to the curves.", icon=":material/play_circle:")
+
+
+# ----- after a failure (full reruns) ------------------------------------------------------------
+def failure_panel(lab: Lab) -> None:
+    """Why the run stopped and, when it can, one button back to just before it with a smaller α."""
+    failure = lab.now.failure
+    if failure is None:
+        return
+    usual = USUAL_LR[lab.now.config.optimizer]
+    hint = "" if lab.now.config.optimizer == "plain" else f" ({lab.now.config.optimizer} usually starts at {usual:g})"
+    st.error(f"**Training stopped:** {words.failure_text(failure)}. {words.failure_advice(failure)}{hint}",
+             icon=":material/warning:")
+    point = lab.now.rewind_point
+    if point is None:
+        return
+    lr = rewind_lr(failure, alpha.get())
+    since = [i for i, _ in lab.now.lr_changes if 0 < i <= failure.iteration]
+    where = (f"just before α became {failure.lr:.3g}" if since and point.iteration <= since[-1]
+             else "the newest moment kept before the failure")
+    button, note = st.columns([1.6, 3], vertical_alignment="center")
+    button.button(f"Rewind to iteration {point.iteration:,}, train on with α = {lr:g}", key="rewind", type="primary",
+                  on_click=_rewind, args=(lr,), width="stretch",
+                  help="Goes back to the run exactly as it was then (weights, optimizer, batch order, curves) and "
+                       "trains on. The failed run stays in the Runs view.")
+    note.caption(f"Iteration {point.iteration:,} is {where}. Set α below first to retry with another value; "
+                 f"the failed run stays in **Runs** for comparison. No Reset needed.")
+
+
+def rewind_lr(failure, lr: float) -> float:
+    """The α a rewind trains on: the learner's when they lowered it below the failing α, else the suggestion."""
+    if lr < failure.lr or failure.suggested_lr is None:
+        return lr
+    return failure.suggested_lr
+
+
+def _rewind(lr: float) -> None:
+    """Callback: back to the failed run's rewind point (a new run, training at once) at α = lr."""
+    point = state.get().now.rewind_point
+    new = state.rewind(state.get(), lr)
+    alpha.set_lr(lr)
+    failed = f" The failed run is {runs.run_name(new.replaced)} in Runs." if new.replaced else ""
+    st.session_state[MESSAGE] = ("success", f"Rewound to iteration {point.iteration:,}: training on with "
+                                            f"α = {lr:g}.{failed}")
 
 
 # ----- the live fragment ------------------------------------------------------------------------
 def body() -> None:
     """One tick's drawing of the latest snapshot: status, α controls, curves and weights."""
+    if st.session_state.pop(FULL_RERUN, False):
+        st.rerun()  # a callback in this fragment changed what the full page shows
     lab = state.get()
     status(lab)
     lr_controls(lab)
@@ -97,22 +152,41 @@ def status(lab: Lab) -> None:
     trainer = lab.now
     last = trainer.history.last
     rate = lab.snapshot.rate
+    healthy = last_healthy(trainer)
     cells = [
-        ("Iteration", f"{trainer.iteration:,}"),
-        ("Epoch", f"{trainer.epoch:,.2f}"),
-        ("Train time", _duration(trainer.seconds)),
-        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
-        ("Dead neurons", f"{trainer.dead_units().mean():.0%}"),
-        ("Train acc", _percent(last["train_acc"])),
-        ("Dev acc", _percent(last["dev_acc"])),
+        ("Iteration", f"{trainer.iteration:,}", None),
+        ("Epoch", f"{trainer.epoch:,.2f}", None),
+        ("Train time", _duration(trainer.seconds), None),
+        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–", None),
+        ("Dead neurons", f"{trainer.dead_units().mean():.0%}", None),
+        ("Train loss", _loss(last["train_loss"]), healthy and _was(last, healthy, "train_loss")),
+        ("Train acc", _percent(last["train_acc"]), healthy and _was(last, healthy, "train_acc")),
+        ("Dev acc", _percent(last["dev_acc"]), healthy and _was(last, healthy, "dev_acc")),
     ]
-    for col, (label, value) in zip(st.columns(len(cells)), cells):
-        col.metric(label, value)
-    if trainer.failure:
-        st.error(f"Training stopped: {words.failure_text(trainer.failure)}. {words.failure_advice(trainer.failure)}",
-                 icon=":material/warning:")
-    elif lab.snapshot.status == FINISHED:
+    for col, (label, value, delta) in zip(st.columns(len(cells)), cells):
+        col.metric(label, value, delta, delta_color="inverse" if label == "Train loss" else "normal",
+                   help="Now: the network as it failed. Below: the change from the last healthy evaluation."
+                   if delta else None)
+    if lab.snapshot.status == FINISHED and not trainer.failure:
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
+
+
+def last_healthy(run) -> dict | None:
+    """A failed run's last evaluation before its failing step (the history's last row), or None."""
+    rows = run.history.rows
+    return rows[-2] if run.failure is not None and len(rows) > 1 else None
+
+
+def _was(now: dict, before: dict, field: str) -> str:
+    """A metric's delta text: the change since the last healthy row, and that row's value."""
+    a, b = now[field], before[field]
+    if field == "train_loss":
+        return "NaN (was " + _loss(b) + ")" if math.isnan(a) else f"{a - b:+.3g} (was {_loss(b)})"
+    return "NaN (was " + _percent(b) + ")" if math.isnan(a) else f"{(a - b) * 100:+.1f} pts (was {_percent(b)})"
+
+
+def _loss(value: float) -> str:
+    return "NaN" if math.isnan(value) else f"{value:.3g}"
 
 
 def lr_controls(lab: Lab) -> None:
@@ -141,6 +215,8 @@ def _lr_changed(key: str, version: int) -> None:
     saw the new ones) and first reports of new widgets (their own value) change nothing."""
     if version == alpha.version():
         alpha.set_lr(float(st.session_state[key]))
+        if state.get().now.failure is not None:
+            st.session_state[FULL_RERUN] = True  # the rewind button (outside this fragment) offers the new α
 
 
 def nearest_step(lr: float) -> float:
@@ -159,12 +235,14 @@ def curves(lab: Lab, left, right, width: int) -> None:
     history, changes = lab.now.history, list(lab.now.lr_changes)
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
     config = live.chart_config(lab.running)
-    drawn = (id(lab), len(history), tuple(changes), smooth, width)  # a new evaluation or α change redraws
+    failure = lab.now.failure
+    failed = (failure.iteration, words.failure_text(failure)) if failure else None
+    drawn = (id(lab), len(history), tuple(changes), smooth, width, failed)  # a new evaluation or α change redraws
 
     def figure(metric: str, field: str):
         x = history.column("iteration")
         return charts.curves_figure(x, history.column(f"train_{field}"), history.column(f"dev_{field}"), changes,
-                                    metric, smooth, width=width)
+                                    metric, smooth, width=width, failure=failed)
 
     left.plotly_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=config)
     right.plotly_chart(live.memo("accuracy", drawn, lambda: figure("accuracy", "acc")), key="accuracy_chart",
