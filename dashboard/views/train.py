@@ -199,8 +199,10 @@ def lr_controls(lab: Lab) -> None:
     version, lr = alpha.version(), alpha.get()
     slider, exact = f"lr_slider_{version}", f"lr_exact_{version}"
     left, mid, right = st.columns([4, 1.3, 1.2], vertical_alignment="bottom")
-    left.select_slider("α (learning rate), log scale", settings.LR_STEPS, value=nearest_step(lr), key=slider,
-                       format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version))
+    left.select_slider("α (learning rate), log scale", slider_steps(lr), value=lr, key=slider,
+                       format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version),
+                       help="Round stops, plus the α in use when it lies between them: the slider and the exact "
+                            "field always show the α that trains.")
     mid.number_input("exact α", min_value=settings.LR_EXACT_MIN, max_value=settings.LR_EXACT_MAX, value=lr, step=0.001,
                      format="%.4g", key=exact,
                      on_change=_lr_changed, args=(exact, version))
@@ -215,8 +217,14 @@ def _lr_changed(key: str, version: int) -> None:
     saw the new ones) and first reports of new widgets (their own value) change nothing."""
     if version == alpha.version():
         alpha.set_lr(float(st.session_state[key]))
+        alpha.forget_undo()
         if state.get().now.failure is not None:
             st.session_state[FULL_RERUN] = True  # the rewind button (outside this fragment) offers the new α
+
+
+def slider_steps(lr: float) -> list[float]:
+    """The slider's stops with `lr` among them, so the slider can show exactly the α in use (0.17 too)."""
+    return sorted({*settings.LR_STEPS, lr})
 
 
 def nearest_step(lr: float) -> float:

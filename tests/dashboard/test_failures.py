@@ -107,6 +107,7 @@ def test_continue_in_train_switches_to_the_train_view_and_names_the_replaced_run
     assert not at.exception, at.exception
     assert at.session_state["lr"] in (0.05, 0.2)
     assert any(m.label == "Iteration" for m in at.main.metric)  # the Train view is the page now
+    assert lab(at).now.m == 2000 and at.query_params["train_size"] == "2000"  # the link's settings stay
     replaced = lab(at).replaced
     assert replaced is not None and replaced in at.session_state[runs.HISTORY_KEY].runs
     assert any(runs.run_name(replaced) in s.value for s in at.success)
