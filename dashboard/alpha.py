@@ -53,7 +53,7 @@ def set_lr(lr: float, send: bool = True) -> bool:
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"learning rate must be a positive number, got {lr!r}")
     lab = state.get()
-    if lab is not None and send:
+    if lab is not None and send and lab.now.failure is None:  # a failed run stays as it failed (a rewind takes α)
         lab.worker.send(SetLR(lr), wait=WAIT)  # the next full run draws it recorded
     if lr == st.session_state.get(KEY):
         return False

@@ -25,6 +25,7 @@ LABEL = "Train"
 GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
 PAGE = 64  # weight tiles per page
 NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
+NARROW_HEIGHT = 500  # the curves' height then: as tall as the weight maps beside them (no empty space below)
 WIDE_COLS = 16  # tiles per row when the weight maps span the page
 WEIGHTS_EVERY = 1.0  # seconds between weight-map redraws while running (the browser's dearest redraw)
 HEALTH_EVERY = 1.0  # seconds between redraws of the gradient-health curves while running
@@ -138,7 +139,7 @@ def body() -> None:
     lr_controls(lab)
     if lab.now.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
         loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
-        curves(lab, loss_col, acc_col, width=300)
+        curves(lab, loss_col, acc_col, width=300, height=NARROW_HEIGHT)
         with weights_col:
             weights(lab, wide=False)
     else:
@@ -167,6 +168,11 @@ def status(lab: Lab) -> None:
         col.metric(label, value, delta, delta_color="inverse" if label == "Train loss" else "normal",
                    help="Now: the network as it failed. Below: the change from the last healthy evaluation."
                    if delta else None)
+    if healthy:
+        st.caption(f"The figures above are the network as it failed (iteration {last['iteration']:,}); the last "
+                   f"healthy evaluation, at iteration {healthy['iteration']:,}, had train loss "
+                   f"{_loss(healthy['train_loss'])}, train acc {_percent(healthy['train_acc'])} and dev acc "
+                   f"{_percent(healthy['dev_acc'])}.")
     if lab.snapshot.status == FINISHED and not trainer.failure:
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
 
@@ -178,11 +184,11 @@ def last_healthy(run) -> dict | None:
 
 
 def _was(now: dict, before: dict, field: str) -> str:
-    """A metric's delta text: the change since the last healthy row, and that row's value."""
+    """A metric's delta text: the change since the last healthy row (short: it shares a narrow column)."""
     a, b = now[field], before[field]
-    if field == "train_loss":
-        return "NaN (was " + _loss(b) + ")" if math.isnan(a) else f"{a - b:+.3g} (was {_loss(b)})"
-    return "NaN (was " + _percent(b) + ")" if math.isnan(a) else f"{(a - b) * 100:+.1f} pts (was {_percent(b)})"
+    if math.isnan(a):
+        return "NaN"
+    return f"{a - b:+.3g}" if field == "train_loss" else f"{(a - b) * 100:+.1f} pts"
 
 
 def _loss(value: float) -> str:
@@ -238,19 +244,19 @@ def _effective_lr(lab: Lab) -> float:
     return effective_lr(lab.now.lr, lab.now.batch_size, lab.now.quirks)
 
 
-def curves(lab: Lab, left, right, width: int) -> None:
-    """Loss and accuracy against iteration, train and dev, with the α changes marked; `width` in pixels."""
+def curves(lab: Lab, left, right, width: int, height: int = 320) -> None:
+    """Loss and accuracy against iteration, train and dev, with the α changes marked (and a failure); size in pixels."""
     history, changes = lab.now.history, list(lab.now.lr_changes)
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
     config = live.chart_config(lab.running)
     failure = lab.now.failure
     failed = (failure.iteration, words.failure_text(failure)) if failure else None
-    drawn = (id(lab), len(history), tuple(changes), smooth, width, failed)  # a new evaluation or α change redraws
+    drawn = (id(lab), len(history), tuple(changes), smooth, width, height, failed)  # new evaluation, α change, ...
 
     def figure(metric: str, field: str):
         x = history.column("iteration")
         return charts.curves_figure(x, history.column(f"train_{field}"), history.column(f"dev_{field}"), changes,
-                                    metric, smooth, width=width, failure=failed)
+                                    metric, smooth, width=width, failure=failed, height=height)
 
     left.plotly_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=config)
     right.plotly_chart(live.memo("accuracy", drawn, lambda: figure("accuracy", "acc")), key="accuracy_chart",
@@ -312,8 +318,8 @@ def health_chart() -> None:
     grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
     st.plotly_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
                     key="health_chart", config=live.chart_config(lab.running))
-    st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer. About 1e-3 per "
-               "step is the usual healthy size; far above it comes before the blow-ups training stops for.")
+    st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer (shaded: "
+               f"{grad_charts.HEALTHY[0]:g} to {grad_charts.HEALTHY[1]:g}). {grad_charts.RULE_OF_THUMB}")
 
 
 def health_warning(lab: Lab) -> None:

@@ -34,7 +34,8 @@ def test_a_failure_shows_the_failed_state_and_the_runs_row_agrees(make_app):
     assert failing["iteration"] == run.failure.iteration
     assert metric(at, "Dev acc") == ("–" if math.isnan(failing["dev_acc"]) else f"{failing['dev_acc']:.1%}")
     dev = next(m for m in at.main.metric if m.label == "Dev acc")
-    assert f"was {healthy['dev_acc']:.1%}" in dev.proto.delta
+    assert dev.proto.delta == f"{(failing['dev_acc'] - healthy['dev_acc']) * 100:+.1f} pts"
+    assert any(f"dev acc {healthy['dev_acc']:.1%}" in c.value for c in at.main.caption)
     loss = figure(at, "loss_chart")
     marks = [t for t in loss["data"] if t.get("name") == "train: failed"]
     assert marks and marks[0]["x"][0] == run.failure.iteration and "stopped" in marks[0]["hovertemplate"]
