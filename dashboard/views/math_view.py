@@ -103,8 +103,8 @@ def forward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
                     if lab.now.quirks.unshifted_softmax else
                     "Computed as e^(Z2 − max Z2) / Σ e^(Z2 − max Z2): the same value, but it cannot overflow.")
     rows = [
-        ("X", r"X = \text{pixels} / 255", "The input: one column of 784 pixel values per image (0 = blank, drawn "
-         "white here; 1 = full ink, drawn black).",
+        ("X", r"X = \text{pixels} / 255", "The input: one column of 784 pixel values per image (0 = no ink, drawn "
+         "white; 1 = full ink, drawn darkest).",
          PIXEL, EXAMPLE),
         ("Z1", r"Z_1 = W_1 X + b_1", "Each hidden neuron's weighted sum of the 784 pixels plus its bias, per image.",
          HIDDEN, EXAMPLE),

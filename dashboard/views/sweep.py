@@ -109,7 +109,7 @@ def sweep_controls() -> None:
     st.subheader("Learning-rate sweep", divider="gray")
     run = sweeps.get()
     running = run is not None and run.running
-    rates, kind_col, budget_col, start_col, stop_col = st.columns([3.2, 1.5, 1.1, 1, 1], vertical_alignment="bottom")
+    rates, kind_col, budget_col, start_col, stop_col = st.columns([3, 1.9, 1.1, 1, 1], vertical_alignment="bottom")
     rates.text_input("Learning rates α (comma-separated)", ", ".join(f"{lr:g}" for lr in DEFAULT_RATES),
                      key="sweep_rates", max_chars=300,
                      help=f"Up to {MAX_RATES} values in {sweeps.LR_LOW:g}..{sweeps.LR_HIGH:g}. The default is "
