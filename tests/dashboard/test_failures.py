@@ -59,6 +59,7 @@ def test_rewind_goes_back_before_the_change_and_trains_on_with_a_smaller_alpha(m
     assert not at.exception, at.exception
     new = lab(at)
     assert new.now.failure is None and new.now.lr == suggested and at.session_state["lr"] == suggested
+    assert new.now.lr_changes[:2] == [(0, 0.1), (30, suggested)]  # the rewound run's very first step takes it
     wait_until(lambda: lab(at).now.iteration > 30, message="the rewound run to train on")
     assert new.replaced is not None and new.replaced.failure is not None
     assert new.replaced.source == "Train (failed branch)"
