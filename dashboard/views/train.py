@@ -42,11 +42,16 @@ STEP_WAIT = 2.0  # seconds a Step click waits for its steps; longer ones go on w
 def render() -> None:
     """Draw the whole view (on every full rerun)."""
     lab = state.get()
+    # Each part that comes and goes (a message, a hint, the failure panel) lives in a slot that is always
+    # there, so the fragments below keep their positions between full runs (Streamlit #16708: deltas
+    # address elements by position, and a shifted fragment writes into the wrong place).
     message = st.session_state.pop(MESSAGE, None)
-    if message:
-        getattr(st, message[0])(message[1])
+    with st.container():
+        if message:
+            getattr(st, message[0])(message[1])
     controls(lab)
-    failure_panel(lab)
+    with st.container():
+        failure_panel(lab)
     live.fragment(_worker, body, key="train")
     health(lab)
     st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
@@ -79,10 +84,11 @@ def controls(lab: Lab) -> None:
     stop = lab.stop_at()
     cols[6].caption((":material/play_arrow: training on the server" if lab.running else ":material/pause: paused")
                     + (f" · stops at iteration {stop:,}" if stop else ""))
+    slot = st.container()  # always there (see render)
     if lab.snapshot.note:
-        st.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")
+        slot.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")
     elif lab.now.iteration == 0 and not lab.running and not finished:
-        st.info("Press **Start** to train the network live (or **Step 1** to watch one update). Move α while it "
+        slot.info("Press **Start** to train the network live (or **Step 1** to watch one update). Move α while it "
                 "trains and see what it does to the curves.", icon=":material/play_circle:")
 
 

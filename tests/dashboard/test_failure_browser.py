@@ -50,8 +50,10 @@ def test_alpha_too_large_spikes_is_marked_and_rewinds(page, tmp_path):
     traces = loss_traces(page)
     train = next(t for t in traces if t["name"] == "train")
     marker = next(t for t in traces if t["name"] == "train: failed")
-    assert "stopped: the loss exploded" in marker["hover"] or "stopped: training diverged" in marker["hover"]
-    assert train["y"][-1] > 3 * train["y"][-2] or train["y"][-1] != train["y"][-1]  # the spike, or a NaN break
+    assert "stopped: " in marker["hover"]  # the reason on hover, whichever way α = 1 broke the run
+    if "exploded" in marker["hover"]:
+        assert train["y"][-1] > 3 * min(train["y"][:-1])  # the spike is on the curve, far above the best loss
+    assert marker["y"][0] == train["y"][-1] or train["y"][-1] != train["y"][-1]  # on the failing step (or a NaN break)
     failed_at = iteration(page)
     commit(page, "spinbutton", "exact α", "0.2")  # the learner picks a smaller α: the rewind offers it
     rewind = page.get_by_role("button", name="Rewind to iteration").first
