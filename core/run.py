@@ -97,6 +97,16 @@ def suggested_lr(lr: float, optimizer: str = "plain") -> float:
     return half if optimizer == "plain" else min(half, 10 * USUAL_LR[optimizer])
 
 
+def last_healthy(failure: Failure | None, rows, rewind_point: RunState | None) -> dict | None:
+    """A failed run's last healthy evaluation: the newest row of its rewind point (the state before
+    the failing α took over), else the row before its failing step; None for a healthy run."""
+    if failure is None:
+        return None
+    if rewind_point is not None and rewind_point.history:
+        return rewind_point.history[-1]
+    return rows[-2] if len(rows) > 1 else None
+
+
 @dataclass(frozen=True)
 class OrderState:
     """Where the batch order is: the RNG state the current epoch's shuffle was drawn from, and the cursor.

@@ -16,7 +16,7 @@ from pathlib import Path
 import data
 from core import PRESETS, Params, RunState, TrainConfig, Trainer, confusion_matrix
 from core.model import evaluate
-from core.run import json_ready, read as read_run
+from core.run import json_ready, last_healthy, read as read_run
 from dashboard.threads import configure_threads
 from dashboard.words import failure_advice, failure_text
 
@@ -260,7 +260,7 @@ def run_train(args) -> int:
         # last healthy one.
         rows = trainer.history.rows
         report = {"config": trainer.state().config.to_dict(), "final": final, "history": rows,
-                  "last_healthy": rows[-2] if failure and len(rows) > 1 else None,
+                  "last_healthy": last_healthy(failure, rows, trainer.rewind_point),
                   "diverged": f"{failure_text(failure)}. {failure_advice(failure)}" if failure else None,
                   "failure": failure.to_dict() if failure else None, "lr_changes": trainer.lr_changes}
         args.metrics_json.write_text(json.dumps(json_ready(report), indent=1))

@@ -17,6 +17,7 @@ import streamlit as st
 
 from core import confusion_matrix, effective_lr
 from core.optim import USUAL_LR
+from core.run import last_healthy as core_last_healthy
 from dashboard import alpha, charts, grad_charts, live, runs, settings, state, words
 from dashboard.state import Lab
 from dashboard.worker import FINISHED, Pause, Start, Step, Worker
@@ -184,9 +185,9 @@ def status(lab: Lab) -> None:
 
 
 def last_healthy(run) -> dict | None:
-    """A failed run's last evaluation before its failing step (the history's last row), or None."""
-    rows = run.history.rows
-    return rows[-2] if run.failure is not None and len(rows) > 1 else None
+    """A failed run's last healthy evaluation: its rewind point's newest row (before the failing α took
+    over), else the row before its failing step; None while it is healthy."""
+    return core_last_healthy(run.failure, run.history.rows, run.rewind_point)
 
 
 def _was(now: dict, before: dict, field: str) -> str:

@@ -30,7 +30,7 @@ def test_a_failure_shows_the_failed_state_and_the_runs_row_agrees(make_app):
     """After a blow-up the metrics show the failing step (last healthy beside it) and the Runs row says the same."""
     at = make_app()
     run = blow_up(at)
-    failing, healthy = run.history.rows[-1], run.history.rows[-2]
+    failing, healthy = run.history.rows[-1], run.rewind_point.history[-1]  # the last row before α was raised
     assert failing["iteration"] == run.failure.iteration
     assert metric(at, "Dev acc") == ("–" if math.isnan(failing["dev_acc"]) else f"{failing['dev_acc']:.1%}")
     dev = next(m for m in at.main.metric if m.label == "Dev acc")
