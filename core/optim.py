@@ -13,6 +13,10 @@ import numpy as np
 from core.model import Params
 
 OPTIMIZERS = ("plain", "momentum", "adam")
+# Each optimizer's usual starting α. Adam: 0.001, the default of Kingma & Ba (2015), "Adam", Algorithm 1.
+# Momentum with β = 0.9 moves about 1/(1 − β) = 10 gradients per step, so it starts at a tenth of
+# plain gradient descent's 0.1 (the dashboard's default) for the same step size.
+USUAL_LR = {"plain": 0.1, "momentum": 0.01, "adam": 0.001}
 
 
 @dataclass(frozen=True)

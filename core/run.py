@@ -20,7 +20,7 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.model import N_PIXELS, Params
-from core.optim import OptimizerState
+from core.optim import USUAL_LR, OptimizerState
 
 FORMAT = "digit-lab run"
 VERSION = 2  # version 1 files held weights only (W1, b1, W2, b2 and their settings)
@@ -85,6 +85,26 @@ def smaller_lr(lr: float) -> float:
     half = lr / 2
     unit = 10.0 ** math.floor(math.log10(half))
     return float(f"{math.floor(half / unit) * unit:.1g}")
+
+
+def suggested_lr(lr: float, optimizer: str = "plain") -> float:
+    """A smaller α worth trying after a failure at `lr` with this optimizer.
+
+    Half of it (`smaller_lr`), but for momentum and Adam never above ten times the optimizer's
+    usual start (USUAL_LR): halving 0.17 gives 0.08, which is still far too large for Adam.
+    """
+    half = smaller_lr(lr)
+    return half if optimizer == "plain" else min(half, 10 * USUAL_LR[optimizer])
+
+
+def last_healthy(failure: Failure | None, rows, rewind_point: RunState | None) -> dict | None:
+    """A failed run's last healthy evaluation: the newest row of its rewind point (the state before
+    the failing α took over), else the row before its failing step; None for a healthy run."""
+    if failure is None:
+        return None
+    if rewind_point is not None and rewind_point.history:
+        return rewind_point.history[-1]
+    return rows[-2] if len(rows) > 1 else None
 
 
 @dataclass(frozen=True)

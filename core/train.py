@@ -23,7 +23,7 @@ from core.config import TrainConfig
 from core.metrics import confusion_matrix
 from core.model import Params, Quirks, evaluate, init_params, pack, packed_gradients, predict_proba, unpack
 from core.optim import OptimizerState, init_optimizer, update
-from core.run import HISTORY_FIELDS, Failure, OrderState, RunState, data_check, smaller_lr
+from core.run import HISTORY_FIELDS, Failure, OrderState, RunState, data_check, suggested_lr
 
 TRAIN_EVAL_ROWS = 10_000  # train metrics on at most this many (already shuffled) rows
 MAX_SNAPSHOTS = 64
@@ -31,6 +31,9 @@ SNAPSHOT_BYTES = 16 * 2**20  # W1 snapshots of a whole stack at most; fewer are 
 EXPLODE_FACTOR = 4.0  # loss above this multiple of max(start loss, ln 10) counts as exploding
 COLLAPSE_WINDOW = 100  # iterations at chance accuracy with most neurons dead = collapsed
 CHANCE_ACCURACY = 0.25  # "at chance": 10% is guessing, 25% leaves room for noise
+CHECKPOINT_EVERY = 250  # iterations between the run states a single run keeps to rewind to
+MAX_CHECKPOINTS = 16  # at most this many (the start, α changes, every CHECKPOINT_EVERY), the oldest dropped first
+CHECKPOINT_BYTES = 64 * 2**20  # and at most this many bytes of weights and optimizer moments
 
 __all__ = ["HISTORY_FIELDS", "BatchOrder", "History", "Trainer", "effective_lr", "initial_params"]
 
@@ -77,34 +80,37 @@ class BatchOrder:
 
 # ----- failure detection ---------------------------------------------------------------------------
 def diagnose(loss: float, finite: bool, active: np.ndarray, lr: float, iteration: int, start_loss: float,
-             quirks: Quirks) -> Failure | None:
+             quirks: Quirks, optimizer: str = "plain") -> Failure | None:
     """Why training must stop after this batch, or None when it looks healthy.
 
     `finite`: the weights after the update are finite (NaN or inf in a gradient reaches them
-    whatever the optimizer); `active` (h,): hidden units that fired on the batch.
+    whatever the optimizer); `active` (h,): hidden units that fired on the batch. The suggested
+    α is computed for `optimizer` (core.run.suggested_lr).
     """
     if not finite or not math.isfinite(loss):
-        return diverged(lr, iteration, quirks)
+        return diverged(lr, iteration, quirks, optimizer)
+    smaller = suggested_lr(lr, optimizer)
     if not active.any():  # only ReLU units die: the other activations always pass some gradient
-        return Failure("dead", iteration, lr, smaller_lr(lr), loss=loss, dead=active.size, hidden=active.size)
+        return Failure("dead", iteration, lr, smaller, loss=loss, dead=active.size, hidden=active.size)
     if loss > EXPLODE_FACTOR * max(start_loss, math.log(10)):
-        return Failure("exploded", iteration, lr, smaller_lr(lr), loss=loss, start_loss=start_loss)
+        return Failure("exploded", iteration, lr, smaller, loss=loss, start_loss=start_loss)
     return None
 
 
-def diverged(lr: float, iteration: int, quirks: Quirks) -> Failure:
+def diverged(lr: float, iteration: int, quirks: Quirks, optimizer: str = "plain") -> Failure:
     """A loss or weights that became NaN/inf, and what overflowed."""
-    return Failure("diverged", iteration, lr, smaller_lr(lr), detail="softmax" if quirks.unshifted_softmax else "weights")
+    return Failure("diverged", iteration, lr, suggested_lr(lr, optimizer),
+                   detail="softmax" if quirks.unshifted_softmax else "weights")
 
 
-def collapsed(rows: list[dict], hidden: int, lr: float) -> Failure | None:
+def collapsed(rows: list[dict], hidden: int, lr: float, optimizer: str = "plain") -> Failure | None:
     """Most hidden units dead and accuracy at chance for COLLAPSE_WINDOW iterations, or None."""
     last = rows[-1]
     recent = [r for r in rows if r["iteration"] >= last["iteration"] - COLLAPSE_WINDOW]
     if (last["iteration"] < COLLAPSE_WINDOW or len(recent) < 3 or last["dead_fraction"] < 0.5
             or any(r["train_acc"] > CHANCE_ACCURACY for r in recent)):
         return None
-    return Failure("collapsed", last["iteration"], lr, smaller_lr(lr), loss=last["train_loss"],
+    return Failure("collapsed", last["iteration"], lr, suggested_lr(lr, optimizer), loss=last["train_loss"],
                    dead=round(last["dead_fraction"] * hidden), hidden=hidden)
 
 
@@ -215,6 +221,7 @@ class Trainer:
         self._next_snapshot = 0
         self._order = BatchOrder(self.m, config.batch_size, config.seed)
         self.record()
+        self._start_checkpoints()
 
     @classmethod
     def from_state(cls, state: RunState, X_train: np.ndarray, y_train: np.ndarray,
@@ -263,6 +270,7 @@ class Trainer:
         trainer._next_snapshot = first.next_snapshot
         trainer._order = BatchOrder(trainer.m, first.config.batch_size, first.config.seed, first.order)
         trainer._active = np.stack([s.active for s in states])
+        trainer._start_checkpoints()
         return trainer
 
     def _attach(self, config: TrainConfig, X_train, y_train, X_dev, y_dev) -> None:
@@ -338,6 +346,8 @@ class Trainer:
         if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
         if lr != self.lrs[i]:
+            if i == 0 and self.failures[0] is None:
+                self._checkpoint()  # the run as it was before this change: where a rewind goes back to
             self.lrs[i] = float(lr)
             changes = self._lr_changes[i]
             if changes[-1][0] == self.iteration:
@@ -362,6 +372,8 @@ class Trainer:
             made += 1
             if self.iteration % self.config.eval_every == 0:
                 self.record()
+            if self.iteration >= self._next_checkpoint:
+                self._checkpoint()
         return made
 
     def _live(self) -> list[int]:
@@ -379,6 +391,7 @@ class Trainer:
         if self.quirks.one_hot_from_max and int(y.max()) + 1 != 10:  # the notebook's one_hot on a batch without 9s
             for i in live:
                 self.failures[i] = Failure("bad_batch", self.iteration, float(lr[i]), detail=str(int(y.max()) + 1))
+            self._record_failures(live)
             return False
         with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught below, as failures
             grads, losses, active = self._gradients(X, y)
@@ -389,8 +402,9 @@ class Trainer:
             finite = _finite_rows(new)
         for i in live:
             self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
-                                        self.iteration, float(self.start_loss[i]), self.quirks)
+                                        self.iteration, float(self.start_loss[i]), self.quirks, self.config.optimizer)
         if any(f is not None for f in self.failures):
+            self._record_failures([i for i in live if self.failures[i] is not None])
             keep = np.array([f is None for f in self.failures])
             if not keep.any():
                 return False
@@ -421,22 +435,96 @@ class Trainer:
     # ----- recording -----------------------------------------------------------------------------
     def record(self) -> None:
         """Evaluate every live run on train (up to TRAIN_EVAL_ROWS rows) and dev into its history."""
+        train_loss, train_acc, dev_loss, dev_acc, active = self._measure()
+        self._active = active  # kept: dead_units() needs no pass of its own
+        health = self._health()
+        for i in self._live():
+            self.histories[i].append(self._row(i, train_loss, train_acc, dev_loss, dev_acc, active, health))
+            self.failures[i] = collapsed(self.histories[i].rows, self.config.hidden, self.lrs[i], self.config.optimizer)
+            if self.failures[i] is not None and i == 0:
+                self._rewind_point = self._choose_checkpoint()
+        if self.iteration == 0:
+            self._maybe_snapshot()
+
+    def _measure(self) -> tuple[np.ndarray, ...]:
+        """(N,) train loss and accuracy (up to TRAIN_EVAL_ROWS rows), dev loss and accuracy, and (N, h) active units."""
         rows = min(self.m, TRAIN_EVAL_ROWS)
         train_loss, train_acc, active = self._evaluate(self.X_train[:, :rows], self.y_train[:rows])
         dev_loss = dev_acc = np.full(self.size, np.nan)
         if self.X_dev is not None and not self.quirks.train_accuracy_only:
             dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
-        self._active = active  # kept: dead_units() needs no pass of its own
+        return train_loss, train_acc, dev_loss, dev_acc, active
+
+    def _row(self, i: int, train_loss, train_acc, dev_loss, dev_acc, active, health) -> dict:
+        """Run i's history row now, from the (N,) measurements."""
+        return dict(iteration=self.iteration, epoch=self.epoch, lr=self.current_lr(i), train_loss=float(train_loss[i]),
+                    train_acc=float(train_acc[i]), dev_loss=float(dev_loss[i]), dev_acc=float(dev_acc[i]),
+                    dead_fraction=float(1 - active[i].mean()), **{k: float(v[i]) for k, v in health.items()},
+                    seconds=self.seconds)
+
+    def _record_failures(self, runs: list[int]) -> None:
+        """End each newly failed run's history with its failing step: the network as it is then.
+
+        The weights measured are the ones whose batch gave the failure away (a NaN stays NaN: the
+        curves draw it as a break). Only when runs fail, so the training loop pays nothing for it.
+        """
+        with np.errstate(all="ignore"):
+            train_loss, train_acc, dev_loss, dev_acc, active = self._measure()
         health = self._health()
-        for i in self._live():
-            self.histories[i].append(dict(
-                iteration=self.iteration, epoch=self.epoch, lr=self.current_lr(i), train_loss=float(train_loss[i]),
-                train_acc=float(train_acc[i]), dev_loss=float(dev_loss[i]), dev_acc=float(dev_acc[i]),
-                dead_fraction=float(1 - active[i].mean()), **{k: float(v[i]) for k, v in health.items()},
-                seconds=self.seconds))
-            self.failures[i] = collapsed(self.histories[i].rows, self.config.hidden, self.lrs[i])
-        if self.iteration == 0:
-            self._maybe_snapshot()
+        self._active = np.where(np.isin(np.arange(self.size), runs)[:, None], active, self._active)  # a new array
+        for i in runs:
+            rows = self.histories[i].rows
+            row = self._row(i, train_loss, train_acc, dev_loss, dev_acc, active, health)
+            if rows and rows[-1]["iteration"] == self.iteration:
+                rows[-1] = row  # measured at this very iteration already: the same weights, now with the failure
+            else:
+                rows.append(row)
+        if 0 in runs:
+            self._rewind_point = self._choose_checkpoint()
+
+    # ----- checkpoints: where a failed run can go back to ------------------------------------------
+    def _start_checkpoints(self) -> None:
+        """A single run keeps run states to rewind to (the first one now); a stack keeps none."""
+        self._checkpoints: list[RunState] = []
+        self._rewind_point: RunState | None = None
+        self._next_checkpoint = math.inf
+        if self.size == 1:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Keep run 0's state now, within MAX_CHECKPOINTS and CHECKPOINT_BYTES (the first one kept, then the newest)."""
+        self._next_checkpoint = self.iteration + CHECKPOINT_EVERY
+        if self.size != 1 or (self._checkpoints and self._checkpoints[-1].iteration == self.iteration):
+            return  # several α changes at one iteration: the state before the first is the one to go back to
+        kept = [*self._checkpoints, self.state()]
+        per = self._flat.nbytes * (1 + sum(s is not None for s in (self._opt.velocity, self._opt.second)))
+        limit = max(2, min(MAX_CHECKPOINTS, CHECKPOINT_BYTES // max(per, 1)))
+        self._checkpoints = kept[:1] + kept[1:][-(limit - 1):]  # a new list: readers keep theirs
+
+    def _choose_checkpoint(self) -> RunState | None:
+        """The last healthy moment before run 0's failure: where a rewind goes back to.
+
+        When the failing α was set during the run, the state just before that change (the moment
+        the learner raised it); when the run had that α from the start, the newest state before the
+        failure (at most CHECKPOINT_EVERY iterations back).
+        """
+        failure = self.failures[0]
+        before = [c for c in self._checkpoints if c.iteration < failure.iteration] or self._checkpoints[:1]
+        since = max((i for i, _ in self._lr_changes[0] if i <= failure.iteration), default=0)
+        if since > 0:
+            return ([c for c in before if c.iteration <= since] or before[:1])[-1]
+        return before[-1] if before else None
+
+    @property
+    def checkpoints(self) -> list[RunState]:
+        """Run 0's kept states, oldest first (a single run only)."""
+        return list(self._checkpoints)
+
+    @property
+    def rewind_point(self) -> RunState | None:
+        """After run 0 failed: its last healthy state before the failure (continue it with
+        `Trainer.from_state`); None while it is healthy."""
+        return self._rewind_point if self.failures[0] is not None else None
 
     def _health(self) -> dict[str, np.ndarray]:
         """Per run: the newest gradients' norms and the newest update's size relative to the weights."""
@@ -541,10 +629,11 @@ class Trainer:
     # ----- looking at the networks -------------------------------------------------------------------
     def run_metrics(self) -> list[dict]:
         """Per run: loss and accuracy on the whole training and dev sets, iterations and seconds."""
-        train_loss, train_acc, _ = self._evaluate(self.X_train, self.y_train)
-        dev_loss = dev_acc = np.full(self.size, np.nan)
-        if self.X_dev is not None:
-            dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
+        with np.errstate(all="ignore"):  # a failed run's weights may overflow: NaN is the answer then
+            train_loss, train_acc, _ = self._evaluate(self.X_train, self.y_train)
+            dev_loss = dev_acc = np.full(self.size, np.nan)
+            if self.X_dev is not None:
+                dev_loss, dev_acc, _ = self._evaluate(self.X_dev, self.y_dev)
         return [dict(train_loss=float(train_loss[i]), train_accuracy=float(train_acc[i]),
                      dev_loss=float(dev_loss[i]), dev_accuracy=float(dev_acc[i]),
                      iterations=f.iteration if f else self.iteration, seconds=self.seconds)

@@ -36,6 +36,7 @@ class RunView:
     y_train: np.ndarray
     X_dev: np.ndarray | None
     y_dev: np.ndarray | None
+    rewind_point: RunState | None = None  # after a failure: the last healthy state before it (Trainer.rewind_point)
 
     @classmethod
     def of(cls, trainer: Trainer, i: int = 0) -> RunView:
@@ -44,7 +45,7 @@ class RunView:
         run = trainer.state(i)
         run = replace(run, params=run.params.map(_read_only))  # a reader cannot change the run's weights
         return cls(run, grads, previous, trainer.batch_size, trainer.X_train, trainer.y_train, trainer.X_dev,
-                   trainer.y_dev)
+                   trainer.y_dev, trainer.rewind_point if i == 0 else None)
 
     # ----- the Trainer's answers, from the values --------------------------------------------------
     def state(self, i: int = 0) -> RunState:
@@ -135,10 +136,11 @@ class RunView:
     def final_metrics(self) -> dict:
         """Loss and accuracy on the whole training and dev sets, plus iterations and seconds."""
         shift, activation = not self.quirks.unshifted_softmax, self.config.activation
-        train_loss, train_acc, _, _ = evaluate(self.params, self.X_train, self.y_train, shift, activation=activation)
-        dev_loss = dev_acc = float("nan")
-        if self.X_dev is not None:
-            dev_loss, dev_acc, _, _ = evaluate(self.params, self.X_dev, self.y_dev, shift, activation=activation)
+        with np.errstate(all="ignore"):  # a failed run's weights may overflow: NaN is the answer then
+            train_loss, train_acc, _, _ = evaluate(self.params, self.X_train, self.y_train, shift, activation=activation)
+            dev_loss = dev_acc = float("nan")
+            if self.X_dev is not None:
+                dev_loss, dev_acc, _, _ = evaluate(self.params, self.X_dev, self.y_dev, shift, activation=activation)
         return dict(train_loss=float(train_loss), train_accuracy=float(train_acc), dev_loss=float(dev_loss),
                     dev_accuracy=float(dev_acc), iterations=self.iteration, seconds=self.seconds)
 

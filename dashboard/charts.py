@@ -16,6 +16,7 @@ MAX_POINTS = 2000  # points per curve sent to the browser
 WEIGHT_COLORS = "RdBu_r"  # diverging: blue < 0 < red, white at zero (zmid=0)
 TRAIN_COLOR, DEV_COLOR = "#1f77b4", "#ff7f0e"
 LR_COLOR = "#7f7f7f"
+FAIL_COLOR = "#d62728"
 DEAD_COLOR = "#111111"
 FONT = dict(size=11)
 # Ticks of the log-scale loss axis: 1-2-5 steps, labelled plainly (0.2, 0.5, 1, 2).
@@ -75,13 +76,50 @@ def lr_markers(lr_changes: list[tuple[int, float]]) -> tuple[list[dict], list[di
     return shapes, notes
 
 
+def failure_markers(iteration: np.ndarray, series: dict[str, np.ndarray], failure: tuple[int, str]) -> tuple[list, list]:
+    """A red ✕ per curve at a failed run's failing step, the reason on hover, and a dashed line there.
+
+    A NaN at that step (the curve breaks) is marked at the curve's last finite value, "NaN" on hover.
+    `failure` is (iteration, reason). Returns (traces, shapes). Shapes: iteration and each series (n,).
+    """
+    at, reason = failure
+    traces = []
+    for name, values in series.items():
+        hit = np.flatnonzero(iteration == at)
+        finite = np.flatnonzero(np.isfinite(values))
+        if not hit.size or not finite.size:
+            continue
+        value = values[hit[-1]]
+        shown = value if np.isfinite(value) else values[finite[-1]]
+        label = f"{value:.3g}" if np.isfinite(value) else "NaN"
+        traces.append(dict(type="scatter", x=[at], y=[shown], mode="markers", name=f"{name}: failed",
+                           showlegend=False, marker=dict(symbol="x", size=13, color=FAIL_COLOR,
+                                                         line=dict(width=1, color="white")),
+                           hovertemplate=f"{name} {label}<br>stopped: {_wrapped(reason)}<extra></extra>"))
+    line = dict(type="line", xref="x", x0=at, x1=at, yref="paper", y0=0, y1=1,
+                line=dict(color=FAIL_COLOR, width=1, dash="dash"))
+    return traces, [line]
+
+
+def _wrapped(text: str, width: int = 60) -> str:
+    """Hover text broken into lines of about `width` characters."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + len(word) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
+
+
 def curves_figure(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_changes: list[tuple[int, float]],
                   metric: str = "loss", smooth: float | None = None, max_points: int = MAX_POINTS,
-                  width: int = 300) -> go.Figure:
+                  width: int = 300, failure: tuple[int, str] | None = None, height: int = 320) -> go.Figure:
     """Train and dev curves of one metric ("loss" or "accuracy") against iteration, with LR-change markers.
 
-    With `smooth` (an EMA weight) the smoothed curves are drawn over faint raw ones; `width` is the
-    expected width in pixels. Shapes: iteration, train, dev (n,).
+    With `smooth` (an EMA weight) the smoothed curves are drawn over faint raw ones; `width` and
+    `height` are the expected size in pixels. `failure` (iteration, reason): the run failed there
+    (its last evaluation), marked with a red ✕ per curve. Shapes: iteration, train, dev (n,).
     """
     traces = []
     for name, values, color in (("train", train, TRAIN_COLOR), ("dev", dev, DEV_COLOR)):
@@ -94,10 +132,15 @@ def curves_figure(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_
         mode = "lines" if len(x) > 1 else "markers"  # a lone first evaluation is a dot
         traces.append(dict(type="scatter", x=x, y=y, mode=mode, name=name, line=dict(color=color, width=2)))
     shapes, notes = lr_markers(lr_changes)
+    if failure is not None:
+        marks, line = failure_markers(np.asarray(iteration), {"train": np.asarray(train, dtype=float),
+                                                              "dev": np.asarray(dev, dtype=float)}, failure)
+        traces += marks
+        shapes = [*shapes, *line]
     accuracy = metric == "accuracy"
     layout = dict(
         title=dict(text="Accuracy" if accuracy else "Loss (cross-entropy)", font=dict(size=14)),
-        shapes=shapes, annotations=notes, height=320, width=width, margin=dict(l=10, r=10, t=60, b=10),
+        shapes=shapes, annotations=notes, height=height, width=width, margin=dict(l=10, r=10, t=60, b=10),
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         hovermode="x unified", uirevision=metric, font=FONT,
         xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),

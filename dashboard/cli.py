@@ -16,7 +16,7 @@ from pathlib import Path
 import data
 from core import PRESETS, Params, RunState, TrainConfig, Trainer, confusion_matrix
 from core.model import evaluate
-from core.run import json_ready, read as read_run
+from core.run import json_ready, last_healthy, read as read_run
 from dashboard.threads import configure_threads
 from dashboard.words import failure_advice, failure_text
 
@@ -256,7 +256,11 @@ def run_train(args) -> int:
         data.save_weights(args.save, arrays, {**meta, "data": args.data})
         print(f"run saved to {args.save} (resume it with --resume)")
     if args.metrics_json:
-        report = {"config": trainer.state().config.to_dict(), "final": final, "history": trainer.history.rows,
+        # A failed run's history ends with its failing step (the state "final" measures); the row before is the
+        # last healthy one.
+        rows = trainer.history.rows
+        report = {"config": trainer.state().config.to_dict(), "final": final, "history": rows,
+                  "last_healthy": last_healthy(failure, rows, trainer.rewind_point),
                   "diverged": f"{failure_text(failure)}. {failure_advice(failure)}" if failure else None,
                   "failure": failure.to_dict() if failure else None, "lr_changes": trainer.lr_changes}
         args.metrics_json.write_text(json.dumps(json_ready(report), indent=1))

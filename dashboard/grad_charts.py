@@ -17,10 +17,15 @@ import plotly.graph_objects as go
 from dashboard import charts
 
 # What the tiles can show: (title, the symbol in the hover text)
-TENSORS = {"W1": ("Weights W1", "w"), "dW1": ("Gradient dW1 of this batch: −dW1 is where the next step pushes", "dw"),
-           "ΔW1": ("Last update ΔW1 = −α·dW1 (after the optimizer)", "Δw")}
+TENSORS = {"W1": ("Weights W1", "w"), "dW1": ("Gradient dW1 (this batch)", "dw"),
+           "ΔW1": ("Last step ΔW1", "Δw")}  # short: the tiles are 300 px wide; the widget's help says the rest
 OUTPUT = {"W1": ("W2", "w"), "dW1": ("dW2", "dw"), "ΔW1": ("ΔW2", "Δw")}
-HEALTHY = (1e-4, 1e-2)  # update / weight per step: about 1e-3 is the usual healthy size
+HEALTHY_UPDATE = 1e-3  # ‖ΔW‖/‖W‖ per step: the one rule of thumb every view quotes (RULE_OF_THUMB)
+HEALTHY = (HEALTHY_UPDATE / 10, HEALTHY_UPDATE * 10)  # the shaded band around it
+RULE_OF_THUMB = (f"Rule of thumb: one step should change a layer by about ‖ΔW‖/‖W‖ ≈ {HEALTHY_UPDATE:g} (0.1%), "
+                 f"as Stanford's CS231n notes put it (Karpathy, \"Neural Networks Part 3\": the ratio of updates "
+                 f"to weights \"should be somewhere around 1e-3\"); much larger comes before blow-ups, much "
+                 f"smaller means learning crawls.")
 LAYER_COLORS = {"W1": "#1f77b4", "W2": "#2ca02c"}
 
 

@@ -112,6 +112,24 @@ def tiles_figure(tiles: np.ndarray, title: str, cols: int | None = None, height:
     return go.Figure(dict(data=[heatmap], layout=layout))
 
 
+def saliency_figure(grid: np.ndarray, x: np.ndarray, title: str, height: int = 470) -> go.Figure:
+    """∂score/∂x as a 28x28 map on a colour scale symmetric around 0, the input digit's strokes outlined over it.
+
+    Shapes: grid (784,), x (784,) pixels in 0..1 (the outline is where x crosses 0.5).
+    """
+    finite = np.abs(grid[np.isfinite(grid)])
+    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    heatmap = dict(type="heatmap", z=grid.reshape(SIDE, SIDE), colorscale=WEIGHT_COLORS, zmid=0, zmin=-limit,
+                   zmax=limit, colorbar=dict(thickness=10), name="∂score/∂x",
+                   hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>")
+    outline = dict(type="contour", z=x.reshape(SIDE, SIDE), contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
+                   line=dict(color="#111", width=2), showscale=False, hoverinfo="skip", name="the digit's strokes")
+    layout = _layout(title, height=height, xaxis=dict(visible=False, range=[-0.5, SIDE - 0.5], constrain="domain"),
+                     yaxis=dict(visible=False, range=[SIDE - 0.5, -0.5], scaleanchor="x", constrain="domain"),
+                     plot_bgcolor="rgba(0,0,0,0)")
+    return go.Figure(dict(data=[heatmap, outline], layout=layout))
+
+
 def bars_figure(values: np.ndarray, names: list[str], title: str, x_title: str = "",
                 highlight: int | None = None, percent: bool = False, height: int = CHART_HEIGHT) -> go.Figure:
     """A bar per value (positive red, negative blue), bar `highlight` outlined. Shapes: values (n,)."""

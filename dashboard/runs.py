@@ -94,7 +94,9 @@ def from_trainer(trainer: Trainer, data: str, source: str = "Train", live: bool 
     """A record of a Trainer's run. `live`: final metrics from the last evaluation (no extra pass)."""
     rows = list(trainer.history.rows)
     params = trainer.params
-    if live or not rows:
+    if trainer.failure is not None and rows:  # the state it failed in, as its last row (the failing step) has it
+        final = {k: rows[-1][k] for k in FINAL_FIELDS}
+    elif live or not rows:
         last = rows[-1] if rows else {}
         final = {k: last.get(k, math.nan) for k in FINAL_FIELDS}
     else:
@@ -247,8 +249,10 @@ def session_history() -> RunHistory:
     return st.session_state.setdefault(HISTORY_KEY, RunHistory())
 
 
-def record_replaced(lab) -> None:
-    """Store the Train view's run as it is replaced (called by dashboard/state.py); empty runs are skipped."""
+def record_replaced(lab, source: str = "Train") -> RunRecord | None:
+    """Store the Train view's run as it is replaced (called by dashboard/state.py) and return its record;
+    empty runs are skipped (None)."""
     run = lab.now
     if run.iteration > 0:
-        session_history().add(from_trainer(run, lab.dataset.name))
+        return session_history().add(from_trainer(run, lab.dataset.name, source))
+    return None

@@ -26,6 +26,7 @@ MAX_STOP = 100_000_000  # the stop-at entry's largest value (0 means no stop)
 # The log-scale slider's stops: round numbers, about evenly spaced in log(α), 10 per decade.
 LR_STEPS = [round(m * 10.0**e, 6) for e in range(-3, 1) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)] + [LR_MAX]
 MODES = ("corrected", "notebook")
+BOUND = (set(DEFAULTS) - {"lr"}) | {"data_source"}  # URL parameters bound to widgets (α is set by urlstate)
 OPTIMIZERS = ("plain", "momentum", "adam")  # shown as is: bound widgets put the shown label in the URL
 
 
@@ -73,8 +74,15 @@ def render(train_rows: int | None = None) -> None:
                 help="Every step uses all training rows, as the notebook does.")
     if not value("full_batch"):
         st.number_input("Batch size", 1, 100_000, DEFAULTS["batch_size"], key="batch_size", bind=bind)
-    st.selectbox("Optimizer", OPTIMIZERS, key="optimizer", bind=bind,
-                 help="plain: W -= α·dW. momentum: heavy ball with β = 0.9. adam: Adam (β1 = 0.9, β2 = 0.999).")
+    st.selectbox("Optimizer", OPTIMIZERS, key="optimizer", bind=bind, on_change=_optimizer_changed,
+                 help="plain: W -= α·dW. momentum: heavy ball with β = 0.9. adam: Adam (β1 = 0.9, β2 = 0.999). "
+                      "Switching sets α to the optimizer's usual start (plain 0.1, momentum 0.01, adam 0.001).")
+    undo = alpha.undo_note()
+    if undo is not None:
+        text, before = undo
+        note, button = st.columns([2.2, 1], vertical_alignment="center")
+        note.info(text, icon=":material/tune:")
+        button.button(f"Undo (α = {before:g})", key="alpha_undo", on_click=alpha.undo, width="stretch")
     left, right = st.columns(2)
     left.number_input("Seed", 0, 2**31 - 1, DEFAULTS["seed"], key="seed", bind=bind,
                       help="Shuffles the data split and the batches, and draws the initial weights.")
@@ -86,6 +94,11 @@ def render(train_rows: int | None = None) -> None:
     right.number_input("Stop at iteration", 0, MAX_STOP, DEFAULTS["stop_at"], step=100, key="stop_at",
                        bind=bind, help="Start pauses when the run gets here; 0 = never. Changing it keeps the run.")
     st.caption("Changing a setting above starts a new run; α (next to the controls) applies live.")
+
+
+def _optimizer_changed() -> None:
+    """Callback: α follows the optimizer to its usual start (with an undo)."""
+    alpha.follow_optimizer(st.session_state["optimizer"])
 
 
 def notebook_settings(train_rows: int | None) -> None:

@@ -16,7 +16,7 @@ import streamlit as st
 from core import TrainConfig, Trainer
 from core.view import RunView
 from dashboard import runs
-from dashboard.worker import Close, Snapshot, StopAt, Worker
+from dashboard.worker import Close, SetLR, Snapshot, StopAt, Worker
 from data import Dataset, Split
 
 LAB_KEY = "lab"
@@ -35,6 +35,7 @@ class Lab:
     settings_error: str | None = None  # why the latest settings could not be applied
     weights_error: str | None = None  # why the latest weights upload was refused
     bad_uploads: dict[str, str] = field(default_factory=dict)  # file id -> parse error, so it is not re-read
+    replaced: runs.RunRecord | None = None  # the run this one replaced, as the run history keeps it
 
     @property
     def snapshot(self) -> Snapshot:
@@ -76,17 +77,18 @@ def get() -> Lab | None:
     return st.session_state.get(LAB_KEY)
 
 
-def train_worker(trainer: Trainer, stop_at: int | None) -> Worker:
+def train_worker(trainer: Trainer, stop_at: int | None, start: bool = False) -> Worker:
     """A worker for the Train view's run: it publishes run 0 as a RunView."""
-    return Worker(trainer, RunView.of, stop_at=stop_at)
+    return Worker(trainer, RunView.of, stop_at=stop_at, start=start)
 
 
 def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, params=None,
-            trainer: Trainer | None = None) -> Lab:
+            trainer: Trainer | None = None, start: bool = False, source: str = "Train") -> Lab:
     """Make a new run (a fresh Trainer, or `trainer`) this session's Lab, keeping its messages.
 
-    The replaced run joins the session's run history and its worker closes. The Trainer itself
-    has no stop: the stop-at iteration is a live setting the worker applies.
+    The replaced run joins the session's run history (as `source`) and its worker closes. The
+    Trainer itself has no stop: the stop-at iteration is a live setting the worker applies.
+    `start`: the new run trains at once.
     Raises: ValueError from the Trainer (for example weights that do not fit the settings).
     """
     if trainer is None:
@@ -95,12 +97,12 @@ def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, 
     else:
         trainer.set_stop(None)
     old = get()
-    lab = Lab(train_worker(trainer, config.iterations), config, data_key, dataset, split)
+    lab = Lab(train_worker(trainer, config.iterations, start), config, data_key, dataset, split)
     if old is not None:
         old.worker.send(Close(), wait=1.0)  # a slice in flight finishes first
         lab.bad_uploads, lab.notice = old.bad_uploads, old.notice
         lab.settings_error, lab.weights_error = old.settings_error, old.weights_error
-        runs.record_replaced(old)  # the replaced run joins the session's run history
+        lab.replaced = runs.record_replaced(old, source)  # the replaced run joins the session's run history
     st.session_state[LAB_KEY] = lab  # one assignment
     return lab
 
@@ -108,3 +110,21 @@ def install(config: TrainConfig, data_key: str, dataset: Dataset, split: Split, 
 def reset(lab: Lab, lr: float) -> Lab:
     """A fresh run with the same data and settings, starting at learning rate `lr`."""
     return install(lab.config.with_(lr=lr), lab.data_key, lab.dataset, lab.split)
+
+
+def rewind(lab: Lab, lr: float) -> Lab:
+    """After a failure: the run as it was at its rewind point (core.Trainer.rewind_point), trained
+    on at `lr` at once; the failed branch joins the run history.
+
+    The page builds a new Trainer from the published state and hands it to a new worker: the
+    failed run's own engine is never touched.
+    Raises: ValueError when the run has no rewind point (it has not failed).
+    """
+    point = lab.now.rewind_point
+    if point is None:
+        raise ValueError("only a failed run can be rewound")
+    split = lab.split
+    trainer = Trainer.from_state(point, split.X_train, split.y_train, split.X_dev, split.y_dev)
+    trainer.set_lr(lr)  # not yet any worker's: set before one owns it
+    return install(lab.config, lab.data_key, lab.dataset, lab.split, trainer=trainer, start=True,
+                   source="Train (failed branch)")

@@ -46,4 +46,4 @@ def failure_advice(failure: Failure) -> str:
     """What to try next, for a person at the controls ("" when α is not to blame)."""
     if failure.suggested_lr is None:
         return ""
-    return f"Reset and try α ≤ {failure.suggested_lr:g}."
+    return f"Try α ≤ {failure.suggested_lr:g}."

@@ -35,7 +35,7 @@ def test_metrics_json_schema(tmp_path):
     assert main(["train", "--data", "sample", "--iterations", "20", "--eval-every", "5",
                  "--metrics-json", str(path)]) == 0
     report = json.loads(path.read_text())
-    assert set(report) == {"config", "final", "history", "diverged", "failure", "lr_changes"}
+    assert set(report) == {"config", "final", "history", "last_healthy", "diverged", "failure", "lr_changes"}
     assert set(report["final"]) == {"train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
                                     "iterations", "seconds"}
     assert report["final"]["iterations"] == 20 and report["diverged"] is None
@@ -243,13 +243,15 @@ def test_momentum_flag_switches_optimizer(tmp_path):
 
 
 def test_divergence_exits_1_with_reason(tmp_path, capsys):
-    """A run that blows up stops with a plain reason on stderr, exit 1, and diverged in the JSON."""
+    """A run that blows up stops with a plain reason on stderr, exit 1, diverged in the JSON, its failing step last."""
     path = tmp_path / "m.json"
     assert main(["train", "--data", "sample", "--iterations", "100", "--lr", "1000",
                  "--train-size", "500", "--metrics-json", str(path)]) == 1
     report = json.loads(path.read_text())
-    assert report["diverged"] and "try α ≤ 500" in report["diverged"]
+    assert report["diverged"] and "Try α ≤ 500" in report["diverged"]
     assert report["failure"]["kind"] in ("exploded", "diverged", "dead") and report["failure"]["lr"] == 1000
+    assert report["history"][-1]["iteration"] == report["failure"]["iteration"] == report["final"]["iterations"]
+    assert report["last_healthy"] == report["history"][-2]
     assert "stopped:" in capsys.readouterr().err
 
 

@@ -141,13 +141,14 @@ def pixel_map(lab: Lab, x: np.ndarray, predicted: int) -> None:
                                   help="The predicted digit, or any other: what would make it a 9?")
     k = predicted if choice in (None, PREDICTED) else int(choice)
     grid = score_gradient(lab.now.params, x, k, lab.now.config.activation)
-    left, right = st.columns([1, 2], vertical_alignment="center")
-    left.plotly_chart(math_charts.tiles_figure(grid.reshape(1, 784), f"∂Z2[{k}]/∂x: digit {k}'s score", cols=1,
-                                               height=300), key="digit_pixel_map", config=CONFIG)
+    left, right = st.columns([1.3, 1], vertical_alignment="center")
+    left.plotly_chart(math_charts.saliency_figure(grid, x, f"∂Z2[{k}]/∂x: digit {k}'s score (outline: the digit)"),
+                      key="digit_pixel_map", config=CONFIG)
     right.caption(f"The gradient of digit {k}'s logit Z2[{k}] with respect to each input pixel, from the network's "
                   f"own backward pass: dZ2 = e_{k} (1 for digit {k}, 0 for the others), dZ1 = W2ᵀ·dZ2 ∗ g'(Z1), "
                   "dx = W1ᵀ·dZ1. Red: more ink on that pixel raises the score; blue: it lowers it; white: no "
-                  "effect at this image."
+                  "effect at this image. The colours are symmetric around 0; the black line outlines the digit's "
+                  "strokes (pixels above half ink)."
                   + (" Hidden neurons that are off for this image (ReLU at 0) pass nothing back."
                      if lab.now.config.activation == "relu" else ""))
 

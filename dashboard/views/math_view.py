@@ -15,7 +15,7 @@ from core import Quirks
 from core.model import pixels
 from core.activations import FORMULAS
 from core.inspect import gradient_check, step_tensors
-from dashboard import math_charts, state
+from dashboard import grad_charts, math_charts, state
 from dashboard.state import Lab
 
 LABEL = "Math"
@@ -103,7 +103,8 @@ def forward_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
                     if lab.now.quirks.unshifted_softmax else
                     "Computed as e^(Z2 − max Z2) / Σ e^(Z2 − max Z2): the same value, but it cannot overflow.")
     rows = [
-        ("X", r"X = \text{pixels} / 255", "The input: one column of 784 pixel values per image (0 = black, 1 = ink).",
+        ("X", r"X = \text{pixels} / 255", "The input: one column of 784 pixel values per image (0 = no ink, drawn "
+         "white; 1 = full ink, drawn darkest).",
          PIXEL, EXAMPLE),
         ("Z1", r"Z_1 = W_1 X + b_1", "Each hidden neuron's weighted sum of the 784 pixels plus its bias, per image.",
          HIDDEN, EXAMPLE),
@@ -163,9 +164,9 @@ def update_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     right.plotly_chart(math_charts.bars_figure(np.array(list(sizes.values())), list(sizes),
                                                "Size of one step: ‖α·dW‖ / ‖W‖", x_title="parameter"),
                        key="math_update", config=CONFIG)
-    right.caption("A few percent per step is a lively but stable learning rate; near 100% the weights are thrown "
-                  "around (the loss explodes); tiny values mean slow learning. Gradients here are for the chosen "
-                  "input, not the run's batch.")
+    right.caption(f"{grad_charts.RULE_OF_THUMB} Near 100% the weights are thrown around (the loss explodes). "
+                  "Gradients here are for the chosen input, not the run's batch, so one image's step can be "
+                  "larger than the run's.")
 
 
 def relative_steps(params: dict[str, np.ndarray], T: dict[str, np.ndarray], lr: float) -> dict[str, float]:

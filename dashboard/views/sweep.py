@@ -13,19 +13,25 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import alpha, lab_charts, live, state, sweeps, words
+from dashboard import alpha, lab_charts, live, runs, settings, state, sweeps, words
 from dashboard.livechart import live_chart
+from dashboard.views import train as train_view
 from dashboard.session import RANGE_KEY
 from dashboard.state import Lab
 from dashboard.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
 from dashboard.worker import Worker
 
 LABEL = "LR lab"
+TRAIN_PAGE = "views/train.py"  # as app.PAGES lists it, relative to the app's entry file
+GO_TRAIN = "sweep_go_train"  # set by Continue: the next run of this view switches to the Train view
 RANGE_STOPS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0]
 
 
 def render() -> None:
     """Draw the view."""
+    if st.session_state.pop(GO_TRAIN, False):
+        # a callback cannot switch pages: the run it triggers does; the link (its bound settings) stays as it is
+        st.switch_page(TRAIN_PAGE, query_params=unbound_params())
     lab = state.get()
     st.caption("Tune α as an experiment: race learning rates from the same start, find a range in one run. "
                "Every run lands in the **Runs** view for comparison and export.")
@@ -38,13 +44,17 @@ def render() -> None:
         continue_button(run, lab)
     with right:
         sweep_summary(run)
-    show_message("continue_message")
     range_section(lab)
 
 
 def _worker() -> Worker | None:
     run = sweeps.get()
     return run.worker if run is not None else None
+
+
+def unbound_params() -> dict:
+    """The link's parameters no widget is bound to (st.switch_page may not set bound ones; their widgets keep them)."""
+    return {k: v for k, v in st.query_params.to_dict().items() if k not in settings.BOUND}
 
 
 def show_message(key: str) -> None:
@@ -79,11 +89,15 @@ def _continue_best() -> None:
         return
     new = sweeps.continue_best(run, lab)
     trainer = new.now
-    text = (f"The sweep's best run (α = {trainer.lr:g}, dev accuracy {trainer.history.last['dev_acc']:.1%} at "
-            f"iteration {trainer.iteration:,}) is now the run in the **Train** view, with α = {trainer.lr:g}. "
-            f"Open the Train view and press Start to train it further.")
-    st.session_state["continue_message"] = ("success", text)
-    new.notice = f"Continued the sweep's α = {trainer.lr:g} run in the Train view."
+    old = new.replaced
+    replaced = (f"It replaced the Train view's run, now {runs.run_name(old)} in the **Runs** view "
+                f"(α = {runs.alpha_text(old.lr_changes)}, {old.iterations:,} iterations)." if old is not None
+                else "The Train view's run it replaced had not trained yet.")
+    text = (f"Continued sweep {run.number}'s best run here: α = {trainer.lr:g}, dev accuracy "
+            f"{trainer.history.last['dev_acc']:.1%} at iteration {trainer.iteration:,}. {replaced} "
+            f"Press Start to train it further.")
+    st.session_state[train_view.MESSAGE] = ("success", text)
+    st.session_state[GO_TRAIN] = True
 
 
 def _use_suggestion(lr: float) -> None:
@@ -97,7 +111,7 @@ def sweep_controls() -> None:
     st.subheader("Learning-rate sweep", divider="gray")
     run = sweeps.get()
     running = run is not None and run.running
-    rates, kind_col, budget_col, start_col, stop_col = st.columns([3.2, 1.5, 1.1, 1, 1], vertical_alignment="bottom")
+    rates, kind_col, budget_col, start_col, stop_col = st.columns([3, 1.9, 1.1, 1, 1], vertical_alignment="bottom")
     rates.text_input("Learning rates α (comma-separated)", ", ".join(f"{lr:g}" for lr in DEFAULT_RATES),
                      key="sweep_rates", max_chars=300,
                      help=f"Up to {MAX_RATES} values in {sweeps.LR_LOW:g}..{sweeps.LR_HIGH:g}. The default is "
@@ -197,8 +211,8 @@ def continue_button(run: SweepRun | None, lab: Lab) -> None:
            else "Every run failed." if best is None else "" if ok
            else "The sidebar's data or settings changed since this sweep: run it again.")
     st.button(label, key="sweep_continue", on_click=_continue_best, disabled=run is None or run.running or not ok,
-              width="stretch", help=why or "Replaces the Train view's run by this one, weights and curves included; "
-                                           "α follows.")
+              width="stretch", help=why or "Opens the Train view with this run, weights and curves included; α "
+                                           "follows. The Train view's run it replaces stays in the Runs view.")
     if why and run is not None and not run.running:
         st.caption(why)
 

@@ -16,7 +16,9 @@ import numpy as np
 import streamlit as st
 
 from core import confusion_matrix, effective_lr
-from dashboard import alpha, charts, grad_charts, live, settings, state, words
+from core.optim import USUAL_LR
+from core.run import last_healthy as core_last_healthy
+from dashboard import alpha, charts, grad_charts, live, runs, settings, state, words
 from dashboard.livechart import live_chart
 from dashboard.state import Lab
 from dashboard.worker import FINISHED, Pause, Start, Step, Worker
@@ -25,6 +27,7 @@ LABEL = "Train"
 GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
 PAGE = 64  # weight tiles per page
 NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
+NARROW_HEIGHT = 500  # the curves' height then: as tall as the weight maps beside them (no empty space below)
 WIDE_COLS = 16  # tiles per row when the weight maps span the page
 WEIGHTS_EVERY = 1.0  # seconds between weight-map redraws while running (the browser's dearest redraw)
 HEALTH_EVERY = 1.0  # seconds between redraws of the gradient-health curves while running
@@ -33,13 +36,24 @@ GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
 ANY = -1  # filter value: any digit
 COMMAND_WAIT = 1.0  # seconds a click waits for its command to apply (one slice, ~0.1 s, in practice)
+FULL_RERUN = "train_full_rerun"  # set by a callback inside the live fragment that needs the whole page redrawn
+MESSAGE = "train_message"  # (kind, text) shown once at the top of the view
 STEP_WAIT = 2.0  # seconds a Step click waits for its steps; longer ones go on while the page watches
 
 
 def render() -> None:
     """Draw the whole view (on every full rerun)."""
     lab = state.get()
+    # Each part that comes and goes (a message, a hint, the failure panel) lives in a slot that is always
+    # there, so the fragments below keep their positions between full runs (Streamlit #16708: deltas
+    # address elements by position, and a shifted fragment writes into the wrong place).
+    message = st.session_state.pop(MESSAGE, None)
+    with st.container():
+        if message:
+            getattr(st, message[0])(message[1])
     controls(lab)
+    with st.container():
+        failure_panel(lab)
     live.fragment(_worker, body, key="train")
     health(lab)
     st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
@@ -72,19 +86,68 @@ def controls(lab: Lab) -> None:
     stop = lab.stop_at()
     cols[6].caption((":material/play_arrow: training on the server" if lab.running else ":material/pause: paused")
                     + (f" · stops at iteration {stop:,}" if stop else ""))
+    slot = st.container()  # always there (see render)
     if lab.snapshot.note:
-        st.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")
+        slot.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")
+    elif lab.now.iteration == 0 and not lab.running and not finished:
+        slot.info("Press **Start** to train the network live (or **Step 1** to watch one update). Move α while it "
+                "trains and see what it does to the curves.", icon=":material/play_circle:")
+
+
+# ----- after a failure (full reruns) ------------------------------------------------------------
+def failure_panel(lab: Lab) -> None:
+    """Why the run stopped and, when it can, one button back to just before it with a smaller α."""
+    failure = lab.now.failure
+    if failure is None:
+        return
+    usual = USUAL_LR[lab.now.config.optimizer]
+    hint = "" if lab.now.config.optimizer == "plain" else f" ({lab.now.config.optimizer} usually starts at {usual:g})"
+    st.error(f"**Training stopped:** {words.failure_text(failure)}. {words.failure_advice(failure)}{hint}",
+             icon=":material/warning:")
+    point = lab.now.rewind_point
+    if point is None:
+        return
+    lr = rewind_lr(failure, alpha.get())
+    since = [i for i, _ in lab.now.lr_changes if 0 < i <= failure.iteration]
+    where = (f"just before α became {failure.lr:.3g}" if since and point.iteration <= since[-1]
+             else "the newest moment kept before the failure")
+    button, note = st.columns([1.6, 3], vertical_alignment="center")
+    button.button(f"Rewind to iteration {point.iteration:,}, train on with α = {lr:g}", key="rewind", type="primary",
+                  on_click=_rewind, args=(lr,), width="stretch",
+                  help="Goes back to the run exactly as it was then (weights, optimizer, batch order, curves) and "
+                       "trains on. The failed run stays in the Runs view.")
+    note.caption(f"Iteration {point.iteration:,} is {where}. Set α below first to retry with another value; "
+                 f"the failed run stays in **Runs** for comparison. No Reset needed.")
+
+
+def rewind_lr(failure, lr: float) -> float:
+    """The α a rewind trains on: the learner's when they lowered it below the failing α, else the suggestion."""
+    if lr < failure.lr or failure.suggested_lr is None:
+        return lr
+    return failure.suggested_lr
+
+
+def _rewind(lr: float) -> None:
+    """Callback: back to the failed run's rewind point (a new run, training at once) at α = lr."""
+    point = state.get().now.rewind_point
+    new = state.rewind(state.get(), lr)
+    alpha.set_lr(lr)
+    failed = f" The failed run is {runs.run_name(new.replaced)} in Runs." if new.replaced else ""
+    st.session_state[MESSAGE] = ("success", f"Rewound to iteration {point.iteration:,}: training on with "
+                                            f"α = {lr:g}.{failed}")
 
 
 # ----- the live fragment ------------------------------------------------------------------------
 def body() -> None:
     """One tick's drawing of the latest snapshot: status, α controls, curves and weights."""
+    if st.session_state.pop(FULL_RERUN, False):
+        st.rerun()  # a callback in this fragment changed what the full page shows
     lab = state.get()
     status(lab)
     lr_controls(lab)
     if lab.now.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
         loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
-        curves(lab, loss_col, acc_col, width=300)
+        curves(lab, loss_col, acc_col, width=300, height=NARROW_HEIGHT)
         with weights_col:
             weights(lab, wide=False)
     else:
@@ -98,22 +161,46 @@ def status(lab: Lab) -> None:
     trainer = lab.now
     last = trainer.history.last
     rate = lab.snapshot.rate
+    healthy = last_healthy(trainer)
     cells = [
-        ("Iteration", f"{trainer.iteration:,}"),
-        ("Epoch", f"{trainer.epoch:,.2f}"),
-        ("Train time", _duration(trainer.seconds)),
-        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
-        ("Dead neurons", f"{trainer.dead_units().mean():.0%}"),
-        ("Train acc", _percent(last["train_acc"])),
-        ("Dev acc", _percent(last["dev_acc"])),
+        ("Iteration", f"{trainer.iteration:,}", None),
+        ("Epoch", f"{trainer.epoch:,.2f}", None),
+        ("Train time", _duration(trainer.seconds), None),
+        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–", None),
+        ("Dead neurons", f"{trainer.dead_units().mean():.0%}", None),
+        ("Train loss", _loss(last["train_loss"]), healthy and _was(last, healthy, "train_loss")),
+        ("Train acc", _percent(last["train_acc"]), healthy and _was(last, healthy, "train_acc")),
+        ("Dev acc", _percent(last["dev_acc"]), healthy and _was(last, healthy, "dev_acc")),
     ]
-    for col, (label, value) in zip(st.columns(len(cells)), cells):
-        col.metric(label, value)
-    if trainer.failure:
-        st.error(f"Training stopped: {words.failure_text(trainer.failure)}. {words.failure_advice(trainer.failure)}",
-                 icon=":material/warning:")
-    elif lab.snapshot.status == FINISHED:
+    for col, (label, value, delta) in zip(st.columns(len(cells)), cells):
+        col.metric(label, value, delta, delta_color="inverse" if label == "Train loss" else "normal",
+                   help="Now: the network as it failed. Below: the change from the last healthy evaluation."
+                   if delta else None)
+    if healthy:
+        st.caption(f"The figures above are the network as it failed (iteration {last['iteration']:,}); the last "
+                   f"healthy evaluation, at iteration {healthy['iteration']:,}, had train loss "
+                   f"{_loss(healthy['train_loss'])}, train acc {_percent(healthy['train_acc'])} and dev acc "
+                   f"{_percent(healthy['dev_acc'])}.")
+    if lab.snapshot.status == FINISHED and not trainer.failure:
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
+
+
+def last_healthy(run) -> dict | None:
+    """A failed run's last healthy evaluation: its rewind point's newest row (before the failing α took
+    over), else the row before its failing step; None while it is healthy."""
+    return core_last_healthy(run.failure, run.history.rows, run.rewind_point)
+
+
+def _was(now: dict, before: dict, field: str) -> str:
+    """A metric's delta text: the change since the last healthy row (short: it shares a narrow column)."""
+    a, b = now[field], before[field]
+    if math.isnan(a):
+        return "NaN"
+    return f"{a - b:+.3g}" if field == "train_loss" else f"{(a - b) * 100:+.1f} pts"
+
+
+def _loss(value: float) -> str:
+    return "NaN" if math.isnan(value) else f"{value:.3g}"
 
 
 def lr_controls(lab: Lab) -> None:
@@ -126,8 +213,10 @@ def lr_controls(lab: Lab) -> None:
     version, lr = alpha.version(), alpha.get()
     slider, exact = f"lr_slider_{version}", f"lr_exact_{version}"
     left, mid, right = st.columns([4, 1.3, 1.2], vertical_alignment="bottom")
-    left.select_slider("α (learning rate), log scale", settings.LR_STEPS, value=nearest_step(lr), key=slider,
-                       format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version))
+    left.select_slider("α (learning rate), log scale", slider_steps(lr), value=lr, key=slider,
+                       format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version),
+                       help="Round stops, plus the α in use when it lies between them: the slider and the exact "
+                            "field always show the α that trains.")
     mid.number_input("exact α", min_value=settings.LR_EXACT_MIN, max_value=settings.LR_EXACT_MAX, value=lr, step=0.001,
                      format="%.4g", key=exact,
                      on_change=_lr_changed, args=(exact, version))
@@ -142,6 +231,14 @@ def _lr_changed(key: str, version: int) -> None:
     saw the new ones) and first reports of new widgets (their own value) change nothing."""
     if version == alpha.version():
         alpha.set_lr(float(st.session_state[key]))
+        alpha.forget_undo()
+        if state.get().now.failure is not None:
+            st.session_state[FULL_RERUN] = True  # the rewind button (outside this fragment) offers the new α
+
+
+def slider_steps(lr: float) -> list[float]:
+    """The slider's stops with `lr` among them, so the slider can show exactly the α in use (0.17 too)."""
+    return sorted({*settings.LR_STEPS, lr})
 
 
 def nearest_step(lr: float) -> float:
@@ -155,16 +252,18 @@ def _effective_lr(lab: Lab) -> float:
     return effective_lr(lab.now.lr, lab.now.batch_size, lab.now.quirks)
 
 
-def curves(lab: Lab, left, right, width: int) -> None:
-    """Loss and accuracy against iteration, train and dev, with the α changes marked; `width` in pixels."""
+def curves(lab: Lab, left, right, width: int, height: int = 320) -> None:
+    """Loss and accuracy against iteration, train and dev, with the α changes marked (and a failure); size in pixels."""
     history, changes = lab.now.history, list(lab.now.lr_changes)
     smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
-    drawn = (id(lab), len(history), tuple(changes), smooth, width)  # a new evaluation or α change redraws
+    failure = lab.now.failure
+    failed = (failure.iteration, words.failure_text(failure)) if failure else None
+    drawn = (id(lab), len(history), tuple(changes), smooth, width, height, failed)  # new evaluation, α change, ...
 
     def figure(metric: str, field: str):
         x = history.column("iteration")
         return charts.curves_figure(x, history.column(f"train_{field}"), history.column(f"dev_{field}"), changes,
-                                    metric, smooth, width=width)
+                                    metric, smooth, width=width, failure=failed, height=height)
 
     with left:
         live_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=live.CHART_CONFIG)
@@ -227,8 +326,8 @@ def health_chart() -> None:
     grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
     live_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
                key="health_chart", config=live.CHART_CONFIG)
-    st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer. About 1e-3 per "
-               "step is the usual healthy size; far above it comes before the blow-ups training stops for.")
+    st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer (shaded: "
+               f"{grad_charts.HEALTHY[0]:g} to {grad_charts.HEALTHY[1]:g}). {grad_charts.RULE_OF_THUMB}")
 
 
 def health_warning(lab: Lab) -> None:

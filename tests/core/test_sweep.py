@@ -135,3 +135,17 @@ def test_one_hot_quirk_stops_the_sweep_with_a_reason():
     sweep = Sweep(TrainConfig(quirks=Quirks(one_hot_from_max=True)), [0.1, 0.2], X, y, Xd, yd)
     assert sweep.step(3) == 0
     assert all(f.kind == "bad_batch" and f.detail == "9" and f.iteration == 0 for f in sweep.failures)
+
+
+def test_a_continued_sweep_run_rewinds_to_where_it_was_continued():
+    """A sweep run continued on its own, then blown up by a raised α, rewinds to the moment it was continued."""
+    X, y, Xd, yd = data()
+    sweep = Sweep(TrainConfig(), [0.05, 0.1], X, y, Xd, yd)
+    sweep.step(20)
+    continued = Trainer.from_state(sweep.state(1), X, y, Xd, yd)
+    continued.set_lr(500.0)
+    continued.step(200)
+    assert continued.failure is not None and continued.history.rows[-1]["iteration"] == continued.failure.iteration
+    point = continued.rewind_point
+    assert point.iteration == 20 and point.lr == 0.1
+    assert np.array_equal(point.params.W1, sweep.state(1).params.W1)

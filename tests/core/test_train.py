@@ -284,3 +284,101 @@ def test_core_imports_no_ui_or_io_library():
     names, loaded = json.loads(out)
     assert {"core.compare", "core.inspect", "core.sweep", "core.train"} <= set(names)
     assert loaded == []
+
+
+# ----- failures drawn, and rewinding to before them (issue 20) ---------------------------------------
+def blow_up(optimizer="plain", healthy=30, lr=0.1, huge=500.0, **settings):
+    """A run trained `healthy` steps at `lr`, then at `huge` until it fails."""
+    t = make(lr=lr, optimizer=optimizer, eval_every=7, **settings)
+    t.step(healthy)
+    t.set_lr(huge)
+    t.step(200)
+    assert t.failure is not None
+    return t
+
+
+def test_a_failing_run_history_ends_with_its_failing_step():
+    """The history's last row is the failure's iteration, measured on the weights that failed (a spike or NaN)."""
+    t = blow_up()
+    last, before = t.history.rows[-1], t.history.rows[-2]
+    assert last["iteration"] == t.failure.iteration == t.state().iteration
+    assert math.isnan(last["train_loss"]) or last["train_loss"] > 2 * before["train_loss"]
+    assert t.final_metrics()["train_accuracy"] == pytest.approx(last["train_acc"], abs=0.02)
+
+
+def test_a_failure_row_round_trips_through_a_run_file():
+    """A failed run with its failing row is a valid run file (the row is at the run's iteration)."""
+    from core.run import RunState
+
+    state = blow_up().state()
+    arrays, meta = state.to_arrays()
+    back = RunState.from_arrays(arrays, json.loads(json.dumps(meta)))
+    assert back.history[-1]["iteration"] == back.failure.iteration
+
+
+@pytest.mark.parametrize("optimizer", ["plain", "momentum", "adam"])
+def test_rewind_point_is_the_state_before_the_alpha_change_bit_for_bit(optimizer):
+    """After a blow-up at a raised α, the rewind point equals a run that trained only the healthy steps."""
+    t = blow_up(optimizer, batch_size=50)
+    healthy = make(lr=0.1, optimizer=optimizer, eval_every=7, batch_size=50)
+    healthy.step(30)
+    point, expected = t.rewind_point, healthy.state()
+    assert point.iteration == 30 and point.lr == 0.1 and point.failure is None
+    for got, want in ((point.params, expected.params), (point.opt_state.velocity, expected.opt_state.velocity),
+                      (point.opt_state.second, expected.opt_state.second)):
+        if want is not None:
+            assert all(np.array_equal(a, b) for a, b in zip(got.to_arrays().values(), want.to_arrays().values()))
+    assert point.order == expected.order and point.lr_changes == expected.lr_changes
+    assert [r["train_loss"] for r in point.history] == [r["train_loss"] for r in expected.history]
+
+
+def test_training_on_from_the_rewind_point_equals_a_fresh_run_restored_there():
+    """Rewind, set a smaller α, train: bit for bit what a run restored from that state does with that α."""
+    t = blow_up("momentum", batch_size=50)
+    X, y = blobs(400)
+    rewound = Trainer.from_state(t.rewind_point, X[:, 100:], y[100:], X[:, :100], y[:100])
+    rewound.set_lr(0.05)
+    rewound.step(40)
+    healthy = make(lr=0.1, optimizer="momentum", eval_every=7, batch_size=50)
+    healthy.step(30)
+    healthy.set_lr(0.05)
+    healthy.step(40)
+    assert rewound.failure is None and rewound.iteration == healthy.iteration == 70
+    assert np.array_equal(_pack(rewound.params), _pack(healthy.params))
+    assert rewound.lr_changes == healthy.lr_changes == [(0, 0.1), (30, 0.05)]
+
+
+def test_a_run_failing_at_its_starting_alpha_rewinds_to_its_newest_checkpoint(monkeypatch):
+    """No α change: the rewind point is the newest state kept before the failure."""
+    monkeypatch.setattr("core.train.CHECKPOINT_EVERY", 2)
+    X, y = blobs(1000)
+    t = Trainer(TrainConfig(batch_size=128, activation="identity", lr=2.0, eval_every=10**6, iterations=None), X, y)
+    t.step(100)
+    assert t.failure.iteration == 5 and [c.iteration for c in t.checkpoints] == [0, 2, 4]
+    assert t.rewind_point.iteration == 4
+
+
+def test_checkpoints_are_bounded_and_keep_the_start():
+    """Many α changes keep at most MAX_CHECKPOINTS states, the first (iteration 0) among them; a stack keeps none."""
+    from core.train import MAX_CHECKPOINTS
+
+    t = make(lr=0.1)
+    for k in range(40):
+        t.step(1)
+        t.set_lr(0.1 + 0.001 * (k % 2 + 1))
+    kept = t.checkpoints
+    assert len(kept) == MAX_CHECKPOINTS and kept[0].iteration == 0 and kept[-1].iteration == 40
+    X, y = blobs(300)
+    assert Trainer(TrainConfig(), X, y, lrs=[0.1, 0.2]).checkpoints == []
+
+
+def test_suggested_alpha_fits_the_optimizer():
+    """After a failure, Adam is told a rate near its usual 0.001, not half of a plain-GD rate."""
+    from core.run import suggested_lr
+
+    assert suggested_lr(0.17, "plain") == 0.08
+    assert suggested_lr(0.17, "adam") == 0.01 and suggested_lr(0.004, "adam") == 0.002
+    t = make(lr=0.17, optimizer="adam", eval_every=7)
+    t.set_lr(50.0)
+    t.step(100)
+    assert t.failure.suggested_lr <= 0.01

@@ -153,3 +153,15 @@ def test_grid_shape_is_roughly_square_and_capped():
     assert charts.grid_shape(64) == (8, 8)
     assert charts.grid_shape(1) == (1, 1)
     assert charts.grid_shape(100, max_cols=8) == (13, 8)
+
+
+def test_a_failed_run_curves_mark_the_failing_step():
+    """A failure adds a red ✕ per curve at its step (a NaN at the last finite value) with the reason on hover."""
+    x = np.array([0, 10, 20, 23])
+    train, dev = np.array([2.3, 1.0, 0.8, 30.0]), np.array([2.3, 1.1, 0.9, np.nan])
+    fig = charts.curves_figure(x, train, dev, [(0, 0.1), (20, 1.0)], failure=(23, "the loss exploded to 30"))
+    marks = {t.name: t for t in fig.data if t.name.endswith("failed")}
+    assert marks["train: failed"].y == (30.0,) and marks["dev: failed"].y == (0.9,)
+    assert "NaN" in marks["dev: failed"].hovertemplate and "exploded" in marks["train: failed"].hovertemplate
+    assert any(s.x0 == 23 and s.line.dash == "dash" for s in fig.layout.shapes)
+    assert not [t for t in charts.curves_figure(x, train, dev, [(0, 0.1)]).data if t.name.endswith("failed")]

@@ -49,7 +49,8 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
     assert "α = 50: the loss exploded" in page.locator('[data-testid="stAlert"]').filter(
         has_text="Stopped early").inner_text()
     page.get_by_role("button", name="Continue α = 0.5 in the Train view", exact=True).click()
-    page.get_by_text("is now the run in the Train view").wait_for(timeout=20_000)
+    page.get_by_text("Continued sweep 1's best run here: α = 0.5").wait_for(timeout=20_000)  # in the Train view
+    assert page.get_by_role("button", name="Start", exact=True).is_visible()
 
 
 def sweep_iteration(page) -> int:

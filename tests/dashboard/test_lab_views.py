@@ -165,7 +165,7 @@ def test_continue_moves_the_best_run_to_the_train_tab(make_app):
     trainer, worker = lab(at).now, lab(at).worker
     assert trainer.lr == run.sweep.lrs[best] == at.session_state["lr"] and trainer.iteration == 30
     np.testing.assert_array_equal(trainer.params.W1, weights)
-    assert any("now the run in the **Train** view" in s.value for s in at.success)
+    assert any(f"Continued sweep 1's best run here: α = {trainer.lr:g}" in s.value for s in at.success)
     assert at.query_params["lr"] == repr(run.sweep.lrs[best])  # the address bar carries the new α
     open_view(at, "train").button(key="step10").click().run()  # it trains on from there
     assert lab(at).worker is worker and lab(at).now.iteration == 40
