@@ -289,6 +289,7 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
     if mount is None:
         return
     figure = as_dict(figure)
+    figure["layout"] = with_margins(figure["layout"])
     height = int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
     store = st.session_state.setdefault(STORE, {})
     sent = store[key] = update(store.get(key), figure, height=height, config=config)
@@ -296,6 +297,16 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
     data = sent.payload if on_click is None else {**sent.payload, "clicks": True}
     mount(key=key, data=data, height=height, on_resend_change=functools.partial(_ask_resend, key),
           on_drawn_change=functools.partial(_confirm, key), **clicks)
+
+
+def with_margins(layout: dict) -> dict:
+    """The layout with every axis making room for its tick labels and title (`automargin`), as
+    st.plotly_chart's theme does: without it a narrow chart clips its y tick labels."""
+    axes = [k for k in layout if k.startswith(("xaxis", "yaxis"))] or []
+    layout = {**layout, **{k: {"automargin": True, **(layout[k] or {})} for k in axes}}
+    for name in ("xaxis", "yaxis"):
+        layout.setdefault(name, {"automargin": True})
+    return layout
 
 
 def _clicked(key: str, on_click: Callable[[float, float], None]) -> None:

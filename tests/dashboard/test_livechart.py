@@ -247,3 +247,10 @@ def test_a_click_hands_its_point_to_the_callback_and_nothing_else(monkeypatch):
         monkeypatch.setattr(st, "session_state", {"chart": types.SimpleNamespace(click=report)})
         livechart._clicked("chart", lambda x, y: got.append((x, y)))
     assert got == [(4.0, 9.0)]
+
+
+def test_axes_make_room_for_their_labels_unless_told_otherwise():
+    """Every axis gets automargin (a narrow chart would clip its tick labels); an explicit setting is kept."""
+    layout = livechart.with_margins({"xaxis": {"title": {"text": "iteration"}}, "yaxis2": {"automargin": False}})
+    assert layout["xaxis"] == {"automargin": True, "title": {"text": "iteration"}}
+    assert layout["yaxis2"]["automargin"] is False and layout["yaxis"] == {"automargin": True}
