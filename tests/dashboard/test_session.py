@@ -240,3 +240,26 @@ def test_a_slow_save_waits_so_saving_keeps_its_share(make_app, tmp_path):
     at.button(key="step10").click().run()
     assert kept.save(store, paced=True) and kept.saved == first  # changed, but not written yet
     assert kept.save(store) and kept.saved != first  # an unpaced save (a click's full run) writes at once
+
+
+@pytest.mark.parametrize("data_key, env, said", [
+    ("upload:0123abcd", {}, "trained on an uploaded file, which is not kept"),
+    ("mnist", {"DIGIT_LAB_DATA": "EMPTY"}, "its data (mnist) is not downloaded on this server"),
+])
+def test_a_saved_run_whose_data_is_not_here_opens_a_fresh_run_and_says_why(make_app, tmp_path, monkeypatch,
+                                                                        data_key, env, said):
+    """A link to a run trained on an upload, or on MNIST this server has not downloaded, gives one notice and a
+    fresh run on the sample (no error)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, str(tmp_path / value) if value == "EMPTY" else value)
+    at = make_app()
+    at.button(key="step10").click().run()
+    the_lab = lab(at)
+    the_lab.data_key = data_key  # as if it had been trained on that data
+    run_id = new_id()
+    RunStore().save(run_id, session.session_bytes(session.Kept(run_id, None, the_lab, runs.RunHistory(),
+                                                               dict(settings.DEFAULTS))))
+    opened = reopen({"run": run_id})
+    assert any(said in w.value for w in opened.warning), [w.value for w in opened.warning]
+    assert lab(opened).now.iteration == 0 and lab(opened).data_key == "sample"
+    assert dict(opened.query_params).get("run") != run_id  # the fresh run has its own id
