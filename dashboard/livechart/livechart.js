@@ -65,7 +65,11 @@ function mount(parentElement) {
     asked: null, // the payload we asked a whole figure for, until one comes
     askedAt: 0,
     observer: new ResizeObserver(() => {
-      if (div._fullLayout) window.Plotly.Plots.resize(div); // once Plotly has drawn it
+      // Once Plotly has drawn it, and only while it is shown: Plotly refuses (a rejected promise, a
+      // console error) to resize a div that left the page or is hidden, as when its chart is hidden.
+      if (div._fullLayout && div.isConnected && div.offsetParent !== null) {
+        window.Plotly.Plots.resize(div).catch(() => {});
+      }
     }),
   };
   chart.observer.observe(parentElement);
