@@ -16,7 +16,7 @@ import streamlit as st
 from core import TrainConfig, Trainer
 from core.view import RunView
 from dashboard import runs
-from dashboard.worker import Close, SetLR, Snapshot, StopAt, Worker
+from dashboard.worker import Close, Snapshot, StopAt, Worker
 from data import Dataset, Split
 
 LAB_KEY = "lab"
