@@ -27,13 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from tests.bench_app import (FIRST_CHART, PAUSE, SERVER_MESSAGES, VIEWPORT, click, cores, cpu_seconds,
                              full_run_finished_after, median, rss_mb, server_messages, wait_ready)
 from tests.dashboard.conftest import (APP, CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, free_port,
-                                      stop_server)
+                                      stop_server, wait_healthy)
 from tests.dashboard.test_server_trains_browser import HOLD_TIMERS
 
 SERVER_CORE, BROWSER_CORE = 0, 1
@@ -49,19 +48,7 @@ def start_replica(scratch: Path) -> tuple[subprocess.Popen, str]:
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
     with open(scratch / "replica.log", "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the replica exited with code {process.returncode} (see {scratch / 'replica.log'})")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.2)
-    stop_server(process)
-    raise RuntimeError("the replica did not become healthy within 60 s")
+    return process, wait_healthy(process, f"http://127.0.0.1:{port}", f"the replica (see {scratch / 'replica.log'})")
 
 
 def open_session(browser, url: str, visible: bool):

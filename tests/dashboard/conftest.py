@@ -172,19 +172,24 @@ def start_server(env_extra: dict | None = None, log: Path | None = None,
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     else:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    return process, wait_healthy(process, f"http://127.0.0.1:{port}", "streamlit")
+
+
+def wait_healthy(process: subprocess.Popen, url: str, what: str, timeout: float = 60) -> str:
+    """Poll `url`'s /_stcore/health until it answers ok and return `url`; stop `process` and raise
+    RuntimeError naming `what` if it exits or stays unhealthy for `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode}")
+            raise RuntimeError(f"{what} exited with code {process.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.read() == b"ok":
-                    return process, url
+                    return url
         except OSError:
             time.sleep(0.1)
     stop_server(process)
-    raise RuntimeError("streamlit did not become healthy within 60 s")
+    raise RuntimeError(f"{what} did not become healthy within {timeout:g} s")
 
 
 def stop_server(process: subprocess.Popen) -> None:

@@ -12,12 +12,11 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 from tests.dashboard.conftest import (CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, free_port, main_area, open_app,
-                                      start_server, stop_server, wait_until)
+                                      start_server, stop_server, wait_healthy, wait_until)
 from tests.dashboard.test_reload_browser import iteration, run_id
 
 HAPROXY_CONFIG = ROOT / "docs" / "haproxy.cfg"
@@ -39,19 +38,7 @@ def start_balancer(replicas: list[str]) -> tuple[subprocess.Popen, str]:
            **{f"DIGIT_LAB_REPLICA{i}": a for i, a in enumerate(addresses, 1)}}
     process = subprocess.Popen([haproxy(), "-db", "-f", str(HAPROXY_CONFIG)], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"haproxy exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return process, url
-        except OSError:
-            time.sleep(0.2)
-    stop_server(process)
-    raise RuntimeError("haproxy did not serve the app within 30 s")
+    return process, wait_healthy(process, f"http://127.0.0.1:{port}", "haproxy", timeout=30)
 
 
 @pytest.fixture(scope="module")
