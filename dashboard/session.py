@@ -44,7 +44,8 @@ from dashboard.worker import Start
 
 FORMAT, VERSION = "digit-lab session", 3
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
-SAVE_SHARE = 0.02  # the saver's saves take at most this share of the time (see Kept.save)
+SAVE_SHARE = 0.02  # the saver's saves of big sessions take at most this share of the time (see Kept.save)
+PACE_BYTES = 4 * 2**20  # sessions up to this size are saved every SAVE_EVERY whatever the load
 FORGET_AFTER = 600.0  # seconds an unwatched, resting session stays in memory (it is on disk)
 TOUCH_EVERY = 60.0  # seconds between marking watched sessions' files as in use (store.MIN_AGE_SECONDS is 300)
 OWNER_COOKIE = "digit_lab_owner"
@@ -92,6 +93,7 @@ class Kept:
     left_at: float = field(default_factory=time.monotonic)  # when the last page went away
     saved_at: float = 0.0  # time.monotonic() of the last save
     spent: float = 0.0  # seconds the last save took
+    size: int = 0  # bytes the last save wrote
     lock: threading.Lock = field(default_factory=threading.Lock)  # one save at a time
 
     def workers(self) -> list:
@@ -107,20 +109,22 @@ class Kept:
     def save(self, store: RunStore | None = None, paced: bool = False) -> bool:
         """Save when anything changed since the last save; False when the disk refused.
 
-        `paced` (the saver's saves while runs train): not before the last save's duration makes at most
-        SAVE_SHARE of the time since it, so saving a big network (h = 128: a 16 MB file of W1 snapshots)
-        never takes more than that share from training; a small one is still saved every SAVE_EVERY.
+        `paced` (the saver's saves while runs train): a session over PACE_BYTES (h = 128: 16 MB of W1
+        snapshots) not before the last save's duration makes at most SAVE_SHARE of the time since it,
+        so saving it never takes more than that share from training; a small one is saved every
+        SAVE_EVERY, loaded machine or not (a crash loses at most about a second).
         """
         with self.lock:
             marks = self.marks()
             if marks == self.saved:
                 return True
-            if paced and time.monotonic() - self.saved_at < self.spent / SAVE_SHARE:
+            if paced and self.size > PACE_BYTES and time.monotonic() - self.saved_at < self.spent / SAVE_SHARE:
                 return True
             run_store = store or RunStore()
             started = time.monotonic()
             try:
-                run_store.save(self.run_id, session_bytes(self))
+                payload = session_bytes(self)
+                run_store.save(self.run_id, payload)
             except OSError as error:  # a full, read-only or unreachable store must not stop training
                 problem = f"{run_store.folder} cannot be written ({error.strerror or error})"
                 if problem != self.save_error:  # logged once, not every second
@@ -129,7 +133,7 @@ class Kept:
                 return False
             self.saved, self.save_error = marks, None
             self.saved_at = time.monotonic()
-            self.spent = self.saved_at - started
+            self.spent, self.size = self.saved_at - started, len(payload)
             return True
 
     def resting(self) -> bool:

@@ -229,14 +229,14 @@ def test_the_saver_keeps_watched_runs_young_and_rewrites_an_evicted_one(make_app
 
 
 def test_a_slow_save_waits_so_saving_keeps_its_share(make_app, tmp_path):
-    """A paced save right after one that took 0.1 s waits (at most SAVE_SHARE of the time goes to saving)."""
+    """A paced save right after a big one that took 0.1 s waits (at most SAVE_SHARE of the time goes to saving)."""
     at = make_app()
     at.button(key="step10").click().run()
     kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
     store = RunStore(tmp_path)
     assert kept.save(store) and store.load(kept.run_id)
     first = kept.saved
-    kept.spent = 0.1  # as if that save had taken 0.1 s: the next paced one waits 0.1 / SAVE_SHARE = 5 s
+    kept.spent, kept.size = 0.1, 16 * 2**20  # as if a big save had taken 0.1 s: the next paced one waits 5 s
     at.button(key="step10").click().run()
     assert kept.save(store, paced=True) and kept.saved == first  # changed, but not written yet
     assert kept.save(store) and kept.saved != first  # an unpaced save (a click's full run) writes at once
