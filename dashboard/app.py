@@ -2,10 +2,10 @@
 
 Run with `streamlit run dashboard/app.py`. This entry file runs on every rerun: it checks the
 link, draws the shared sidebar (data and settings, views/sidebar.py), makes the session's run
-match it (`dashboard/state.py`), then runs the one view that is open. Each view is a page file
+match it (`dashboard/runs/state.py`), then runs the one view that is open. Each view is a page file
 under dashboard/views/ with its own URL path (`/notebook`, `/lab`, ...), listed in PAGES; only
 the open one runs (`st.navigation`). The session's run is saved under the URL's `?run=` id and
-restored from it (dashboard/session.py). Runs train on the server (dashboard/worker.py): pages
+restored from it (dashboard/runs/session.py). Runs train on the server (dashboard/runs/worker.py): pages
 send commands and draw the workers' snapshots.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import alpha, session, state, threads, urlstate
+from dashboard import threads, urlstate
+from dashboard.runs import alpha, session, state
 from dashboard.views import sidebar
 
 VIEWS = Path(__file__).parent / "views"

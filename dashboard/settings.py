@@ -3,7 +3,7 @@
 Each setting is a keyed widget bound to the URL (`bind="query-params"`), so a link can carry a
 setup such as `?mode=notebook&hidden=32`; Streamlit drops values that are out of range or not an
 option, so a bad link falls back to the defaults instead of failing. The learning rate is not
-here: it lives in dashboard/alpha.py, is shown next to the training controls and applies live.
+here: it lives in dashboard/runs/alpha.py, is shown next to the training controls and applies live.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import streamlit as st
 from core import TrainConfig, effective_lr
 from core.activations import ACTIVATIONS
 from core.config import MAX_HIDDEN
-from dashboard import alpha
+from dashboard.runs import alpha
 
 DEFAULTS = dict(hidden=10, activation="relu", mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
                 optimizer="plain", seed=0, dev_size=1000, train_size=0, stop_at=0, lr=alpha.DEFAULT)

@@ -4,7 +4,7 @@ The pure part (no Streamlit) comes first; the session's link (checked once when 
 current on every full run, shown as "Copy link") is the last section. The sidebar's widgets are bound to the URL (`bind="query-params"`) and
 Streamlit drops a bad bound value silently (it clears the parameter and the widget keeps its
 default); `parse_query` applies the same rules so the app can *say* what it ignored. α is not a
-bound widget (its owner is dashboard/alpha.py, shown by the versioned α widgets), so its
+bound widget (its owner is dashboard/runs/alpha.py, shown by the versioned α widgets), so its
 `lr` parameter is checked here alone. The rules mirror Streamlit 1.67: integers as Python's
 `int()` reads them, booleans "true"/"false" in any case, choices exactly as the widget shows them
 (the data source by its label, e.g. `data_source=MNIST`), the last value of a repeated parameter.
@@ -21,14 +21,15 @@ from core.activations import ACTIVATIONS
 from core.config import MAX_HIDDEN
 import streamlit as st
 
-from dashboard import alpha, settings
+from dashboard import settings
+from dashboard.runs import alpha
 
 # A link may carry any α the exact-α entry next to the Train controls can hold, so the link replays it.
 LR_LOW, LR_HIGH = settings.LR_EXACT_MIN, settings.LR_EXACT_MAX
 SHOWN_CHARS = 40  # a value longer than this is cut in notices
 SHOWN_UNKNOWN = 5  # unknown parameter names listed in a notice at most
 # Parameters other views read from the URL; not reported as unknown. Add new bound keys here.
-OTHER_KEYS: frozenset[str] = frozenset({"run"})  # the run id (dashboard/session.py)
+OTHER_KEYS: frozenset[str] = frozenset({"run"})  # the run id (dashboard/runs/session.py)
 
 
 @dataclass(frozen=True)

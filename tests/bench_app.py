@@ -563,7 +563,7 @@ def live_figures() -> dict:
     import numpy as np
 
     from core import confusion_matrix
-    from dashboard import charts
+    from dashboard.charts import figures as charts
 
     parts = data.split(data.load_sample(), dev_size=1000, seed=0)
     trainer = Trainer(TrainConfig(), parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)

@@ -62,7 +62,7 @@ def held_page(browser, url: str, query: str = "", held: bool = False):
 
 def saved_progress(runs: Path, run_id: str) -> tuple[int, float]:
     """(the Train run's iteration, the wall time it was saved) from the session's latest save."""
-    from dashboard.store import RunStore
+    from dashboard.runs.store import RunStore
 
     store = RunStore(runs)
     mtime = store.path(run_id).stat().st_mtime
@@ -145,8 +145,8 @@ def report_answers(out: dict) -> None:
 
 def store_iterations(runs: Path, ids: list[str]) -> list[int]:
     """The Train run's iteration in each session's latest save."""
-    from dashboard.session import parse
-    from dashboard.store import RunStore
+    from dashboard.runs.session import parse
+    from dashboard.runs.store import RunStore
 
     store = RunStore(runs)
     return [parse(store.load(run_id)).run.iteration for run_id in ids]
@@ -233,11 +233,11 @@ def report_visitors(out: dict) -> None:
 def saving(repeats: int = 20) -> dict:
     """d: seconds per save of a session (bytes and the atomic write), sample, h = 10 and h = 128."""
     from core import TrainConfig, Trainer
-    from dashboard import runs as run_history
-    from dashboard import settings, state
-    from dashboard.session import Kept
-    from dashboard.store import RunStore, new_id
-    from dashboard.worker import Step
+    from dashboard import settings
+    from dashboard.runs import history as run_history, state
+    from dashboard.runs.session import Kept
+    from dashboard.runs.store import RunStore, new_id
+    from dashboard.runs.worker import Step
     import data
 
     parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=True)

@@ -12,8 +12,10 @@ import numpy as np
 import streamlit as st
 
 from core.inspect import explain, score_gradient
-from dashboard import canvas, charts, math_charts, state
-from dashboard.state import Lab
+from dashboard.charts import figures as charts, maths as math_charts
+from dashboard.runs import state
+from dashboard.runs.state import Lab
+from dashboard.views import canvas
 from dashboard.views import train
 from data.preprocess import mnist_style
 

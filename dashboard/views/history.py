@@ -1,6 +1,6 @@
 """The Runs view: every run of this session in a table, selected runs overlaid and exported, the link.
 
-The run history itself is dashboard/runs.py; the link's state is dashboard/urlstate.py. While
+The run history itself is dashboard/runs/history.py; the link's state is dashboard/urlstate.py. While
 the Train view's run is going (and selected), the overlay is redrawn every OVERLAY_EVERY seconds.
 This file only lays out and draws.
 """
@@ -10,8 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 import data
-from dashboard import export, lab_charts, live, runs, state, urlstate
-from dashboard.state import Lab
+from dashboard import export, urlstate
+from dashboard.charts import lab as lab_charts
+from dashboard.runs import history as runs, live, state
+from dashboard.runs.state import Lab
 
 LABEL = "Runs"
 OVERLAY_EVERY = 1.0  # seconds between redraws of an overlay that shows the running Train run

@@ -15,8 +15,9 @@ from core import Quirks
 from core.model import pixels
 from core.activations import FORMULAS
 from core.inspect import gradient_check, step_tensors
-from dashboard import grad_charts, math_charts, state
-from dashboard.state import Lab
+from dashboard.charts import grad as grad_charts, maths as math_charts
+from dashboard.runs import state
+from dashboard.runs.state import Lab
 
 LABEL = "Math"
 SCOPES = ("One dev image", "Training batch")

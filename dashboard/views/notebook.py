@@ -1,7 +1,7 @@
 """The "Notebook vs corrected" view: the notebook's network and the corrected one, trained side by side.
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
-rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/pair.py: a server-side worker trains them,
+rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side worker trains them,
 `live.fragment` draws its snapshots). Each of the notebook's quirks has a checkbox (they build the notebook side's
 `Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
 flipped alone, on request. This file only lays out and draws.
@@ -16,11 +16,13 @@ import streamlit as st
 
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
-from dashboard import live, math_charts, pair as pairs, state, words
-from dashboard.livechart import live_chart
-from dashboard.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
+from dashboard import words
+from dashboard.charts import maths as math_charts
+from dashboard.charts.livechart import live_chart
+from dashboard.runs import live, pair as pairs, state
+from dashboard.runs.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
+from dashboard.runs.worker import Pause, Start, Step, Worker
 from dashboard.settings import LR_MAX, LR_MIN
-from dashboard.worker import Pause, Start, Step, Worker
 from data import Split
 
 LABEL = "Notebook vs corrected"

@@ -12,8 +12,9 @@ import streamlit as st
 
 import data
 from core.run import RunState
-from dashboard import datasets, export, session, settings, state
-from dashboard.state import Lab
+from dashboard import datasets, export, settings
+from dashboard.runs import session, state
+from dashboard.runs.state import Lab
 
 STRIP = 12  # example images shown for the loaded data
 

@@ -1,6 +1,6 @@
 """The LR lab view: race learning rates from the same start, and find a range in one run.
 
-- Sweep: N runs that differ only in α (`dashboard/sweeps.py` around `core.sweep.Sweep`: same
+- Sweep: N runs that differ only in α (`dashboard/runs/sweeps.py` around `core.sweep.Sweep`: same
   initial weights, same batches) train in lockstep on the server (a worker), drawn live (`live.fragment`). Failed runs stop early
   and say why; the best by dev accuracy can become the Train view's run.
 - Range test: one run whose α grows each step (`core.sweep.RangeTest`, on the server) and the suggested
@@ -13,13 +13,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import alpha, lab_charts, live, runs, settings, state, sweeps, words
-from dashboard.livechart import live_chart
+from dashboard import settings, words
+from dashboard.charts import lab as lab_charts
+from dashboard.charts.livechart import live_chart
+from dashboard.runs import alpha, history as runs, live, state, sweeps
+from dashboard.runs.session import RANGE_KEY
+from dashboard.runs.state import Lab
+from dashboard.runs.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
+from dashboard.runs.worker import Worker
 from dashboard.views import train as train_view
-from dashboard.session import RANGE_KEY
-from dashboard.state import Lab
-from dashboard.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
-from dashboard.worker import Worker
 
 LABEL = "LR lab"
 TRAIN_PAGE = "views/train.py"  # as app.PAGES lists it, relative to the app's entry file

@@ -1,6 +1,6 @@
 """The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
-The run trains on the server (its worker, dashboard/worker.py): the buttons send commands, and
+The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands, and
 `live.fragment` redraws the worker's latest snapshot while the run is active. The gradient-health
 curves (only while their expander is open) and the gallery are fragments of their own, refreshed
 every HEALTH_EVERY and GALLERY_EVERY seconds while running and on every full rerun (pause, step,
@@ -18,10 +18,12 @@ import streamlit as st
 from core import confusion_matrix, effective_lr
 from core.optim import USUAL_LR
 from core.run import last_healthy as core_last_healthy
-from dashboard import alpha, charts, grad_charts, live, runs, settings, state, words
-from dashboard.livechart import live_chart
-from dashboard.state import Lab
-from dashboard.worker import FINISHED, Pause, Start, Step, Worker
+from dashboard import settings, words
+from dashboard.charts import figures as charts, grad as grad_charts
+from dashboard.charts.livechart import live_chart
+from dashboard.runs import alpha, history as runs, live, state
+from dashboard.runs.state import Lab
+from dashboard.runs.worker import FINISHED, Pause, Start, Step, Worker
 
 LABEL = "Train"
 GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running

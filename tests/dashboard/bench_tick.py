@@ -14,9 +14,10 @@ import plotly.io as pio
 
 import data
 from core import TrainConfig, Trainer
-from dashboard import charts, runs, session, state
-from dashboard.state import Lab
-from dashboard.store import new_id
+from dashboard.charts import figures as charts
+from dashboard.runs import history as runs, session, state
+from dashboard.runs.state import Lab
+from dashboard.runs.store import new_id
 
 
 def median_ms(fn, repeats: int) -> float:

@@ -6,7 +6,7 @@ Run: `python -m tests.dashboard.bench_views [--repeats 3] [--seconds 8]`.
 2. Switching views: seconds from a click in the navigation bar to the view's own content; medians.
 3. Training speed: in-app iterations/s (Start, ~N s, counter and train time read from the page)
    against the same settings headless in this process (full batch and batch 128), and redraws/s.
-4. Saving: milliseconds per save of the session's run and history (dashboard/session.py) and
+4. Saving: milliseconds per save of the session's run and history (dashboard/runs/session.py) and
    what a save every SAVE_EVERY seconds costs in training throughput.
 """
 
@@ -111,9 +111,9 @@ def headless_speed(seconds: float, batch_size: int | None) -> float:
 
 def save_cost(repeats: int = 20) -> float:
     """Milliseconds per save of a default run with 5 runs of history (session_bytes + RunStore.save)."""
-    from dashboard import runs, session, state
-    from dashboard.state import Lab
-    from dashboard.store import RunStore, new_id
+    from dashboard.runs import history as runs, session, state
+    from dashboard.runs.state import Lab
+    from dashboard.runs.store import RunStore, new_id
     from tests.dashboard.bench_tick import median_ms
 
     sample = data.load_sample()
@@ -169,7 +169,7 @@ def main() -> None:
         finally:
             stop_server(app)
             stop_server(plain)
-    from dashboard.session import SAVE_EVERY
+    from dashboard.runs.session import SAVE_EVERY
 
     if args.only not in (None, "save"):
         return

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 CHROMIUM = "/usr/bin/chromium"
-# A chart on the page: an st.plotly_chart element, or a live chart (dashboard.livechart: a component
+# A chart on the page: an st.plotly_chart element, or a live chart (dashboard.charts.livechart: a component
 # whose Plotly div its JS made; the owner-cookie component has none).
 CHART = '[data-testid="stPlotlyChart"], .stBidiComponent:has(.js-plotly-plot)'
 DRAWN_CHART = '[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg'
@@ -45,8 +45,8 @@ def decode(value):
 
 def charts(at) -> list[tuple[str, object]]:
     """(user key, element) of each chart in the main area of the last AppTest run, in page order: Plotly
-    charts (`st.plotly_chart`) and live charts (`dashboard.livechart`, UnknownElements)."""
-    from dashboard import livechart
+    charts (`st.plotly_chart`) and live charts (`dashboard.charts.livechart`, UnknownElements)."""
+    from dashboard.charts import livechart
 
     found = []
 
@@ -68,7 +68,7 @@ def figure(at, key: str) -> dict:
     A live chart's payload after the first is a change; its whole figure is asked for as the browser
     does after a gap (its sent record marked stale, one more run).
     """
-    from dashboard import livechart
+    from dashboard.charts import livechart
 
     element = dict(charts(at)).get(key)
     if element is None:

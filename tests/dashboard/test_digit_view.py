@@ -12,7 +12,8 @@ import pytest
 import data
 from core import TrainConfig, Trainer
 from core.inspect import explain
-from dashboard import canvas, charts, math_charts
+from dashboard.charts import figures as charts, maths as math_charts
+from dashboard.views import canvas
 from dashboard.views import digit
 from tests.dashboard.conftest import figure, metric, open_view
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dashboard import runs
+from dashboard.runs import history as runs
 from tests.dashboard.conftest import figure, metric, open_view, wait_until
 from tests.dashboard.test_app import lab, lr_input
 

@@ -13,7 +13,8 @@ import pytest
 import data
 from core import Quirks, TrainConfig
 from core.sweep import RangeSuggestion, Sweep
-from dashboard import lab_charts, runs, sweeps
+from dashboard.charts import lab as lab_charts
+from dashboard.runs import history as runs, sweeps
 from dashboard.views import history as history_view
 from tests.dashboard.conftest import figure, open_view, wait_until
 

@@ -1,7 +1,7 @@
 """The "Math" view: equations next to the live tensors of one step, and the gradient check.
 
 AppTest runs use the small URL settings of `make_app`; the tensor figure builders of
-dashboard/math_charts.py are tested directly.
+dashboard/charts/maths.py are tested directly.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.inspect import step_tensors
-from dashboard import math_charts
+from dashboard.charts import maths as math_charts
 from dashboard.views import math_view
 from tests.dashboard.conftest import figure, open_view
 

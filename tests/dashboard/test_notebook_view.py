@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.worker import Start, Step
+from dashboard.runs.worker import Start, Step
 from tests.dashboard.conftest import wait_until
 
 import data
 from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
-from dashboard import pair as pairs, settings
-from dashboard.pair import Comparison, PairSettings
+from dashboard import settings
+from dashboard.runs import pair as pairs
+from dashboard.runs.pair import Comparison, PairSettings
 from dashboard.views import notebook
 from tests.dashboard.conftest import figure, metric
 

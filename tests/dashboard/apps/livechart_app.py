@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.livechart import live_chart
+from dashboard.charts.livechart import live_chart
 
 # A trace name a user could have typed: must show as text, never run as HTML.
 HOSTILE = '<img src=x onerror="window.__xss=1">dev'

@@ -13,7 +13,7 @@ from core import TrainConfig, Trainer
 from core.run import Failure
 from core.sweep import Sweep
 from core.train import HISTORY_FIELDS
-from dashboard import runs
+from dashboard.runs import history as runs
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import data
 from core import TrainConfig, Trainer
 from core.view import RunView
-from dashboard import worker as w
+from dashboard.runs import worker as w
 from tests.dashboard.conftest import wait_until
 
 

@@ -2,8 +2,8 @@
 
 Everything a browser session has made (the Train run, the latest learning-rate sweep, the
 notebook-vs-corrected pair, the range test, the run history and the sidebar's settings) is held
-by a `Kept` in this server's registry under an unguessable run id (`dashboard.store`), which the
-URL carries as `?run=`. The runs themselves are trained by their workers (dashboard/worker.py);
+by a `Kept` in this server's registry under an unguessable run id (`dashboard.runs.store`), which the
+URL carries as `?run=`. The runs themselves are trained by their workers (dashboard/runs/worker.py);
 a saver thread writes every kept session that changed to the run store once every SAVE_EVERY
 seconds, atomically, from the workers' immutable snapshots (never from a page's drawing path).
 
@@ -38,9 +38,10 @@ import data
 from core import TrainConfig, Trainer
 from core.run import HISTORY_FIELDS, Failure, RunState
 from core.sweep import RangeResult, Sweep
-from dashboard import alpha, datasets, export, pair as pairs, runs, settings, state, sweeps
-from dashboard.store import RunStore, new_id, valid_id
-from dashboard.worker import Start
+from dashboard import datasets, export, settings
+from dashboard.runs import alpha, history as runs, pair as pairs, state, sweeps
+from dashboard.runs.store import RunStore, new_id, valid_id
+from dashboard.runs.worker import Start
 
 FORMAT, VERSION = "digit-lab session", 3
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed

@@ -1,4 +1,4 @@
-"""dashboard.livechart: payloads reduced to what changed, sequence numbers and resends, asset serving,
+"""dashboard.charts.livechart: payloads reduced to what changed, sequence numbers and resends, asset serving,
 and the element as AppTest sees it."""
 
 import json
@@ -8,11 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import livechart
-from dashboard.livechart import confirmed, decoded, stale, update
+from dashboard.charts import livechart
+from dashboard.charts.livechart import confirmed, decoded, stale, update
 from tests.dashboard.conftest import decode
 
-APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
+APP = Path(__file__).resolve().parents[1] / "apps" / "livechart_app.py"
 
 
 def figure(n: int, map_step: int = 0, title: str = "loss") -> go.Figure:

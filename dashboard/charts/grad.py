@@ -14,7 +14,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard import charts
+from dashboard.charts import figures as charts
 
 # What the tiles can show: (title, the symbol in the hover text)
 TENSORS = {"W1": ("Weights W1", "w"), "dW1": ("Gradient dW1 (this batch)", "dw"),

@@ -1,6 +1,6 @@
 """Plotly figure builders for the LR lab: the sweep race, run overlays and the range test.
 
-Pure functions, NumPy in and `go.Figure` out, like dashboard/charts.py (whose downsampling and
+Pure functions, NumPy in and `go.Figure` out, like dashboard/charts/figures.py (whose downsampling and
 smoothing they reuse), so the tests can read what a chart holds without a browser.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 
-from dashboard.charts import FONT, downsample, ema
+from dashboard.charts.figures import FONT, downsample, ema
 
 BEST_ACC, BEST_LOSS, FAILED = "★", "◆", "✗"
 RUN_COLORS = qualitative.D3

@@ -14,8 +14,8 @@ import math
 import streamlit as st
 
 from core.optim import USUAL_LR
-from dashboard import state
-from dashboard.worker import SetLR
+from dashboard.runs import state
+from dashboard.runs.worker import SetLR
 
 KEY, VERSION_KEY = "lr", "lr_version"
 UNDO_KEY = "alpha_before_switch"  # (α before, optimizer) after a switch of optimizer set α

@@ -4,8 +4,8 @@ import pytest
 
 import data
 from core import TrainConfig, Trainer
-from dashboard import state
-from dashboard.worker import FINISHED, PAUSED, Step
+from dashboard.runs import state
+from dashboard.runs.worker import FINISHED, PAUSED, Step
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +49,10 @@ def test_raising_the_stop_lets_the_run_go_on(parts):
 
 
 def test_view_files_hold_no_loop_lock_or_clock():
-    """Views only lay out and draw: training, its locks and its clocks live in dashboard/worker.py."""
+    """Views only lay out and draw: training, its locks and its clocks live in dashboard/runs/worker.py."""
     from pathlib import Path
 
-    views = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+    views = Path(__file__).resolve().parents[3] / "dashboard" / "views"
     for path in views.glob("*.py"):
         text = path.read_text()
         for word in ("threading", ".lock", "perf_counter()", "deadline", ".step(", ".advance("):

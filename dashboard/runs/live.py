@@ -1,6 +1,6 @@
 """The dashboard's one way of watching a run: every view that shows a run while it trains goes through here.
 
-Runs train on the server (`dashboard.worker`): a page never steps an engine. A live view is a
+Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A live view is a
 fragment that the browser reruns every TICK seconds while the run it watches is active; each
 tick reads the worker's latest snapshot and draws it. Passing `run_every=None` on a full rerun
 stops the ticks (every full rerun clears the timers), so a paused run costs the browser nothing.
@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.worker import Worker
+from dashboard.runs.worker import Worker
 
 TICK = 0.25  # seconds between redraws while a run is active (4 a second)
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}

@@ -1,4 +1,4 @@
-// livechart.js: one Plotly chart per element, updated in place (dashboard/livechart/__init__.py).
+// livechart.js: one Plotly chart per element, updated in place (dashboard/charts/livechart/__init__.py).
 //
 // Streamlit (components v2) calls the default export on mount and again whenever the element's
 // data changed, with the same parentElement while the element stays mounted. We keep one

@@ -1,9 +1,9 @@
-"""Unit tests of the figure builders in dashboard/charts.py (NumPy in, Plotly figure out)."""
+"""Unit tests of the figure builders in dashboard/charts/figures.py (NumPy in, Plotly figure out)."""
 
 import numpy as np
 import pytest
 
-from dashboard import charts
+from dashboard.charts import figures as charts
 
 
 def test_mosaic_puts_each_neuron_at_its_tile():

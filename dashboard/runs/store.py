@@ -32,7 +32,7 @@ Several writers (replicas of the app sharing one folder, see the README's "Servi
   and only the age rule protects runs. Clocks of machines sharing the folder should agree to
   well within `min_age` (NTP).
 - A folder that cannot be written (gone, read-only, full) makes `save` raise OSError; the app
-  keeps training and says so (dashboard/session.py). `load` and eviction treat it as empty.
+  keeps training and says so (dashboard/runs/session.py). `load` and eviction treat it as empty.
 
 Where: `folder` argument, else $DIGIT_LAB_RUNS, else ($XDG_CACHE_HOME or ~/.cache)/digit-lab/runs.
 Bound: `max_bytes` argument, else $DIGIT_LAB_RUNS_MAX_MB megabytes, else DEFAULT_MAX_MB.

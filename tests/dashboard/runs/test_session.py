@@ -10,8 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.run import HISTORY_FIELDS
-from dashboard import runs, session, settings, store
-from dashboard.store import RunStore, new_id, valid_id
+from dashboard import settings
+from dashboard.runs import history as runs, session, store
+from dashboard.runs.store import RunStore, new_id, valid_id
 from tests.dashboard.conftest import APP, wait_until
 
 

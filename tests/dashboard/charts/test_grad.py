@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dashboard import grad_charts
+from dashboard.charts import grad as grad_charts
 from core import TrainConfig, Trainer
 from tests.core.test_train import blobs
 

@@ -250,7 +250,7 @@ def session_history() -> RunHistory:
 
 
 def record_replaced(lab, source: str = "Train") -> RunRecord | None:
-    """Store the Train view's run as it is replaced (called by dashboard/state.py) and return its record;
+    """Store the Train view's run as it is replaced (called by dashboard/runs/state.py) and return its record;
     empty runs are skipped (None)."""
     run = lab.now
     if run.iteration > 0:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.dashboard.conftest import ROOT, browser_missing, free_port, start_server, stop_server, wait_until
 
-APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
+APP = Path(__file__).resolve().parents[1] / "apps" / "livechart_app.py"
 CHART = ".stBidiComponent .js-plotly-plot"
 
 # Before the page's own scripts: remember every Plotly chart node that ever appears (a mount),

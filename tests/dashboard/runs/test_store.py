@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import store
-from dashboard.store import RunStore, new_id, valid_id
+from dashboard.runs import store
+from dashboard.runs.store import RunStore, new_id, valid_id
 
 MB = 2**20
 
@@ -158,13 +158,13 @@ def test_killed_writer_leaves_old_file(tmp_path):
     run_store.save(run_id, b"old run")
     script = (
         "import os, sys\n"
-        "from dashboard import store\n"
+        "from dashboard.runs import store\n"
         "def stop(*a, **k):\n"
         "    os._exit(9)\n"  # dies between the write and the rename, as a kill -9 would
         "store.os.fsync = stop\n"
         f"store.RunStore({str(tmp_path)!r}).save({run_id!r}, b'new run' * 1000)\n"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     result = subprocess.run([sys.executable, "-c", script], cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     assert result.returncode == 9
     assert run_store.load(run_id) == b"old run"
@@ -305,8 +305,8 @@ def test_size_limit_from_argument_and_environment(monkeypatch):
 
 def test_store_imports_no_streamlit():
     """The store is plain Python: importing it loads neither Streamlit nor NumPy."""
-    root = Path(__file__).resolve().parents[2]
-    code = "import sys, dashboard.store; print('streamlit' in sys.modules, 'numpy' in sys.modules)"
+    root = Path(__file__).resolve().parents[3]
+    code = "import sys, dashboard.runs.store; print('streamlit' in sys.modules, 'numpy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(root)}, check=True)
     assert result.stdout.split() == ["False", "False"]
@@ -333,7 +333,7 @@ def test_runs_saved_within_min_age_are_never_evicted(tmp_path):
 WRITER = """
 import sys, time
 from pathlib import Path
-from dashboard.store import RunStore
+from dashboard.runs.store import RunStore
 folder, go, ids = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 run_store = RunStore(folder, max_bytes=20_000)
 while not go.exists():
@@ -354,7 +354,7 @@ def test_two_processes_saving_and_evicting_lose_nothing(tmp_path):
         seed.path(run_id).write_bytes(store.pack(b"old" * 1000))
         age(seed, run_id, store.MIN_AGE_SECONDS + 1000 - n)  # old[0] the oldest
     shares = [old[-1::-2][:100] + [new_id() for _ in range(20)], old[-2::-2][:100] + [new_id() for _ in range(20)]]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(store.__file__).parents[1]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(store.__file__).parents[2]),
                                                        os.environ.get("PYTHONPATH", "")])}
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(folder), str(go), *ids], env=env,
                                 stdout=subprocess.PIPE, text=True) for ids in shares]

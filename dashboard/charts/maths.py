@@ -2,7 +2,7 @@
 
 Notebook vs corrected curves, one tensor of a gradient-descent step, one digit's way through the
 network (input, hidden activations, contributions, probabilities). Pure functions, so the tests
-can check what a chart holds without a browser; mosaics reuse `dashboard.charts`.
+can check what a chart holds without a browser; mosaics reuse `dashboard.charts.figures`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts import FONT, SIDE, WEIGHT_COLORS, downsample, mosaic
+from dashboard.charts.figures import FONT, SIDE, WEIGHT_COLORS, downsample, mosaic
 
 RUN_COLORS = {"notebook": "#d62728", "corrected": "#1f77b4"}  # red: as written, blue: corrected
 DASH = {"train": "solid", "dev": "dot"}

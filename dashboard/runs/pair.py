@@ -1,7 +1,7 @@
 """The session's notebook-vs-corrected pair: the notebook's network and the corrected one, in lockstep.
 
 `PairSettings` decides both runs; `build` makes them on the first rows of the session's split and
-hands them to a server-side worker (dashboard/worker.py) that steps both by the same iterations
+hands them to a server-side worker (dashboard/runs/worker.py) that steps both by the same iterations
 (`core.compare.Lockstep`) and publishes both as `RunView`s; views/notebook.py draws them.
 """
 
@@ -14,7 +14,7 @@ import streamlit as st
 from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, Trainer, effective_lr, preset
 from core.compare import Lockstep
 from core.view import RunView
-from dashboard.worker import FINISHED, Close, Start, Worker
+from dashboard.runs.worker import FINISHED, Close, Start, Worker
 from data import Split
 
 PAIR_KEY = "notebook_pair"

@@ -1,6 +1,6 @@
 """Everything one browser session keeps between reruns about its run: `st.session_state["lab"]`.
 
-A `Lab` holds the current run (a `core.Trainer` owned by a server-side `dashboard.worker.Worker`),
+A `Lab` holds the current run (a `core.Trainer` owned by a server-side `dashboard.runs.worker.Worker`),
 the data it trains on and the messages of the latest full run. Pages never touch the Trainer:
 they read `lab.now`, the run as the worker last published it, and send commands. The data arrays
 are shared, read-only objects from `st.cache_resource`; a Lab only refers to them. A new run is
@@ -15,8 +15,8 @@ import streamlit as st
 
 from core import TrainConfig, Trainer
 from core.view import RunView
-from dashboard import runs
-from dashboard.worker import Close, Snapshot, StopAt, Worker
+from dashboard.runs import history as runs
+from dashboard.runs.worker import Close, Snapshot, StopAt, Worker
 from data import Dataset, Split
 
 LAB_KEY = "lab"

@@ -21,10 +21,10 @@ import streamlit as st
 from core import TrainConfig, Trainer
 from core.sweep import RangeResult, RangeSuggestion, RangeTest, Sweep, log_spaced, suggest_lr
 from core.view import StackView
-from dashboard import alpha, runs, state
-from dashboard.worker import CLOSED, FINISHED, Close, Pause, StopAt, Worker
+from dashboard.runs import alpha, history as runs, state
+from dashboard.runs.state import Lab
+from dashboard.runs.worker import CLOSED, FINISHED, Close, Pause, StopAt, Worker
 from dashboard.urlstate import LR_HIGH, LR_LOW, shown
-from dashboard.state import Lab
 from data import Split
 
 SWEEP_KEY = "sweep"
