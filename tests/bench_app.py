@@ -152,8 +152,13 @@ SWITCH = """async ([element, marker, want]) => {
 # Click Pause, then poll until the Start button is enabled again (the app has answered): returns
 # [milliseconds to the answer or null, the click's wall-clock time in ms since the epoch].
 PAUSE = """async () => {
+  // A Start clicked just before may not be drawn yet: clicking a still-disabled Pause would measure nothing.
+  const shown = performance.now();
+  while ((window.__button('Pause') === null || window.__button('Pause').disabled) && performance.now() - shown < 30000) {
+    await new Promise(r => setTimeout(r, 10));
+  }
   const pause = window.__button('Pause');
-  if (pause === null) return [null, null];
+  if (pause === null || pause.disabled) return [null, null];
   const t0 = performance.now(), clicked = performance.timeOrigin + t0;
   pause.click();
   while (performance.now() - t0 < 30000) {

@@ -4,10 +4,11 @@ The page is not the clock of training. A `Worker` wraps one engine (a `core.Trai
 notebook-vs-corrected `Lockstep`: anything with `step(n, deadline)`, `iteration`, `seconds` and
 `done`) and is its only writer. A few driver threads, one per core the compute pool has, take the
 workers that have something to do in turn and give each a SLICE of training (round robin: many
-runs share the cores fairly, and a click is answered within a slice). After each slice the worker
-publishes an immutable `Snapshot`, replacing the previous one in one assignment; pages read
-`worker.snapshot` without a lock and draw it. Commands are small frozen values put on the worker's
-queue; the worker applies them at the next step boundary. No Streamlit here, and nothing here is
+runs share the cores fairly). After each slice the worker publishes an immutable `Snapshot`,
+replacing the previous one in one assignment; pages read `worker.snapshot` without a lock and draw
+it. Commands are small frozen values put on the worker's queue; the worker applies them at the next
+step boundary, and a worker with a command jumps the drivers' queue, so a click waits for the slice
+in progress, not for every other run's turn. No Streamlit here, and nothing here is
 ever called from a page's drawing code except `send`, `snapshot` and `seen`.
 
 The states a run can be in, and the commands each accepts:
@@ -146,7 +147,7 @@ class Worker:
         """
         sent = _Sent(command)
         self._commands.put(sent)
-        _drivers().wake(self)
+        _drivers().hurry(self)
         return sent.done.wait(wait) if wait > 0 else False
 
     def seen(self) -> None:
@@ -167,9 +168,13 @@ class Worker:
             _drivers().wake(self)
 
     # ----- the drivers' side --------------------------------------------------------------------
+    def has_commands(self) -> bool:
+        """A command waits for this worker's next turn."""
+        return not self._commands.empty()
+
     def has_work(self) -> bool:
         """Commands are waiting or it trains: it wants a turn."""
-        return not self._commands.empty() or self._status in (RUNNING, STEPPING)
+        return self.has_commands() or self._status in (RUNNING, STEPPING)
 
     def turn(self, length: float = SLICE) -> None:
         """One turn on a driver: apply the commands, train for up to `length` seconds, publish.
@@ -324,11 +329,23 @@ class Drivers:
         with self._cond:
             self._enqueue(worker)
 
-    def _enqueue(self, worker: Worker) -> None:
+    def hurry(self, worker: Worker) -> None:
+        """Give `worker` the next turn: a click waits for at most the slice in progress, not for every
+        other run's turn (ten runs on one driver would make a Pause wait ten slices, a second)."""
+        with self._cond:
+            if id(worker) in self._queued:
+                self._ready.remove(worker)
+                self._queued.discard(id(worker))
+            self._enqueue(worker, first=True)
+
+    def _enqueue(self, worker: Worker, first: bool = False) -> None:
         key = id(worker)
         if key not in self._queued and key not in self._busy:
             self._queued.add(key)
-            self._ready.append(worker)
+            if first:
+                self._ready.appendleft(worker)
+            else:
+                self._ready.append(worker)
             self._cond.notify()
 
     def _take(self) -> Worker:
@@ -344,7 +361,7 @@ class Drivers:
         with self._cond:
             self._busy.discard(id(worker))
             if worker.has_work():  # checked under the lock: a command sent during the turn is not missed
-                self._enqueue(worker)
+                self._enqueue(worker, first=worker.has_commands())
 
     def _loop(self) -> None:
         while True:

@@ -165,6 +165,24 @@ def test_runs_share_the_drivers_fairly():
     assert min(counts) > 0 and max(counts) <= 2 * min(counts), counts
 
 
+def test_a_command_jumps_the_queue_of_runs():
+    """With ten runs on the drivers, a Pause waits for the slices in progress, not for every other run's turn."""
+    turns = []  # which run started each slice, in order
+
+    class Logged(Ticker):
+        def step(self, n=None, deadline=None):
+            turns.append(self)
+            return super().step(n, deadline)
+
+    workers = [w.Worker(Logged(0.002), lambda engine: engine.iteration, start=True) for _ in range(10)]
+    time.sleep(1.0)
+    for target in workers[::3]:
+        before = len(turns)
+        assert target.send(w.Pause(), wait=5)
+        others = [engine for engine in turns[before:] if engine is not target.engine]
+        assert len(others) <= 1, f"{len(others)} other slices started before the Pause applied"
+
+
 def test_a_broken_engine_is_closed_and_the_drivers_go_on(parts):
     """An engine that raises closes its own run with the error; other runs still train."""
     class Broken(Ticker):
