@@ -255,7 +255,7 @@ def test_numbers_do_not_depend_on_the_number_of_workers(workers):
 
 @pytest.mark.parametrize("m", [1, 2, 128])
 def test_a_training_step_gradient_equals_the_math_at_mini_batch_sizes(m):
-    """packed_gradients (the Trainer's one-chunk path, raw pixels) gives the float64 math's gradients and loss."""
+    """Raw pixels below 784 rows (1/255 on Z1, dZ1): the Trainer's gradients and loss equal the float64 math."""
     params, X_raw, X, y = mnist_like(m=m, seed=m)
     flat = pack(params.map(lambda a: a[None]))
     grads, loss, active = packed_gradients(flat, params.hidden, X_raw, y)
@@ -264,6 +264,8 @@ def test_a_training_step_gradient_equals_the_math_at_mini_batch_sizes(m):
         assert_float32_close(got, want)
     assert loss[0] == pytest.approx(expected_loss, rel=1e-6)
     np.testing.assert_array_equal(active[0], (forward(params, X).A1 > 0).any(axis=1))
+    assert evaluate(params, X_raw, y)[0] == pytest.approx(evaluate(params, X, y)[0], rel=1e-6)
+    assert_float32_close(predict_proba(params, X_raw), predict_proba(params, X))
 
 
 def test_one_chunk_and_many_chunks_agree(workers):
