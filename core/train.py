@@ -106,10 +106,13 @@ def healthy(losses: np.ndarray, limits: np.ndarray, new: np.ndarray, active: np.
     """(N,) True where a run passes all of `diagnose`'s checks, in a few NumPy calls for the whole stack.
 
     Every step goes through this; `diagnose` only says why, for a run that fails it. A NaN or inf
-    loss fails `losses <= limits` as an exploding one does (comparisons with NaN are False).
+    loss fails `losses <= limits` as an exploding one does (comparisons with NaN are False); NaN or
+    inf anywhere in a run's weights makes their sum so. A float32 sum of huge finite weights may
+    overflow too: a false alarm that `diagnose`, given `_finite_rows`, clears (the step goes on).
     Shapes: losses, limits (N,); new (N, P) weights after the update; active (N, h).
     """
-    return (losses <= limits) & _finite_rows(new) & active.any(axis=-1)
+    sums = new @ _ones(new.shape[1], new.dtype)  # a BLAS matrix-vector product: the cheapest sum
+    return (losses <= limits) & np.isfinite(sums) & active.any(axis=-1)
 
 
 def diverged(lr: float, iteration: int, quirks: Quirks, optimizer: str = "plain") -> Failure:

@@ -148,6 +148,20 @@ def test_weights_that_overflow_while_the_loss_is_finite_stop_the_run_at_that_ste
     assert all(np.array_equal(a, b) for a, b in zip(t.params.to_arrays().values(), start.to_arrays().values()))
 
 
+def test_huge_finite_weights_whose_float32_sum_overflows_train_on():
+    """The every-step check's float32 sum can overflow on finite weights: the float64 recheck lets the run go on."""
+    X, y = blobs(1000)
+    X = X.copy()
+    X[0] = 0  # pixel 0 is blank in every image: its weights change nothing and get no gradient
+    base = Trainer(TrainConfig(), X, y).params
+    W1 = base.W1.copy()
+    W1[:, 0] = 3e38  # ten of them sum to inf in float32
+    t = Trainer(TrainConfig(batch_size=128, eval_every=10**6, iterations=None), X, y,
+                params=Params(W1, base.b1, base.W2, base.b2))
+    assert t.step(20) == 20 and t.failure is None
+    assert (t.params.W1[:, 0] == np.float32(3e38)).all()
+
+
 def test_labels_outside_0_to_9_are_refused_once_with_the_data():
     """The Trainer checks the labels when it gets the data (its batches skip the check)."""
     X, y = blobs(50)
