@@ -437,8 +437,11 @@ class Trainer:
 
     def _stop_failing(self, lr: list[float], losses: np.ndarray, active: np.ndarray, new: np.ndarray,
                       opt: OptimizerState) -> tuple[np.ndarray | None, OptimizerState | None]:
-        """Stop each live run that fails this step (with the reason `diagnose` gives) and hold every stopped
-        run at its last good weights; (None, None) when no run is left. Only when some run is not healthy."""
+        """Stop the live runs that fail this step (`diagnose` says why); hold stopped runs at their last good weights.
+
+        Returns the new weights and optimizer state, or (None, None) when no run is left. Called only
+        when a run is not `healthy` or has stopped before: the common step pays nothing for it.
+        """
         live = self._live()
         finite = _finite_rows(new)
         for i in live:
