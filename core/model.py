@@ -285,18 +285,20 @@ def cross_entropy(Z2: np.ndarray, y: np.ndarray):
 # per-chunk results are summed in chunk order, so the numbers do not depend on how many
 # workers there are. Within a chunk the kernel works in place in per-thread scratch arrays,
 # builds no one-hot matrix and takes the loss and the hits from the softmax's own pieces.
-# Raw uint8 pixels are only cast to floats; the 1/255 goes onto W1 and dW1 instead (h·784
-# numbers, not 784·m), which changes the result by float32 rounding only.
+# Raw uint8 pixels are only cast to floats; their 1/255 goes where there are fewer numbers to
+# divide: onto W1 and dW1 (h·784 numbers, not 784·m) for a batch of 784 rows or more, onto each
+# chunk's Z1 and dZ1 (m·h) for a smaller mini-batch. Either changes the result by float32 rounding only.
 
 
 class _Net:
     """The parameters as the chunk kernel uses them, prepared once per call (read-only views).
 
-    Shapes: W1T (784, N·h), divided by 255 for raw pixels; b1 (N·h,); W2 (N, 10, h);
-    b2 (N, 10, 1); N = 1 for one network.
+    Shapes: W1T (784, N·h); b1 (N·h,); W2 (N, 10, h); b2 (N, 10, 1); N = 1 for one network.
+    For raw pixels W1T is divided by 255 (`raw_on_W1`), or, for fewer than 784 rows, Z1 and dZ1
+    are (`raw_on_rows`).
     """
 
-    __slots__ = ("W1T", "b1", "W2", "b2", "runs", "hidden", "dtype")  # a plain class: built on every step
+    __slots__ = ("W1T", "b1", "W2", "b2", "runs", "hidden", "dtype", "raw_on_W1", "raw_on_rows")  # built every step
 
     def __init__(self, params: Params, X: np.ndarray):
         h = params.hidden
@@ -316,7 +318,10 @@ class _Net:
 
     def _set(self, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray, X: np.ndarray) -> None:
         W1T = W1.T  # a view: BLAS reads it transposed
-        if X.dtype == np.uint8:
+        raw = X.dtype == np.uint8
+        self.raw_on_rows = raw and X.shape[1] < N_PIXELS
+        self.raw_on_W1 = raw and not self.raw_on_rows
+        if self.raw_on_W1:
             W1T = W1T / np.array(255, W1.dtype)
         self.W1T, self.b1, self.W2, self.b2 = W1T, b1, W2, b2
         self.runs, self.hidden, self.dtype = W2.shape[0], W2.shape[2], W1T.dtype
@@ -347,7 +352,7 @@ class _Plan:
     """
 
     __slots__ = ("c", "size", "k", "rest", "X", "X_pieces", "Z1", "Z1_pieces", "A1_T", "A1_by_run", "dZ1",
-                 "dZ1_by_run", "dZ1_pieces_T", "alive", "dW1_pieces", "ones", "cols")
+                 "dZ1_by_run", "dZ1_pieces_T", "alive", "dW1_pieces", "ones", "columns")
 
     def __init__(self, c: int, runs: int, hidden: int, dtype):
         H = runs * hidden
@@ -362,7 +367,8 @@ class _Plan:
         self.A1_T = self.Z1.reshape(c, runs, hidden).transpose(1, 2, 0)  # (N, h, c)
         self.A1_by_run, self.dZ1_by_run = (A.reshape(c, runs, hidden).transpose(1, 0, 2) for A in (self.Z1, self.dZ1))
         self.ones = np.ones(c, dtype)  # a column sum as a BLAS matrix-vector product: faster than .sum(axis=0)
-        self.cols = np.arange(c)  # the column index of each example
+        self.columns = np.arange(runs)[:, None] * N_CLASSES * c + np.arange(c)  # (N, c): where run n's example i
+        # starts in Z2 (N, 10, c) read flat; its label's logit is y_i·c further on
 
 
 def _plan(c: int, net: _Net) -> _Plan:
@@ -413,6 +419,8 @@ def _forward_rows(net: _Net, Xc: np.ndarray, activation: str, p: _Plan) -> tuple
     if p.rest:
         np.matmul(Xc[p.k * p.size:], net.W1T, out=p.Z1[p.k * p.size:])
     Z1 = p.Z1  # (c, N·h)
+    if net.raw_on_rows:
+        Z1 /= 255  # the raw pixels' 1/255 (see _Net)
     Z1 += net.b1
     if activation == "relu":
         A1, A1_T = np.maximum(Z1, 0, out=Z1), p.A1_T  # in place: nobody else holds Z1, and Z1 > 0 iff A1 > 0
@@ -430,22 +438,24 @@ def _check_labels(y: np.ndarray) -> None:
         raise ValueError(f"labels must be in 0..{N_CLASSES - 1}, found {y.min()}..{y.max()}")
 
 
-def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, cols: np.ndarray, count_hits: bool = True):
+def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, columns: np.ndarray, count_hits: bool = True):
     """Turn Z2 (N, 10, c) into A2 in place; return the summed loss (N,) float64, hits (N,) and label positions.
+
+    The label positions `at` (N, c) index Z2 (and A2, dZ2) read flat: `columns` (_Plan) plus y_i·c.
 
     The loss of example i is log Σ_k exp(Z2[k,i] - top_i) - (Z2[y_i,i] - top_i), the stable
     form `cross_entropy` computes, from the same sums the softmax needs. A hit is argmax = label;
     when no column has a tie for its top, that is "the label's logit is the top", else (ties,
     NaN) argmax decides. `count_hits=False` skips them (hits None): a training step does not need them.
     """
-    top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c); cols (c,) is 0..c-1
+    top = Z2.max(axis=-2, keepdims=True)  # (N, 1, c)
     hits = unique_top = None
     if count_hits:
         unique_top = np.count_nonzero(Z2 == top) == top.size  # no ties, no NaN: argmax is where Z2 == top
         hits = None if unique_top else (Z2.argmax(axis=-2) == yc).sum(axis=-1)
     Zs = np.subtract(Z2, top, out=Z2) if shift else Z2 - top
-    at = yc * yc.size + cols  # example i's label logit sits at y_i·c + i of a (10·c,) row
-    picked = Zs.reshape(Zs.shape[0], -1)[:, at]  # (N, c): the label's shifted logit, taken before exp overwrites it
+    at = yc * yc.size + columns  # (N, c); one flat index array: fancy indexing is cheapest on one axis
+    picked = Zs.reshape(-1)[at]  # (N, c): the label's shifted logit, taken before exp overwrites it
     if unique_top:
         hits = (picked == 0).sum(axis=-1)  # x - top == 0 exactly iff x == top
     if shift:
@@ -458,7 +468,7 @@ def _softmax_pieces(Z2: np.ndarray, yc: np.ndarray, shift: bool, cols: np.ndarra
         with np.errstate(over="ignore", invalid="ignore"):
             E = np.exp(Z2, out=Z2)
             np.divide(E, E.sum(axis=-2, keepdims=True), out=E)
-    loss = log_S.sum(axis=-1, dtype=np.float64)[:, 0] - picked.sum(axis=-1, dtype=np.float64)
+    loss = np.subtract(log_S[:, 0], picked, out=picked).sum(axis=-1, dtype=np.float64)  # picked is a copy: reused
     return loss, hits, at
 
 
@@ -476,9 +486,9 @@ def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shi
     Xc, yc = _rows(X, s, e, p), y[s:e]
     Z1, A1, Z2 = _forward_rows(net, Xc, activation, p)
     active = _active(Z1, A1, activation, p.ones)
-    loss, hits, at = _softmax_pieces(Z2, yc, shift, p.cols, count_hits)
+    loss, hits, at = _softmax_pieces(Z2, yc, shift, p.columns, count_hits)
     dZ2 = Z2  # (N, 10, c): A2 - Y in place, times 2 in notebook mode and / m
-    dZ2.reshape(net.runs, N_CLASSES * p.c)[:, at] -= 1  # a view; one index array, much cheaper than [:, yc, cols]
+    dZ2.reshape(-1)[at] -= 1  # a view; one flat index array, much cheaper than [:, yc, cols]
     dZ2 *= scale
     A1_by_run = p.A1_by_run if A1 is p.Z1 else A1.reshape(p.c, net.runs, net.hidden).transpose(1, 0, 2)
     dW2 = np.matmul(dZ2, A1_by_run)  # (N, 10, h)
@@ -489,15 +499,18 @@ def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shi
         np.multiply(dZ1, np.greater(A1, 0, out=p.alive), out=dZ1)  # ∗ ReLU'(Z1)
     else:
         dZ1 *= activations.derivative(activation, Z1, A1)
+    db1 = p.ones @ dZ1
+    if net.raw_on_rows:
+        dZ1 /= 255  # dW1 = dZ1ᵀ·(X/255) for raw X (see _Net); db1 has no pixels in it
     size, k = p.size, p.k  # (N·h, 784): products for all runs at once, X still in cache
-    if k == 1:
-        dW1 = np.matmul(dZ1[:size].T, Xc[:size])
+    if k == 1:  # np.dot: matmul leaves BLAS for a slow loop of its own when c = 1 (9 µs instead of 2)
+        dW1 = np.dot(dZ1[:size].T, Xc[:size])
     else:
         X_pieces = p.X_pieces if Xc is p.X else _rows_by_pieces(Xc, size, k)
         dW1 = np.matmul(p.dZ1_pieces_T, X_pieces, out=p.dW1_pieces).sum(axis=0)
     if p.rest:
         dW1 += np.matmul(dZ1[k * size:].T, Xc[k * size:], out=_buffer("dW1 rest", dW1.shape, net.dtype))
-    return dW1, p.ones @ dZ1, dW2, db2, loss, hits, active
+    return dW1, db1, dW2, db2, loss, hits, active
 
 
 def _chunks(m: int, chunk: int) -> list[tuple[int, int]]:
@@ -542,8 +555,9 @@ def gradients(params: Params, X: np.ndarray, y: np.ndarray, quirks: Quirks = Qui
     if check_labels:
         _check_labels(y)
     activations.check(activation)
-    dW1, db1, dW2, db2, loss, hits, active = _summed(_Net(params, X), X, y, quirks, chunk, activation, count_hits)
-    if X.dtype == np.uint8:
+    net = _Net(params, X)
+    dW1, db1, dW2, db2, loss, hits, active = _summed(net, X, y, quirks, chunk, activation, count_hits)
+    if net.raw_on_W1:
         dW1 /= np.array(255, params.dtype)  # the 1/255 of the pixels, applied once
     grads = Params(dW1.reshape(params.W1.shape), db1.reshape(params.b1.shape), dW2.reshape(params.W2.shape),
                    db2.reshape(params.b2.shape))
@@ -561,14 +575,13 @@ def packed_gradients(flat: np.ndarray, hidden: int, X: np.ndarray, y: np.ndarray
     the one-hot quirk. Shapes: flat (N, P), X (784, m), y (m,) -> (N, P), (N,), (N, h).
     """
     runs, m, h = flat.shape[0], X.shape[1], hidden
-    dW1, db1, dW2, db2, loss, _, active = _summed(_Net.packed(flat, h, X), X, y, quirks, CHUNK, activation, False)
-    a, b, c = h * N_PIXELS, h * (N_PIXELS + 1), h * (N_PIXELS + 1 + N_CLASSES)
-    grads = np.empty_like(flat)  # (N, P), a new array each step: readers may hold the last one
-    if X.dtype == np.uint8:  # the 1/255 of the pixels, applied once
-        np.divide(dW1.reshape(runs, a), np.array(255, flat.dtype), out=grads[:, :a])
-    else:
-        grads[:, :a] = dW1.reshape(runs, a)
-    grads[:, a:b], grads[:, b:c], grads[:, c:] = db1.reshape(runs, h), dW2.reshape(runs, -1), db2.reshape(runs, -1)
+    net = _Net.packed(flat, h, X)
+    dW1, db1, dW2, db2, loss, _, active = _summed(net, X, y, quirks, CHUNK, activation, False)
+    if net.raw_on_W1:
+        dW1 /= np.array(255, flat.dtype)  # the 1/255 of the pixels, applied once (dW1 is a new array)
+    # (N, P), a new array each step: readers may hold the last one
+    grads = np.concatenate([dW1.reshape(runs, -1), db1.reshape(runs, h), dW2.reshape(runs, -1), db2.reshape(runs, -1)],
+                           axis=1)
     return grads, loss / m, active.reshape(runs, h)
 
 
@@ -577,6 +590,8 @@ def _summed(net: _Net, X: np.ndarray, y: np.ndarray, quirks: Quirks, chunk: int,
     m = X.shape[1]
     scale = (2.0 if quirks.double_dZ2 else 1.0) / (quirks.global_m or m)
     shift = not quirks.unshifted_softmax
+    if m <= chunk:  # a mini-batch: one chunk, here, with nothing to sum
+        return _gradient_chunk(net, X, y, 0, m, shift, scale, activation, count_hits)
     parts = _spread(lambda s, e: _gradient_chunk(net, X, y, s, e, shift, scale, activation, count_hits),
                     _chunks(m, chunk))
     dW1, db1, dW2, db2, loss, hits, active = next(parts)  # fresh arrays: summed into in place
@@ -596,7 +611,7 @@ def _evaluate_chunk(net: _Net, X: np.ndarray, y: np.ndarray, preds: np.ndarray, 
     p = _plan(e - s, net)
     Z1, A1, Z2 = _forward_rows(net, _rows(X, s, e, p), activation, p)
     preds[:, s:e] = Z2.argmax(axis=-2)
-    loss, _, _ = _softmax_pieces(Z2, y[s:e], shift, p.cols)
+    loss, _, _ = _softmax_pieces(Z2, y[s:e], shift, p.columns)
     return loss, _active(Z1, A1, activation, p.ones)
 
 

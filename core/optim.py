@@ -57,7 +57,7 @@ def update(params, grads, state: OptimizerState, lr, beta1: float = 0.9, beta2: 
     # stacked run as an array shaped to broadcast over its run axis ((N, 1, 1) for Params, (N, 1)
     # for a Trainer's (N, P) array), cast to the parameters' dtype where it meets them, so that
     # each run of a stack steps exactly like a single run with that α.
-    stacked = np.ndim(lr) != 0
+    stacked = isinstance(lr, np.ndarray) and lr.ndim != 0  # not np.ndim: it costs a call through Python per step
     lr64 = np.asarray(lr, dtype=np.float64) if stacked else float(lr)
     lr = lr64.astype(params.dtype) if stacked else lr64
     if state.kind == "plain":

@@ -89,12 +89,30 @@ def diagnose(loss: float, finite: bool, active: np.ndarray, lr: float, iteration
     """
     if not finite or not math.isfinite(loss):
         return diverged(lr, iteration, quirks, optimizer)
-    smaller = suggested_lr(lr, optimizer)
     if not active.any():  # only ReLU units die: the other activations always pass some gradient
-        return Failure("dead", iteration, lr, smaller, loss=loss, dead=active.size, hidden=active.size)
-    if loss > EXPLODE_FACTOR * max(start_loss, math.log(10)):
-        return Failure("exploded", iteration, lr, smaller, loss=loss, start_loss=start_loss)
+        return Failure("dead", iteration, lr, suggested_lr(lr, optimizer), loss=loss, dead=active.size,
+                       hidden=active.size)
+    if loss > loss_limit(start_loss):
+        return Failure("exploded", iteration, lr, suggested_lr(lr, optimizer), loss=loss, start_loss=start_loss)
     return None
+
+
+def loss_limit(start_loss):
+    """The loss above which a run counts as exploding: EXPLODE_FACTOR·max(start loss, ln 10) (per run for (N,))."""
+    return EXPLODE_FACTOR * np.maximum(start_loss, math.log(10))
+
+
+def healthy(losses: np.ndarray, limits: np.ndarray, new: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(N,) True where a run passes all of `diagnose`'s checks, in a few NumPy calls for the whole stack.
+
+    Every step goes through this; `diagnose` only says why, for a run that fails it. A NaN or inf
+    loss fails `losses <= limits` as an exploding one does (comparisons with NaN are False); NaN or
+    inf anywhere in a run's weights makes their sum so. A float32 sum of huge finite weights may
+    overflow too: a false alarm that `diagnose`, given `_finite_rows`, clears (the step goes on).
+    Shapes: losses, limits (N,); new (N, P) weights after the update; active (N, h).
+    """
+    sums = new @ _ones(new.shape[1], new.dtype)  # a BLAS matrix-vector product: the cheapest sum
+    return (losses <= limits) & np.isfinite(sums) & active.any(axis=-1)
 
 
 def diverged(lr: float, iteration: int, quirks: Quirks, optimizer: str = "plain") -> Failure:
@@ -286,6 +304,7 @@ class Trainer:
         self._grads: np.ndarray | None = None  # (N, P) the newest batch's gradients, packed
         self._previous: np.ndarray | None = None  # (N, P) the weights before the newest update, packed
         self._views: dict[str, tuple[np.ndarray, Params]] = {}  # Params views of the current packed arrays
+        self._limits_of = self._loss_limits = None  # the start losses the cached loss limits were worked out from
 
     def state(self, i: int = 0) -> RunState:
         """Run i as data: everything that decides the rest of it."""
@@ -363,17 +382,18 @@ class Trainer:
         if n is None and deadline is None and self.config.iterations is None:
             raise ValueError("step() needs n or a deadline: this run has no stop")
         made = 0
-        while (n is None or made < n) and not self.done and (deadline is None or time.perf_counter() < deadline):
-            start = time.perf_counter()
-            advanced = self._update()
-            self.seconds += time.perf_counter() - start
-            if not advanced:  # every run stopped at this batch: the update does not count
-                break
-            made += 1
-            if self.iteration % self.config.eval_every == 0:
-                self.record()
-            if self.iteration >= self._next_checkpoint:
-                self._checkpoint()
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught in _update, as failures
+            while (n is None or made < n) and not self.done and (deadline is None or time.perf_counter() < deadline):
+                start = time.perf_counter()
+                advanced = self._update()
+                self.seconds += time.perf_counter() - start
+                if not advanced:  # every run stopped at this batch: the update does not count
+                    break
+                made += 1
+                if self.iteration % self.config.eval_every == 0:
+                    self.record()
+                if self.iteration >= self._next_checkpoint:
+                    self._checkpoint()
         return made
 
     def _live(self) -> list[int]:
@@ -384,40 +404,59 @@ class Trainer:
         decay = 1 + self.config.lr_decay * self.iteration
         return [lr / decay for lr in self.lrs]
 
+    def _limits(self) -> np.ndarray:
+        """(N,) each run's exploding-loss limit (`loss_limit`), worked out once per start loss."""
+        if self._limits_of is not self.start_loss:
+            self._limits_of, self._loss_limits = self.start_loss, loss_limit(self.start_loss)
+        return self._loss_limits
+
     def _update(self) -> bool:
-        """One update of every live run; False when no run could make it."""
+        """One update of every live run, every run checked (`healthy`); False when no run could make it."""
         X, y = self._order.next(self.X_train, self.y_train)
-        lr, live = self._lr_now(), self._live()
+        lr = self._lr_now()
         if self.quirks.one_hot_from_max and int(y.max()) + 1 != 10:  # the notebook's one_hot on a batch without 9s
+            live = self._live()
             for i in live:
                 self.failures[i] = Failure("bad_batch", self.iteration, float(lr[i]), detail=str(int(y.max()) + 1))
             self._record_failures(live)
             return False
-        with np.errstate(over="ignore", invalid="ignore"):  # NaN/inf are caught below, as failures
-            grads, losses, active = self._gradients(X, y)
-            self.last_losses = losses
-            self.start_loss = losses if self.start_loss is None else self.start_loss
-            step_lr = lr[0] if self.size == 1 else np.array(lr).reshape(-1, 1)  # one α per row of (N, P)
-            new, opt = update(self._flat, grads, self._opt, step_lr, beta1=self.config.momentum)
-            finite = _finite_rows(new)
-        for i in live:
-            self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
-                                        self.iteration, float(self.start_loss[i]), self.quirks, self.config.optimizer)
-        if any(f is not None for f in self.failures):
-            self._record_failures([i for i in live if self.failures[i] is not None])
-            keep = np.array([f is None for f in self.failures])
-            if not keep.any():
+        grads, losses, active = self._gradients(X, y)
+        self.last_losses = losses
+        self.start_loss = losses if self.start_loss is None else self.start_loss
+        step_lr = lr[0] if self.size == 1 else np.array(lr).reshape(-1, 1)  # one α per row of (N, P)
+        new, opt = update(self._flat, grads, self._opt, step_lr, beta1=self.config.momentum)
+        if any(self.failures) or not healthy(losses, self._limits(), new, active).all():
+            new, opt = self._stop_failing(lr, losses, active, new, opt)
+            if new is None:
                 return False
-            mask = keep.reshape(-1, 1)  # stopped runs keep their last good weights; live ones move on
-            new = np.where(mask, new, self._flat)
-            opt = OptimizerState(opt.kind, opt.step, *(None if s is None else np.where(mask, s, old)
-                                                       for s, old in ((opt.velocity, self._opt.velocity),
-                                                                      (opt.second, self._opt.second))))
         self._previous, self._grads = self._flat, grads
         self._flat, self._opt = new, opt  # readers see the old or the new weights
         self.iteration += 1
         self._maybe_snapshot()
         return True
+
+    def _stop_failing(self, lr: list[float], losses: np.ndarray, active: np.ndarray, new: np.ndarray,
+                      opt: OptimizerState) -> tuple[np.ndarray | None, OptimizerState | None]:
+        """Stop the live runs that fail this step (`diagnose` says why); hold stopped runs at their last good weights.
+
+        Returns the new weights and optimizer state, or (None, None) when no run is left. Called only
+        when a run is not `healthy` or has stopped before: the common step pays nothing for it.
+        """
+        live = self._live()
+        finite = _finite_rows(new)
+        for i in live:
+            self.failures[i] = diagnose(float(losses[i]), bool(finite[i]), active[i], float(lr[i]),
+                                        self.iteration, float(self.start_loss[i]), self.quirks, self.config.optimizer)
+        failed = [i for i in live if self.failures[i] is not None]
+        if failed:  # a stack with a run stopped earlier gets here on every step: measure only new failures
+            self._record_failures(failed)
+        keep = np.array([f is None for f in self.failures])
+        if not keep.any():
+            return None, None
+        mask = keep.reshape(-1, 1)  # stopped runs keep their last good weights; live ones move on
+        return np.where(mask, new, self._flat), OptimizerState(
+            opt.kind, opt.step, *(None if s is None else np.where(mask, s, old)
+                                  for s, old in ((opt.velocity, self._opt.velocity), (opt.second, self._opt.second))))
 
     def _gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Packed (N, P) gradients, (N,) losses and (N, h) active units of one batch."""

@@ -167,7 +167,7 @@ def test_params_from_arrays_rejects_bad_weights(bad, message):
 
 # ---- the hot path: gradients, evaluate and predict_proba on the compute pool -------------------
 from core import pool  # noqa: E402
-from core.model import evaluate, pixels, predict_proba  # noqa: E402
+from core.model import evaluate, pack, packed_gradients, pixels, predict_proba, unpack  # noqa: E402
 
 
 @pytest.fixture
@@ -251,6 +251,21 @@ def test_numbers_do_not_depend_on_the_number_of_workers(workers):
     assert loss1 == loss2 and ev1[:2] == ev2[:2]
     np.testing.assert_array_equal(ev1[2], ev2[2])
     np.testing.assert_array_equal(proba1, proba2)
+
+
+@pytest.mark.parametrize("m", [1, 2, 128])
+def test_a_training_step_gradient_equals_the_math_at_mini_batch_sizes(m):
+    """Raw pixels below 784 rows (1/255 on Z1, dZ1): the Trainer's gradients and loss equal the float64 math."""
+    params, X_raw, X, y = mnist_like(m=m, seed=m)
+    flat = pack(params.map(lambda a: a[None]))
+    grads, loss, active = packed_gradients(flat, params.hidden, X_raw, y)
+    expected, expected_loss, _ = reference(params, X, y)
+    for got, want in zip(unpack(grads[0], params.hidden).to_arrays().values(), expected.to_arrays().values()):
+        assert_float32_close(got, want)
+    assert loss[0] == pytest.approx(expected_loss, rel=1e-6)
+    np.testing.assert_array_equal(active[0], (forward(params, X).A1 > 0).any(axis=1))
+    assert evaluate(params, X_raw, y)[0] == pytest.approx(evaluate(params, X, y)[0], rel=1e-6)
+    assert_float32_close(predict_proba(params, X_raw), predict_proba(params, X))
 
 
 def test_one_chunk_and_many_chunks_agree(workers):

@@ -50,6 +50,16 @@ def test_diverging_run_stops_early_others_go_on():
     assert sweep.best("dev_acc") == 0 and sweep.best("dev_loss") == 0
 
 
+def test_a_stopped_run_is_measured_once_not_on_every_later_step(monkeypatch):
+    """Once a run of a stack has stopped, the others' steps do not re-measure train and dev (only evaluations do)."""
+    t = Trainer(TrainConfig(eval_every=10**6, iterations=None), *data()[:2], lrs=[0.5, 5000.0])
+    t.step(30)
+    assert t.failures[0] is None and t.failures[1] is not None
+    measured, measure = [], t._measure
+    monkeypatch.setattr(t, "_measure", lambda: measured.append(1) or measure())
+    assert t.step(20) == 20 and measured == []
+
+
 def test_best_run_continues_as_a_trainer():
     """The best run becomes a Trainer with its weights, history and α, and trains on."""
     sweep = Sweep(TrainConfig(eval_every=5, optimizer="momentum"), [0.01, 0.2], *data())

@@ -10,7 +10,7 @@ import pytest
 
 from core import NOTEBOOK_QUIRKS, Params, Quirks, TrainConfig, Trainer, effective_lr
 from core.model import pack as _pack
-from core.train import MAX_SNAPSHOTS, _finite_rows
+from core.train import MAX_SNAPSHOTS, _finite_rows, diagnose, healthy, loss_limit
 
 
 def blobs(m=300, seed=0):
@@ -119,6 +119,47 @@ def test_finiteness_check_tells_huge_weights_from_nan():
         assert _finite_rows(flat).tolist() == [True, False]
         flat[0, 7840] = np.inf  # b1[0] of run 0
         assert _finite_rows(flat).tolist() == [False, False]
+
+
+def test_the_every_step_check_fails_exactly_the_runs_diagnose_explains():
+    """healthy() (every step, whole stack) is False for a run iff diagnose() names a failure."""
+    start = np.array([2.3, 2.3, 2.3, 2.3, 2.3, 2.3, 30.0])
+    losses = np.array([2.0, np.nan, np.inf, 9.3, 2.0, 2.0, 100.0])  # 9.3 > 4·ln 10; 100 < 4·30
+    active = np.ones((7, 3), bool)
+    active[4] = False  # every unit of run 4 is dead
+    new = np.zeros((7, 5), np.float32)
+    new[5, 2] = np.inf  # run 5's update overflowed
+    ok = healthy(losses, loss_limit(start), new, active)
+    kinds = [diagnose(float(losses[i]), bool(np.isfinite(new[i]).all()), active[i], 0.1, 3, float(start[i]),
+                      Quirks()) for i in range(7)]
+    assert ok.tolist() == [k is None for k in kinds]
+    assert [k.kind if k else None for k in kinds] == [None, "diverged", "diverged", "exploded", "dead", "diverged", None]
+
+
+def test_weights_that_overflow_while_the_loss_is_finite_stop_the_run_at_that_step():
+    """α = 3e38 on summed gradients (global_m = 1) makes the first step's weights inf: it stops there, unchanged."""
+    X, y = blobs(1000)
+    config = TrainConfig(batch_size=128, lr=3e38, quirks=Quirks(global_m=1), eval_every=10**6, iterations=None)
+    t = Trainer(config, X, y)
+    start = t.params
+    assert t.step(10) == 0
+    assert (t.failure.kind, t.failure.iteration, t.failure.detail) == ("diverged", 0, "weights")
+    assert math.isfinite(t.last_loss)  # the loss alone would not have told
+    assert all(np.array_equal(a, b) for a, b in zip(t.params.to_arrays().values(), start.to_arrays().values()))
+
+
+def test_huge_finite_weights_whose_float32_sum_overflows_train_on():
+    """The every-step check's float32 sum can overflow on finite weights: the float64 recheck lets the run go on."""
+    X, y = blobs(1000)
+    X = X.copy()
+    X[0] = 0  # pixel 0 is blank in every image: its weights change nothing and get no gradient
+    base = Trainer(TrainConfig(), X, y).params
+    W1 = base.W1.copy()
+    W1[:, 0] = 3e38  # ten of them sum to inf in float32
+    t = Trainer(TrainConfig(batch_size=128, eval_every=10**6, iterations=None), X, y,
+                params=Params(W1, base.b1, base.W2, base.b2))
+    assert t.step(20) == 20 and t.failure is None
+    assert (t.params.W1[:, 0] == np.float32(3e38)).all()
 
 
 def test_labels_outside_0_to_9_are_refused_once_with_the_data():
