@@ -152,6 +152,14 @@ def browser_missing() -> str | None:
     return None
 
 
+def require(reason: str | None, what: str = "browser tests") -> None:
+    """Skip the test for `reason` (a missing browser or tool), or fail it when CI=true: CI must run everything."""
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{what} cannot run: {reason}")
+        pytest.skip(reason)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:
@@ -206,11 +214,7 @@ def stop_server(process: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A dashboard server for the module's browser tests; skipped (or failed when CI=true) without Chromium."""
-    reason = browser_missing()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests cannot run: {reason}")
-        pytest.skip(reason)
+    require(browser_missing())
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     process, url = start_server({"DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data")),
                                  "DIGIT_LAB_RUNS": str(tmp_path_factory.mktemp("runs"))}, log)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.dashboard.conftest import (CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, free_port, main_area, open_app,
-                                      start_server, stop_server, wait_healthy, wait_until)
+                                      require, start_server, stop_server, wait_healthy, wait_until)
 from tests.dashboard.test_reload_browser import iteration, run_id
 
 HAPROXY_CONFIG = ROOT / "docs" / "haproxy.cfg"
@@ -44,11 +44,8 @@ def start_balancer(replicas: list[str]) -> tuple[subprocess.Popen, str]:
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
     """Two replicas on one shared run store behind HAProxy: yields (balancer URL, {cookie value: process})."""
-    reason = browser_missing() or (None if haproxy() else "haproxy not found (apt-get install -y haproxy)")
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the classroom test cannot run: {reason}")
-        pytest.skip(reason)
+    require(browser_missing() or (None if haproxy() else "haproxy not found (apt-get install -y haproxy)"),
+            "the classroom test")
     env = {"DIGIT_LAB_RUNS": str(tmp_path_factory.mktemp("shared-runs")), "DIGIT_LAB_WORKERS": "1",
            "DIGIT_LAB_DATA": str(tmp_path_factory.mktemp("data"))}
     logs = tmp_path_factory.mktemp("logs")

@@ -2,7 +2,6 @@
 and a heatmap change 5 times a second. The chart must update in place: one node, hover and zoom kept,
 never blank, no console errors, and a user's text never runs as HTML."""
 
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import ROOT, browser_missing, free_port, start_server, stop_server, wait_until
+from tests.dashboard.conftest import ROOT, browser_missing, free_port, require, start_server, stop_server, wait_until
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "livechart_app.py"
 CHART = ".stBidiComponent .js-plotly-plot"
@@ -40,11 +39,7 @@ DRAWN = f"""() => {{
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A server running the tiny live app; skipped (or failed when CI=true) without Chromium."""
-    reason = browser_missing()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests cannot run: {reason}")
-        pytest.skip(reason)
+    require(browser_missing())
     process, url = start_server(app=APP, log=tmp_path_factory.mktemp("server") / "streamlit.log")
     yield url
     stop_server(process)
