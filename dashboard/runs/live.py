@@ -24,11 +24,15 @@ CACHE_KEY = "live_figures"
 
 
 # ----- the fragment -----------------------------------------------------------------------------
-def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: str) -> None:
-    """Draw `draw` as the live fragment `key`, redrawn every TICK seconds while `get()`'s worker is active.
+def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: str, every: float = TICK) -> None:
+    """Draw `draw` as the live fragment `key`, redrawn every `every` seconds while `get()`'s worker is active.
 
-    Each tick tells the worker a page is watching (`seen`); once the worker is no longer active
-    a full rerun updates the buttons and stops the ticks.
+    Each tick tells the worker a page is watching (`seen`). When the run is no longer what the full
+    run drew (another worker, or active where it was not, or the reverse) the tick reruns the whole
+    page instead, which redraws the buttons and starts or stops the ticks. That covers a run that
+    stopped by itself, and a click that never got its full run: Streamlit 1.67's page folds a click
+    made while a fragment's rerun is pending (a live chart confirming its first figure) into that
+    fragment's rerun, so Start's callback runs but only the fragment is redrawn.
     """
     worker = get()
     active = worker is not None and worker.snapshot.active
@@ -36,15 +40,14 @@ def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: st
         worker.seen()
 
     def tick() -> None:
-        draw()
         current = get()
-        if current is None:
-            return
-        current.seen()
-        if active and not current.snapshot.active:
-            st.rerun()  # it stopped by itself: redraw the buttons, stop the ticks
+        if current is not worker or (current is not None and current.snapshot.active != active):
+            st.rerun()
+        draw()
+        if current is not None:
+            current.seen()
 
-    st.fragment(tick, run_every=TICK if active else None, key=key)()
+    st.fragment(tick, run_every=every if active else None, key=key)()
 
 
 def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:

@@ -58,7 +58,7 @@ def render() -> None:
         failure_panel(lab)
     live.fragment(_worker, body, key="train")
     health(lab)
-    st.fragment(gallery, run_every=GALLERY_EVERY if lab.running else None, key="gallery")()
+    live.fragment(_worker, gallery, key="gallery", every=GALLERY_EVERY)
 
 
 def _worker() -> Worker | None:
@@ -316,7 +316,7 @@ def health(lab: Lab) -> None:
     box = st.expander("Gradient health: norms and update sizes per step", key="health_open", on_change="rerun")
     if box.open:
         with box:
-            st.fragment(health_chart, run_every=HEALTH_EVERY if lab.running else None, key="health")()
+            live.fragment(_worker, health_chart, key="health", every=HEALTH_EVERY)
 
 
 def health_chart() -> None:
