@@ -62,7 +62,7 @@ from core import TrainConfig, Trainer
 
 st.set_page_config(layout="wide")
 if "trainer" not in st.session_state:
-    parts = data.split(data.load_sample(), dev_size=1000, seed=0)
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=True)
     batch = 128 if st.query_params.get("full_batch") == "false" else None
     config = TrainConfig(batch_size=batch, iterations=None)
     st.session_state.trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
@@ -455,7 +455,7 @@ def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: f
         for _ in range(repeats):
             for label, query in SPEED_RUNS:
                 batch = None if not query else 128
-                figures[label]["headless"].append(headless_speed(seconds / 2, batch))
+                figures[label]["headless"].append(headless_speed(seconds / 2, batch, raw=True))  # uint8, as the app holds it
                 figures[label]["app"].append(app_speed(browser, url, query, seconds, server_pid))
                 figures[label]["floor"].append(app_speed(browser, floor.url, query, seconds, floor.process.pid))
     return figures
