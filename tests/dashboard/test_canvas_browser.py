@@ -11,12 +11,12 @@ from tests.dashboard.conftest import wait_until
 PAD = "canvas[aria-label='drawing pad']"
 
 
-def visible_metric(page, label: str) -> str:
-    """The value of the visible metric with this label."""
+def visible_metric(page, label: str) -> str | None:
+    """The value of the visible metric with this label, or None while none is shown (a rerun redraws them)."""
     for metric in page.locator('[data-testid="stMetric"]').all():
         if metric.is_visible() and metric.locator('[data-testid="stMetricLabel"]').inner_text().strip() == label:
             return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
-    raise AssertionError(f"no visible metric {label!r}")
+    return None
 
 
 def stroke(page, points: list[tuple[float, float]]) -> None:
@@ -43,7 +43,7 @@ def test_drawing_a_one_gets_a_prediction(page):
     stroke(page, [(140, 45 + 19 * i) for i in range(11)])  # a vertical bar: a "1"
     page.get_by_text("What the network sees (28x28)").wait_for(timeout=20_000)
     wait_until(lambda: visible_metric(page, "Prediction") == "1", timeout=20, message="the prediction 1")
-    assert visible_metric(page, "Confidence").endswith("%")
+    assert (visible_metric(page, "Confidence") or "").endswith("%")
 
     page.locator(".pad button.clear").click()
     page.get_by_text("Draw a digit on the black pad").wait_for(timeout=20_000)
