@@ -222,15 +222,20 @@ def server(tmp_path_factory):
     stop_server(process)
 
 
-@pytest.fixture(scope="module")
-def browser(server):
-    """Headless Debian Chromium driven by Playwright."""
+def chromium():
+    """Headless Debian Chromium driven by Playwright, for a fixture to `yield from` (closed after it)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    """Headless Debian Chromium driven by Playwright."""
+    yield from chromium()
 
 
 @pytest.fixture

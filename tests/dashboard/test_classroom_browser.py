@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from tests.dashboard.conftest import (CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, free_port, main_area, open_app,
-                                      require, start_server, stop_server, wait_healthy, wait_until)
+from tests.dashboard.conftest import (ROOT, browser_missing, chromium, free_port, main_area, open_app, require, start_server,
+                                      stop_server, wait_healthy, wait_until)
 from tests.dashboard.test_reload_browser import iteration, run_id
 
 HAPROXY_CONFIG = ROOT / "docs" / "haproxy.cfg"
@@ -63,13 +63,8 @@ def classroom(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(classroom):
-    """Headless Debian Chromium driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    """Headless Debian Chromium driven by Playwright (after the classroom, which may skip the module)."""
+    yield from chromium()
 
 
 def replica_of(context) -> str:
