@@ -6,7 +6,8 @@ match it (`dashboard/runs/state.py`), then runs the one view that is open. Each 
 under dashboard/views/ with its own URL path (`/notebook`, `/lab`, ...), listed in PAGES; only
 the open one runs (`st.navigation`). The session's run is saved under the URL's `?run=` id and
 restored from it (dashboard/runs/session.py). Runs train on the server (dashboard/runs/worker.py): pages
-send commands and draw the workers' snapshots.
+send commands and draw the workers' snapshots; the charts of a training run follow it through a feed
+pushed by this app's one route of its own (dashboard/runs/feed.py), hence `app = st.App(...)` below.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import threads, urlstate
-from dashboard.runs import alpha, session, state
+from dashboard.runs import alpha, feed, session, state
 from dashboard.views import sidebar
 
 VIEWS = Path(__file__).parent / "views"
@@ -82,4 +83,7 @@ def main() -> None:
     session.keep(state.get())
 
 
-main()
+if __name__ == "__main__":  # a script run: Streamlit runs this file as __main__ on every rerun
+    main()
+else:  # `streamlit run dashboard/app.py` imports it first and serves this app: Streamlit plus our feed route
+    app = st.App(__file__, routes=feed.routes(st.get_option("server.baseUrlPath") or ""))

@@ -169,8 +169,8 @@ PAUSE = """async () => {
   return [null, clicked];
 }"""
 # Counts changes of the iteration metric's text and redraws of the loss curve (the visible chart
-# titled "Loss"): a new path element, or new data in the same one. Plotly also redraws a freshly
-# mounted chart once more with the same data (a second layout pass): counted apart as "extra".
+# titled "Loss"): its line drawn with new data (a new path or the same one). Plotly also redraws a
+# freshly mounted chart once more with the same data (a second layout pass): counted apart as "extra".
 OBSERVE = """() => {
   window.__counts = {text: 0, chart: 0, extra: 0};
   const lossPath = () => {
@@ -181,14 +181,13 @@ OBSERVE = """() => {
     return null;
   };
   let last = window.__metric('Iteration'), lastPath = lossPath();
-  let lastD = lastPath && lastPath.getAttribute('d'), drawnAt = last;
+  let lastD = lastPath && lastPath.getAttribute('d');
   new MutationObserver(() => {
     const now = window.__metric('Iteration');
     if (now !== last) { last = now; window.__counts.text += 1; }
     const path = lossPath(), d = path && path.getAttribute('d');
     if (!d || (path === lastPath && d === lastD)) return;
-    if (path !== lastPath || now !== drawnAt) { window.__counts.chart += 1; drawnAt = now; }
-    else { window.__counts.extra += 1; }
+    if (d !== lastD) { window.__counts.chart += 1; } else { window.__counts.extra += 1; }
     lastPath = path; lastD = d;
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true,
                              attributeFilter: ['d']});

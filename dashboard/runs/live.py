@@ -11,11 +11,14 @@ asks for a full rerun, which redraws the buttons.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dashboard.runs import feed as feeds
+from dashboard.runs.feed import Chart
 from dashboard.runs.worker import Worker
 
 TICK = 0.25  # seconds between redraws while a run is active (4 a second)
@@ -48,6 +51,34 @@ def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: st
             current.seen()
 
     st.fragment(tick, run_every=every if active else None, key=key)()
+
+
+# ----- the feed: charts pushed while the run trains ------------------------------------------------
+def feed(view: str, get: Callable[[], Worker | None], charts: Mapping[str, Chart]) -> str | None:
+    """The URL of a new live feed of `charts` (by key) for `view`, or None when the run is not active.
+
+    Drawn with `live_chart(..., feed=url)`, each chart then follows the run without any rerun
+    (dashboard/runs/feed.py). The session's previous feed of this view ends.
+    """
+    worker = get()
+    if worker is None or not worker.snapshot.active:
+        return None
+    session = _session()
+    if session is None:
+        return None
+    registered = feeds.register(worker, charts, session, view)
+    return feeds.url(registered, st.get_option("server.baseUrlPath") or "")
+
+
+@st.cache_resource(scope="session", on_release=feeds.release, show_spinner=False)
+def _session_feeds(session: str) -> str:
+    """This browser session's id, cached so that its end drops its feeds (`on_release`)."""
+    return session
+
+
+def _session() -> str | None:
+    ctx = get_script_run_ctx()
+    return None if ctx is None else _session_feeds(ctx.session_id)
 
 
 def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:

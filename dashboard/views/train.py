@@ -1,16 +1,18 @@
 """The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
-The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands, and
-`live.fragment` redraws the worker's latest snapshot while the run is active. The gradient-health
-curves (only while their expander is open) and the gallery are fragments of their own, refreshed
-every HEALTH_EVERY and GALLERY_EVERY seconds while running and on every full rerun (pause, step,
-reset). Widgets inside a fragment rerun only that fragment, so moving the α slider reaches the
-run without interrupting it. This file only lays out and draws.
+The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands. While
+it trains, the curves and weight maps follow it through a live feed (`live.feed`: the server pushes
+their changes to the browser, no rerun per redraw), and the status figures are a fragment redrawn
+every STATUS_EVERY seconds. The gradient-health curves (only while their expander is open) and the
+gallery are fragments of their own, refreshed every HEALTH_EVERY and GALLERY_EVERY seconds while
+running and on every full rerun (pause, step, reset). This file only lays out and draws.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -22,6 +24,7 @@ from dashboard import settings, words
 from dashboard.charts import figures as charts, grad as grad_charts
 from dashboard.charts.livechart import live_chart
 from dashboard.runs import alpha, history as runs, live, state
+from dashboard.runs.feed import Chart
 from dashboard.runs.state import Lab
 from dashboard.runs.worker import FINISHED, Pause, Start, Step, Worker
 
@@ -33,6 +36,7 @@ NARROW_HEIGHT = 500  # the curves' height then: as tall as the weight maps besid
 WIDE_COLS = 16  # tiles per row when the weight maps span the page
 WEIGHTS_EVERY = 1.0  # seconds between weight-map redraws while running (the browser's dearest redraw)
 HEALTH_EVERY = 1.0  # seconds between redraws of the gradient-health curves while running
+STATUS_EVERY = 1.0  # seconds between redraws of the status figures while running (the charts have a feed)
 TENSORS = list(grad_charts.TENSORS)  # what the tiles show: W1, dW1 (this batch) or ΔW1 (the last step)
 GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
@@ -56,7 +60,8 @@ def render() -> None:
     lr_controls(lab)
     with st.container():
         failure_panel(lab)
-    live.fragment(_worker, body, key="train")
+    live.fragment(_worker, status_part, key="train", every=STATUS_EVERY)
+    st.fragment(charts_part, key="charts")()
     health(lab)
     live.fragment(_worker, gallery, key="gallery", every=GALLERY_EVERY)
 
@@ -139,20 +144,46 @@ def _rewind(lr: float) -> None:
                                             f"α = {lr:g}.{failed}")
 
 
-# ----- the live fragment ------------------------------------------------------------------------
-def body() -> None:
-    """One tick's drawing of the latest snapshot: status, curves and weights."""
+# ----- the live part -----------------------------------------------------------------------------
+def status_part() -> None:
+    """The status fragment: the latest snapshot's figures and warnings, every STATUS_EVERY s while running."""
     lab = state.get()
     status(lab)
-    if lab.now.params.hidden <= NARROW_WEIGHTS:  # a small grid fits next to the curves
-        loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
-        curves(lab, loss_col, acc_col, width=300, height=NARROW_HEIGHT)
-        with weights_col:
-            weights(lab, wide=False)
-    else:
-        curves(lab, *st.columns(2), width=470)
-        weights(lab, wide=True)
     health_warning(lab)
+
+
+def charts_part() -> None:
+    """Curves and weights: while the run trains they follow it through a live feed (dashboard/runs/feed.py:
+    pushed to the browser, no rerun per redraw).
+
+    A fragment without a timer: a chart's word back to Python (its first whole figure drawn, or a
+    lost feed) and the tile choices rerun only this part, not the page, whose one-off messages stay.
+    """
+    lab = state.get()
+    narrow = lab.now.params.hidden <= NARROW_WEIGHTS  # a small grid fits next to the curves
+    if narrow:
+        loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
+        width, height = 300, NARROW_HEIGHT
+    else:
+        loss_col, acc_col = st.columns(2)
+        weights_col, width, height = st.container(), 470, 320
+    with weights_col:
+        tiles = weight_options(lab, wide=not narrow)
+    smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
+    built = {
+        "loss_chart": Chart(functools.partial(curve_figure, "loss", smooth=smooth, width=width, height=height),
+                            config=live.CHART_CONFIG),
+        "accuracy_chart": Chart(functools.partial(curve_figure, "accuracy", smooth=smooth, width=width,
+                                                  height=height), config=live.CHART_CONFIG),
+        "weights_chart": Chart(functools.partial(tiles_figure, tiles), every=WEIGHTS_EVERY, config=live.CHART_CONFIG),
+        "output_chart": Chart(functools.partial(output_figure, tiles), every=WEIGHTS_EVERY, config=live.CHART_CONFIG),
+    }
+    url = live.feed("train", _worker, built)
+    snapshot = lab.snapshot
+    for col, name in ((loss_col, "loss_chart"), (acc_col, "accuracy_chart"), (weights_col, "weights_chart"),
+                      (weights_col, "output_chart")):
+        with col:
+            live_chart(built[name].build(snapshot), key=name, config=built[name].config, feed=url)
 
 
 def status(lab: Lab) -> None:
@@ -253,51 +284,64 @@ def _effective_lr(lab: Lab) -> float:
     return effective_lr(lab.now.lr, lab.now.batch_size, lab.now.quirks)
 
 
-def curves(lab: Lab, left, right, width: int, height: int = 320) -> None:
-    """Loss and accuracy against iteration, train and dev, with the α changes marked (and a failure); size in pixels."""
-    history, changes = lab.now.history, list(lab.now.lr_changes)
-    smooth = EMA_WEIGHT if st.session_state.get("smooth") else None
-    failure = lab.now.failure
+def curve_figure(metric: str, snapshot, smooth: float | None, width: int, height: int):
+    """Loss or accuracy against iteration, train and dev, with the α changes marked (and a failure); size in pixels."""
+    run = snapshot.view
+    history, failure = run.history, run.failure
     failed = (failure.iteration, words.failure_text(failure)) if failure else None
-    drawn = (id(lab), len(history), tuple(changes), smooth, width, height, failed)  # new evaluation, α change, ...
-
-    def figure(metric: str, field: str):
-        x = history.column("iteration")
-        return charts.curves_figure(x, history.column(f"train_{field}"), history.column(f"dev_{field}"), changes,
-                                    metric, smooth, width=width, failure=failed, height=height)
-
-    with left:
-        live_chart(live.memo("loss", drawn, lambda: figure("loss", "loss")), key="loss_chart", config=live.CHART_CONFIG)
-    with right:
-        live_chart(live.memo("accuracy", drawn, lambda: figure("accuracy", "acc")), key="accuracy_chart",
-                   config=live.CHART_CONFIG)
+    field = "loss" if metric == "loss" else "acc"
+    return charts.curves_figure(history.column("iteration"), history.column(f"train_{field}"),
+                                history.column(f"dev_{field}"), list(run.lr_changes), metric, smooth, width=width,
+                                failure=failed, height=height)
 
 
-def weights(lab: Lab, wide: bool) -> None:
-    """W1, this batch's dW1 or the last ΔW1 as tiles (paged by 64 when h > 64, dead neurons crossed
-    out), and the output layer's W2 / dW2 / ΔW2 beside them; `wide` spans the page."""
+@dataclass(frozen=True)
+class Tiles:
+    """What the weight maps show: which tensor, which page of hidden units, how laid out."""
+
+    kind: str
+    first: int
+    count: int
+    cols: int | None
+    width: int
+
+
+def weight_options(lab: Lab, wide: bool) -> Tiles:
+    """The tiles' tensor (W1, this batch's dW1 or the last ΔW1) and page (by 64 when h > 64); `wide` spans the page."""
     kind = st.segmented_control("Tiles show", TENSORS, key="tiles_tensor", default=TENSORS[0], required=True,
                                 help="W1: the weights. dW1: the gradient of this batch (the next step moves "
                                      "against it). ΔW1: what the last step changed. One zero-centred colour "
                                      "scale per tensor.") or TENSORS[0]
-    first_layer, output_layer = _tensors(lab.now, kind)
-    if first_layer is None:
+    if _tensors(lab.now, kind)[0] is None:
         st.caption("No step yet: dW1 and ΔW1 appear after the first update (press Step 1).")
-        first_layer, output_layer, kind = lab.now.params.W1, lab.now.params.W2, TENSORS[0]
-    first = _page(len(first_layer))
-    k = min(PAGE, len(first_layer) - first)
+    h = lab.now.params.hidden
+    first = _page(h)
+    k = min(PAGE, h - first)
     cols = math.ceil(k / math.ceil(k / WIDE_COLS)) if wide else None  # even rows of at most 16
-    width = 1000 if wide else 300
+    return Tiles(kind, first, k, cols, 1000 if wide else 300)
 
-    def build():
-        dead = lab.now.dead_units()[first:first + k]
-        return (grad_charts.layer_figure(first_layer[first:first + k], kind, dead, first, cols, width),
-                grad_charts.output_figure(output_layer, kind, width=min(width, 460)))
 
-    layout = (id(lab), kind, first, k, cols, lab.running)
-    tiles, output = live.throttled("weights", WEIGHTS_EVERY, lab.running, layout, build)
-    live_chart(tiles, key="weights_chart", config=live.CHART_CONFIG)
-    live_chart(output, key="output_chart", config=live.CHART_CONFIG)
+def tiles_figure(tiles: Tiles, snapshot):
+    """The first layer's tiles of one page, dead neurons crossed out (W1 before the first step)."""
+    run = snapshot.view
+    first_layer, _, kind = _shown(run, tiles.kind)
+    dead = run.dead_units()[tiles.first:tiles.first + tiles.count]
+    return grad_charts.layer_figure(first_layer[tiles.first:tiles.first + tiles.count], kind, dead, tiles.first,
+                                    tiles.cols, tiles.width)
+
+
+def output_figure(tiles: Tiles, snapshot):
+    """The output layer's W2 / dW2 / ΔW2 beside the tiles."""
+    _, output_layer, kind = _shown(snapshot.view, tiles.kind)
+    return grad_charts.output_figure(output_layer, kind, width=min(tiles.width, 460))
+
+
+def _shown(run, kind: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(first layer, output layer, kind) the maps show: `kind`'s tensors, or W1 / W2 before the first step."""
+    first_layer, output_layer = _tensors(run, kind)
+    if first_layer is None:
+        return run.params.W1, run.params.W2, TENSORS[0]
+    return first_layer, output_layer, kind
 
 
 def _tensors(trainer, kind: str) -> tuple[np.ndarray | None, np.ndarray | None]:

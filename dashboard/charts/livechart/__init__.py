@@ -200,6 +200,20 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
                 (previous.lengths + ((seq, lengths),))[-WINDOW:], pending=False)
 
 
+def prepared(figure: Any, height: int | None = None) -> tuple[dict, int]:
+    """A figure as `live_chart` draws it (axes making room for their labels) and its height in pixels:
+    `height`, else the layout's, else DEFAULT_HEIGHT."""
+    figure = as_dict(figure)
+    figure["layout"] = with_margins(figure["layout"])
+    return figure, int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
+
+
+def next_sent(previous: Sent | None, figure: Any, *, height: int | None = None, config: dict | None = None) -> Sent:
+    """`update` for a figure as `live_chart` draws it (see `prepared`)."""
+    figure, height = prepared(figure, height)
+    return update(previous, figure, height=height, config=dict(config) if config else None)
+
+
 def same(old: tuple | None, new: tuple | None) -> bool:
     """Whether two curves' (x, y) (or two non-curves: None) hold the same points."""
     if old is None or new is None:
@@ -276,25 +290,26 @@ def _confirm(key: str) -> None:
 
 
 def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict | None = None,
-               on_click: Callable[[float, float], None] | None = None) -> None:
+               on_click: Callable[[float, float], None] | None = None, feed: str | None = None) -> None:
     """Draw a plotly figure (a `go.Figure` or dict) that later calls with the same `key` update in place.
 
     Like `st.plotly_chart(figure, key=key)`; `height` defaults to the layout's height or 400 px,
     `config` is Plotly's config (e.g. `{"displayModeBar": False}`). `on_click(x, y)` is called (as a
-    callback, before the rerun) with the data coordinates of a clicked point.
+    callback, before the rerun) with the data coordinates of a clicked point. `feed`: the URL of a
+    live feed (dashboard/runs/feed.py) that carries this chart's later figures under `key`; the
+    figure is then sent whole, and the browser draws the feed's events on top of it.
     """
     import streamlit as st
 
     mount = _mounter()
     if mount is None:
         return
-    figure = as_dict(figure)
-    figure["layout"] = with_margins(figure["layout"])
-    height = int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
+    figure, height = prepared(figure, height)
     store = st.session_state.setdefault(STORE, {})
-    sent = store[key] = update(store.get(key), figure, height=height, config=config)
+    previous = stale(store.get(key)) if feed else store.get(key)  # the feed moves the chart on: whole again
+    sent = store[key] = update(previous, figure, height=height, config=config)
     clicks = {} if on_click is None else {"on_click_change": functools.partial(_clicked, key, on_click)}
-    data = sent.payload if on_click is None else {**sent.payload, "clicks": True}
+    data = {**sent.payload, **({"clicks": True} if on_click else {}), **({"feed": feed, "name": key} if feed else {})}
     mount(key=key, data=data, height=height, on_resend_change=functools.partial(_ask_resend, key),
           on_drawn_change=functools.partial(_confirm, key), **clicks)
 

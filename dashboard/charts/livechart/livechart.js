@@ -14,6 +14,7 @@ const UIREVISION = "livechart";
 
 let plotly = null; // one load of plotly.js for the page: a Promise of window.Plotly
 const charts = new WeakMap(); // parentElement -> chart state (below)
+const feeds = new Map(); // feed URL -> {url, charts: Set of chart states, source: EventSource | null | "done"}
 
 function loadPlotly() {
   // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
@@ -64,6 +65,8 @@ function mount(parentElement) {
     trigger: null, // the latest setTriggerValue
     asked: null, // the payload we asked a whole figure for, until one comes
     askedAt: 0,
+    feed: null, // the URL of the live feed this chart follows, if any
+    name: null, // this chart's key in the feed's events
     observer: new ResizeObserver(() => {
       // Once Plotly has drawn it, and only while it is shown: Plotly refuses (a rejected promise, a
       // console error) to resize a div that left the page or is hidden, as when its chart is hidden.
@@ -81,6 +84,7 @@ function unmount(parentElement) {
   const chart = charts.get(parentElement);
   if (!chart) return;
   charts.delete(parentElement);
+  unsubscribe(chart);
   cancelAnimationFrame(chart.frame);
   chart.observer.disconnect();
   window.Plotly?.purge(chart.div);
@@ -123,6 +127,7 @@ function merge(chart, payload) {
 // Take one payload into chart.figure right away (plotly.js may still be loading).
 function receive(chart, payload, setStateValue) {
   const applied = merge(chart, payload);
+  if (payload.feed) return; // a whole figure; the feed brings the rest, and Python needs no word back
   if (applied && payload.data) {
     // Python sends whole figures until we confirm one (a rerun of the fragment, once).
     chart.asked = null;
@@ -161,11 +166,8 @@ function draw(chart, Plotly) {
   }
 }
 
-export default function ({ data, parentElement, setStateValue, setTriggerValue }) {
-  const chart = charts.get(parentElement) ?? mount(parentElement);
-  chart.clicks = data.clicks === true;
-  chart.trigger = setTriggerValue;
-  receive(chart, data, setStateValue);
+// Draw the chart's figure at the next animation frame (once plotly.js is there).
+function schedule(chart, parentElement) {
   loadPlotly().then(
     (Plotly) => {
       // A later call or an unmount may have come while plotly.js loaded; one draw per frame.
@@ -176,6 +178,92 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
       parentElement.textContent = `The chart could not load plotly.js: ${error}`;
     },
   );
+}
+
+// ----- live feeds (dashboard/runs/feed.py) -----------------------------------------------------
+// While a run trains, the server pushes the charts' payloads over one Server-Sent Events stream per
+// page ({chart key: payload} per event, whole figures first), so redraws cost no Streamlit rerun.
+// A hidden page closes its streams (nothing to draw) and opens them again, whole figures first,
+// when shown.
+function subscribe(chart, url) {
+  let feed = feeds.get(url);
+  if (!feed) {
+    feed = { url, charts: new Set(), source: null };
+    feeds.set(url, feed);
+  }
+  feed.charts.add(chart);
+  chart.feed = url;
+  if (!document.hidden) connect(feed);
+}
+
+function unsubscribe(chart) {
+  const feed = chart.feed && feeds.get(chart.feed);
+  chart.feed = null;
+  if (!feed) return;
+  feed.charts.delete(chart);
+  if (feed.charts.size) return;
+  if (feed.source instanceof EventSource) feed.source.close();
+  feeds.delete(feed.url);
+}
+
+function connect(feed) {
+  if (feed.source !== null) return;
+  const source = new EventSource(feed.url);
+  feed.source = source;
+  source.onmessage = (event) => {
+    const payloads = JSON.parse(event.data);
+    for (const chart of feed.charts) {
+      const payload = payloads[chart.name];
+      if (!payload) continue;
+      if (merge(chart, payload)) schedule(chart, chart.parent);
+      else reconnect(feed); // cannot happen on an ordered stream; a new one starts whole
+    }
+  };
+  source.addEventListener("end", () => {
+    // The run stopped; the page's status fragment reruns the page, which draws it paused.
+    source.close();
+    feed.source = "done";
+  });
+  source.onerror = () => {
+    if (source.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
+    // Refused for good: a 204 (the run stopped) or a 404 (the server no longer knows this feed:
+    // restarted, or another replica). Ask for one full rerun, which registers a new feed.
+    feed.source = "done";
+    const [chart] = feed.charts;
+    if (chart && chart.stateSetter) chart.stateSetter("resend", `feed:${feed.url}`);
+  };
+}
+
+function reconnect(feed) {
+  if (feed.source instanceof EventSource) feed.source.close();
+  feed.source = null;
+  if (!document.hidden) connect(feed);
+}
+
+document.addEventListener("visibilitychange", () => {
+  for (const feed of feeds.values()) {
+    if (document.hidden && feed.source instanceof EventSource) {
+      feed.source.close();
+      feed.source = null;
+    } else if (!document.hidden && feed.source === null) {
+      connect(feed);
+    }
+  }
+});
+
+export default function ({ data, parentElement, setStateValue, setTriggerValue }) {
+  const chart = charts.get(parentElement) ?? mount(parentElement);
+  chart.clicks = data.clicks === true;
+  chart.trigger = setTriggerValue;
+  chart.stateSetter = setStateValue;
+  chart.parent = parentElement;
+  chart.name = data.name;
+  receive(chart, data, setStateValue);
+  if ((data.feed || null) !== chart.feed) {
+    unsubscribe(chart);
+    if (data.feed) subscribe(chart, data.feed);
+  }
+  schedule(chart, parentElement);
   // Streamlit calls this cleanup on unmount, and also right away for a call superseded before
   // this module loaded: only a node that left the page is torn down.
   return () => {

@@ -1,0 +1,95 @@
+"""The Train view's charts follow a run through the live feed, in Chromium: one stream, the same chart
+nodes, a hidden page that stops drawing and catches up when shown, and the feed under a base URL path.
+
+Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from tests.dashboard.conftest import (APP, ROOT, browser_missing, free_port, main_area, open_app, require,
+                                      stop_server, wait_healthy, wait_until)
+from tests.dashboard.test_reload_browser import iteration
+
+FEED = "/api/digit-lab/feed/"
+# The loss chart as Plotly holds it: [points of its first trace, whether it is the node marked earlier].
+LOSS = """() => {
+  for (const gd of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) {
+    if (gd.layout && gd.layout.title && String(gd.layout.title.text || '').startsWith('Loss'))
+      return [gd.data[0].x.length, gd.__marked === true];
+  }
+  return null;
+}"""
+MARK = """() => { for (const gd of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) gd.__marked = true; }"""
+# Tell the page it is hidden (or shown again), as a browser does when its tab goes to the background.
+HIDE = """(hidden) => {
+  Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def points(page) -> int:
+    return page.evaluate(LOSS)[0]
+
+
+def test_charts_follow_the_run_through_one_feed(page):
+    """Start: the curves grow several times a second on the same chart nodes, through one feed stream."""
+    feeds = []
+    page.on("request", lambda request: FEED in request.url and feeds.append(request.url))
+    main_area(page).get_by_role("button", name="Start", exact=True).click()
+    wait_until(lambda: page.evaluate("1") and feeds, timeout=20, message="the page to open the feed")  # evaluate: events in
+    wait_until(lambda: points(page) > 2, timeout=20, message="the first points")
+    page.evaluate(MARK)
+    seen = set()
+    for _ in range(12):
+        seen.add(points(page))
+        time.sleep(0.25)
+    assert len(seen) >= 6, f"the loss curve changed only {len(seen) - 1} times in 3 s"
+    assert page.evaluate(LOSS)[1], "the loss chart was mounted anew"
+    assert len(set(feeds)) == 1, feeds
+    main_area(page).get_by_role("button", name="Pause", exact=True).click()
+    main_area(page).get_by_role("button", name="Start", exact=True).wait_for(timeout=10_000)
+
+
+def test_a_hidden_page_stops_drawing_and_catches_up_when_shown(page):
+    """Hidden, the page closes its feed (nothing drawn, the run trains on); shown, it draws the run as it is now."""
+    main_area(page).get_by_role("button", name="Start", exact=True).click()
+    wait_until(lambda: points(page) > 2, timeout=20, message="the first points")
+    page.evaluate(HIDE, True)
+    time.sleep(0.5)  # an event already on its way may still land
+    hidden_at, iteration_at = points(page), iteration(page)
+    time.sleep(2)  # the stimulus: two seconds hidden
+    assert points(page) == hidden_at, "a hidden page kept drawing"
+    page.evaluate(HIDE, False)
+    wait_until(lambda: points(page) > hidden_at + 10, timeout=20, message="the curves to catch up")
+    assert iteration(page) > iteration_at, "the run did not train while the page was hidden"
+    main_area(page).get_by_role("button", name="Pause", exact=True).click()
+
+
+def test_the_feed_works_under_a_base_url_path(browser, tmp_path):
+    """With server.baseUrlPath set, the feed's route and URL carry it and the curves follow the run."""
+    require(browser_missing())
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/lab/app"
+    with open(tmp_path / "streamlit.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+                                    "--server.address", "127.0.0.1", "--server.headless", "true",
+                                    "--server.baseUrlPath", "lab/app"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   env={**__import__("os").environ, "DIGIT_LAB_RUNS": str(tmp_path / "runs"),
+                                        "OPENBLAS_NUM_THREADS": "1"})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        wait_healthy(process, url, "the server under /lab/app")
+        page = context.new_page()
+        feeds = []
+        page.on("response", lambda response: FEED in response.url and feeds.append((response.url, response.status)))
+        open_app(page, f"{url}/")
+        main_area(page).get_by_role("button", name="Start", exact=True).click()
+        wait_until(lambda: points(page) > 20, timeout=30, message="the curves to follow the run")
+        assert feeds and all(u.startswith(f"{url}{FEED}") and status == 200 for u, status in feeds), feeds
+    finally:
+        context.close()
+        stop_server(process)
