@@ -86,4 +86,10 @@ def main() -> None:
 if __name__ == "__main__":  # a script run: Streamlit runs this file as __main__ on every rerun
     main()
 else:  # `streamlit run dashboard/app.py` imports it first and serves this app: Streamlit plus our feed route
-    app = st.App(__file__, routes=feed.routes(st.get_option("server.baseUrlPath") or ""))
+    from starlette.middleware import Middleware
+
+    from dashboard.charts import livechart
+
+    BASE = st.get_option("server.baseUrlPath") or ""
+    app = st.App(__file__, routes=feed.routes(BASE), lifespan=livechart.lifespan,
+                 middleware=[Middleware(livechart.Preload, base_url_path=BASE)])

@@ -26,6 +26,7 @@ never copied into the repository: see `_register_assets`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -256,6 +257,74 @@ def _register_assets(manager) -> None:
 
 
 _mounters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # component manager -> mount callable
+_served: weakref.WeakSet = weakref.WeakSet()  # component managers that serve our assets
+
+
+def serve_assets() -> None:
+    """Have the running Streamlit runtime serve livechart.js and plotly.js (once per runtime)."""
+    from streamlit.runtime import Runtime
+
+    manager = Runtime.instance().bidi_component_registry
+    if manager not in _served:
+        _register_assets(manager)
+        _served.add(manager)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app):
+    """`st.App(lifespan=...)`: the assets are served from the server's start, before any page ran,
+    so that the page can fetch plotly.js while Streamlit boots (`Preload`)."""
+    serve_assets()
+    yield
+
+
+class Preload:
+    """ASGI middleware: the app's HTML page loads plotly.js (and preloads livechart.js) from its <head>.
+
+    Without it the browser learns of plotly.js only when the first live chart mounts, after
+    Streamlit's own bundle booted and the script's first run arrived, then fetches and runs
+    4.8 MB: the first chart came ~0.9 s after a bare `st.plotly_chart` app's (whose plotly chunk
+    is as large). Loaded from the page's head, the two overlap. plotly.js is a UMD bundle that
+    sets window.Plotly; as a module script it is the very module livechart.js imports later (one
+    URL, one module). Only HTML answers to GET requests are touched (asked uncompressed, ~5 KB).
+    """
+
+    def __init__(self, app, base_url_path: str = ""):
+        self.app = app
+        base = "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
+        assets = f"{base}/_stcore/bidi-components"
+        self.tag = (f'<script type="module" async src="{assets}/{PLOTLY_NAME}/plotly.min.js"></script>'
+                    f'<link rel="modulepreload" href="{assets}/{NAME}/livechart.js">').encode()
+
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope.get("headers") or [])
+        if scope["type"] != "http" or scope["method"] != "GET" or b"text/html" not in headers.get(b"accept", b""):
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
+        start, body = None, []
+
+        async def sending(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                kind = dict(message.get("headers") or []).get(b"content-type", b"")
+                if not kind.startswith(b"text/html"):
+                    await send(message)
+                    return
+                start = message
+                return
+            if start is None:
+                await send(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page = b"".join(body).replace(b"</head>", self.tag + b"</head>", 1)
+            headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+            await send({**start, "headers": headers + [(b"content-length", str(len(page)).encode())]})
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, sending)
 
 
 def _mounter():
@@ -267,7 +336,7 @@ def _mounter():
         return None  # a bare `python script.py`: Streamlit draws nothing anyway
     manager = Runtime.instance().bidi_component_registry
     if manager not in _mounters:
-        _register_assets(manager)
+        serve_assets()
         # isolate_styles=False: in a shadow root Plotly's injected CSS never reaches its hover layer.
         _mounters[manager] = st.components.v2.component(NAME, js="livechart.js", isolate_styles=False)
     return _mounters[manager]

@@ -254,3 +254,48 @@ def test_axes_make_room_for_their_labels_unless_told_otherwise():
     layout = livechart.with_margins({"xaxis": {"title": {"text": "iteration"}}, "yaxis2": {"automargin": False}})
     assert layout["xaxis"] == {"automargin": True, "title": {"text": "iteration"}}
     assert layout["yaxis2"]["automargin"] is False and layout["yaxis"] == {"automargin": True}
+
+
+# ----- the page loads plotly.js from its head ------------------------------------------------------
+def serve_through_preload(content_type: bytes, body: bytes, accept: bytes = b"text/html", method: str = "GET",
+                          base: str = ""):
+    """What `Preload` sends for one request to an app answering `body`, and the request headers the app saw."""
+    import asyncio
+
+    seen, sent = {}, []
+
+    async def app(scope, receive, send):
+        seen["headers"] = dict(scope["headers"])
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+        half = len(body) // 2
+        await send({"type": "http.response.body", "body": body[:half], "more_body": True})
+        await send({"type": "http.response.body", "body": body[half:]})
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": "/",
+             "headers": [(b"accept", accept), (b"accept-encoding", b"gzip")]}
+    asyncio.run(livechart.Preload(app, base_url_path=base)(scope, None, send))
+    return sent, seen["headers"]
+
+
+def test_the_html_page_loads_plotly_and_livechart_from_its_head():
+    sent, headers = serve_through_preload(b"text/html; charset=utf-8", b"<html><head><title>x</title></head></html>",
+                                          base="lab/app")
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    assert b'<script type="module" async src="/lab/app/_stcore/bidi-components/digit-lab.plotly/plotly.min.js">' in body
+    assert b'<link rel="modulepreload" href="/lab/app/_stcore/bidi-components/digit-lab.livechart/livechart.js">' in body
+    assert body.index(b"plotly.min.js") < body.index(b"</head>")
+    assert dict(sent[0]["headers"])[b"content-length"] == str(len(body)).encode()
+    assert b"accept-encoding" not in headers  # asked uncompressed, so that it can be edited
+
+
+def test_other_answers_pass_through_untouched():
+    script = b"console.log('</head>')"
+    for kind, accept, method in ((b"application/javascript", b"*/*", "GET"), (b"text/html", b"*/*", "GET"),
+                                 (b"text/html", b"text/html", "HEAD")):
+        sent, headers = serve_through_preload(kind, script, accept=accept, method=method)
+        assert b"".join(m.get("body", b"") for m in sent[1:]) == script
+        assert headers[b"accept-encoding"] == b"gzip"

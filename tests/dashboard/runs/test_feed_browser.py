@@ -1,5 +1,6 @@
 """The Train view's charts follow a run through the live feed, in Chromium: one stream, the same chart
-nodes, a hidden page that stops drawing and catches up when shown, and the feed under a base URL path.
+nodes, a hidden page that stops drawing and catches up when shown, and the feed (and the page's early
+load of plotly.js) under a base URL path.
 
 Needs Debian's /usr/bin/chromium and the playwright package; skipped without them (failed when CI=true).
 """
@@ -84,9 +85,14 @@ def test_the_feed_works_under_a_base_url_path(browser, tmp_path):
     try:
         wait_healthy(process, url, "the server under /lab/app")
         page = context.new_page()
-        feeds = []
+        feeds, assets = [], []
         page.on("response", lambda response: FEED in response.url and feeds.append((response.url, response.status)))
+        page.on("response", lambda response: "/bidi-components/" in response.url and assets.append(
+            (response.url, response.status)))
         open_app(page, f"{url}/")
+        # The page's head loads plotly.js and livechart.js (livechart.Preload) from under the base path.
+        assert sorted(set(assets)) == [(f"{url}/_stcore/bidi-components/digit-lab.livechart/livechart.js", 200),
+                                       (f"{url}/_stcore/bidi-components/digit-lab.plotly/plotly.min.js", 200)]
         main_area(page).get_by_role("button", name="Start", exact=True).click()
         wait_until(lambda: points(page) > 20, timeout=30, message="the curves to follow the run")
         assert feeds and all(u.startswith(f"{url}{FEED}") and status == 200 for u, status in feeds), feeds
