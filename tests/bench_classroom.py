@@ -31,9 +31,8 @@ from pathlib import Path
 
 from tests.bench_app import (FIRST_CHART, PAUSE, SERVER_MESSAGES, VIEWPORT, click, cores, cpu_seconds,
                              full_run_finished_after, median, rss_mb, server_messages, wait_ready)
-from tests.dashboard.conftest import (APP, CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, free_port,
+from tests.dashboard.conftest import (APP, BACKGROUND_TAB, CHROMIUM, CHROMIUM_ARGS, ROOT, browser_missing, free_port,
                                       stop_server, wait_healthy)
-from tests.dashboard.test_server_trains_browser import HOLD_TIMERS
 
 SERVER_CORE, BROWSER_CORE = 0, 1
 GIVE_UP = 5.0  # seconds: no larger K is tried once the median Pause is this slow
@@ -55,14 +54,14 @@ def open_session(browser, url: str, visible: bool):
     """A new browser context (its own session) with the run started; held like a background tab unless visible."""
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(FIRST_CHART)
-    context.add_init_script(HOLD_TIMERS)
+    context.add_init_script(BACKGROUND_TAB)
     page = context.new_page()
     SERVER_MESSAGES[page] = server_messages(page)
     page.goto(url)
     wait_ready(page)
     start(page)
     if not visible:
-        page.evaluate("window.__held = true")
+        page.evaluate("window.__away(true)")
     return context, page
 
 

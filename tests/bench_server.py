@@ -5,8 +5,8 @@ Run: `python -m tests.bench_server [--seconds 10] [--repeats 3] [--sessions 10] 
 Prints figures; asserts nothing. All on the bundled sample (h = 10, plain, α = 0.1), each server with
 its own temporary data and run folders.
 
-a. Page away: iterations per wall second of the Train run while the page's timers are held (a hidden
-   tab: an init script holds every setInterval callback) and while the Math view is open, against
+a. Page away: iterations per wall second of the Train run while the page is a background tab (an init
+   script holds every setInterval callback and marks the page hidden) and while the Math view is open, against
    the headless Trainer driven as the app drives it, on the training set as the app holds it (raw
    uint8 pixels), full batch and batch 128, interleaved. The
    run's progress is read from two of its saves over --seconds (the iteration inside each and the
@@ -40,23 +40,21 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it
 
 from tests.bench_app import (PAUSE, Server, click, headless_speed, iteration, median, new_page, rss_mb,  # noqa: E402
                              wait_first_chart, wait_ready)
-from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, start_server, stop_server  # noqa: E402
+from tests.dashboard.conftest import (BACKGROUND_TAB, CHROMIUM, CHROMIUM_ARGS, browser_missing, start_server,  # noqa: E402
+                                      stop_server)
 
 SPEED_RUNS = (("full batch", "", None), ("batch 128", "full_batch=false&batch_size=128", 128))
-HOLD = """(() => { const original = window.setInterval; window.__held = false;
-  window.setInterval = (fn, ms, ...args) => original(function (...a) { if (!window.__held) fn(...a); }, ms, ...args);
-})();"""
 
 
 def held_page(browser, url: str, query: str = "", held: bool = False):
-    """A page of the app whose interval timers can be held (`window.__held`), ready to train."""
+    """A page of the app that can be sent to the background (`window.__away`), ready to train."""
     context, page = new_page(browser)
-    context.add_init_script(HOLD)
+    context.add_init_script(BACKGROUND_TAB)
     page.goto(f"{url}/?{query}" if query else url)
     wait_first_chart(page)
     wait_ready(page)
     if held:
-        page.evaluate("window.__held = true")
+        page.evaluate("window.__away(true)")
     return context, page
 
 
@@ -77,7 +75,7 @@ def away_speed(browser, url: str, runs: Path, query: str, seconds: float, how: s
     page.wait_for_timeout(2000)
     run_id = page.url.split("run=")[1][:32]
     if how == "held":
-        page.evaluate("window.__held = true")
+        page.evaluate("window.__away(true)")
     else:
         page.get_by_role("link", name="Math").click()
     page.wait_for_timeout(1500)
@@ -85,7 +83,7 @@ def away_speed(browser, url: str, runs: Path, query: str, seconds: float, how: s
     page.wait_for_timeout(seconds * 1000)
     it1, t1 = saved_progress(runs, run_id)
     if how == "held":
-        page.evaluate("window.__held = false")
+        page.evaluate("window.__away(false)")
     else:
         page.get_by_role("link", name="Train").click()
         wait_ready(page)
@@ -110,7 +108,7 @@ def report_away(out: dict) -> None:
     for label, runs in out.items():
         head = median(runs["headless"])
         print(f"   {label}: headless {head:.0f} [{min(runs['headless']):.0f}-{max(runs['headless']):.0f}]")
-        for side, words in (("held", "timers held (hidden tab)"), ("math", "Math view open")):
+        for side, words in (("held", "hidden tab"), ("math", "Math view open")):
             print(f"     {words:<26} {median(runs[side]):7.0f} [{min(runs[side]):.0f}-{max(runs[side]):.0f}]"
                   f"  = {median(runs[side]) / head:.0%} of headless")
     print("   target: >= 95% of headless")
@@ -190,7 +188,7 @@ def visitors(playwright, scratch: Path, sessions: int, seconds: float) -> dict:
                 page.wait_for_timeout(3000)
                 out["rss_1"] = rss_mb(process.pid)
             if n < sessions - 1:
-                page.evaluate("window.__held = true")  # a background tab; the last one stays visible
+                page.evaluate("window.__away(true)")  # a background tab; the last one stays visible
         ids = [page.url.split("run=")[1][:32] for _, page in pages]
         time.sleep(3)
         i0, t0 = store_iterations(scratch / "runs", ids), time.perf_counter()

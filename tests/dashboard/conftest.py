@@ -24,6 +24,19 @@ CHART = '[data-testid="stPlotlyChart"], .stBidiComponent:has(.js-plotly-plot)'
 DRAWN_CHART = '[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg'
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# An init script: `window.__away(true)` makes the page a background tab as far as the app can tell:
+# every setInterval callback is held (browsers throttle a hidden tab's timers, and Streamlit's
+# run_every is a setInterval) and document.hidden turns true with a visibilitychange event (the
+# live charts close their feed). `window.__away(false)` brings it back.
+BACKGROUND_TAB = """(() => { const original = window.setInterval; window.__held = false;
+  window.setInterval = (fn, ms, ...args) => original(function (...a) { if (!window.__held) fn(...a); }, ms, ...args);
+  window.__away = (away) => {
+    window.__held = away;
+    Object.defineProperty(document, 'hidden', {configurable: true, get: () => away});
+    Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => away ? 'hidden' : 'visible'});
+    document.dispatchEvent(new Event('visibilitychange'));
+  };
+})();"""
 DTYPES = {"f8": np.float64, "f4": np.float32, "i1": np.int8, "u1": np.uint8, "i2": np.int16, "u2": np.uint16,
           "i4": np.int32, "u4": np.uint32, "i8": np.int64, "u8": np.uint64}
 

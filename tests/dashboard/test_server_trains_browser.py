@@ -10,15 +10,10 @@ import os
 import signal
 import time
 
-from tests.dashboard.conftest import main_area, open_app, start_server, stop_server, wait_until
+from tests.dashboard.conftest import BACKGROUND_TAB, main_area, open_app, start_server, stop_server, wait_until
 from tests.dashboard.test_reload_browser import RUN_ID, iteration, run_id
 
 VIEWPORT = {"width": 1400, "height": 1000}
-# Wraps the page's setInterval so a test can hold every interval callback, as a browser does for a
-# hidden tab (Streamlit's run_every is a setInterval in the page).
-HOLD_TIMERS = """(() => { const original = window.setInterval; window.__held = false;
-  window.setInterval = (fn, ms, ...args) => original(function (...a) { if (!window.__held) fn(...a); }, ms, ...args);
-})();"""
 
 
 def press(page, name: str) -> None:
@@ -26,20 +21,20 @@ def press(page, name: str) -> None:
     main_area(page).get_by_role("button", name=name, exact=True).click()
 
 
-def test_training_goes_on_while_the_page_timers_are_held(browser, server):
-    """Start, then hold the page's timers (a hidden tab): when they run again the run has moved on meanwhile."""
+def test_training_goes_on_while_the_page_is_a_background_tab(browser, server):
+    """Start, then send the page to the background (timers held, hidden): back, the run has moved on meanwhile."""
     context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(HOLD_TIMERS)
+    context.add_init_script(BACKGROUND_TAB)
     try:
         page = context.new_page()
         open_app(page, server)
         press(page, "Start")
         wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
-        page.evaluate("window.__held = true")
+        page.evaluate("window.__away(true)")
         held_at = iteration(page)
         time.sleep(3)  # the stimulus: three seconds in which the page asks nothing
         assert iteration(page) <= held_at + 1000  # the page itself did not redraw much meanwhile
-        page.evaluate("window.__held = false")
+        page.evaluate("window.__away(false)")
         wait_until(lambda: iteration(page) > held_at + 100, timeout=30, message="the run to have moved on")
         press(page, "Pause")
     finally:
