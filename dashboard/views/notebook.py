@@ -1,14 +1,15 @@
 """The "Notebook vs corrected" view: the notebook's network and the corrected one, trained side by side.
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
-rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side worker trains them,
-`live.fragment` draws its snapshots). Each of the notebook's quirks has a checkbox (they build the notebook side's
+rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side worker trains them;
+while they train their curves follow a live feed and `live.fragment` redraws their figures). Each of the notebook's quirks has a checkbox (they build the notebook side's
 `Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
 flipped alone, on request. This file only lays out and draws.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from dashboard import words
 from dashboard.charts import maths as math_charts
 from dashboard.charts.livechart import live_chart
 from dashboard.runs import live, pair as pairs, state
+from dashboard.runs.feed import Chart
 from dashboard.runs.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
 from dashboard.runs.worker import Pause, Start, Step, Worker
 from dashboard.settings import LR_MAX, LR_MIN
@@ -114,7 +116,8 @@ def render() -> None:
         quirk_switches()
         corrected_options()
     with right:
-        live.fragment(_worker, body, key="notebook_live")
+        live.fragment(_worker, status_part, key="notebook_live", every=live.STATUS_EVERY)
+        st.fragment(curves_part, key="notebook_charts")()
     effects_section(lab, settings)
     linear_section(lab, settings)
 
@@ -210,12 +213,10 @@ def quirk_switches() -> None:
                "only change what is measured or when it crashes; hover a name for what is right.")
 
 
-# ----- the live fragment ------------------------------------------------------------------------------
-def body() -> None:
-    """One tick's drawing of the latest snapshot: both runs' status and overlaid curves."""
-    pair = pairs.get()
-    status(pair)
-    curves(pair)
+# ----- the live part ----------------------------------------------------------------------------------
+def status_part() -> None:
+    """The status fragment: both runs' figures, every `live.STATUS_EVERY` s while they train."""
+    status(pairs.get())
 
 
 def status(pair: Comparison) -> None:
@@ -235,14 +236,24 @@ def status(pair: Comparison) -> None:
             col.error(f"Stopped: {words.failure_text(trainer.failure)}", icon=":material/warning:")
 
 
-def curves(pair: Comparison) -> None:
-    """Accuracy and loss of both runs, train solid and dev dotted."""
-    runs = {name: trainer.history for name, trainer in zip(RUNS, pair.trainers)}
-    for col, metric in zip(st.columns(2), ("accuracy", "loss")):
-        data = {name: (h.column("iteration"), h.column(f"train_{_short(metric)}"), h.column(f"dev_{_short(metric)}"))
-                for name, h in runs.items()}
+def curves_part() -> None:
+    """Accuracy and loss of both runs, train solid and dev dotted; while they train the charts follow
+    them through a live feed (a timerless fragment: see the Train view's `charts_part`)."""
+    pair = pairs.get()
+    built = {f"nb_{metric}_chart": Chart(functools.partial(pair_figure, metric), config=live.CHART_CONFIG)
+             for metric in ("accuracy", "loss")}
+    url = live.feed("notebook", _worker, built)
+    snapshot = pair.worker.snapshot
+    for col, (name, chart) in zip(st.columns(2), built.items()):
         with col:
-            live_chart(math_charts.pair_curves_figure(data, metric), key=f"nb_{metric}_chart", config=live.CHART_CONFIG)
+            live_chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
+
+
+def pair_figure(metric: str, snapshot):
+    """One metric ("accuracy" or "loss") of both runs in a snapshot of the pair's worker."""
+    data = {name: (run.history.column("iteration"), run.history.column(f"train_{_short(metric)}"),
+                   run.history.column(f"dev_{_short(metric)}")) for name, run in zip(RUNS, snapshot.view)}
+    return math_charts.pair_curves_figure(data, metric)
 
 
 def _short(metric: str) -> str:

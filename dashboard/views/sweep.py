@@ -1,14 +1,16 @@
 """The LR lab view: race learning rates from the same start, and find a range in one run.
 
 - Sweep: N runs that differ only in α (`dashboard/runs/sweeps.py` around `core.sweep.Sweep`: same
-  initial weights, same batches) train in lockstep on the server (a worker), drawn live (`live.fragment`). Failed runs stop early
-  and say why; the best by dev accuracy can become the Train view's run.
+  initial weights, same batches) train in lockstep on the server (a worker), drawn live (the curves
+  follow a live feed, the figures are a `live.fragment`). Failed runs stop early and say why; the best by dev accuracy can become the Train view's run.
 - Range test: one run whose α grows each step (`core.sweep.RangeTest`, on the server) and the suggested
   range (`suggest_lr`), with a button to use it.
 The runs land in the Runs view (views/history.py). This file only lays out and draws.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import streamlit as st
@@ -17,6 +19,7 @@ from dashboard import settings, words
 from dashboard.charts import lab as lab_charts
 from dashboard.charts.livechart import live_chart
 from dashboard.runs import alpha, history as runs, live, state, sweeps
+from dashboard.runs.feed import Chart
 from dashboard.runs.session import RANGE_KEY
 from dashboard.runs.state import Lab
 from dashboard.runs.sweeps import BUDGETS, DEFAULT_RATES, MAX_RATES, SweepRun
@@ -39,7 +42,8 @@ def render() -> None:
                "Every run lands in the **Runs** view for comparison and export.")
     sweep_controls()
     show_message("sweep_message")
-    live.fragment(_worker, sweep_live, key="sweep_live")
+    live.fragment(_worker, sweep_live, key="sweep_live", every=live.STATUS_EVERY)
+    st.fragment(sweep_charts_part, key="sweep_charts")()
     run = sweeps.get()
     left, right = st.columns([1.25, 3], vertical_alignment="center")
     with left:
@@ -129,19 +133,36 @@ def sweep_controls() -> None:
 
 
 def sweep_live() -> None:
-    """One tick's drawing of the latest snapshot: status, the race's curves and the failures."""
+    """The status fragment: the latest snapshot's figures and failures, every `live.STATUS_EVERY` s while running."""
     run = sweeps.get()
     if run is None:
         st.info("Choose the rates and a budget, then **Run sweep**: the runs train side by side from the same "
                 "initial weights, each curve drawn as it goes.")
         return
-    split = sweep_status(run)
-    sweep_charts(run, split)
+    sweep_status(run)
     sweep_failures(run)
 
 
-def sweep_status(run: SweepRun) -> str:
-    """Iteration, elapsed and training time, runs still going, the best so far; returns the curves chosen."""
+def sweep_charts_part() -> None:
+    """The race's curves: while it runs they follow it through a live feed (a timerless fragment: see the
+    Train view's `charts_part`)."""
+    run = sweeps.get()
+    if run is None:
+        return
+    split = st.segmented_control("Curves of", ["dev", "train"], default="dev", key="sweep_split", required=True,
+                                 help="Draw the dev or the training set's curves.") or "dev"
+    built = {f"sweep_{field_}": Chart(functools.partial(sweep_figure, metric, field_, split),
+                                      config=live.CHART_CONFIG) for metric, field_ in (("loss", "loss"),
+                                                                                       ("accuracy", "acc"))}
+    url = live.feed("sweep", _worker, built)
+    snapshot = run.worker.snapshot
+    for col, (name, chart) in zip(st.columns(2), built.items()):
+        with col:
+            live_chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
+
+
+def sweep_status(run: SweepRun) -> None:
+    """Iteration, elapsed and training time, runs still going, the best so far."""
     sweep = run.sweep
     alive = sum(f is None for f in sweep.failures)
     best = run.best("dev_acc")
@@ -154,32 +175,27 @@ def sweep_status(run: SweepRun) -> str:
         ("Best dev acc", f"{sweep.histories[best].last['dev_acc']:.1%}" if best is not None else "–"),
         ("Best α", f"{sweep.lrs[best]:g}" if best is not None else "–"),
     ]
-    cols = st.columns([1.2, 1, 1.1, 1, 1, 0.8, 1.2], vertical_alignment="bottom")
+    cols = st.columns([1.2, 1, 1.1, 1, 1, 0.8], vertical_alignment="bottom")
     for col, (label, value) in zip(cols, cells):
         col.metric(label, value)
-    split = cols[-1].segmented_control("Curves of", ["dev", "train"], default="dev", key="sweep_split",
-                                       required=True, help="Draw the dev or the training set's curves.")
     state_text = "running" if run.running else "finished"
     st.caption(f"Sweep {run.number}, {state_text}: {sweep.size} runs stacked in one network · "
                f"{sweep.y_train.size:,} train rows · {sweeps.describe(run.config)} · {BEST_NOTE}")
-    return split or "dev"
 
 
 BEST_NOTE = f"{lab_charts.BEST_ACC} best dev acc, {lab_charts.BEST_LOSS} best dev loss, {lab_charts.FAILED} stopped"
 
 
-def sweep_charts(run: SweepRun, split: str) -> None:
-    """Loss and accuracy per α on the dev or train set ("dev", "train"), the best runs marked."""
-    sweep = run.sweep
+def sweep_figure(metric: str, field_: str, split: str, snapshot):
+    """Loss or accuracy per α on the dev or train set ("dev", "train") in a snapshot of the sweep's worker,
+    the best runs marked."""
+    sweep = snapshot.view
     histories = [h.rows for h in sweep.histories]
     failures = [words.failure_short(f) if f else None for f in sweep.failures]
     x = [[r["iteration"] for r in rows] for rows in histories]
-    best_acc, best_loss = run.best("dev_acc"), run.best("dev_loss")
-    for col, metric, field_ in zip(st.columns(2), ("loss", "accuracy"), ("loss", "acc")):
-        values = [[r[f"{split}_{field_}"] for r in rows] for rows in histories]
-        figure = lab_charts.sweep_figure(sweep.lrs, x, values, failures, best_acc, best_loss, metric, split)
-        with col:
-            live_chart(figure, key=f"sweep_{field_}", config=live.CHART_CONFIG)
+    values = [[r[f"{split}_{field_}"] for r in rows] for rows in histories]
+    return lab_charts.sweep_figure(sweep.lrs, x, values, failures, sweep.best("dev_acc"), sweep.best("dev_loss"),
+                                   metric, split)
 
 
 def sweep_failures(run: SweepRun) -> None:

@@ -3,7 +3,7 @@
 The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands. While
 it trains, the curves and weight maps follow it through a live feed (`live.feed`: the server pushes
 their changes to the browser, no rerun per redraw), and the status figures are a fragment redrawn
-every STATUS_EVERY seconds. The gradient-health curves (only while their expander is open) and the
+every `live.STATUS_EVERY` seconds. The gradient-health curves (only while their expander is open) and the
 gallery are fragments of their own, refreshed every HEALTH_EVERY and GALLERY_EVERY seconds while
 running and on every full rerun (pause, step, reset). This file only lays out and draws.
 """
@@ -36,7 +36,6 @@ NARROW_HEIGHT = 500  # the curves' height then: as tall as the weight maps besid
 WIDE_COLS = 16  # tiles per row when the weight maps span the page
 WEIGHTS_EVERY = 1.0  # seconds between weight-map redraws while running (the browser's dearest redraw)
 HEALTH_EVERY = 1.0  # seconds between redraws of the gradient-health curves while running
-STATUS_EVERY = 1.0  # seconds between redraws of the status figures while running (the charts have a feed)
 TENSORS = list(grad_charts.TENSORS)  # what the tiles show: W1, dW1 (this batch) or ΔW1 (the last step)
 GALLERY_SIZE = 16  # two rows of eight
 EMA_WEIGHT = 0.9
@@ -60,7 +59,7 @@ def render() -> None:
     lr_controls(lab)
     with st.container():
         failure_panel(lab)
-    live.fragment(_worker, status_part, key="train", every=STATUS_EVERY)
+    live.fragment(_worker, status_part, key="train", every=live.STATUS_EVERY)
     st.fragment(charts_part, key="charts")()
     health(lab)
     live.fragment(_worker, gallery, key="gallery", every=GALLERY_EVERY)
@@ -146,7 +145,7 @@ def _rewind(lr: float) -> None:
 
 # ----- the live part -----------------------------------------------------------------------------
 def status_part() -> None:
-    """The status fragment: the latest snapshot's figures and warnings, every STATUS_EVERY s while running."""
+    """The status fragment: the latest snapshot's figures and warnings, every `live.STATUS_EVERY` s while running."""
     lab = state.get()
     status(lab)
     health_warning(lab)

@@ -75,6 +75,20 @@ def charts(at) -> list[tuple[str, object]]:
     return found
 
 
+def feed_of(at, keys: list[str]):
+    """The live feed (dashboard/runs/feed.py) that the charts `keys` of the last AppTest run follow: they
+    must name one and the same URL and come whole; the feed must build exactly those charts."""
+    from dashboard.runs import feed
+
+    payloads = {key: json.loads(element.proto.json) for key, element in charts(at)}
+    urls = {payloads[key].get("feed") for key in keys}
+    assert len(urls) == 1 and None not in urls, urls
+    assert all("data" in payloads[key] for key in keys)
+    registered = feed.find(urls.pop().rsplit("/", 1)[-1])
+    assert registered is not None and sorted(registered.charts) == sorted(keys)
+    return registered
+
+
 def figure(at, key: str) -> dict:
     """The decoded Plotly figure of the chart created with `key=key` in an AppTest run.
 

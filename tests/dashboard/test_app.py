@@ -16,7 +16,7 @@ import pytest
 import data
 from core import Params, Trainer
 from dashboard import export
-from tests.dashboard.conftest import chart_keys, charts, figure, wait_until
+from tests.dashboard.conftest import chart_keys, charts, feed_of, figure, wait_until
 
 
 def lab(at):
@@ -90,17 +90,11 @@ def test_start_trains_and_pause_stops(make_app):
 def test_running_charts_follow_a_feed_and_paused_ones_do_not(make_app):
     """While the run trains, the curves and weight maps come whole with the URL of one live feed that
     builds all four of them; once paused they carry none, and the feed is gone."""
-    from dashboard.runs import feed
-
     at = make_app()
     at.button(key="start").click().run()
-    payloads = {key: json.loads(element.proto.json) for key, element in charts(at)}
-    train = ["loss_chart", "accuracy_chart", "weights_chart", "output_chart"]
-    urls = {payloads[key].get("feed") for key in train}
-    assert len(urls) == 1 and all("data" in payloads[key] for key in train)
-    registered = feed.find(urls.pop().rsplit("/", 1)[-1])
-    assert registered is not None and sorted(registered.charts) == sorted(train)
+    registered = feed_of(at, ["loss_chart", "accuracy_chart", "weights_chart", "output_chart"])
     assert registered.worker is lab(at).worker
+    payloads = {key: json.loads(element.proto.json) for key, element in charts(at)}
     assert "feed" not in payloads["confusion"]  # the gallery redraws in its own slow fragment
     at.button(key="pause").click().run()
     assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))

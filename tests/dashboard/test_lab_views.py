@@ -7,6 +7,8 @@ the sweep fragment's timer: each `run()` executes one tick, so a sweep is driven
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from core.sweep import RangeSuggestion, Sweep
 from dashboard.charts import lab as lab_charts
 from dashboard.runs import history as runs, sweeps
 from dashboard.views import history as history_view
-from tests.dashboard.conftest import figure, open_view, wait_until
+from tests.dashboard.conftest import charts, feed_of, figure, open_view, wait_until
 
 
 def lab(at):
@@ -40,6 +42,24 @@ def sweep(at, rates: str = "0.1, 0.5, 50", iterations: int = 30):
     at.run()  # the page sees it finished (its runs join the history)
     assert not at.exception, at.exception
     return run
+
+
+def test_a_running_sweep_draws_its_curves_through_a_feed(make_app):
+    """While a sweep runs, its two curves come whole with the URL of a feed of its worker; the split
+    switch is beside them, and a finished sweep's curves carry no feed."""
+    at = make_app()
+    open_view(at, "lab")
+    at.number_input(key="sweep_iterations").set_value(100_000).run()
+    at.button(key="sweep_run").click().run()
+    run = at.session_state["sweep"]
+    assert feed_of(at, ["sweep_loss", "sweep_acc"]).worker is run.worker
+    at.segmented_control(key="sweep_split").set_value("train").run()
+    assert feed_of(at, ["sweep_loss", "sweep_acc"]).worker is run.worker  # drawn again: a new feed
+    assert figure(at, "sweep_loss")["layout"]["title"]["text"].startswith("Train loss")
+    at.button(key="sweep_stop").click().run()
+    wait_until(lambda: not run.running, message="the sweep to stop")
+    at.run()
+    assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))
 
 
 def select_rows(at, rows: list[int]):

@@ -19,7 +19,7 @@ from dashboard import settings
 from dashboard.runs import pair as pairs
 from dashboard.runs.pair import Comparison, PairSettings
 from dashboard.views import notebook
-from tests.dashboard.conftest import figure, metric
+from tests.dashboard.conftest import feed_of, figure, metric
 
 
 def pair(at) -> Comparison:
@@ -63,6 +63,7 @@ def test_step_and_start_advance_both_runs_equally(make_app):
     at.button(key="nb_start").click().run()
     p = pair(at)
     assert p.running
+    assert feed_of(at, ["nb_accuracy_chart", "nb_loss_chart"]).worker is p.worker  # the curves follow the pair
     wait_until(lambda: p.notebook.iteration > 30, message="the pair's worker to train")  # no page run meanwhile
     at.run()  # a redraw shows the latest snapshot: both runs at the same iteration, curves up to it
     shown = p.worker.snapshot  # what was published by the time of the next read
