@@ -1,11 +1,13 @@
 """The dashboard's one way of watching a run: every view that shows a run while it trains goes through here.
 
-Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A live view is a
-fragment that the browser reruns every TICK seconds while the run it watches is active; each
-tick reads the worker's latest snapshot and draws it. Passing `run_every=None` on a full rerun
-stops the ticks (every full rerun clears the timers), so a paused run costs the browser nothing.
-When the worker stops by itself (done, failed, at its stop, paused by the server), the tick
-asks for a full rerun, which redraws the buttons.
+Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A view watches a
+run in two parts. Its figures (iteration, accuracies, warnings) are a fragment that the browser
+reruns every `every` seconds while the run is active (`fragment`); each tick reads the worker's
+latest snapshot and draws it. Passing `run_every=None` on a full rerun stops the ticks (every full
+rerun clears the timers), so a paused run costs the browser nothing. When the worker stops by
+itself (done, failed, at its stop, paused by the server), the tick asks for a full rerun, which
+redraws the buttons. Its charts follow the run through a live feed (`feed`, dashboard/runs/feed.py):
+the server pushes their changes to the browser, with no rerun per redraw.
 """
 
 from __future__ import annotations
@@ -80,16 +82,6 @@ def _session_feeds(session: str) -> str:
 def _session() -> str | None:
     ctx = get_script_run_ctx()
     return None if ctx is None else _session_feeds(ctx.session_id)
-
-
-def memo(name: str, key: tuple, build: Callable[[], Any]) -> Any:
-    """`build()`'s result, rebuilt only when `key` changed: a tick that brought nothing new to a chart
-    does not build it again (and `live_chart` then sends nothing)."""
-    cache = st.session_state.setdefault(CACHE_KEY, {})
-    hit = cache.get(name)
-    if hit is None or hit[0] != key:
-        hit = cache[name] = (key, time.perf_counter(), build())
-    return hit[2]
 
 
 def throttled(name: str, every: float, running: bool, layout: tuple, build: Callable[[], Any]) -> Any:
