@@ -183,9 +183,10 @@ def controls(pair: Comparison) -> None:
                    disabled=pair.done)
     cols[3].button("Reset", key="nb_reset", on_click=pairs.reset, width="stretch",
                    help="Both runs back to iteration 0.")
-    shown = max(t.iteration for t in pair.trainers)
+    # Drawn on full runs only: while training, the iteration it would show is the one of the click.
+    where = "" if pair.running else f" at iteration {max(t.iteration for t in pair.trainers):,}"
     cols[4].caption((":material/play_arrow: training both" if pair.running else ":material/pause: paused")
-                    + f" · iteration {shown:,} of {pair.settings.iterations:,} · same {pair.settings.rows:,} "
+                    + f"{where} · {pair.settings.iterations:,} iterations · same {pair.settings.rows:,} "
                       f"training rows, {pair.split.y_dev.size:,} dev rows")
 
 
