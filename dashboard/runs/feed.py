@@ -58,6 +58,7 @@ class Feed:
 
 
 _feeds: dict[str, Feed] = {}  # token -> feed (dict operations are atomic: script threads add, the loop reads)
+_builders: list = []  # [anyio.CapacityLimiter(1)], made in the event loop: one figure build at a time
 
 
 def register(worker: Worker, charts: Mapping[str, Chart], session: str, view: str) -> Feed:
@@ -119,7 +120,8 @@ def event(payloads: dict, name: str | None = None) -> str:
 async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
     """The stream of a feed: changed payloads while its run is active, then its last ones and `end`.
 
-    Figures are built on a worker thread (anyio's pool), so the server's event loop never waits on them.
+    Figures are built on a worker thread (anyio's pool, one build at a time for all streams), so the
+    server's event loop never waits on them.
     """
     stream, last, quiet = Stream(feed), None, time.monotonic()
     due = time.monotonic()  # looks on a fixed beat: building the figures does not slow it down
@@ -127,7 +129,8 @@ async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
         snapshot = feed.worker.snapshot
         if snapshot is not last:
             last = snapshot
-            payloads = await anyio.to_thread.run_sync(stream.payloads, snapshot, not snapshot.active)
+            payloads = await anyio.to_thread.run_sync(stream.payloads, snapshot, not snapshot.active,
+                                                      limiter=_builder())
             if payloads:
                 quiet = time.monotonic()
                 yield event(payloads)
@@ -139,6 +142,14 @@ async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
         due = max(due + tick, time.monotonic())
         await asyncio.sleep(due - time.monotonic())
     yield event({}, "end")
+
+
+def _builder() -> anyio.CapacityLimiter:
+    """The one lane all streams build figures in: a build takes a few ms, and streams that take turns
+    leave the cores to training and need one thread (one malloc arena) rather than one each."""
+    if not _builders:
+        _builders.append(anyio.CapacityLimiter(1))
+    return _builders[0]
 
 
 # ----- the route ------------------------------------------------------------------------------------
