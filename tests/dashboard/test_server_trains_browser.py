@@ -92,10 +92,10 @@ def test_the_notebook_pair_survives_a_reload(page):
     step.wait_for(timeout=20_000)
     step.click()
     captions = lambda: " ".join(main_area(page).locator('[data-testid="stCaptionContainer"]').all_inner_texts())  # noqa: E731
-    wait_until(lambda: "iteration 10 of" in captions(), timeout=30, message="the pair at iteration 10")
+    wait_until(lambda: "at iteration 10 ·" in captions(), timeout=30, message="the pair at iteration 10")
     page.reload()
     main_area(page).get_by_role("button", name="Step 10", exact=True).wait_for(timeout=60_000)
-    wait_until(lambda: "iteration 10 of" in captions(), timeout=30, message="the pair at iteration 10 after the reload")
+    wait_until(lambda: "at iteration 10 ·" in captions(), timeout=30, message="the pair at iteration 10 after the reload")
 
 
 def test_a_crash_loses_at_most_about_a_second(browser, tmp_path):
