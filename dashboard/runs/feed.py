@@ -59,6 +59,7 @@ class Feed:
 
 _feeds: dict[str, Feed] = {}  # token -> feed (dict operations are atomic: script threads add, the loop reads)
 _builders: list = []  # [anyio.CapacityLimiter(1)], made in the event loop: one figure build at a time
+_routes: list = []  # the routes made for this process's server (empty: none serves feeds, as under AppTest)
 
 
 def register(worker: Worker, charts: Mapping[str, Chart], session: str, view: str) -> Feed:
@@ -78,6 +79,11 @@ def release(session: str) -> None:
 
 def find(token: str) -> Feed | None:
     return _feeds.get(token)
+
+
+def served() -> bool:
+    """Whether this process's server serves feeds (the app's `st.App` took `routes()`)."""
+    return bool(_routes)
 
 
 def url(feed: Feed, base_url_path: str = "") -> str:
@@ -168,4 +174,6 @@ def routes(base_url_path: str = "") -> list:
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     base = "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
-    return [Route(base + PATH, serve, methods=["GET"])]
+    made = [Route(base + PATH, serve, methods=["GET"])]
+    _routes[:] = made
+    return made

@@ -30,8 +30,9 @@ CACHE_KEY = "live_figures"
 
 
 # ----- the fragment -----------------------------------------------------------------------------
-def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: str, every: float = TICK) -> None:
-    """Draw `draw` as the live fragment `key`, redrawn every `every` seconds while `get()`'s worker is active.
+def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: str, every: float | None = TICK) -> None:
+    """Draw `draw` as the live fragment `key`, redrawn every `every` seconds (None: never) while `get()`'s
+    worker is active.
 
     Each tick tells the worker a page is watching (`seen`). When the run is no longer what the full
     run drew (another worker, or active where it was not, or the reverse) the tick reruns the whole
@@ -53,18 +54,29 @@ def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: st
         if current is not None:
             current.seen()
 
-    st.fragment(tick, run_every=every if active else None, key=key)()
+    st.fragment(tick, run_every=every if active and every else None, key=key)()
 
 
 # ----- the feed: charts pushed while the run trains ------------------------------------------------
+def charts(get: Callable[[], Worker | None], draw: Callable[[], None], key: str) -> None:
+    """Draw a view's charts (`draw` calls `feed` and draws each `live_chart(..., feed=url)`) as fragment `key`.
+
+    With a feed the fragment has no timer: the charts follow the run by themselves, and a chart's word
+    back to Python reruns only this part. A server that serves no feeds (`feeds.served()`, e.g. a
+    script not started through the app's `st.App`) gets the ticking fragment instead.
+    """
+    fragment(get, draw, key, every=None if feeds.served() else TICK)
+
+
 def feed(view: str, get: Callable[[], Worker | None], charts: Mapping[str, Chart]) -> str | None:
-    """The URL of a new live feed of `charts` (by key) for `view`, or None when the run is not active.
+    """The URL of a new live feed of `charts` (by key) for `view`, or None when the run is not active
+    or the server serves no feeds.
 
     Drawn with `live_chart(..., feed=url)`, each chart then follows the run without any rerun
     (dashboard/runs/feed.py). The session's previous feed of this view ends.
     """
     worker = get()
-    if worker is None or not worker.snapshot.active:
+    if worker is None or not worker.snapshot.active or not feeds.served():
         return None
     session = _session()
     if session is None:

@@ -117,7 +117,7 @@ def render() -> None:
         corrected_options()
     with right:
         live.fragment(_worker, status_part, key="notebook_live", every=live.STATUS_EVERY)
-        st.fragment(curves_part, key="notebook_charts")()
+        live.charts(_worker, curves_part, key="notebook_charts")
     effects_section(lab, settings)
     linear_section(lab, settings)
 
@@ -239,7 +239,7 @@ def status(pair: Comparison) -> None:
 
 def curves_part() -> None:
     """Accuracy and loss of both runs, train solid and dev dotted; while they train the charts follow
-    them through a live feed (a timerless fragment: see the Train view's `charts_part`)."""
+    them through a live feed (`live.charts`: see the Train view's `charts_part`)."""
     pair = pairs.get()
     built = {f"nb_{metric}_chart": Chart(functools.partial(pair_figure, metric), config=live.CHART_CONFIG)
              for metric in ("accuracy", "loss")}

@@ -43,7 +43,7 @@ def render() -> None:
     sweep_controls()
     show_message("sweep_message")
     live.fragment(_worker, sweep_live, key="sweep_live", every=live.STATUS_EVERY)
-    st.fragment(sweep_charts_part, key="sweep_charts")()
+    live.charts(_worker, sweep_charts_part, key="sweep_charts")
     run = sweeps.get()
     left, right = st.columns([1.25, 3], vertical_alignment="center")
     with left:
@@ -144,7 +144,7 @@ def sweep_live() -> None:
 
 
 def sweep_charts_part() -> None:
-    """The race's curves: while it runs they follow it through a live feed (a timerless fragment: see the
+    """The race's curves: while it runs they follow it through a live feed (`live.charts`: see the
     Train view's `charts_part`)."""
     run = sweeps.get()
     if run is None:

@@ -60,7 +60,7 @@ def render() -> None:
     with st.container():
         failure_panel(lab)
     live.fragment(_worker, status_part, key="train", every=live.STATUS_EVERY)
-    st.fragment(charts_part, key="charts")()
+    live.charts(_worker, charts_part, key="charts")
     health(lab)
     live.fragment(_worker, gallery, key="gallery", every=GALLERY_EVERY)
 
@@ -155,8 +155,9 @@ def charts_part() -> None:
     """Curves and weights: while the run trains they follow it through a live feed (dashboard/runs/feed.py:
     pushed to the browser, no rerun per redraw).
 
-    A fragment without a timer: a chart's word back to Python (its first whole figure drawn, or a
-    lost feed) and the tile choices rerun only this part, not the page, whose one-off messages stay.
+    Drawn by `live.charts`: a fragment without a timer while a feed draws, so that a chart's word back
+    to Python (its first whole figure drawn, or a lost feed) and the tile choices rerun only this part,
+    not the page, whose one-off messages stay.
     """
     lab = state.get()
     narrow = lab.now.params.hidden <= NARROW_WEIGHTS  # a small grid fits next to the curves

@@ -75,6 +75,15 @@ def charts(at) -> list[tuple[str, object]]:
     return found
 
 
+@pytest.fixture
+def feeds_served(monkeypatch):
+    """This process serves live feeds, as the app's `st.App` does (an AppTest has no server)."""
+    from dashboard.runs import feed
+
+    monkeypatch.setattr(feed, "_routes", [])  # restored afterwards: routes() fills this list
+    feed.routes()
+
+
 def feed_of(at, keys: list[str]):
     """The live feed (dashboard/runs/feed.py) that the charts `keys` of the last AppTest run follow: they
     must name one and the same URL and come whole; the feed must build exactly those charts."""

@@ -87,6 +87,19 @@ def test_start_trains_and_pause_stops(make_app):
     assert lab(at).now.iteration == stopped
 
 
+def test_without_a_feed_route_running_charts_are_drawn_by_their_fragment(make_app):
+    """A server that serves no feeds (no `st.App`, as here): running charts come without a feed URL
+    (their fragment ticks instead) and still show the run."""
+    at = make_app()
+    at.button(key="start").click().run()
+    wait_until(lambda: lab(at).now.iteration > 20, message="the worker to train")
+    at.run()
+    assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))
+    assert figure(at, "loss_chart")["data"][0]["x"][-1] > 0
+    at.button(key="pause").click().run()
+
+
+@pytest.mark.usefixtures("feeds_served")
 def test_running_charts_follow_a_feed_and_paused_ones_do_not(make_app):
     """While the run trains, the curves and weight maps come whole with the URL of one live feed that
     builds all four of them; once paused they carry none, and the feed is gone."""

@@ -44,6 +44,7 @@ def sweep(at, rates: str = "0.1, 0.5, 50", iterations: int = 30):
     return run
 
 
+@pytest.mark.usefixtures("feeds_served")
 def test_a_running_sweep_draws_its_curves_through_a_feed(make_app):
     """While a sweep runs, its two curves come whole with the URL of a feed of its worker; the split
     switch is beside them, and a finished sweep's curves carry no feed."""

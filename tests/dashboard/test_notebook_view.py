@@ -55,6 +55,7 @@ def test_alpha_entry_takes_the_train_sliders_range(make_app):
     assert (settings.LR_STEPS[0], settings.LR_STEPS[-1]) == (settings.LR_MIN, settings.LR_MAX)
 
 
+@pytest.mark.usefixtures("feeds_served")
 def test_step_and_start_advance_both_runs_equally(make_app):
     """Step 10 and Start train the two runs in lockstep: always the same iteration; Pause stops both."""
     at = make_app("notebook")

@@ -15,6 +15,8 @@ const UIREVISION = "livechart";
 let plotly = null; // one load of plotly.js for the page: a Promise of window.Plotly
 const charts = new WeakMap(); // parentElement -> chart state (below)
 const feeds = new Map(); // feed URL -> {url, charts: Set of chart states, source: EventSource | null | "done"}
+const MAX_REFUSALS = 2; // feeds refused in a row before we stop asking for new ones (no loop of reruns)
+let refusals = 0;
 
 function loadPlotly() {
   // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
@@ -211,6 +213,7 @@ function connect(feed) {
   const source = new EventSource(feed.url);
   feed.source = source;
   source.onmessage = (event) => {
+    refusals = 0;
     const payloads = JSON.parse(event.data);
     for (const chart of feed.charts) {
       const payload = payloads[chart.name];
@@ -227,10 +230,12 @@ function connect(feed) {
   source.onerror = () => {
     if (source.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
     // Refused for good: a 204 (the run stopped) or a 404 (the server no longer knows this feed:
-    // restarted, or another replica). Ask for one full rerun, which registers a new feed.
+    // restarted, or another replica). Ask for one rerun of the charts, which registers a new feed;
+    // after MAX_REFUSALS in a row with nothing received, stop asking.
     feed.source = "done";
+    refusals += 1;
     const [chart] = feed.charts;
-    if (chart && chart.stateSetter) chart.stateSetter("resend", `feed:${feed.url}`);
+    if (chart && chart.stateSetter && refusals <= MAX_REFUSALS) chart.stateSetter("resend", `feed:${feed.url}`);
   };
 }
 

@@ -38,7 +38,15 @@ class Counting:
 
 @pytest.fixture(autouse=True)
 def no_feeds(monkeypatch):
+    """Each test starts with no feeds and no route (restored afterwards: `routes()` fills the list)."""
     monkeypatch.setattr(feed, "_feeds", {})
+    monkeypatch.setattr(feed, "_routes", [])
+
+
+def test_a_server_serves_feeds_once_it_made_the_route():
+    assert not feed.served()
+    feed.routes()
+    assert feed.served()
 
 
 def worker(*snaps: Snapshot) -> SimpleNamespace:

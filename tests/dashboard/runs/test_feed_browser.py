@@ -99,3 +99,27 @@ def test_the_feed_works_under_a_base_url_path(browser, tmp_path):
     finally:
         context.close()
         stop_server(process)
+
+
+def test_a_refused_feed_asks_for_a_new_one_a_few_times_only(page):
+    """Feeds answered 404 (a server that lost them): the page asks for a new feed at most twice in a row,
+    not in a loop of reruns; the figures go on, and the next Start's feed draws again."""
+    asked = []
+
+    def refuse(route):
+        asked.append(route.request.url)
+        route.fulfill(status=404, body="no such feed")
+
+    page.route(f"**{FEED}**", refuse)
+    main_area(page).get_by_role("button", name="Start", exact=True).click()
+    wait_until(lambda: page.evaluate("1") and asked, timeout=20, message="the page to ask for a feed")
+    started = iteration(page)
+    page.wait_for_timeout(4000)  # the stimulus: four seconds of refusals
+    assert 1 <= len(set(asked)) <= 3, asked  # the first feed and at most two more
+    assert iteration(page) > started, "the status figures stopped"
+    page.unroute(f"**{FEED}**")
+    main_area(page).get_by_role("button", name="Pause", exact=True).click()
+    main_area(page).get_by_role("button", name="Start", exact=True).click()
+    at = points(page)
+    wait_until(lambda: points(page) > at + 5, timeout=20, message="the next feed to draw")
+    main_area(page).get_by_role("button", name="Pause", exact=True).click()
