@@ -88,8 +88,7 @@ def served() -> bool:
 
 def url(feed: Feed, base_url_path: str = "") -> str:
     """The feed's address on this server (absolute path, under Streamlit's `server.baseUrlPath`)."""
-    base = "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
-    return base + PATH.format(token=feed.token)
+    return livechart.base_path(base_url_path) + PATH.format(token=feed.token)
 
 
 # ----- one stream ------------------------------------------------------------------------------------
@@ -173,7 +172,6 @@ def routes(base_url_path: str = "") -> list:
         return StreamingResponse(events(feed), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    base = "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
-    made = [Route(base + PATH, serve, methods=["GET"])]
+    made = [Route(livechart.base_path(base_url_path) + PATH, serve, methods=["GET"])]
     _routes[:] = made
     return made

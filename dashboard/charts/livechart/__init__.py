@@ -278,6 +278,11 @@ async def lifespan(_app):
     yield
 
 
+def base_path(base_url_path: str) -> str:
+    """Streamlit's `server.baseUrlPath` as an absolute path prefix: "" or "/lab/app"."""
+    return "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
+
+
 class Preload:
     """ASGI middleware: the app's HTML page loads plotly.js (and preloads livechart.js) from its <head>.
 
@@ -291,8 +296,7 @@ class Preload:
 
     def __init__(self, app, base_url_path: str = ""):
         self.app = app
-        base = "/" + base_url_path.strip("/") if base_url_path.strip("/") else ""
-        assets = f"{base}/_stcore/bidi-components"
+        assets = f"{base_path(base_url_path)}/_stcore/bidi-components"
         self.tag = (f'<script type="module" async src="{assets}/{PLOTLY_NAME}/plotly.min.js"></script>'
                     f'<link rel="modulepreload" href="{assets}/{NAME}/livechart.js">').encode()
 
