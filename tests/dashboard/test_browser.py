@@ -59,7 +59,8 @@ def test_live_training_controls(page):
     markers = charts(page).first.locator(".annotation-text")
     wait_until(lambda: "α=0.12" in markers.all_text_contents(), message="the α=0.12 marker")
     exact = train_tab(page).get_by_role("spinbutton", name="exact α")
-    assert float(exact.input_value()) == 0.12  # the exact entry follows the slider
+    # The exact entry follows the slider (the full run that redraws it can land after the feed drew the marker).
+    wait_until(lambda: float(exact.input_value()) == 0.12, message="the exact entry to follow the slider")
     exact.fill("0.05")
     exact.press("Enter")
     wait_until(lambda: markers.all_text_contents()[-1:] == ["α=0.05"], message="the α=0.05 marker")
