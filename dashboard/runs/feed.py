@@ -42,8 +42,7 @@ class Chart:
 
     build: Callable[[Snapshot], Any]  # snapshot -> plotly figure (go.Figure or dict)
     every: float = 0.0  # seconds between rebuilds while running: 0 at every look (weight maps: slower)
-    height: int | None = None
-    config: Mapping | None = None
+    config: Mapping | None = None  # Plotly's config, as given to `live_chart`
 
 
 @dataclass(eq=False)
@@ -108,7 +107,7 @@ class Stream:
                 continue
             self.built[name] = now
             previous = self.sent.get(name)
-            sent = livechart.next_sent(previous, chart.build(snapshot), height=chart.height, config=chart.config)
+            sent = livechart.next_sent(previous, chart.build(snapshot), config=chart.config)
             # A stream is ordered and lossless: what was sent is drawn (no confirmation round trip).
             self.sent[name] = livechart.confirmed(sent)
             if sent is not previous:

@@ -23,7 +23,7 @@ from dashboard.runs import feed as feeds
 from dashboard.runs.feed import Chart
 from dashboard.runs.worker import Worker
 
-TICK = 0.25  # seconds between redraws while a run is active (4 a second)
+TICK = feeds.TICK  # seconds between redraws while a run is active (4 a second), by a fragment or a feed
 STATUS_EVERY = 1.0  # seconds between redraws of a view's status figures while its charts have a feed
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 CACHE_KEY = "live_figures"

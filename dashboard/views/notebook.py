@@ -1,8 +1,9 @@
 """The "Notebook vs corrected" view: the notebook's network and the corrected one, trained side by side.
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
-rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side worker trains them;
-while they train their curves follow a live feed and `live.fragment` redraws their figures). Each of the notebook's quirks has a checkbox (they build the notebook side's
+rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side
+worker trains them; while they train their curves follow a live feed and `live.fragment` redraws
+their figures). Each of the notebook's quirks has a checkbox (they build the notebook side's
 `Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
 flipped alone, on request. This file only lays out and draws.
 """

@@ -2,7 +2,8 @@
 
 - Sweep: N runs that differ only in α (`dashboard/runs/sweeps.py` around `core.sweep.Sweep`: same
   initial weights, same batches) train in lockstep on the server (a worker), drawn live (the curves
-  follow a live feed, the figures are a `live.fragment`). Failed runs stop early and say why; the best by dev accuracy can become the Train view's run.
+  follow a live feed, the figures are a `live.fragment`). Failed runs stop early and say why; the
+  best by dev accuracy can become the Train view's run.
 - Range test: one run whose α grows each step (`core.sweep.RangeTest`, on the server) and the suggested
   range (`suggest_lr`), with a button to use it.
 The runs land in the Runs view (views/history.py). This file only lays out and draws.

@@ -34,7 +34,7 @@ import json
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -209,9 +209,9 @@ def prepared(figure: Any, height: int | None = None) -> tuple[dict, int]:
     return figure, int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
 
 
-def next_sent(previous: Sent | None, figure: Any, *, height: int | None = None, config: dict | None = None) -> Sent:
-    """`update` for a figure as `live_chart` draws it (see `prepared`)."""
-    figure, height = prepared(figure, height)
+def next_sent(previous: Sent | None, figure: Any, *, config: Mapping | None = None) -> Sent:
+    """`update` for a figure as `live_chart` draws it (see `prepared`), at the layout's height."""
+    figure, height = prepared(figure)
     return update(previous, figure, height=height, config=dict(config) if config else None)
 
 

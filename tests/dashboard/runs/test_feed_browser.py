@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from tests.dashboard.conftest import (APP, ROOT, browser_missing, free_port, main_area, open_app, require,
-                                      stop_server, wait_healthy, wait_until)
+from tests.dashboard.conftest import (APP, BACKGROUND_TAB, ROOT, browser_missing, free_port, main_area, open_app,
+                                      require, stop_server, wait_healthy, wait_until)
 from tests.dashboard.test_reload_browser import iteration
 
 FEED = "/api/digit-lab/feed/"
@@ -25,13 +25,6 @@ LOSS = """() => {
   return null;
 }"""
 MARK = """() => { for (const gd of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) gd.__marked = true; }"""
-# Tell the page it is hidden (or shown again), as a browser does when its tab goes to the background.
-HIDE = """(hidden) => {
-  Object.defineProperty(document, 'hidden', {configurable: true, get: () => hidden});
-  document.dispatchEvent(new Event('visibilitychange'));
-}"""
-
-
 def points(page) -> int:
     return page.evaluate(LOSS)[0]
 
@@ -59,12 +52,13 @@ def test_a_hidden_page_stops_drawing_and_catches_up_when_shown(page):
     """Hidden, the page closes its feed (nothing drawn, the run trains on); shown, it draws the run as it is now."""
     main_area(page).get_by_role("button", name="Start", exact=True).click()
     wait_until(lambda: points(page) > 2, timeout=20, message="the first points")
-    page.evaluate(HIDE, True)
+    page.evaluate(BACKGROUND_TAB)  # defines window.__away (timers made from now on are held too)
+    page.evaluate("window.__away(true)")
     time.sleep(0.5)  # an event already on its way may still land
     hidden_at, iteration_at = points(page), iteration(page)
     time.sleep(2)  # the stimulus: two seconds hidden
     assert points(page) == hidden_at, "a hidden page kept drawing"
-    page.evaluate(HIDE, False)
+    page.evaluate("window.__away(false)")
     wait_until(lambda: points(page) > hidden_at + 10, timeout=20, message="the curves to catch up")
     assert iteration(page) > iteration_at, "the run did not train while the page was hidden"
     main_area(page).get_by_role("button", name="Pause", exact=True).click()
