@@ -102,7 +102,7 @@ class RunView:
 
     @cached_property
     def history(self) -> History:
-        return History(self.run.history)
+        return History.of(self.run.history)
 
     @property
     def snapshots(self) -> list[tuple[int, np.ndarray]]:

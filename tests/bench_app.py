@@ -22,6 +22,9 @@ d. --sessions browser sessions on one server, all training: the server stays up,
    server RSS with 1 vs N sessions training -> MB per extra session.
 e. Plotly JSON encoding of the Train view's live figures (`plotly.io.to_json(fig, validate=False)`,
    what st.plotly_chart calls), with the "json" engine and with orjson.
+f. Long runs: milliseconds per build of the Train view's loss curve by the live feed, and per snapshot
+   the worker publishes, for a batch-128 run whose history holds 3,000 and 300,000 rows (about 15
+   seconds and 25 minutes of training); each build sees the rows of a 0.1 s slice more.
 Needs /usr/bin/chromium and playwright. Views are listed in VIEWS: update it when views change.
 Each browser context is a fresh session with its own run (?run= id) in the temporary run folder.
 """
@@ -610,6 +613,42 @@ def live_figures() -> dict:
     }
 
 
+# ----- f. long runs -------------------------------------------------------------------------------
+def long_runs(sizes: tuple[int, ...] = (3_000, 300_000), builds: int = 20) -> dict:
+    """Median ms per loss-curve build (as the feed builds it) and per worker snapshot, by history rows."""
+    from dashboard.runs.state import train_worker
+    from dashboard.views.train import curve_figure
+
+    parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=True)
+    out = {}
+    for size in sizes:
+        trainer = Trainer(TrainConfig(batch_size=128, iterations=None), parts.X_train, parts.y_train, parts.X_dev,
+                          parts.y_dev)
+        trainer.step(10)
+        rows, last = trainer.histories[0].rows, trainer.histories[0].rows[-1]
+        rows.extend({**last, "iteration": last["iteration"] + 10 * k} for k in range(1, size - len(rows) + 1))
+        worker = train_worker(trainer, None)
+        build, snap = [], []
+        for _ in range(builds):
+            extra = rows[-1]
+            rows.extend({**extra, "iteration": extra["iteration"] + 10 * k} for k in range(1, 21))  # one slice's rows
+            t0 = time.perf_counter()
+            snapshot = worker._snapshot()
+            t1 = time.perf_counter()
+            curve_figure("loss", snapshot, None, 300, 500)
+            snap.append(t1 - t0)
+            build.append(time.perf_counter() - t1)
+        out[size] = dict(build=median(build) * 1000, snapshot=median(snap) * 1000)
+    return out
+
+
+def report_long_runs(out: dict) -> None:
+    print("\nf. long runs (batch 128): ms per loss-curve build by the feed (4 a second while visible) and per "
+          "snapshot (10 a second, on the training thread)")
+    for size, figures in out.items():
+        print(f"   {size:>7,} history rows: build {figures['build']:6.1f} ms, snapshot {figures['snapshot']:5.2f} ms")
+
+
 def json_encoding(repeats: int = 30) -> dict:
     """Median milliseconds of plotly.io.to_json(fig, validate=False) per figure and engine, and output sizes."""
     import plotly.io as pio
@@ -654,7 +693,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="repeats of a, b and c (medians)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window for c and d")
     parser.add_argument("--sessions", type=int, default=10, help="browser sessions for d")
-    parser.add_argument("--only", nargs="+", choices=list("abcde"), default=list("abcde"), help="parts to run")
+    parser.add_argument("--only", nargs="+", choices=list("abcdef"), default=list("abcdef"), help="parts to run")
     args = parser.parse_args()
     reason = browser_missing()
     if reason:
@@ -665,6 +704,8 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if "e" in args.only:
         report_json(json_encoding())
+    if "f" in args.only:
+        report_long_runs(long_runs())
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         scratch = Path(folder)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

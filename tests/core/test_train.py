@@ -423,3 +423,50 @@ def test_suggested_alpha_fits_the_optimizer():
     t.set_lr(50.0)
     t.step(100)
     assert t.failure.suggested_lr <= 0.01
+
+
+# ----- History.column: a growing history costs only its new rows ------------------------------------
+def rows_of(n, start=0):
+    return [dict(iteration=i * 10, train_loss=1.0 / (i + 1)) for i in range(start, start + n)]
+
+
+def test_a_column_of_a_grown_history_matches_one_built_from_scratch():
+    """Snapshots of one run share their rows: the column of the longer one equals a fresh conversion."""
+    from core.train import History
+
+    rows = rows_of(50)
+    first = History.of(tuple(rows)).column("train_loss")
+    rows += rows_of(7, start=50)
+    grown = History.of(tuple(rows)).column("train_loss")
+    np.testing.assert_array_equal(grown, [r["train_loss"] for r in rows])
+    np.testing.assert_array_equal(grown[:50], first)
+    assert grown.dtype == float and History.of(tuple(rows)).column("iteration")[-1] == 560.0
+    assert History.of(tuple(rows)).column("train_loss") is History.of(tuple(rows)).column("train_loss")  # kept
+
+
+def test_a_replaced_last_row_or_a_rewound_history_is_read_again():
+    """A failure replaces the last row with a new dict, a rewind goes on from an earlier row: neither keeps
+    the values of rows no longer there."""
+    from core.train import History
+
+    rows = rows_of(20)
+    History.of(tuple(rows)).column("train_loss")
+    rows[-1] = dict(iteration=190, train_loss=float("nan"))
+    assert np.isnan(History.of(tuple(rows)).column("train_loss")[-1])
+    rewound = rows[:5] + rows_of(30, start=100)
+    np.testing.assert_array_equal(History.of(tuple(rewound)).column("train_loss"), [r["train_loss"] for r in rewound])
+
+
+def test_a_column_is_read_only_and_a_trainers_own_history_still_grows():
+    """The shared array refuses writes (a caller must copy it); History.of does not copy the rows."""
+    from core.train import History
+
+    rows = tuple(rows_of(3))
+    column = History.of(rows).column("train_loss")
+    with pytest.raises(ValueError, match="read-only"):
+        column[0] = 5.0
+    assert History.of(rows).rows is rows
+    history = History(rows)
+    history.append(dict(iteration=30, train_loss=0.1))
+    assert len(history) == 4 and len(History.of(rows)) == 3
+    assert History().column("train_loss").size == 0
