@@ -300,12 +300,23 @@ class Trainer:
 
     @classmethod
     def from_state(cls, state: RunState, X_train: np.ndarray, y_train: np.ndarray,
-                   X_dev: np.ndarray | None = None, y_dev: np.ndarray | None = None) -> Trainer:
+                   X_dev: np.ndarray | None = None, y_dev: np.ndarray | None = None,
+                   rewind_point: RunState | None = None) -> Trainer:
         """The run `state` describes, on its data, ready to continue exactly where it stopped.
 
-        Raises: ValueError when the data is not the data the run was trained on.
+        `rewind_point`: a failed run's `rewind_point` as it was kept with it (a saved session), so
+        that the run can still go back there.
+        Raises: ValueError when the data is not the data the run was trained on, or the rewind point
+        is not an earlier moment of this failed run.
         """
-        return cls.from_states([state], X_train, y_train, X_dev, y_dev)
+        trainer = cls.from_states([state], X_train, y_train, X_dev, y_dev)
+        if rewind_point is not None:
+            failure = state.failure
+            if (failure is None or rewind_point.iteration > failure.iteration
+                    or rewind_point.config.with_(lr=1.0) != state.config.with_(lr=1.0)):
+                raise ValueError("its rewind point is not an earlier moment of this failed run")
+            trainer._rewind_point = rewind_point
+        return trainer
 
     @classmethod
     def from_states(cls, states: Sequence[RunState], X_train: np.ndarray, y_train: np.ndarray,

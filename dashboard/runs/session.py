@@ -69,6 +69,7 @@ class Saved:
     sweep: dict | None = None  # meta + "states" of the latest sweep
     pair: dict | None = None  # settings + "states" of the notebook pair
     range_test: sweeps.RangeRun | None = None
+    rewind: RunState | None = None  # the failed Train run's rewind point (core.Trainer.rewind_point)
 
 
 # ----- what the server keeps -------------------------------------------------------------------------
@@ -217,7 +218,7 @@ def session_bytes(kept: Kept) -> bytes:
     """The session's runs, run history and settings as one .npz (no pickles, meta as JSON).
 
     Inside: "run.<name>" the Train run's arrays (its meta in meta["states"]["run"]: together what
-    a run file holds), "history" every record's evaluations one after the other (rows per record in
+    a run file holds), "rewind.<name>" likewise its rewind point after a failure, "history" every record's evaluations one after the other (rows per record in
     the meta), "rec<id>.W1" ... the weights the records kept, "sweep<i>.<name>" and "pair<i>.<name>"
     the sweep's and the pair's runs, "range.lrs" / "range.losses" the range test.
     """
@@ -225,6 +226,8 @@ def session_bytes(kept: Kept) -> bytes:
     snapshot = lab.snapshot
     arrays, states = {}, {}
     put_state(arrays, states, "run", snapshot.view.state())
+    if snapshot.view.rewind_point is not None:  # a failed run: where its Rewind button goes back to
+        put_state(arrays, states, "rewind", snapshot.view.rewind_point)
     records, rows = [], []
     for r in history.runs:
         rows += [[row.get(f, np.nan) for f in HISTORY_FIELDS] for row in r.rows]
@@ -295,22 +298,25 @@ def parse(payload: bytes) -> Saved:
             result = RangeResult(tuple(map(float, arrays["range.lrs"])), tuple(map(float, arrays["range.losses"])),
                                  float(meta["range_test"]["seconds"]))
             range_test = sweeps.RangeRun(str(meta["range_test"]["setup"]), saved=result)
+        rewind = take_state(arrays, states, "rewind") if "rewind" in states else None
         saved = Saved(run, str(meta["data_key"]), values, history, meta.get("owner"), bool(meta.get("training")),
-                      sweep, pair, range_test)
+                      sweep, pair, range_test, rewind)
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise ValueError(f"its contents are damaged ({type(error).__name__}: {error})") from None
     return saved
 
 
 # ----- a run back into the session ------------------------------------------------------------------
-def resume(run: RunState, data_key: str, dataset: data.Dataset, values: dict) -> state.Lab:
+def resume(run: RunState, data_key: str, dataset: data.Dataset, values: dict,
+           rewind: RunState | None = None) -> state.Lab:
     """Make `run` the session's run on this data, the sidebar's settings following it; α follows too.
+    `rewind`: a failed run's rewind point, kept with it.
 
     Raises: ValueError with one sentence when the run does not fit (other data, settings out of range).
     """
     config = settings.config_from_settings({**values, **settings_of(run)})
     split = datasets.load_split(data_key, config.dev_size, config.train_size, config.seed, _dataset=dataset)
-    trainer = Trainer.from_state(run, split.X_train, split.y_train, split.X_dev, split.y_dev)
+    trainer = Trainer.from_state(run, split.X_train, split.y_train, split.X_dev, split.y_dev, rewind_point=rewind)
     lab = state.install(config, data_key, dataset, split, trainer=trainer)
     for key, value in {**values, **settings_of(run)}.items():
         if key != "lr":
@@ -360,7 +366,7 @@ def restore() -> None:
         except FileNotFoundError:
             raise ValueError(f"its data ({saved.data_key}) is not downloaded on this server") from None
         st.session_state["data_source"] = saved.data_key
-        lab = resume(saved.run, saved.data_key, dataset, saved.values)
+        lab = resume(saved.run, saved.data_key, dataset, saved.values, saved.rewind)
         restore_others(saved, lab)
     except ValueError as error:
         del st.query_params["run"]

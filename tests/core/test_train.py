@@ -373,6 +373,22 @@ def test_rewind_point_is_the_state_before_the_alpha_change_bit_for_bit(optimizer
     assert [r["train_loss"] for r in point.history] == [r["train_loss"] for r in expected.history]
 
 
+def test_a_failed_run_restored_with_its_rewind_point_can_still_go_back():
+    """from_state(rewind_point=...) gives the restored failed run the rewind point it was saved with; a point
+    that is not an earlier moment of that failed run is refused in one sentence."""
+    t = blow_up(batch_size=50)
+    X, y = blobs(400)
+    data = (X[:, 100:], y[100:], X[:, :100], y[:100])
+    assert Trainer.from_state(t.state(), *data).rewind_point is None  # without it: nothing to go back to
+    restored = Trainer.from_state(t.state(), *data, rewind_point=t.rewind_point)
+    assert restored.rewind_point is t.rewind_point and restored.failure == t.failure
+    healthy = make(lr=0.1, batch_size=50)
+    healthy.step(10)
+    for bad, base in ((t.rewind_point, healthy.state()), (make(hidden=12).state(), t.state())):
+        with pytest.raises(ValueError, match="not an earlier moment of this failed run"):
+            Trainer.from_state(base, *data, rewind_point=bad)
+
+
 def test_training_on_from_the_rewind_point_equals_a_fresh_run_restored_there():
     """Rewind, set a smaller α, train: bit for bit what a run restored from that state does with that α."""
     t = blow_up("momentum", batch_size=50)

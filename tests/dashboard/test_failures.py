@@ -8,6 +8,7 @@ import pytest
 
 from dashboard.runs import history as runs
 from tests.dashboard.conftest import figure, metric, open_view, wait_until
+from tests.dashboard.runs.test_session import reopen
 from tests.dashboard.test_app import lab, lr_input
 
 
@@ -47,6 +48,24 @@ def test_a_failure_shows_the_failed_state_and_the_runs_row_agrees(make_app):
     assert row["dev acc"] == pytest.approx(failing["dev_acc"], nan_ok=True)
     assert row["train loss"] == pytest.approx(failing["train_loss"], nan_ok=True)
     assert stored.rows[-1]["iteration"] == run.failure.iteration
+
+
+def test_a_failed_run_opened_again_still_offers_its_rewind(make_app):
+    """The rewind point is saved with the run: a session opening the link (a reload the server no longer holds,
+    or a copy) shows the same Rewind button, and it goes back to the same weights."""
+    at = make_app()
+    run = blow_up(at)
+    point = run.rewind_point
+    again = reopen(dict(at.query_params))
+    restored = lab(again).now
+    assert restored.failure == run.failure and restored.rewind_point.iteration == point.iteration
+    assert again.button(key="rewind").label == at.button(key="rewind").label
+    again.button(key="rewind").click().run()
+    wait_until(lambda: lab(again).now.failure is None and lab(again).now.iteration >= point.iteration,
+               message="the rewound run")
+    again.button(key="pause").click().run() if lab(again).running else None
+    rewound = lab(again).now
+    assert [r["train_loss"] for r in rewound.history.rows[:len(point.history)]] == [r["train_loss"] for r in point.history]
 
 
 def test_rewind_goes_back_before_the_change_and_trains_on_with_a_smaller_alpha(make_app):
