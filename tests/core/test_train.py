@@ -486,3 +486,19 @@ def test_a_column_is_read_only_and_a_trainers_own_history_still_grows():
     history.append(dict(iteration=30, train_loss=0.1))
     assert len(history) == 4 and len(History.of(rows)) == 3
     assert History().column("train_loss").size == 0
+
+
+def test_the_saved_history_table_of_a_grown_run_matches_its_rows():
+    """RunState.to_arrays builds the history table from the remembered columns: after more training (and a
+    replaced last row) it still equals the rows read one by one."""
+    from core.run import HISTORY_FIELDS
+
+    t = make(batch_size=50, eval_every=5)
+    t.step(30)
+    t.state().to_arrays()
+    t.history.rows[-1] = {**t.history.rows[-1], "train_loss": 9.0}  # a row already in the saved table
+    t.step(20)
+    arrays, _ = t.state().to_arrays()
+    expected = np.array([[row[f] for f in HISTORY_FIELDS] for row in t.history.rows])
+    np.testing.assert_array_equal(arrays["history"], expected)
+    assert arrays["history"][6, HISTORY_FIELDS.index("train_loss")] == 9.0
