@@ -124,7 +124,11 @@ def diverged(lr: float, iteration: int, quirks: Quirks, optimizer: str = "plain"
 def collapsed(rows: list[dict], hidden: int, lr: float, optimizer: str = "plain") -> Failure | None:
     """Most hidden units dead and accuracy at chance for COLLAPSE_WINDOW iterations, or None."""
     last = rows[-1]
-    recent = [r for r in rows if r["iteration"] >= last["iteration"] - COLLAPSE_WINDOW]
+    recent = []  # the rows of the last COLLAPSE_WINDOW iterations, newest first: read from the end, so that
+    for row in reversed(rows):  # each evaluation costs the window, not the whole history (called on every one)
+        if row["iteration"] < last["iteration"] - COLLAPSE_WINDOW:
+            break
+        recent.append(row)
     if (last["iteration"] < COLLAPSE_WINDOW or len(recent) < 3 or last["dead_fraction"] < 0.5
             or any(r["train_acc"] > CHANCE_ACCURACY for r in recent)):
         return None

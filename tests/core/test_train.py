@@ -502,3 +502,27 @@ def test_the_saved_history_table_of_a_grown_run_matches_its_rows():
     expected = np.array([[row[f] for f in HISTORY_FIELDS] for row in t.history.rows])
     np.testing.assert_array_equal(arrays["history"], expected)
     assert arrays["history"][6, HISTORY_FIELDS.index("train_loss")] == 9.0
+
+
+def test_collapse_is_judged_on_the_last_window_and_reads_only_it():
+    """`collapsed` runs on every evaluation: it decides on the last COLLAPSE_WINDOW iterations (an older
+    good row does not count, a recent one does) and reads no row older than that, however long the run."""
+    from core.train import CHANCE_ACCURACY, COLLAPSE_WINDOW, collapsed
+
+    reads = []
+
+    class Row(dict):
+        def __getitem__(self, key):
+            reads.append(key)
+            return super().__getitem__(key)
+
+    good = [Row(iteration=i * 10, train_acc=0.9, dead_fraction=0.0, train_loss=0.3) for i in range(10_000)]
+    start = good[-1]["iteration"] + 10
+    dead = [Row(iteration=start + i * 10, train_acc=CHANCE_ACCURACY / 2, dead_fraction=0.9, train_loss=2.3)
+            for i in range(COLLAPSE_WINDOW // 10 + 2)]
+    reads.clear()
+    failure = collapsed(good + dead, hidden=10, lr=5.0)
+    assert failure is not None and failure.kind == "collapsed" and failure.dead == 9
+    assert len(reads) < 10 * len(dead)  # the window's rows, not the 10,000 before them
+    dead[-3]["train_acc"] = 0.5  # a recent row above chance: not collapsed
+    assert collapsed(good + dead, hidden=10, lr=5.0) is None
