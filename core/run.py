@@ -33,8 +33,7 @@ FAILURE_KINDS = ("diverged", "exploded", "dead", "collapsed", "bad_batch")
 
 # ----- history columns ---------------------------------------------------------------------------
 class _Columns:
-    """The columns of histories built so far (`column`), so that a longer copy of the same history costs only its
-    new rows.
+    """The columns of histories built so far (`column`): a longer copy of a history costs only its new rows.
 
     A run's history grows at its end: each snapshot of a training run holds the rows of the last one
     (the same dicts) and a few more, and its curves are drawn several times a second. Converting all

@@ -218,9 +218,10 @@ def session_bytes(kept: Kept) -> bytes:
     """The session's runs, run history and settings as one .npz (no pickles, meta as JSON).
 
     Inside: "run.<name>" the Train run's arrays (its meta in meta["states"]["run"]: together what
-    a run file holds), "rewind.<name>" likewise its rewind point after a failure, "history" every record's evaluations one after the other (rows per record in
-    the meta), "rec<id>.W1" ... the weights the records kept, "sweep<i>.<name>" and "pair<i>.<name>"
-    the sweep's and the pair's runs, "range.lrs" / "range.losses" the range test.
+    a run file holds), "rewind.<name>" likewise its rewind point after a failure, "history" every
+    record's evaluations one after the other (rows per record in the meta), "rec<id>.W1" ... the
+    weights the records kept, "sweep<i>.<name>" and "pair<i>.<name>" the sweep's and the pair's
+    runs, "range.lrs" / "range.losses" the range test.
     """
     lab, history = kept.lab, kept.history
     snapshot = lab.snapshot
