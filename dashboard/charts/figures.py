@@ -139,7 +139,8 @@ def curves_figure(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_
         shapes = [*shapes, *line]
     accuracy = metric == "accuracy"
     layout = dict(
-        title=dict(text="Accuracy" if accuracy else "Loss (cross-entropy)", font=dict(size=14)),
+        title=dict(text="Accuracy" if accuracy else "Loss (cross-entropy)", font=dict(size=14), x=0.02,
+                   xanchor="left"),  # left, clear of the mode bar at the top right
         shapes=shapes, annotations=notes, height=height, width=width, margin=dict(l=10, r=10, t=60, b=10),
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         hovermode="x unified", uirevision=metric, font=FONT,

@@ -25,7 +25,10 @@ from dashboard.runs.worker import Worker
 
 TICK = feeds.TICK  # seconds between redraws while a run is active (4 a second), by a fragment or a feed
 STATUS_EVERY = 1.0  # seconds between redraws of a view's status figures while its charts have a feed
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# Drag zooms and a double click resets, so the mode bar keeps only what those do not: save, zoom, pan, reset.
+# Seven buttons covered the title of a 300-pixel curve whenever the pointer was over it.
+CHART_CONFIG = {"displaylogo": False,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]}
 CACHE_KEY = "live_figures"
 
 
