@@ -191,10 +191,9 @@ def sweep_figure(metric: str, field_: str, split: str, snapshot):
     """Loss or accuracy per α on the dev or train set ("dev", "train") in a snapshot of the sweep's worker,
     the best runs marked."""
     sweep = snapshot.view
-    histories = [h.rows for h in sweep.histories]
     failures = [words.failure_short(f) if f else None for f in sweep.failures]
-    x = [[r["iteration"] for r in rows] for rows in histories]
-    values = [[r[f"{split}_{field_}"] for r in rows] for rows in histories]
+    x = [h.column("iteration") for h in sweep.histories]  # only the rows new since the last build are read
+    values = [h.column(f"{split}_{field_}") for h in sweep.histories]
     return lab_charts.sweep_figure(sweep.lrs, x, values, failures, sweep.best("dev_acc"), sweep.best("dev_loss"),
                                    metric, split)
 
