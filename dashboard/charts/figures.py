@@ -228,13 +228,23 @@ def weights_figure(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int |
 
 
 def gallery_figure(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confidence: np.ndarray,
-                   cols: int = 8, width: int = 560) -> go.Figure:
-    """Misclassified images as one grey mosaic, each labelled "true → predicted · confidence".
+                   cols: int = 8, width: int = 560, title: str | None = None) -> go.Figure:
+    """Misclassified images as one grey mosaic, each labelled "true → predicted · confidence", under
+    `title` (numbers and fixed words only: Plotly reads a few tags in it). No images: a note instead.
 
     Shapes: images (k, 784) uint8, true (k,), pred (k,), confidence (k,) in 0..1.
     """
     k = len(images)
-    cols = max(1, min(cols, k)) if k else cols
+    top = 26 if title else 0
+    head = dict(title=dict(text=title, font=dict(size=13), x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=4)))
+    if k == 0:
+        note = dict(text="No misclassified dev images match the filter.", x=0, xref="paper", y=1, yref="paper",
+                    xanchor="left", yanchor="top", showarrow=False, font=dict(size=13))
+        return go.Figure(dict(data=[], layout=dict(
+            head if title else {}, height=top + 40, width=width, margin=dict(l=0, r=0, t=top, b=0), font=FONT,
+            xaxis=dict(visible=False), yaxis=dict(visible=False), annotations=[note],
+            plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")))
+    cols = max(1, min(cols, k))
     label_gap = 8
     Z = mosaic(images, cols, label_gap=label_gap, fill=0, dtype=np.uint8)  # 0 is white in "Greys": no NaN needed
     heatmap = dict(type="heatmap", z=Z, zmin=0, zmax=255, colorscale="Greys", showscale=False,
@@ -244,8 +254,9 @@ def gallery_figure(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confi
         r, c = tile_origin(i, cols, label_gap=label_gap)
         notes.append(dict(x=c + SIDE / 2 - 0.5, y=r - 1, text=f"{true[i]}→{pred[i]} · {confidence[i]:.0%}",
                           showarrow=False, yanchor="bottom", font=dict(size=11)))
-    rows = math.ceil(k / cols) if k else 1
-    layout = dict(_image_layout(Z, height=10 + rows * 80, width=width, top=0), annotations=notes)
+    rows = math.ceil(k / cols)
+    layout = dict(_image_layout(Z, height=top + 10 + rows * 80, width=width, top=top), annotations=notes,
+                  **(head if title else {}))
     return go.Figure(dict(data=[heatmap], layout=layout))
 
 

@@ -61,14 +61,15 @@ def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: st
 
 
 # ----- the feed: charts pushed while the run trains ------------------------------------------------
-def charts(get: Callable[[], Worker | None], draw: Callable[[], None], key: str) -> None:
+def charts(get: Callable[[], Worker | None], draw: Callable[[], None], key: str, every: float = TICK) -> None:
     """Draw a view's charts (`draw` calls `feed` and draws each `live_chart(..., feed=url)`) as fragment `key`.
 
     With a feed the fragment has no timer: the charts follow the run by themselves, and a chart's word
-    back to Python reruns only this part. A server that serves no feeds (`feeds.served()`, e.g. a
-    script not started through the app's `st.App`) gets the ticking fragment instead.
+    back to Python (or a widget of this part) reruns only this part. A server that serves no feeds
+    (`feeds.served()`, e.g. a script not started through the app's `st.App`) gets a fragment ticking
+    every `every` seconds instead.
     """
-    fragment(get, draw, key, every=None if feeds.served() else TICK)
+    fragment(get, draw, key, every=None if feeds.served() else every)
 
 
 def feed(view: str, get: Callable[[], Worker | None], charts: Mapping[str, Chart]) -> str | None:

@@ -1,11 +1,12 @@
 """The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
 The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands. While
-it trains, the curves and weight maps follow it through a live feed (`live.feed`: the server pushes
-their changes to the browser, no rerun per redraw), and the status figures are a fragment redrawn
-every `live.STATUS_EVERY` seconds. The gradient-health curves (only while their expander is open) and the
-gallery are fragments of their own, refreshed every HEALTH_EVERY and GALLERY_EVERY seconds while
-running and on every full rerun (pause, step, reset). This file only lays out and draws.
+it trains, the curves and weight maps (and, every GALLERY_EVERY seconds, the confusion matrix and the
+gallery) follow it through live feeds (`live.feed`: the server pushes their changes to the browser, no
+rerun per redraw), and the status figures are a fragment redrawn every `live.STATUS_EVERY` seconds.
+The gradient-health curves (only while their expander is open) are a fragment of their own, refreshed
+every HEALTH_EVERY seconds while running. Everything is drawn anew on every full rerun (pause, step,
+reset). This file only lays out and draws.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def render() -> None:
     live.fragment(_worker, status_part, key="train", every=live.STATUS_EVERY)
     live.charts(_worker, charts_part, key="charts")
     health(lab)
-    live.fragment(_worker, gallery, key="gallery", every=GALLERY_EVERY)
+    live.charts(_worker, gallery, key="gallery", every=GALLERY_EVERY)
 
 
 def _worker() -> Worker | None:
@@ -395,30 +396,62 @@ def _page(h: int) -> int:
     return first if first in pages else 0
 
 
-# ----- the gallery fragment ---------------------------------------------------------------------
+# ----- the gallery ------------------------------------------------------------------------------
 def gallery() -> None:
-    """Dev confusion matrix (click a cell to filter) and the misclassified dev images."""
+    """Dev confusion matrix (click a cell to filter) and the misclassified dev images.
+
+    Drawn by `live.charts` like the curves: while the run trains both follow it through a feed of their
+    own, rebuilt every GALLERY_EVERY seconds (no rerun); a filter or a cell click reruns this part.
+    """
     lab = state.get()
-    y = lab.split.y_dev
-    preds, probs = lab.now.dev_predictions()
     true, pred = st.session_state.setdefault("gallery_filter", (ANY, ANY))
+    built = {
+        "confusion": Chart(functools.partial(confusion_figure, lab.split.y_dev, (_none(true), _none(pred))),
+                           every=GALLERY_EVERY, config=live.CHART_CONFIG),
+        "gallery_chart": Chart(functools.partial(mistakes_figure, lab.split, true, pred), every=GALLERY_EVERY,
+                               config=live.CHART_CONFIG),
+    }
+    url = live.feed("gallery", _worker, built)
+    snapshot = lab.snapshot
     left, right = st.columns([2, 3])
     with left:
         st.caption("**Dev confusion matrix**: click a cell to show those mistakes.")
-        live_chart(charts.confusion_figure(confusion_matrix(y, preds), (_none(true), _none(pred))),
-                   key="confusion", on_click=_cell_clicked, config=live.CHART_CONFIG)
+        live_chart(built["confusion"].build(snapshot), key="confusion", on_click=_cell_clicked,
+                   config=live.CHART_CONFIG, feed=url)
     with right:
         filters(true, pred)
-        picked, matching = mistakes(y, preds, probs, true, pred)
-        wrong = preds != y
-        st.caption(f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); "
-                   f"{matching:,} match the filter, most confident mistakes first.")
-        if picked.size:
-            images = np.rint(lab.split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
-            live_chart(charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked]),
-                       key="gallery_chart", config=live.CHART_CONFIG)
-        else:
-            st.info("No misclassified dev images match the filter.")
+        live_chart(built["gallery_chart"].build(snapshot), key="gallery_chart", config=live.CHART_CONFIG, feed=url)
+
+
+def confusion_figure(y_dev: np.ndarray, selected: tuple[int | None, int | None], snapshot):
+    """The dev confusion matrix of the snapshot's weights, the filtered cells outlined."""
+    preds, _ = _dev_predictions(snapshot.view)
+    return charts.confusion_figure(confusion_matrix(y_dev, preds), selected)
+
+
+def mistakes_figure(split, true: int, pred: int, snapshot):
+    """The most confident dev mistakes matching the filter, under a line with how many there are."""
+    y = split.y_dev
+    preds, probs = _dev_predictions(snapshot.view)
+    picked, matching = mistakes(y, preds, probs, true, pred)
+    wrong = preds != y
+    title = (f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); {matching:,} match "
+             f"the filter, most confident mistakes first.")
+    images = np.rint(split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
+    return charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked], title=title)
+
+
+_predicted: tuple = (None, None)  # (a RunView, its dev predictions): both charts of one snapshot share them
+
+
+def _dev_predictions(view) -> tuple[np.ndarray, np.ndarray]:
+    """`view.dev_predictions()`, computed once per published view: the confusion matrix and the gallery
+    of one build read the same (the pair is replaced whole, so a thread never mixes two views)."""
+    global _predicted
+    held = _predicted
+    if held[0] is not view:
+        held = _predicted = (view, view.dev_predictions())
+    return held[1]
 
 
 def filters(true: int, pred: int) -> None:

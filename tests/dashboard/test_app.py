@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 import data
-from core import Params, Trainer
+from core import Params, Trainer, confusion_matrix
 from dashboard import export
+from dashboard.views import train as train_view
 from tests.dashboard.conftest import chart_keys, charts, feed_of, figure, wait_until
 
 
@@ -102,13 +103,16 @@ def test_without_a_feed_route_running_charts_are_drawn_by_their_fragment(make_ap
 @pytest.mark.usefixtures("feeds_served")
 def test_running_charts_follow_a_feed_and_paused_ones_do_not(make_app):
     """While the run trains, the curves and weight maps come whole with the URL of one live feed that
-    builds all four of them; once paused they carry none, and the feed is gone."""
+    builds all four of them, and the confusion matrix and gallery with a slower feed of their own; once
+    paused they carry none, and the feeds are gone."""
     at = make_app()
     at.button(key="start").click().run()
     registered = feed_of(at, ["loss_chart", "accuracy_chart", "weights_chart", "output_chart"])
     assert registered.worker is lab(at).worker
-    payloads = {key: json.loads(element.proto.json) for key, element in charts(at)}
-    assert "feed" not in payloads["confusion"]  # the gallery redraws in its own slow fragment
+    assert {registered.charts[name].every for name in ("loss_chart", "accuracy_chart")} == {0}
+    gallery = feed_of(at, ["confusion", "gallery_chart"])
+    assert gallery.worker is lab(at).worker and gallery.token != registered.token
+    assert {chart.every for chart in gallery.charts.values()} == {train_view.GALLERY_EVERY}
     at.button(key="pause").click().run()
     assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))
     assert not registered.worker.snapshot.active  # its stream ends at its next look
@@ -414,6 +418,31 @@ def test_weight_maps_are_paged_above_64_neurons(make_app):
     at.segmented_control(key="weights_page").set_value(64).run()
     notes = figure(at, "weights_chart")["layout"]["annotations"]
     assert len(notes) == 36 and notes[0]["text"] == "64"
+
+
+@pytest.mark.usefixtures("feeds_served")
+def test_the_gallery_feed_builds_the_filtered_mistakes_of_each_snapshot(make_app):
+    """The gallery's feed, built from the worker's newest snapshot, shows the mistakes of those weights that
+    match the filter, with how many there are in its title; a filter change registers a new feed."""
+    at = make_app()
+    at.button(key="start").click().run()
+    first = feed_of(at, ["confusion", "gallery_chart"])
+    digit_filter(at, 0).set_value(3).run()
+    registered = feed_of(at, ["confusion", "gallery_chart"])
+    assert registered.token != first.token
+    wait_until(lambda: lab(at).now.iteration > 30, message="the worker to train on")
+    snapshot = lab(at).snapshot
+    preds, _ = snapshot.view.dev_predictions()
+    y = lab(at).split.y_dev
+    gallery = registered.charts["gallery_chart"].build(snapshot).to_plotly_json()["layout"]
+    wrong, threes = preds != y, (preds != y) & (y == 3)
+    assert gallery["title"]["text"].startswith(f"{wrong.sum():,} of {y.size:,} dev images misclassified")
+    assert f"; {threes.sum():,} match the filter" in gallery["title"]["text"]
+    assert [a["text"].split("→")[0] for a in gallery["annotations"]] == ["3"] * min(threes.sum(), 16)
+    confusion = registered.charts["confusion"].build(snapshot)
+    assert np.array_equal(confusion.data[0].z, confusion_matrix(y, preds))
+    assert confusion.layout.shapes[0].y0 == 2.5  # the filtered row outlined
+    at.button(key="pause").click().run()
 
 
 def test_gallery_filters_by_true_and_predicted_digit(make_app):

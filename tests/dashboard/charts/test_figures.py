@@ -119,6 +119,19 @@ def test_gallery_labels_true_predicted_and_confidence():
     np.testing.assert_array_equal(fig.data[0].z[r:r + 28, c:c + 28], images[1].reshape(28, 28))
 
 
+def test_gallery_title_sits_above_the_tiles_and_no_images_give_a_note():
+    """A titled gallery makes room for its line above the tiles; an empty one says so instead of tiles."""
+    images = np.zeros((9, 784), np.uint8)
+    plain = charts.gallery_figure(images, np.zeros(9, int), np.ones(9, int), np.ones(9))
+    titled = charts.gallery_figure(images, np.zeros(9, int), np.ones(9, int), np.ones(9), title="9 of 10 wrong")
+    assert titled.layout.title.text == "9 of 10 wrong" and plain.layout.title.text is None
+    assert titled.layout.margin.t - plain.layout.margin.t == titled.layout.height - plain.layout.height > 0
+    empty = charts.gallery_figure(np.zeros((0, 784), np.uint8), np.zeros(0, int), np.zeros(0, int), np.zeros(0),
+                                  title="0 of 10 wrong")
+    assert len(empty.data) == 0 and empty.layout.title.text == "0 of 10 wrong"
+    assert [a.text for a in empty.layout.annotations] == ["No misclassified dev images match the filter."]
+
+
 def test_confusion_figure_has_a_clickable_point_per_cell():
     """The confusion matrix shows counts and carries one selectable point per (predicted, true) cell."""
     C = np.arange(100).reshape(10, 10)
