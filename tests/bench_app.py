@@ -108,6 +108,9 @@ window.__charts = () => [...document.querySelectorAll('[data-testid="stPlotlyCha
   window.__shown(e) && e.closest('[data-stale="true"]') === null &&
   e.querySelector('.cartesianlayer .trace, .cartesianlayer .hm')).length;
 window.__metric = label => {
+  for (const cell of document.querySelectorAll('.livestatus .cell')) {  // the Train view's status row
+    if (window.__shown(cell) && cell.dataset.label === label) return cell.querySelector('.value').innerText;
+  }
   for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
     const l = m.querySelector('[data-testid="stMetricLabel"]');
     if (window.__shown(m) && l && l.innerText.trim() === label)

@@ -45,7 +45,10 @@ def button(page, name: str):
 
 
 def metric(page, label: str) -> str:
-    """The value of the visible metric with this label."""
+    """The value of the visible metric (or figure of the Train view's status row) with this label."""
+    cell = page.locator(f'.livestatus .cell[data-label="{label}"] .value')
+    if cell.count() and cell.first.is_visible():
+        return cell.first.inner_text().strip()
     for box in page.locator('[data-testid="stMetric"]').all():
         if box.is_visible() and box.locator('[data-testid="stMetricLabel"]').inner_text().strip() == label:
             return box.locator('[data-testid="stMetricValue"]').inner_text().strip()

@@ -9,7 +9,8 @@ and applies what comes. This module's route (`routes`, served by the app's `st.A
 worker's latest snapshot every TICK seconds and, when it changed, builds the figures (each at
 its own pace) and sends what changed since the last event, in livechart's payload format. The
 first event of a stream carries whole figures, so a reconnect starts clean. When the run stops,
-the stream ends with an `end` event; the page's status fragment then reruns the page.
+the stream ends with an `end` event; the page's status row then asks for a rerun, which draws the run
+paused. An open stream counts as a page watching the run (`Worker.seen`).
 
 A feed's URL holds a random token that is not in the page's link; it grants reading that run's
 charts, no more. Tokens are dropped when their session registers the view again or ends. Nothing
@@ -40,7 +41,7 @@ HEARTBEAT = 15.0  # seconds between comment lines on a quiet stream (proxies clo
 class Chart:
     """One chart of a feed: its figure from a snapshot, as `live_chart` would draw it."""
 
-    build: Callable[[Snapshot], Any]  # snapshot -> plotly figure (go.Figure or dict)
+    build: Callable[[Snapshot], Any]  # snapshot -> plotly figure (go.Figure or dict), or a status row
     every: float = 0.0  # seconds between rebuilds while running: 0 at every look (weight maps: slower)
     config: Mapping | None = None  # Plotly's config, as given to `live_chart`
 
@@ -96,7 +97,7 @@ class Stream:
     """What one open stream has sent: per chart, livechart's `Sent` and when it was built."""
 
     feed: Feed
-    sent: dict[str, livechart.Sent] = field(default_factory=dict)
+    sent: dict[str, Any] = field(default_factory=dict)  # livechart.Sent per chart (a status row: its payload)
     built: dict[str, float] = field(default_factory=dict)
 
     def payloads(self, snapshot: Snapshot, final: bool = False) -> dict[str, dict]:
@@ -106,8 +107,13 @@ class Stream:
             if not final and name in self.built and now - self.built[name] < chart.every - TICK / 2:
                 continue
             self.built[name] = now
+            built = chart.build(snapshot)
+            if isinstance(built, dict) and "status" in built:  # a status row (livechart.status_payload): text, whole
+                if built != self.sent.get(name):
+                    self.sent[name] = out[name] = built
+                continue
             previous = self.sent.get(name)
-            sent = livechart.next_sent(previous, chart.build(snapshot), config=chart.config)
+            sent = livechart.next_sent(previous, built, config=chart.config)
             # A stream is ordered and lossless: what was sent is drawn (no confirmation round trip).
             self.sent[name] = livechart.confirmed(sent)
             if sent is not previous:
@@ -133,6 +139,7 @@ async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
         snapshot = feed.worker.snapshot
         if snapshot is not last:
             last = snapshot
+            feed.worker.seen()  # an open stream is a page watching the run (its idle clock starts again)
             payloads = await anyio.to_thread.run_sync(stream.payloads, snapshot, not snapshot.active,
                                                       limiter=_builder())
             if payloads:

@@ -1,20 +1,20 @@
 """The dashboard's one way of watching a run: every view that shows a run while it trains goes through here.
 
-Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A view watches a
-run in two parts. Its figures (iteration, accuracies, warnings) are a fragment that the browser
-reruns every `every` seconds while the run is active (`fragment`); each tick reads the worker's
-latest snapshot and draws it. Passing `run_every=None` on a full rerun stops the ticks (every full
-rerun clears the timers), so a paused run costs the browser nothing. When the worker stops by
-itself (done, failed, at its stop, paused by the server), the tick asks for a full rerun, which
-redraws the buttons. Its charts follow the run through a live feed (`feed`, dashboard/runs/feed.py):
-the server pushes their changes to the browser, with no rerun per redraw.
+Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A view's charts
+follow a running run through a live feed (`feed`, dashboard/runs/feed.py): the server pushes their
+changes to the browser, with no rerun per redraw; the Train view's status row too
+(`row`, `livechart.live_status`), whose feed's end asks for a full rerun that draws the run paused. Other
+figures (iteration, accuracies, warnings of the other views) are a fragment that the browser reruns
+every `every` seconds while the run is active (`fragment`); each tick reads the worker's latest
+snapshot and draws it. Passing `run_every=None` on a full rerun stops the ticks (every full rerun
+clears the timers), so a paused run costs the browser nothing. When the worker stops by itself
+(done, failed, at its stop, paused by the server), the tick asks for a full rerun, which redraws
+the buttons.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -29,7 +29,6 @@ STATUS_EVERY = 1.0  # seconds between redraws of a view's status figures while i
 # Seven buttons covered the title of a 300-pixel curve whenever the pointer was over it.
 CHART_CONFIG = {"displaylogo": False,
                 "modeBarButtonsToRemove": ["lasso2d", "select2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]}
-CACHE_KEY = "live_figures"
 
 
 # ----- the fragment -----------------------------------------------------------------------------
@@ -58,6 +57,24 @@ def fragment(get: Callable[[], Worker | None], draw: Callable[[], None], key: st
             current.seen()
 
     st.fragment(tick, run_every=every if active and every else None, key=key)()
+
+
+def row(get: Callable[[], Worker | None], draw: Callable[[], None], key: str, every: float = STATUS_EVERY) -> None:
+    """Draw a view's status row (`draw` calls `feed` and `livechart.live_status`).
+
+    With feeds served it is drawn in the page's own flow, not in a fragment: the row's word back (its
+    feed ended because the run stopped, or was refused by a server that no longer knows it, as after a
+    replica died) then reruns the whole page. A rerun asked for by a fragment reaches a new server
+    session as an unknown fragment, which Streamlit skips. Without feeds, a fragment `key` ticking
+    every `every` seconds while the run is active.
+    """
+    if feeds.served():
+        worker = get()
+        if worker is not None:
+            worker.seen()
+        draw()
+    else:
+        fragment(get, draw, key, every)
 
 
 # ----- the feed: charts pushed while the run trains ------------------------------------------------
@@ -98,16 +115,3 @@ def _session_feeds(session: str) -> str:
 def _session() -> str | None:
     ctx = get_script_run_ctx()
     return None if ctx is None else _session_feeds(ctx.session_id)
-
-
-def throttled(name: str, every: float, running: bool, layout: tuple, build: Callable[[], Any]) -> Any:
-    """`build()`'s result, rebuilt when `layout` changed, when paused, or every `every` seconds while running.
-
-    Slow-changing charts (the weight maps) are built and sent less often than the curves.
-    """
-    cache = st.session_state.setdefault(CACHE_KEY, {})
-    now = time.perf_counter()
-    hit = cache.get(name)
-    if hit is None or hit[0] != layout or not running or now - hit[1] >= every:
-        hit = cache[name] = (layout, now, build())
-    return hit[2]

@@ -1,12 +1,11 @@
 """The Train view: controls, the live status, curves and weight maps, and the mistakes gallery.
 
 The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands. While
-it trains, the curves and weight maps (and, every GALLERY_EVERY seconds, the confusion matrix and the
-gallery) follow it through live feeds (`live.feed`: the server pushes their changes to the browser, no
-rerun per redraw), and the status figures are a fragment redrawn every `live.STATUS_EVERY` seconds.
-The gradient-health curves (only while their expander is open) are a fragment of their own, refreshed
-every HEALTH_EVERY seconds while running. Everything is drawn anew on every full rerun (pause, step,
-reset). This file only lays out and draws.
+it trains, the status row (every `live.STATUS_EVERY` seconds), curves and weight maps, and every
+GALLERY_EVERY seconds the confusion matrix and the gallery, follow it through live feeds (`live.feed`:
+the server pushes their changes to the browser, no rerun per redraw). Only the gradient-health curves
+(while their expander is open) are a fragment that reruns every HEALTH_EVERY seconds. Everything is
+drawn anew on every full rerun (pause, step, reset). This file only lays out and draws.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ from core.optim import USUAL_LR
 from core.run import last_healthy as core_last_healthy
 from dashboard import settings, words
 from dashboard.charts import figures as charts, grad as grad_charts
-from dashboard.charts.livechart import live_chart
+from dashboard.charts import livechart
+from dashboard.charts.livechart import live_chart, live_status
 from dashboard.runs import alpha, history as runs, live, state
 from dashboard.runs.feed import Chart
 from dashboard.runs.state import Lab
@@ -60,7 +60,8 @@ def render() -> None:
     lr_controls(lab)
     with st.container():
         failure_panel(lab)
-    live.fragment(_worker, status_part, key="train", every=live.STATUS_EVERY)
+    with st.container():  # always there (see above)
+        live.row(_worker, status_part, key="train")
     live.charts(_worker, charts_part, key="charts")
     health(lab)
     live.charts(_worker, gallery, key="gallery", every=GALLERY_EVERY)
@@ -146,10 +147,15 @@ def _rewind(lr: float) -> None:
 
 # ----- the live part -----------------------------------------------------------------------------
 def status_part() -> None:
-    """The status fragment: the latest snapshot's figures and warnings, every `live.STATUS_EVERY` s while running."""
+    """The status row: while the run trains it follows it through a feed of its own, once a second.
+
+    Drawn by `live.row`, in the page's own flow (not a fragment), so that its word back when its feed
+    ends (the run stopped) or is refused (a server that no longer knows it) reruns the whole page.
+    """
     lab = state.get()
-    status(lab)
-    health_warning(lab)
+    url = live.feed("status", _worker, {"status": Chart(status_row, every=live.STATUS_EVERY)})
+    live_status(status_row(lab.snapshot), key="status", feed=url)
+    resting_notes(lab)
 
 
 def charts_part() -> None:
@@ -187,31 +193,37 @@ def charts_part() -> None:
             live_chart(built[name].build(snapshot), key=name, config=built[name].config, feed=url)
 
 
-def status(lab: Lab) -> None:
-    """Iteration, epoch, training time, speed, dead neurons and the latest accuracies."""
-    trainer = lab.now
-    last = trainer.history.last
-    rate = lab.snapshot.rate
-    healthy = last_healthy(trainer)
+def status_row(snapshot) -> dict:
+    """The status figures of a snapshot: iteration, epoch, training time, speed, dead neurons and the latest
+    loss and accuracies (after a failure: with the change from the last healthy evaluation), and a
+    warning line when the latest steps are far from a healthy size."""
+    run = snapshot.view
+    last, rate, healthy = run.history.last, snapshot.rate, last_healthy(run)
     cells = [
-        ("Iteration", f"{trainer.iteration:,}", None),
-        ("Epoch", f"{trainer.epoch:,.2f}", None),
-        ("Train time", _duration(trainer.seconds), None),
-        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–", None),
-        ("Dead neurons", f"{trainer.dead_units().mean():.0%}", None),
-        ("Train loss", _loss(last["train_loss"]), healthy and _was(last, healthy, "train_loss")),
-        ("Train acc", _percent(last["train_acc"]), healthy and _was(last, healthy, "train_acc")),
-        ("Dev acc", _percent(last["dev_acc"]), healthy and _was(last, healthy, "dev_acc")),
+        ("Iteration", f"{run.iteration:,}", None, None),
+        ("Epoch", f"{run.epoch:,.2f}", None, None),
+        ("Train time", _duration(run.seconds), None, None),
+        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–", None, None),
+        ("Dead neurons", f"{run.dead_units().mean():.0%}", None, None),
     ]
-    for col, (label, value, delta) in zip(st.columns(len(cells)), cells):
-        col.metric(label, value, delta, delta_color="inverse" if label == "Train loss" else "normal",
-                   help="Now: the network as it failed. Below: the change from the last healthy evaluation."
-                   if delta else None)
+    for label, field, shown in (("Train loss", "train_loss", _loss), ("Train acc", "train_acc", _percent),
+                                ("Dev acc", "dev_acc", _percent)):
+        delta, tone = (_was(last, healthy, field), _tone(last, healthy, field)) if healthy else (None, None)
+        cells.append((label, shown(last[field]), delta, tone))
+    note = grad_charts.health_note({k: run.history.column(f"update_{k}") for k in ("W1", "W2")})
+    return livechart.status_payload(cells, note)
+
+
+def resting_notes(lab: Lab) -> None:
+    """Under the status row of a run that is not training: what its failure figures mean, or its stop."""
+    trainer = lab.now
+    healthy = last_healthy(trainer)
     if healthy:
-        st.caption(f"The figures above are the network as it failed (iteration {last['iteration']:,}); the last "
-                   f"healthy evaluation, at iteration {healthy['iteration']:,}, had train loss "
-                   f"{_loss(healthy['train_loss'])}, train acc {_percent(healthy['train_acc'])} and dev acc "
-                   f"{_percent(healthy['dev_acc'])}.")
+        last = trainer.history.last
+        st.caption(f"The figures above are the network as it failed (iteration {last['iteration']:,}); below "
+                   f"each, the change from the last healthy evaluation, at iteration {healthy['iteration']:,}: "
+                   f"train loss {_loss(healthy['train_loss'])}, train acc {_percent(healthy['train_acc'])} and "
+                   f"dev acc {_percent(healthy['dev_acc'])}.")
     if lab.snapshot.status == FINISHED and not trainer.failure:
         st.info(f"Reached the stop-at iteration {lab.stop_at():,}. Raise it in the sidebar to go on, or Reset.")
 
@@ -228,6 +240,13 @@ def _was(now: dict, before: dict, field: str) -> str:
     if math.isnan(a):
         return "NaN"
     return f"{a - b:+.3g}" if field == "train_loss" else f"{(a - b) * 100:+.1f} pts"
+
+
+def _tone(now: dict, before: dict, field: str) -> str:
+    """"bad" when a figure got worse since the last healthy row (the loss up, an accuracy down, or NaN)."""
+    a, b = now[field], before[field]
+    worse = math.isnan(a) or (a > b if field == "train_loss" else a < b)
+    return "bad" if worse else "good"
 
 
 def _loss(value: float) -> str:
@@ -374,16 +393,6 @@ def health_chart() -> None:
                key="health_chart", config=live.CHART_CONFIG)
     st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer (shaded: "
                f"{grad_charts.HEALTHY[0]:g} to {grad_charts.HEALTHY[1]:g}). {grad_charts.RULE_OF_THUMB}")
-
-
-def health_warning(lab: Lab) -> None:
-    """A warning when the latest steps are far from the healthy size (whether or not the curves are open)."""
-    history = lab.now.history
-    layout = (id(lab), lab.running)  # not the history's length: that grows on every tick, and the note would never wait
-    note = live.throttled("health_note", HEALTH_EVERY, lab.running, layout,
-                          lambda: grad_charts.health_note({k: history.column(f"update_{k}") for k in ("W1", "W2")}))
-    if note:
-        st.warning(note, icon=":material/speed:")
 
 
 def _page(h: int) -> int:

@@ -75,6 +75,9 @@ def switch_times(browser, url: str) -> dict[str, float]:
 
 
 def metric(page, label: str) -> str:
+    cell = page.locator(f'[data-testid="stMain"] .livestatus .cell[data-label="{label}"] .value')
+    if cell.count():  # the Train view's status row
+        return cell.first.inner_text()
     box = page.locator('[data-testid="stMain"] [data-testid="stMetric"]').filter(has_text=label).first
     return box.locator('[data-testid="stMetricValue"]').inner_text()
 

@@ -59,15 +59,33 @@ def decode(value):
 def charts(at) -> list[tuple[str, object]]:
     """(user key, element) of each chart in the main area of the last AppTest run, in page order: Plotly
     charts (`st.plotly_chart`) and live charts (`dashboard.charts.livechart`, UnknownElements)."""
+    return [(key, node) for key, node, status in _live_elements(at) if not status]
+
+
+def status_payload(at) -> dict:
+    """The data of the Train view's status row (`livechart.live_status`) in the last AppTest run."""
+    rows = [node for _, node, status in _live_elements(at) if status]
+    assert len(rows) == 1, f"{len(rows)} status rows"
+    return json.loads(rows[0].proto.json)
+
+
+def status_row(at) -> dict[str, str]:
+    """The Train view's status row of the last AppTest run: label -> value shown."""
+    return {label: value for label, value, *_ in status_payload(at)["status"]}
+
+
+def _live_elements(at) -> list[tuple[str, object, bool]]:
+    """(user key, element, is a status row) of every Plotly chart and livechart element in the main area."""
     from dashboard.charts import livechart
 
     found = []
 
     def walk(node) -> None:
         proto = getattr(node, "proto", None)
-        if getattr(node, "type", None) == "plotly_chart" or (
-                proto is not None and getattr(proto, "component_name", None) == livechart.NAME):
-            found.append((proto.id.rsplit("-", 1)[-1], node))
+        if getattr(node, "type", None) == "plotly_chart":
+            found.append((proto.id.rsplit("-", 1)[-1], node, False))
+        elif proto is not None and getattr(proto, "component_name", None) == livechart.NAME:
+            found.append((proto.id.rsplit("-", 1)[-1], node, "status" in json.loads(proto.json)))
         for child in getattr(node, "children", {}).values():
             walk(child)
 
@@ -84,15 +102,17 @@ def feeds_served(monkeypatch):
     feed.routes()
 
 
-def feed_of(at, keys: list[str]):
-    """The live feed (dashboard/runs/feed.py) that the charts `keys` of the last AppTest run follow: they
-    must name one and the same URL and come whole; the feed must build exactly those charts."""
+def feed_of(at, keys: list[str], status: bool = False):
+    """The live feed (dashboard/runs/feed.py) that the charts `keys` (and with `status`, the status row) of
+    the last AppTest run follow: they must name one and the same URL and come whole; the feed must build
+    exactly those."""
     from dashboard.runs import feed
 
-    payloads = {key: json.loads(element.proto.json) for key, element in charts(at)}
+    payloads = {key: json.loads(element.proto.json) for key, element, _ in _live_elements(at)}
+    keys = [*keys, *(["status"] if status else [])]
     urls = {payloads[key].get("feed") for key in keys}
     assert len(urls) == 1 and None not in urls, urls
-    assert all("data" in payloads[key] for key in keys)
+    assert all("data" in payloads[key] or "status" in payloads[key] for key in keys)
     registered = feed.find(urls.pop().rsplit("/", 1)[-1])
     assert registered is not None and sorted(registered.charts) == sorted(keys)
     return registered
@@ -316,6 +336,11 @@ def settled(read, every: float = 0.5, timeout: float = 20):
 def main_area(page):
     """The page's main area (the open view; the sidebar and the navigation bar are outside it)."""
     return page.locator('[data-testid="stMain"]')
+
+
+def status_value(page, label: str) -> str:
+    """A figure of the Train view's status row (`livechart.live_status`) as the page shows it."""
+    return main_area(page).locator(f'.livestatus .cell[data-label="{label}"] .value').first.inner_text()
 
 
 def open_app(page, url: str) -> None:

@@ -16,8 +16,9 @@ import pytest
 import data
 from core import Params, Trainer, confusion_matrix
 from dashboard import export
+from dashboard.runs import live
 from dashboard.views import train as train_view
-from tests.dashboard.conftest import chart_keys, charts, feed_of, figure, wait_until
+from tests.dashboard.conftest import chart_keys, charts, feed_of, figure, status_payload, status_row, wait_until
 
 
 def lab(at):
@@ -64,7 +65,7 @@ def test_train_view_renders_status_curves_weights_and_gallery(make_app):
     assert "notebook_pair" not in at.session_state and "sweep" not in at.session_state
     assert chart_keys(at)[:6] == ["loss_chart", "accuracy_chart", "weights_chart", "output_chart", "confusion",
                                   "gallery_chart"]  # the gradient-health chart only once its expander is open
-    assert at.metric[0].label == "Iteration" and at.metric[0].value == "0"
+    assert list(status_row(at))[:2] == ["Iteration", "Epoch"] and status_row(at)["Iteration"] == "0"
     assert lab(at).running is False and lab(at).data_key == "sample"
     assert lab(at).now.m == 2000 and lab(at).split.y_dev.size == 500
     assert len(at.image) == 1  # the strip of example images in the sidebar
@@ -103,11 +104,13 @@ def test_without_a_feed_route_running_charts_are_drawn_by_their_fragment(make_ap
 @pytest.mark.usefixtures("feeds_served")
 def test_running_charts_follow_a_feed_and_paused_ones_do_not(make_app):
     """While the run trains, the curves and weight maps come whole with the URL of one live feed that
-    builds all four of them, and the confusion matrix and gallery with a slower feed of their own; once
-    paused they carry none, and the feeds are gone."""
+    builds all four of them, the status row and the confusion matrix with the gallery with feeds of their
+    own; once paused they carry none, and the feeds are gone."""
     at = make_app()
     at.button(key="start").click().run()
     registered = feed_of(at, ["loss_chart", "accuracy_chart", "weights_chart", "output_chart"])
+    status = feed_of(at, [], status=True)  # the status row's own feed, drawn outside any fragment
+    assert status.worker is lab(at).worker and status.charts["status"].every == live.STATUS_EVERY
     assert registered.worker is lab(at).worker
     assert {registered.charts[name].every for name in ("loss_chart", "accuracy_chart")} == {0}
     gallery = feed_of(at, ["confusion", "gallery_chart"])
@@ -118,13 +121,24 @@ def test_running_charts_follow_a_feed_and_paused_ones_do_not(make_app):
     assert not registered.worker.snapshot.active  # its stream ends at its next look
 
 
+def test_the_status_row_warns_when_the_steps_are_far_from_a_healthy_size(make_app):
+    """The status row carries the gradient-health warning under its figures: none for the default α, the
+    "all but stopped" note when α is far too small for any layer to move."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    assert status_payload(at)["note"] is None
+    at = make_app(lr="0.00001")
+    at.button(key="step10").click().run()
+    assert "training has all but stopped" in status_payload(at)["note"]
+
+
 @pytest.mark.parametrize("n", [1, 10, 100])
 def test_step_buttons_advance_exactly_n(make_app, n):
     """Step 1 / 10 / 100 make exactly that many updates and leave the run paused."""
     at = make_app()
     at.button(key=f"step{n}").click().run()
     assert lab(at).now.iteration == n and lab(at).running is False
-    assert at.metric[0].value == f"{n:,}"
+    assert status_row(at)["Iteration"] == f"{n:,}"
     curve = figure(at, "loss_chart")["data"][0]["x"]
     assert curve[-1] == (n // 10) * 10  # evaluations every 10 iterations reach the chart
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 import data
 from core import Params
-from tests.dashboard.conftest import CHART, main_area, open_app, settled, wait_until
+from tests.dashboard.conftest import CHART, main_area, open_app, settled, status_value, wait_until
 
 
 def train_tab(page):
@@ -29,7 +29,7 @@ def charts(page):
 
 def iteration(page) -> int:
     """The iteration counter shown in the status row."""
-    return int(train_tab(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
+    return int(status_value(page, "Iteration").replace(",", ""))
 
 
 def loss_path(page) -> str:
@@ -169,7 +169,7 @@ def test_two_sessions_train_independently(browser, server, page):
 # Visible-size charts of the Train tab with no Plotly div yet or a hidden one (Streamlit hides a new
 # st.plotly_chart until it knows its width; a live chart has no div until its JS drew it).
 HIDDEN_CHARTS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"], '
-    + '[data-testid="stMain"] .stBidiComponent')]
+    + '[data-testid="stMain"] .stBidiComponent:not(:has(.livestatus))')]
   .filter(e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().height > 0)
   .filter(e => { const d = e.querySelector('.js-plotly-plot');
                  return !d || getComputedStyle(d).visibility === 'hidden'; })

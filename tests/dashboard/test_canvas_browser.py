@@ -12,7 +12,11 @@ PAD = "canvas[aria-label='drawing pad']"
 
 
 def visible_metric(page, label: str) -> str | None:
-    """The value of the visible metric with this label, or None while none is shown (a rerun redraws them)."""
+    """The value of the visible metric (or figure of the Train view's status row) with this label, or None
+    while none is shown (a rerun redraws them)."""
+    cell = page.locator(f'.livestatus .cell[data-label="{label}"] .value')
+    if cell.count() and cell.first.is_visible():
+        return cell.first.inner_text().strip()
     for metric in page.locator('[data-testid="stMetric"]').all():
         if metric.is_visible() and metric.locator('[data-testid="stMetricLabel"]').inner_text().strip() == label:
             return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()

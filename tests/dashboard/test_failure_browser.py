@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.dashboard.conftest import main_area, wait_until
+from tests.dashboard.conftest import main_area, status_value, wait_until
 from tests.screenshots import commit, wait_text
 
 # Every Plotly chart of the main area: its traces' names, x and y values as Plotly drew them (_fullData: decoded).
@@ -19,7 +19,7 @@ TRACES = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plot
 
 def iteration(page) -> int:
     """The iteration counter shown in the status row."""
-    return int(main_area(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
+    return int(status_value(page, "Iteration").replace(",", ""))
 
 
 def loss_traces(page) -> list[dict]:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from dashboard.runs import history as runs
-from tests.dashboard.conftest import figure, metric, open_view, wait_until
+from tests.dashboard.conftest import figure, open_view, status_payload, status_row, wait_until
 from tests.dashboard.runs.test_session import reopen
 from tests.dashboard.test_app import lab, lr_input
 
@@ -28,14 +28,17 @@ def blow_up(at, healthy: int = 30, huge: float = 1.0):
 
 
 def test_a_failure_shows_the_failed_state_and_the_runs_row_agrees(make_app):
-    """After a blow-up the metrics show the failing step (last healthy beside it) and the Runs row says the same."""
+    """After a blow-up the status row shows the failing step (last healthy beside it) and the Runs row says the same."""
     at = make_app()
     run = blow_up(at)
     failing, healthy = run.history.rows[-1], run.rewind_point.history[-1]  # the last row before α was raised
     assert failing["iteration"] == run.failure.iteration
-    assert metric(at, "Dev acc") == ("–" if math.isnan(failing["dev_acc"]) else f"{failing['dev_acc']:.1%}")
-    dev = next(m for m in at.main.metric if m.label == "Dev acc")
-    assert dev.proto.delta == f"{(failing['dev_acc'] - healthy['dev_acc']) * 100:+.1f} pts"
+    cells = {label: (value, delta, tone) for label, value, delta, tone in status_payload(at)["status"]}
+    change = failing["dev_acc"] - healthy["dev_acc"]
+    assert cells["Dev acc"] == ("–" if math.isnan(failing["dev_acc"]) else f"{failing['dev_acc']:.1%}",
+                                "NaN" if math.isnan(change) else f"{change * 100:+.1f} pts",
+                                "bad" if math.isnan(change) or change < 0 else "good")
+    assert cells["Iteration"][1:] == (None, None)  # only the loss and accuracies have a change
     assert any(f"dev acc {healthy['dev_acc']:.1%}" in c.value for c in at.main.caption)
     loss = figure(at, "loss_chart")
     marks = [t for t in loss["data"] if t.get("name") == "train: failed"]
@@ -127,7 +130,7 @@ def test_continue_in_train_switches_to_the_train_view_and_names_the_replaced_run
     at.button(key="sweep_continue").click().run()
     assert not at.exception, at.exception
     assert at.session_state["lr"] in (0.05, 0.2)
-    assert any(m.label == "Iteration" for m in at.main.metric)  # the Train view is the page now
+    assert status_row(at)["Iteration"]  # the Train view is the page now
     assert lab(at).now.m == 2000 and at.query_params["train_size"] == "2000"  # the link's settings stay
     replaced = lab(at).replaced
     assert replaced is not None and replaced in at.session_state[runs.HISTORY_KEY].runs

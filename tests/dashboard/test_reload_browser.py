@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.dashboard.conftest import DRAWN_CHART, main_area, open_app, wait_until
+from tests.dashboard.conftest import DRAWN_CHART, main_area, open_app, status_value, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 RUN_ID = re.compile(r"[?&]run=([0-9a-f]{32})")
@@ -16,7 +16,7 @@ RUN_ID = re.compile(r"[?&]run=([0-9a-f]{32})")
 
 def iteration(page) -> int:
     """The Train view's iteration counter."""
-    return int(main_area(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
+    return int(status_value(page, "Iteration").replace(",", ""))
 
 
 # The train loss curve as Plotly holds it: (iterations, losses) of the first chart's first trace.

@@ -10,13 +10,13 @@ import re
 import subprocess
 import sys
 
-from tests.dashboard.conftest import main_area, wait_until
+from tests.dashboard.conftest import main_area, status_value, wait_until
 from tests.dashboard.test_codegen import FIGURES, FINAL
 
 
 def iteration(page) -> int:
     """The iteration counter of the Train view's status row."""
-    return int(main_area(page).locator('[data-testid="stMetricValue"]').first.inner_text().replace(",", ""))
+    return int(status_value(page, "Iteration").replace(",", ""))
 
 
 def test_script_download_prints_the_figures_the_app_had(page, tmp_path):

@@ -387,6 +387,32 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
           on_drawn_change=functools.partial(_confirm, key), **clicks)
 
 
+def status_payload(cells: list[tuple], note: str | None = None) -> dict:
+    """A status row for `live_status`: cells of (label, value, delta or None, tone: "good" or "bad") and an
+    optional warning line under them. Text only: the JS writes every string as text, never as HTML."""
+    return {"status": [[str(label), str(value), None if delta is None else str(delta), tone]
+                       for label, value, delta, tone in cells],
+            "note": None if note is None else str(note)}
+
+
+def live_status(payload: dict, *, key: str, feed: str | None = None) -> None:
+    """Draw a status row (`status_payload`): labelled figures that a feed's events redraw in place.
+
+    A figure that changes while training (the iteration, the accuracies) is text, not a chart, but it
+    follows the run the same way as the charts: through the feed at `feed` under `key`, with no rerun.
+    When that feed ends (the run stopped) the row asks for a rerun of its part (its `ended` state).
+    """
+    mount = _mounter()
+    if mount is None:
+        return
+    data = {**payload, **({"feed": feed, "name": key} if feed else {})}
+    mount(key=key, data=data, on_resend_change=_nothing, on_ended_change=_nothing)
+
+
+def _nothing() -> None:
+    """A state callback with nothing to do: the rerun its change causes is the point."""
+
+
 def with_margins(layout: dict) -> dict:
     """The layout with every axis making room for its tick labels and title (`automargin`), as
     st.plotly_chart's theme does: without it a narrow chart clips its y tick labels."""

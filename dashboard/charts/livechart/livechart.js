@@ -14,6 +14,7 @@ const UIREVISION = "livechart";
 
 let plotly = null; // one load of plotly.js for the page: a Promise of window.Plotly
 const charts = new WeakMap(); // parentElement -> chart state (below)
+const statuses = new WeakMap(); // parentElement -> status row state (showStatus)
 const feeds = new Map(); // feed URL -> {url, charts: Set of chart states, source: EventSource | null | "done"}
 const MAX_REFUSALS = 2; // feeds refused in a row before we stop asking for new ones (no loop of reruns)
 let refusals = 0;
@@ -182,6 +183,53 @@ function schedule(chart, parentElement) {
   );
 }
 
+// ----- a status row: figures as text, no Plotly (livechart.live_status) ---------------------------
+// A row of cells, each a label over a value (and, after a failure, a delta), plus an optional
+// warning line. Replaced whole by every payload. Everything is set with textContent.
+const STATUS_CSS = `
+.livestatus { display: flex; gap: 1rem; font-family: var(--st-font, inherit); color: var(--st-text-color, inherit); }
+.livestatus .cell { flex: 1 1 0; min-width: 0; }
+.livestatus .cell > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.livestatus .label { font-size: 0.875rem; opacity: 0.75; }
+.livestatus .value { font-size: 1.55rem; line-height: 1.4; }
+.livestatus .delta { font-size: 0.875rem; }
+.livestatus .delta.good { color: var(--st-green-color, #21c354); }
+.livestatus .delta.bad { color: var(--st-red-color, #ff4b4b); }
+.livestatus-note { margin-top: 0.5rem; padding: 0.75rem 1rem; border-radius: 0.5rem; font-size: 0.9rem;
+  background: rgba(255, 189, 69, 0.2); color: var(--st-text-color, inherit); }`;
+
+function showStatus(chart, payload) {
+  if (!document.getElementById("livestatus-css")) {
+    const style = document.createElement("style");
+    style.id = "livestatus-css";
+    style.textContent = STATUS_CSS;
+    document.head.appendChild(style);
+  }
+  const row = document.createElement("div");
+  row.className = "livestatus";
+  for (const [label, value, delta, tone] of payload.status) {
+    const cell = document.createElement("div");
+    cell.className = "cell";
+    cell.dataset.label = label;
+    for (const [kind, text] of [["label", label], ["value", value], ["delta", delta]]) {
+      if (text === null || text === undefined) continue;
+      const part = document.createElement("div");
+      part.className = kind === "delta" ? `delta ${tone === "bad" ? "bad" : "good"}` : kind;
+      part.textContent = text;
+      cell.appendChild(part);
+    }
+    row.appendChild(cell);
+  }
+  const parts = [row];
+  if (payload.note) {
+    const note = document.createElement("div");
+    note.className = "livestatus-note";
+    note.textContent = payload.note;
+    parts.push(note);
+  }
+  chart.parent.replaceChildren(...parts);
+}
+
 // ----- live feeds (dashboard/runs/feed.py) -----------------------------------------------------
 // While a run trains, the server pushes the charts' payloads over one Server-Sent Events stream per
 // page ({chart key: payload} per event, whole figures first), so redraws cost no Streamlit rerun.
@@ -218,14 +266,17 @@ function connect(feed) {
     for (const chart of feed.charts) {
       const payload = payloads[chart.name];
       if (!payload) continue;
-      if (merge(chart, payload)) schedule(chart, chart.parent);
+      if (payload.status) showStatus(chart, payload);
+      else if (merge(chart, payload)) schedule(chart, chart.parent);
       else reconnect(feed); // cannot happen on an ordered stream; a new one starts whole
     }
   };
   source.addEventListener("end", () => {
-    // The run stopped; the page's status fragment reruns the page, which draws it paused.
+    // The run stopped: a status row of this feed (drawn outside any fragment) asks for a rerun of
+    // the page, which draws everything paused.
     source.close();
     feed.source = "done";
+    for (const chart of feed.charts) if (chart.status) chart.stateSetter("ended", feed.url);
   });
   source.onerror = () => {
     if (source.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
@@ -257,6 +308,24 @@ document.addEventListener("visibilitychange", () => {
 });
 
 export default function ({ data, parentElement, setStateValue, setTriggerValue }) {
+  if (data.status) {
+    // A status row: drawn whole from each payload, and from its feed's events.
+    // Streamlit calls again only with new data (a full rerun drew the run as it is now).
+    const status = statuses.get(parentElement) ?? { status: true, feed: null };
+    statuses.set(parentElement, status);
+    Object.assign(status, { parent: parentElement, name: data.name, stateSetter: setStateValue });
+    showStatus(status, data);
+    if ((data.feed || null) !== status.feed) {
+      unsubscribe(status);
+      if (data.feed) subscribe(status, data.feed);
+    }
+    return () => {
+      if (!parentElement.isConnected) {
+        unsubscribe(status);
+        statuses.delete(parentElement);
+      }
+    };
+  }
   const chart = charts.get(parentElement) ?? mount(parentElement);
   chart.clicks = data.clicks === true;
   chart.trigger = setTriggerValue;

@@ -50,7 +50,10 @@ def test_a_server_serves_feeds_once_it_made_the_route():
 
 
 def worker(*snaps: Snapshot) -> SimpleNamespace:
-    return SimpleNamespace(snapshot=snaps[0])
+    """A stand-in for a Worker: its snapshot, and how often a page was seen watching it."""
+    run = SimpleNamespace(snapshot=snaps[0], looks=0)
+    run.seen = lambda: setattr(run, "looks", run.looks + 1)
+    return run
 
 
 # ----- registration -------------------------------------------------------------------------------
@@ -99,6 +102,16 @@ def test_a_slow_chart_is_built_at_its_own_pace_and_once_more_at_the_end():
     assert set(stream.payloads(snapshot(3, PAUSED), final=True)) == {"loss", "maps"} and maps.calls == 2
 
 
+def test_a_status_row_is_sent_whole_when_its_text_changed():
+    def status(snap):
+        return livechart.status_payload([("Iteration", f"{snap.iteration // 10 * 10:,}", None, None)])
+
+    stream = feed.Stream(feed.Feed(worker(snapshot(1)), {"status": feed.Chart(status)}, "s1", "train"))
+    assert stream.payloads(snapshot(1)) == {"status": {"status": [["Iteration", "0", None, None]], "note": None}}
+    assert stream.payloads(snapshot(5)) == {}  # the same text: nothing sent
+    assert stream.payloads(snapshot(1234))["status"]["status"] == [["Iteration", "1,230", None, None]]
+
+
 def test_payloads_carry_no_nan():
     def broken(snap):
         return {"data": [{"type": "scatter", "x": [0, 1], "y": [1.0, float("nan")]}], "layout": {}}
@@ -145,6 +158,7 @@ def test_events_follow_the_run_and_end_when_it_stops():
 
     events = parsed(asyncio.run(run_it()))
     assert [name for name, _ in events] == ["message", "message", "message", "end"]
+    assert run.looks == 4  # each of the 4 snapshots the stream took counts as a page watching (the idle clock)
     lengths = [len(body["loss"]["data"][0]["x"]) if "data" in body["loss"] else body["loss"]["extend"][0][1]
                + len(body["loss"]["extend"][0][2]) for _, body in events[:3]]
     assert lengths == [2, 4, 6]

@@ -31,7 +31,7 @@ def points(page) -> int:
 
 def test_charts_follow_the_run_through_one_feed(page):
     """Start: the curves grow several times a second on the same chart nodes, through one feed stream
-    (and the confusion matrix and gallery, redrawn every few seconds, through one of their own)."""
+    (and the status row and the confusion matrix with the gallery through streams of their own)."""
     feeds = []
     page.on("request", lambda request: FEED in request.url and feeds.append(request.url))
     main_area(page).get_by_role("button", name="Start", exact=True).click()
@@ -44,9 +44,35 @@ def test_charts_follow_the_run_through_one_feed(page):
         time.sleep(0.25)
     assert len(seen) >= 6, f"the loss curve changed only {len(seen) - 1} times in 3 s"
     assert page.evaluate(LOSS)[1], "the loss chart was mounted anew"
-    assert len(set(feeds)) == 2, feeds  # the charts' stream and the gallery's: each opened once
+    assert len(set(feeds)) == 3, feeds  # the status row's, the charts' and the gallery's: each opened once
     main_area(page).get_by_role("button", name="Pause", exact=True).click()
     main_area(page).get_by_role("button", name="Start", exact=True).wait_for(timeout=10_000)
+
+
+def test_the_status_row_follows_the_run_with_no_rerun_and_its_end_redraws_the_page(browser, server):
+    """While training, the status figures move on through the feed while the server sends the page nothing
+    over Streamlit's websocket (no script run); when the run reaches its stop-at, the feed's end makes the
+    page draw the run stopped."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        frames = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(time.monotonic())))
+        open_app(page, f"{server}/?stop_at=900")
+        main_area(page).get_by_role("button", name="Start", exact=True).click()
+        pause = main_area(page).get_by_role("button", name="Pause", exact=True)
+        wait_until(lambda: pause.is_enabled() and iteration(page) > 20, timeout=20, message="the first figures")
+        time.sleep(1.0)  # the click's full run is over (it drew Pause enabled, then the gallery)
+        start, seen = time.monotonic(), set()
+        while time.monotonic() - start < 2.5 and iteration(page) < 800:
+            seen.add(iteration(page))
+            time.sleep(0.1)
+        assert len(seen) >= 2, seen
+        assert not [t for t in frames if start <= t <= time.monotonic()], "the server ran the script while training"
+        main_area(page).get_by_text("Reached the stop-at iteration 900").wait_for(timeout=30_000)
+        assert iteration(page) == 900
+    finally:
+        context.close()
 
 
 def test_a_hidden_page_stops_drawing_and_catches_up_when_shown(page):
@@ -110,7 +136,10 @@ def test_a_refused_feed_asks_for_a_new_one_a_few_times_only(page):
     wait_until(lambda: page.evaluate("1") and asked, timeout=20, message="the page to ask for a feed")
     started = iteration(page)
     page.wait_for_timeout(4000)  # the stimulus: four seconds of refusals
-    assert 2 <= len(set(asked)) <= 4, asked  # the first two feeds (charts, gallery) and at most two more
+    assert len(set(asked)) >= 3, asked  # the first three feeds (status, charts, gallery)
+    so_far = len(set(asked))
+    page.wait_for_timeout(2000)
+    assert len(set(asked)) == so_far, asked  # two asks for new feeds in a row, then no more: no loop
     assert iteration(page) > started, "the status figures stopped"
     page.unroute(f"**{FEED}**")
     main_area(page).get_by_role("button", name="Pause", exact=True).click()
