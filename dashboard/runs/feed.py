@@ -128,7 +128,8 @@ def event(payloads: dict, name: str | None = None) -> str:
 
 
 async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
-    """The stream of a feed: changed payloads while its run is active, then its last ones and `end`.
+    """The stream of a feed: changed payloads while its run is active, then its last ones and `end`; or
+    `gone` once the feed was dropped (its page registered a new one, or closed), which asks for nothing.
 
     Figures are built on a worker thread (anyio's pool, one build at a time for all streams), so the
     server's event loop never waits on them.
@@ -152,7 +153,10 @@ async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
             yield ": still here\n\n"
         due = max(due + tick, time.monotonic())
         await asyncio.sleep(due - time.monotonic())
-    yield event({}, "end")
+    else:  # dropped: its page drew the view again (a feed of its own now) or closed
+        yield event({}, "gone")
+        return
+    yield event({}, "end")  # the run stopped: the page asks for a rerun that draws it paused
 
 
 def _builder() -> anyio.CapacityLimiter:

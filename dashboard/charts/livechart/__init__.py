@@ -400,7 +400,8 @@ def live_status(payload: dict, *, key: str, feed: str | None = None) -> None:
 
     A figure that changes while training (the iteration, the accuracies) is text, not a chart, but it
     follows the run the same way as the charts: through the feed at `feed` under `key`, with no rerun.
-    When that feed ends (the run stopped) the row asks for a rerun of its part (its `ended` state).
+    When that feed ends (the run stopped) the row asks for a rerun (its `ended` state), of the whole page
+    when the row is drawn outside any fragment (`dashboard.runs.live.row`).
     """
     mount = _mounter()
     if mount is None:

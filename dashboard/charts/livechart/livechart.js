@@ -232,7 +232,7 @@ function showStatus(chart, payload) {
 
 // ----- live feeds (dashboard/runs/feed.py) -----------------------------------------------------
 // While a run trains, the server pushes the charts' payloads over one Server-Sent Events stream per
-// page ({chart key: payload} per event, whole figures first), so redraws cost no Streamlit rerun.
+// feed URL ({chart key: payload} per event, whole figures first), so redraws cost no Streamlit rerun.
 // A hidden page closes its streams (nothing to draw) and opens them again, whole figures first,
 // when shown.
 function subscribe(chart, url) {
@@ -277,6 +277,11 @@ function connect(feed) {
     source.close();
     feed.source = "done";
     for (const chart of feed.charts) if (chart.status) chart.stateSetter("ended", feed.url);
+  });
+  source.addEventListener("gone", () => {
+    // The page drew this view again and follows a new feed (this one was dropped): nothing to ask.
+    source.close();
+    feed.source = "done";
   });
   source.onerror = () => {
     if (source.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself

@@ -164,7 +164,9 @@ def test_events_follow_the_run_and_end_when_it_stops():
     assert lengths == [2, 4, 6]
 
 
-def test_events_end_when_the_view_registers_a_new_feed():
+def test_a_stream_whose_view_registered_a_new_feed_says_gone_not_end():
+    """`end` makes the page ask for a rerun (the run stopped); a feed replaced by the page's own full run says
+    `gone`, which asks for nothing (else every full run while training would ask for another)."""
     run = worker(snapshot(2))
     registered = feed.register(run, {"loss": feed.Chart(curve)}, "s1", "train")
 
@@ -175,7 +177,7 @@ def test_events_end_when_the_view_registers_a_new_feed():
             feed.register(run, {"loss": feed.Chart(curve)}, "s1", "train")  # a full run of the view
         return out
 
-    assert [name for name, _ in parsed(asyncio.run(run_it()))] == ["message", "end"]
+    assert [name for name, _ in parsed(asyncio.run(run_it()))] == ["message", "gone"]
 
 
 # ----- the route -------------------------------------------------------------------------------------
