@@ -22,8 +22,7 @@ from core.optim import USUAL_LR
 from core.run import last_healthy as core_last_healthy
 from dashboard import settings, words
 from dashboard.charts import figures as charts, grad as grad_charts
-from dashboard.charts import livechart
-from dashboard.charts.livechart import live_chart, live_status
+from dashboard.charts.livechart import live_chart, live_status, status_payload
 from dashboard.runs import alpha, history as runs, live, state
 from dashboard.runs.feed import Chart
 from dashboard.runs.state import Lab
@@ -211,7 +210,7 @@ def status_row(snapshot) -> dict:
         delta, tone = (_was(last, healthy, field), _tone(last, healthy, field)) if healthy else (None, None)
         cells.append((label, shown(last[field]), delta, tone))
     note = grad_charts.health_note({k: run.history.column(f"update_{k}") for k in ("W1", "W2")})
-    return livechart.status_payload(cells, note)
+    return status_payload(cells, note)
 
 
 def resting_notes(lab: Lab) -> None:
@@ -434,33 +433,20 @@ def gallery() -> None:
 
 def confusion_figure(y_dev: np.ndarray, selected: tuple[int | None, int | None], snapshot):
     """The dev confusion matrix of the snapshot's weights, the filtered cells outlined."""
-    preds, _ = _dev_predictions(snapshot.view)
+    preds, _ = snapshot.view.dev_predictions()
     return charts.confusion_figure(confusion_matrix(y_dev, preds), selected)
 
 
 def mistakes_figure(split, true: int, pred: int, snapshot):
     """The most confident dev mistakes matching the filter, under a line with how many there are."""
     y = split.y_dev
-    preds, probs = _dev_predictions(snapshot.view)
+    preds, probs = snapshot.view.dev_predictions()
     picked, matching = mistakes(y, preds, probs, true, pred)
     wrong = preds != y
     title = (f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); {matching:,} match "
              f"the filter, most confident mistakes first.")
     images = np.rint(split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
     return charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked], title=title)
-
-
-_predicted: tuple = (None, None)  # (a RunView, its dev predictions): both charts of one snapshot share them
-
-
-def _dev_predictions(view) -> tuple[np.ndarray, np.ndarray]:
-    """`view.dev_predictions()`, computed once per published view: the confusion matrix and the gallery
-    of one build read the same (the pair is replaced whole, so a thread never mixes two views)."""
-    global _predicted
-    held = _predicted
-    if held[0] is not view:
-        held = _predicted = (view, view.dev_predictions())
-    return held[1]
 
 
 def filters(true: int, pred: int) -> None:
