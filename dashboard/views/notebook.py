@@ -2,8 +2,7 @@
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
 rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side
-worker trains them; while they train their curves follow a live feed and `live.fragment` redraws
-their figures). Each of the notebook's quirks has a checkbox (they build the notebook side's
+worker trains them; while they train their curves and status rows follow live feeds). Each of the notebook's quirks has a checkbox (they build the notebook side's
 `Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
 flipped alone, on request. This file only lays out and draws.
 """
@@ -20,7 +19,7 @@ from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
 from dashboard import words
 from dashboard.charts import maths as math_charts
-from dashboard.charts.livechart import live_chart
+from dashboard.charts.livechart import live_chart, live_status, status_payload
 from dashboard.runs import live, pair as pairs, state
 from dashboard.runs.feed import Chart
 from dashboard.runs.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
@@ -117,7 +116,7 @@ def render() -> None:
         quirk_switches()
         corrected_options()
     with right:
-        live.fragment(_worker, status_part, key="notebook_live", every=live.STATUS_EVERY)
+        live.row(_worker, status_part, key="notebook_live")
         live.charts(_worker, curves_part, key="notebook_charts")
     effects_section(lab, settings)
     linear_section(lab, settings)
@@ -216,26 +215,33 @@ def quirk_switches() -> None:
 
 
 # ----- the live part ----------------------------------------------------------------------------------
+SIDES = (":red[**Notebook, as written**]", ":blue[**Corrected**]")
+
+
 def status_part() -> None:
-    """The status fragment: both runs' figures, every `live.STATUS_EVERY` s while they train."""
-    status(pairs.get())
+    """Each run's status row under its name; while they train both follow the pair through a feed of their
+    own once a second (`live.row`: in the page's own flow, so the feed's end reruns the page)."""
+    pair = pairs.get()
+    built = {f"nb_status_{i}": Chart(functools.partial(status, i), every=live.STATUS_EVERY) for i in range(2)}
+    url = live.feed("notebook_status", _worker, built)
+    snapshot = pair.worker.snapshot
+    for col, title, (name, chart) in zip(st.columns(2, gap="medium"), SIDES, built.items()):
+        with col:
+            st.markdown(title)
+            live_status(chart.build(snapshot), key=name, feed=url)
 
 
-def status(pair: Comparison) -> None:
-    """Iteration, effective α and the latest accuracies of each run; failures in words."""
-    sides = (":red[**Notebook, as written**]", ":blue[**Corrected**]")
-    for col, title, trainer in zip(st.columns(2, gap="medium"), sides, pair.trainers):
-        last = trainer.history.last
-        col.markdown(title)
-        cells = col.columns(4)
-        cells[0].metric("iteration", f"{trainer.iteration:,}")
-        cells[1].metric("effective α", f"{effective_lr(trainer.lr, trainer.batch_size, trainer.quirks):.3g}")
-        cells[2].metric("train acc", _percent(last["train_acc"]))
-        cells[3].metric("dev acc", _percent(last["dev_acc"]),
-                        help="Not measured: the notebook reports training accuracy only."
-                        if trainer.quirks.train_accuracy_only else None)
-        if trainer.failure:
-            col.error(f"Stopped: {words.failure_text(trainer.failure)}", icon=":material/warning:")
+def status(i: int, snapshot) -> dict:
+    """Run i's status row in a snapshot of the pair's worker (0: the notebook's): iteration, effective α and
+    the latest accuracies; its failure in words as the warning line."""
+    run = snapshot.view[i]
+    last = run.history.last
+    dev = "not measured" if run.quirks.train_accuracy_only else _percent(last["dev_acc"])  # the notebook's own report
+    cells = [("iteration", f"{run.iteration:,}"),
+             ("effective α", f"{effective_lr(run.lr, run.batch_size, run.quirks):.3g}"),
+             ("train acc", _percent(last["train_acc"])), ("dev acc", dev)]
+    note = f"Stopped: {words.failure_text(run.failure)}" if run.failure else None
+    return status_payload([(label, value, None, None) for label, value in cells], note)
 
 
 def curves_part() -> None:

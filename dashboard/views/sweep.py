@@ -2,7 +2,7 @@
 
 - Sweep: N runs that differ only in α (`dashboard/runs/sweeps.py` around `core.sweep.Sweep`: same
   initial weights, same batches) train in lockstep on the server (a worker), drawn live (the curves
-  follow a live feed, the figures are a `live.fragment`). Failed runs stop early and say why; the
+  follow a live feed, and so does the status row). Failed runs stop early and say why; the
   best by dev accuracy can become the Train view's run.
 - Range test: one run whose α grows each step (`core.sweep.RangeTest`, on the server) and the suggested
   range (`suggest_lr`), with a button to use it.
@@ -18,7 +18,7 @@ import streamlit as st
 
 from dashboard import settings, words
 from dashboard.charts import lab as lab_charts
-from dashboard.charts.livechart import live_chart
+from dashboard.charts.livechart import live_chart, live_status, status_payload
 from dashboard.runs import alpha, history as runs, live, state, sweeps
 from dashboard.runs.feed import Chart
 from dashboard.runs.session import RANGE_KEY
@@ -43,7 +43,7 @@ def render() -> None:
                "Every run lands in the **Runs** view for comparison and export.")
     sweep_controls()
     show_message("sweep_message")
-    live.fragment(_worker, sweep_live, key="sweep_live", every=live.STATUS_EVERY)
+    live.row(_worker, sweep_live, key="sweep_live")
     live.charts(_worker, sweep_charts_part, key="sweep_charts")
     run = sweeps.get()
     left, right = st.columns([1.25, 3], vertical_alignment="center")
@@ -134,14 +134,19 @@ def sweep_controls() -> None:
 
 
 def sweep_live() -> None:
-    """The status fragment: the latest snapshot's figures and failures, every `live.STATUS_EVERY` s while running."""
+    """The status row: the sweep's figures and failures, following it through a feed of its own once a
+    second while it runs (`live.row`: in the page's own flow, so its feed's end reruns the page)."""
     run = sweeps.get()
     if run is None:
         st.info("Choose the rates and a budget, then **Run sweep**: the runs train side by side from the same "
                 "initial weights, each curve drawn as it goes.")
         return
-    sweep_status(run)
-    sweep_failures(run)
+    build = functools.partial(sweep_status, run)
+    url = live.feed("sweep_status", _worker, {"sweep_status": Chart(build, every=live.STATUS_EVERY)})
+    live_status(build(run.worker.snapshot), key="sweep_status", feed=url)
+    state_text = "running" if run.running else "finished"
+    st.caption(f"Sweep {run.number}, {state_text}: {run.sweep.size} runs stacked in one network · "
+               f"{run.sweep.y_train.size:,} train rows · {sweeps.describe(run.config)} · {BEST_NOTE}")
 
 
 def sweep_charts_part() -> None:
@@ -162,26 +167,24 @@ def sweep_charts_part() -> None:
             live_chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
 
 
-def sweep_status(run: SweepRun) -> None:
-    """Iteration, elapsed and training time, runs still going, the best so far."""
-    sweep = run.sweep
+def sweep_status(run: SweepRun, snapshot) -> dict:
+    """The status row of a snapshot of the sweep's worker: iteration, elapsed and training time, runs still
+    going, the best so far; why each failed run stopped, as its warning line."""
+    sweep = snapshot.view
     alive = sum(f is None for f in sweep.failures)
-    best = run.best("dev_acc")
+    best = sweep.best("dev_acc")
     target = f" / {int(run.budget):,}" if run.budget_kind == "iterations" else ""
     cells = [
         ("Iteration", f"{sweep.iteration:,}{target}"),
         ("Elapsed", duration(run.elapsed())),
         ("Training time", duration(sweep.seconds) + (f" / {run.budget:g} s" if run.budget_kind == "seconds" else "")),
-        ("Runs going", f"{alive} / {sweep.size}" if run.running else f"{alive} ok / {sweep.size}"),
+        ("Runs going", f"{alive} / {sweep.size}" if snapshot.active else f"{alive} ok / {sweep.size}"),
         ("Best dev acc", f"{sweep.histories[best].last['dev_acc']:.1%}" if best is not None else "–"),
         ("Best α", f"{sweep.lrs[best]:g}" if best is not None else "–"),
     ]
-    cols = st.columns([1.2, 1, 1.1, 1, 1, 0.8], vertical_alignment="bottom")
-    for col, (label, value) in zip(cols, cells):
-        col.metric(label, value)
-    state_text = "running" if run.running else "finished"
-    st.caption(f"Sweep {run.number}, {state_text}: {sweep.size} runs stacked in one network · "
-               f"{sweep.y_train.size:,} train rows · {sweeps.describe(run.config)} · {BEST_NOTE}")
+    failed = [f"α = {lr:g}: {words.failure_text(f)}" for lr, f in zip(sweep.lrs, sweep.failures) if f]
+    return status_payload([(label, value, None, None) for label, value in cells],
+                          "Stopped early: " + "; ".join(failed) if failed else None)
 
 
 BEST_NOTE = f"{lab_charts.BEST_ACC} best dev acc, {lab_charts.BEST_LOSS} best dev loss, {lab_charts.FAILED} stopped"
@@ -196,15 +199,6 @@ def sweep_figure(metric: str, field_: str, split: str, snapshot):
     values = [h.column(f"{split}_{field_}") for h in sweep.histories]
     return lab_charts.sweep_figure(sweep.lrs, x, values, failures, sweep.best("dev_acc"), sweep.best("dev_loss"),
                                    metric, split)
-
-
-def sweep_failures(run: SweepRun) -> None:
-    """Why each failed run stopped."""
-    sweep = run.sweep
-    failed = [(lr, f) for lr, f in zip(sweep.lrs, sweep.failures) if f]
-    if failed:
-        st.warning("**Stopped early:**\n" + "\n".join(f"- α = {lr:g}: {words.failure_text(f)}" for lr, f in failed),
-                   icon=":material/warning:")
 
 
 def sweep_summary(run: SweepRun | None) -> None:

@@ -63,14 +63,14 @@ def charts(at) -> list[tuple[str, object]]:
 
 
 def status_payload(at) -> dict:
-    """The data of the Train view's status row (`livechart.live_status`) in the last AppTest run."""
+    """The data of the view's one status row (`livechart.live_status`) in the last AppTest run."""
     rows = [node for _, node, status in _live_elements(at) if status]
     assert len(rows) == 1, f"{len(rows)} status rows"
     return json.loads(rows[0].proto.json)
 
 
 def status_row(at) -> dict[str, str]:
-    """The Train view's status row of the last AppTest run: label -> value shown."""
+    """The status row of the last AppTest run: label -> value shown."""
     return {label: value for label, value, *_ in status_payload(at)["status"]}
 
 

@@ -40,14 +40,13 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
     first = wait_until(lambda: sweep_iteration(page), message="a first iteration reading")
     wait_until(lambda: sweep_iteration(page) > first, timeout=60, message="a later reading while it runs")
     wait_until(lambda: sweep_iteration(page) >= 150, timeout=60, message="150 iterations (α = 0.5 ahead by then)")
-    page.locator('[data-testid="stAlert"]').filter(has_text="Stopped early").wait_for(timeout=60_000)
+    page.locator(".livestatus-note").filter(has_text="Stopped early").wait_for(timeout=60_000)  # while it runs
     page.get_by_role("button", name="Stop sweep", exact=True).click()
     page.get_by_text("Best by dev accuracy").wait_for(timeout=60_000)
     legend = wait_until(chart.locator(".legendtext").all_text_contents, message="the sweep chart drawn")
     assert len(legend) == 3 and any("★" in t for t in legend) and any("✗ exploded" in t for t in legend)
     assert wait_until(chart.locator(".point").count) >= 2  # the best run's star and the failed run's cross
-    assert "α = 50: the loss exploded" in page.locator('[data-testid="stAlert"]').filter(
-        has_text="Stopped early").inner_text()
+    assert "α = 50: the loss exploded" in page.locator(".livestatus-note").filter(has_text="Stopped early").inner_text()
     page.get_by_role("button", name="Continue α = 0.5 in the Train view", exact=True).click()
     page.get_by_text("Continued sweep 1's best run here: α = 0.5").wait_for(timeout=20_000)  # in the Train view
     assert page.get_by_role("button", name="Start", exact=True).is_visible()
@@ -55,7 +54,7 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
 
 def sweep_iteration(page) -> int:
     """The sweep's iteration as its status shows it ("1,234 / 100,000"); 0 before it shows one."""
-    value = page.locator('[data-testid="stMetricValue"]').filter(has_text="/ 100,000")
+    value = page.locator('.livestatus .cell[data-label="Iteration"] .value').filter(has_text="/ 100,000")
     return int(value.inner_text().split("/")[0].replace(",", "")) if value.count() else 0
 
 

@@ -16,9 +16,9 @@ import data
 from core import Quirks, TrainConfig
 from core.sweep import RangeSuggestion, Sweep
 from dashboard.charts import lab as lab_charts
-from dashboard.runs import history as runs, sweeps
+from dashboard.runs import history as runs, live, sweeps
 from dashboard.views import history as history_view
-from tests.dashboard.conftest import charts, feed_of, figure, open_view, wait_until
+from tests.dashboard.conftest import charts, feed_of, figure, open_view, status_payload, status_row, wait_until
 
 
 def lab(at):
@@ -54,6 +54,11 @@ def test_a_running_sweep_draws_its_curves_through_a_feed(make_app):
     at.button(key="sweep_run").click().run()
     run = at.session_state["sweep"]
     assert feed_of(at, ["sweep_loss", "sweep_acc"]).worker is run.worker
+    status = feed_of(at, ["sweep_status"])  # the status row's own feed, drawn outside any fragment
+    assert status.worker is run.worker and status.charts["sweep_status"].every == live.STATUS_EVERY
+    built = status.charts["sweep_status"].build(run.worker.snapshot)
+    going = dict((label, value) for label, value, *_ in built["status"])["Runs going"]
+    assert going.endswith(f" / {run.sweep.size}") and "ok" not in going  # "ok" once it stopped
     at.segmented_control(key="sweep_split").set_value("train").run()
     assert feed_of(at, ["sweep_loss", "sweep_acc"]).worker is run.worker  # drawn again: a new feed
     assert figure(at, "sweep_loss")["layout"]["title"]["text"].startswith("Train loss")
@@ -61,6 +66,7 @@ def test_a_running_sweep_draws_its_curves_through_a_feed(make_app):
     wait_until(lambda: not run.running, message="the sweep to stop")
     at.run()
     assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))
+    assert "feed" not in status_payload(at)
 
 
 def select_rows(at, rows: list[int]):
@@ -171,10 +177,11 @@ def test_sweep_races_marks_the_diverging_rate_and_highlights_the_best(make_app):
     assert f"α=50 {lab_charts.FAILED} exploded" in names and names[best].startswith(f"α={run.sweep.lrs[best]:g} ★")
     widths = {t["name"]: t["line"]["width"] for t in traces(at, "sweep_acc") if t["mode"] == "lines"}
     assert widths[names[best]] == 4 and widths[f"α=50 {lab_charts.FAILED} exploded"] < 4
-    assert any("α = 50: the loss exploded" in w.value for w in at.warning)
+    assert status_payload(at)["note"].startswith("Stopped early: α = 50: the loss exploded")
     assert any("Best by dev accuracy" in s.value for s in at.success)
     assert [r.source for r in history(at).runs] == ["sweep 1"] * 3
-    assert any(m.label == "Elapsed" for m in at.metric)
+    shown = status_row(at)
+    assert shown["Iteration"] == "30 / 30" and shown["Runs going"] == "2 ok / 3" and shown["Best α"] == f"{run.sweep.lrs[best]:g}"
 
 
 def test_continue_moves_the_best_run_to_the_train_tab(make_app):

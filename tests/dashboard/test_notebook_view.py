@@ -6,6 +6,8 @@ pure helpers (lockstep stepping, the "why α = 1 worked" sentence, table cells) 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -15,11 +17,19 @@ from tests.dashboard.conftest import wait_until
 import data
 from core import NOTEBOOK_QUIRKS, Quirks, effective_lr
 from core.compare import QUIRK_NAMES
-from dashboard import settings
-from dashboard.runs import pair as pairs
+from dashboard import settings, words
+from dashboard.runs import live, pair as pairs
 from dashboard.runs.pair import Comparison, PairSettings
 from dashboard.views import notebook
-from tests.dashboard.conftest import feed_of, figure, metric
+from tests.dashboard.conftest import _live_elements, feed_of, figure, metric
+
+
+def status_rows(at) -> list[dict[str, str]]:
+    """The two status rows (notebook, corrected) of the last run: label -> value, plus "note"."""
+    rows = {key: json.loads(node.proto.json) for key, node, status in _live_elements(at) if status}
+    assert sorted(rows) == ["nb_status_0", "nb_status_1"], sorted(rows)
+    return [{**{label: value for label, value, *_ in rows[key]["status"]}, "note": rows[key]["note"]}
+            for key in ("nb_status_0", "nb_status_1")]
 
 
 def pair(at) -> Comparison:
@@ -61,10 +71,20 @@ def test_step_and_start_advance_both_runs_equally(make_app):
     at = make_app("notebook")
     at.button(key="nb_step10").click().run()
     assert pair(at).notebook.iteration == pair(at).corrected.iteration == 10
+    notebook_row, corrected_row = status_rows(at)
+    assert notebook_row["iteration"] == corrected_row["iteration"] == "10"
+    assert notebook_row["dev acc"].endswith("%") and corrected_row["dev acc"].endswith("%")
+    assert (notebook_row["note"], corrected_row["note"]) == (None, None)
+    at.checkbox(key="nb_quirk_train_accuracy_only").check().run()  # a new pair, at 0
+    at.button(key="nb_step10").click().run()
+    notebook_row, corrected_row = status_rows(at)
+    assert notebook_row["dev acc"] == "not measured" and corrected_row["dev acc"].endswith("%")
     at.button(key="nb_start").click().run()
     p = pair(at)
     assert p.running
     assert feed_of(at, ["nb_accuracy_chart", "nb_loss_chart"]).worker is p.worker  # the curves follow the pair
+    rows = feed_of(at, ["nb_status_0", "nb_status_1"])  # and the status rows, through a feed of their own
+    assert rows.worker is p.worker and {chart.every for chart in rows.charts.values()} == {live.STATUS_EVERY}
     wait_until(lambda: p.notebook.iteration > 30, message="the pair's worker to train")  # no page run meanwhile
     at.run()  # a redraw shows the latest snapshot: both runs at the same iteration, curves up to it
     shown = p.worker.snapshot  # what was published by the time of the next read
@@ -198,3 +218,14 @@ def test_one_click_tests_the_linear_claim(make_app):
     assert "a gap of" in text and "one affine map" in text
     rows = at.main.table[-1].value
     assert list(rows["g"]) == ["relu", "identity"] and set(rows["iterations"]) == {"20"}
+
+
+def test_a_failed_run_says_why_under_its_figures(make_app):
+    """α = 10 explodes the corrected run within 10 steps: its status row says so, the notebook's has no note."""
+    at = make_app("notebook")
+    at.number_input(key="nb_lr").set_value(settings.LR_MAX).run()
+    at.button(key="nb_step10").click().run()
+    notebook_row, corrected_row = status_rows(at)
+    failure = pair(at).corrected.failure
+    assert failure is not None and notebook_row["note"] is None
+    assert corrected_row["note"] == f"Stopped: {words.failure_text(failure)}"

@@ -10,7 +10,8 @@ import os
 import signal
 import time
 
-from tests.dashboard.conftest import BACKGROUND_TAB, main_area, open_app, start_server, stop_server, wait_until
+from tests.dashboard.conftest import (BACKGROUND_TAB, main_area, open_app, start_server, status_value, stop_server,
+                                      wait_until)
 from tests.dashboard.test_reload_browser import RUN_ID, iteration, run_id
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -75,8 +76,7 @@ def test_a_sweep_in_flight_survives_a_reload(page):
     main_area(page).get_by_role("button", name="Run sweep", exact=True).wait_for(timeout=20_000)
     main_area(page).get_by_label("iterations").fill("100000")
     press(page, "Run sweep")
-    sweep_iteration = lambda: int(main_area(page).locator('[data-testid="stMetricValue"]').first.inner_text()  # noqa: E731
-                                  .split("/")[0].replace(",", "").strip())
+    sweep_iteration = lambda: int(status_value(page, "Iteration").split("/")[0].replace(",", "").strip())  # noqa: E731
     wait_until(lambda: sweep_iteration() > 0, timeout=30, message="the sweep to start")
     before = sweep_iteration()
     page.reload()

@@ -273,10 +273,11 @@ function connect(feed) {
   };
   source.addEventListener("end", () => {
     // The run stopped: a status row of this feed (drawn outside any fragment) asks for a rerun of
-    // the page, which draws everything paused.
+    // the page, which draws everything paused. One asks: a feed may carry two rows (the notebook pair).
     source.close();
     feed.source = "done";
-    for (const chart of feed.charts) if (chart.status) chart.stateSetter("ended", feed.url);
+    const row = [...feed.charts].find((chart) => chart.status);
+    if (row) row.stateSetter("ended", feed.url);
   });
   source.addEventListener("gone", () => {
     // The page drew this view again and follows a new feed (this one was dropped): nothing to ask.

@@ -147,3 +147,35 @@ def test_a_refused_feed_asks_for_a_new_one_a_few_times_only(page):
     at = points(page)
     wait_until(lambda: points(page) > at + 5, timeout=20, message="the next feed to draw")
     main_area(page).get_by_role("button", name="Pause", exact=True).click()
+
+
+def nb_iterations(page) -> list[int]:
+    """Both notebook-pair status rows' iterations (notebook, corrected); [] before they show."""
+    values = main_area(page).locator('.livestatus .cell[data-label="iteration"] .value').all_inner_texts()
+    return [int(value.replace(",", "")) for value in values]
+
+
+def test_the_notebook_pairs_status_rows_follow_it_with_no_rerun_and_its_end_redraws_the_page(browser, server):
+    """The notebook pair's two status rows move on through one feed while the server sends the page nothing
+    over Streamlit's websocket; when the pair reaches its 1,000 iterations the page draws it paused."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        frames = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(time.monotonic())))
+        page.goto(f"{server}/notebook")
+        main_area(page).get_by_role("button", name="Start", exact=True).click()
+        pause = main_area(page).get_by_role("button", name="Pause", exact=True)
+        wait_until(lambda: pause.is_enabled() and min(nb_iterations(page) or [0]) > 20, timeout=30,
+                   message="the first figures")
+        time.sleep(1.0)  # the click's full run is over
+        start, seen = time.monotonic(), set()
+        while time.monotonic() - start < 2.5 and max(nb_iterations(page)) < 900:
+            seen.add(tuple(nb_iterations(page)))
+            time.sleep(0.1)
+        assert len(seen) >= 2 and all(len(set(pair)) == 1 for pair in seen), seen  # in lockstep
+        assert not [t for t in frames if start <= t <= time.monotonic()], "the server ran the script while training"
+        main_area(page).get_by_text("paused at iteration 1,000").wait_for(timeout=60_000)
+        assert nb_iterations(page) == [1000, 1000]
+    finally:
+        context.close()
