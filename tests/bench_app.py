@@ -14,7 +14,9 @@ c. Training speed: iterations/s in the app (Start, then --seconds) against a hea
    with the same settings in this process and against the UI floor (FLOOR_APP: the barest live
    Streamlit + Plotly app training the same Trainer), full batch and batch 128, interleaved;
    redraws/s of the iteration text and of the loss curve (a MutationObserver in the page); CPU
-   cores used by the server and by Chromium while measuring.
+   cores used by the server and by Chromium while measuring. And the bound the app's share faces on
+   this machine: the headless Trainer while a bare HTML page (plotly.js, no Streamlit) redraws two
+   curves with Plotly.react 4 times a second, the least a page drawing curves live can cost.
 d. --sessions browser sessions on one server, all training: the server stays up, each session's
    iterations/s, each session's Pause latency (click to the Start button enabled again, with the
    others still training) and the server's part of it (click to the end of the full run it
@@ -476,6 +478,7 @@ def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: f
     floor_app.parent.mkdir(exist_ok=True)
     floor_app.write_text(floor_app_source())
     figures = {label: {"headless": [], "app": [], "floor": []} for label, _ in SPEED_RUNS}
+    bounds = {label: [] for label, _ in SPEED_RUNS}
     with Server(scratch, floor_app) as floor:
         for _ in range(repeats):
             for label, query in SPEED_RUNS:
@@ -483,11 +486,60 @@ def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: f
                 figures[label]["headless"].append(headless_speed(seconds / 2, batch, raw=True))  # uint8, as the app holds it
                 figures[label]["app"].append(app_speed(browser, url, query, seconds, server_pid))
                 figures[label]["floor"].append(app_speed(browser, floor.url, query, seconds, floor.process.pid))
-    return figures
+                bounds[label].append(curves_bound(browser, seconds / 2, batch))
+    return {"speed": figures, "bound": bounds}
 
 
-def report_speed(figures: dict) -> None:
-    """Print the app's and the UI floor's training speed next to the headless Trainer's (medians)."""
+# Two curves of a growing run (4 points a redraw) redrawn with Plotly.react every 1/hz s, nothing else.
+CURVES_PAGE = """(hz) => {
+  const x = [], train = [], dev = [];
+  const layout = (title) => ({title: {text: title}, width: 470, height: 320, hovermode: 'x unified',
+                              xaxis: {title: {text: 'iteration'}}, legend: {orientation: 'h'}});
+  for (const id of ['loss', 'accuracy']) {
+    const div = document.createElement('div'); div.id = id; document.body.appendChild(div);
+    Plotly.newPlot(id, [], layout(id));
+  }
+  window.__redraws = 0;
+  window.__timer = setInterval(() => {
+    for (let k = 0; k < 4; k++) {
+      const i = 10 * (x.length + 1);
+      x.push(i); train.push(Math.exp(-i / 3000)); dev.push(1.1 * Math.exp(-i / 3000));
+    }
+    for (const id of ['loss', 'accuracy']) {
+      Plotly.react(id, [{type: 'scatter', mode: 'lines', x: x.slice(), y: train.slice(), name: 'train'},
+                        {type: 'scatter', mode: 'lines', x: x.slice(), y: dev.slice(), name: 'dev'}],
+                   {...layout(id), datarevision: x.length});
+    }
+    window.__redraws += 1;
+  }, 1000 / hz);
+}"""
+
+
+def curves_bound(browser, seconds: float, batch_size: int | None, hz: float = 4) -> dict:
+    """The headless Trainer's iterations/s while a bare page (plotly.js from the plotly package, no
+    Streamlit) redraws two curves `hz` times a second, with the cores Chromium used meanwhile and the
+    redraws/s: the least that drawing curves live costs training on this machine."""
+    import plotly
+
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.set_content("<html><body></body></html>")
+        page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
+        page.evaluate(CURVES_PAGE, hz)
+        page.wait_for_timeout(1000)
+        before, redraws = cpu_seconds(0), page.evaluate("window.__redraws")
+        rate = headless_speed(seconds, batch_size, raw=True)["rate"]  # the page draws on in its own process
+        used = cores(before, cpu_seconds(0))
+        redraws = (page.evaluate("window.__redraws") - redraws) / (cpu_seconds(0)["wall"] - before["wall"])
+        return dict(rate=rate, browser_cores=used["browser"], redraws_per_s=redraws)
+    finally:
+        page.close()
+
+
+def report_speed(measured: dict) -> None:
+    """Print the app's and the UI floor's training speed next to the headless Trainer's (medians), and
+    the bound: the headless Trainer next to a bare page drawing two curves."""
+    figures = measured["speed"]
     print("\nc. training speed (bundled sample, h=10, plain, α=0.1; medians)")
     print("   floor: a bare live Streamlit + Plotly app (FLOOR_APP: train 0.2 s, then two metrics and two curves)")
     print("                                     headless      app    floor   app/headless  floor/headless")
@@ -504,6 +556,12 @@ def report_speed(figures: dict) -> None:
             print(f"     {side:<5} redraws/s: iteration text {m['text_per_s']:.1f}, loss curve {m['chart_per_s']:.1f} "
                   f"(+ {m['extra_per_s']:.1f} extra draws of the same data); cores used: server "
                   f"{m['server_cores']:.2f}, Chromium {m['browser_cores']:.2f}")
+    print("   bound: the headless Trainer while a bare page redraws two Plotly curves (Plotly.react, no Streamlit)")
+    for label, runs in measured["bound"].items():
+        head = median([r["rate"] for r in figures[label]["headless"]])
+        rate, used = median([r["rate"] for r in runs]), median([r["browser_cores"] for r in runs])
+        print(f"     {label:<11} {rate:8.1f} iterations/s = {rate / head:.0%} of headless alone; Chromium {used:.2f} "
+              f"cores, {median([r['redraws_per_s'] for r in runs]):.1f} redraws/s of both curves")
     print("   targets (issue 16): app/headless >= 85% (iterations per wall second), >= 4 curve redraws/s, "
           "Chromium <= 0.4 cores")
 

@@ -1,17 +1,19 @@
 """The reference apps the dashboard bench measures against run and do what the bench expects.
 
-`tests.bench_app` compares the dashboard with a bare 4-line Plotly app (first chart) and with
+`tests.bench_app` compares the dashboard with a bare 4-line Plotly app (first chart), with
 FLOOR_APP, the barest live Streamlit + Plotly view of the same training (the UI floor for
-iterations per second). A floor that failed, or stopped training, would make those figures
-meaningless, so each is run here under AppTest; the figures themselves are the bench's.
+iterations per second), and with the headless Trainer next to a bare page redrawing two curves (the
+bound). A reference that failed, or stopped training or drawing, would make those figures
+meaningless, so each is run here (the apps under AppTest, the page in Chromium); the figures
+themselves are the bench's.
 """
 
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.bench_app import BARE_APP, floor_app_source
-from tests.dashboard.conftest import chart_keys, decode, figure
+from tests.bench_app import BARE_APP, curves_bound, floor_app_source
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, chart_keys, decode, figure, require
 
 
 def floor(query: dict | None = None) -> AppTest:
@@ -57,3 +59,17 @@ def test_bare_app_draws_one_chart():
     """The bare Plotly app the first-chart figure compares with draws its one chart without error."""
     at = AppTest.from_string(BARE_APP, default_timeout=60).run()
     assert not at.exception and len(at.get("plotly_chart")) == 1
+
+
+def test_the_bound_page_redraws_its_curves_while_the_trainer_trains():
+    """The bound's bare page (CURVES_PAGE) keeps redrawing both curves while the headless Trainer runs."""
+    require(browser_missing())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            bound = curves_bound(browser, 1.5, 128)
+        finally:
+            browser.close()
+    assert bound["rate"] > 0 and bound["redraws_per_s"] >= 2, bound  # a Plotly error stops the count
