@@ -4,13 +4,14 @@ A fragment rerun is Streamlit's way to redraw a page, and each one costs the bro
 cores of React work whatever it draws (0.2 at four a second, measured), plus a script run on the
 server. So the charts of a running run do not redraw through reruns: the full run registers them
 here (`register`: a chart name -> how to build its figure from a snapshot) and hands each chart
-the feed's URL; the charts' JS (livechart.js) opens one Server-Sent Events stream for the page
-and applies what comes. This module's route (`routes`, served by the app's `st.App`) reads the
-worker's latest snapshot every TICK seconds and, when it changed, builds the figures (each at
-its own pace) and sends what changed since the last event, in livechart's payload format. The
-first event of a stream carries whole figures, so a reconnect starts clean. When the run stops,
-the stream ends with an `end` event; the page's status row then asks for a rerun, which draws the run
-paused. An open stream counts as a page watching the run (`Worker.seen`).
+the feed's URL; the charts' JS (livechart.js) opens one Server-Sent Events stream for all the feeds
+the page draws (their tokens joined in one URL) and applies what comes. This module's route
+(`routes`, served by the app's `st.App`) reads each feed's worker's latest snapshot every TICK
+seconds and, when it changed, builds the figures (each at its own pace) and sends what changed since
+the last event, in livechart's payload format. A feed's first payloads are whole figures, so a
+reconnect starts clean. When a feed's run stops, it sends an `end` event; the page's status row then
+asks for a rerun, which draws the run paused. An open stream counts as a page watching the run
+(`Worker.seen`).
 
 A feed's URL holds a random token that is not in the page's link; it grants reading that run's
 charts, no more. Tokens are dropped when their session registers the view again or ends. Nothing
@@ -32,7 +33,8 @@ import anyio
 from dashboard.charts import livechart
 from dashboard.runs.worker import Snapshot, Worker
 
-PATH = "/api/digit-lab/feed/{token}"  # under the server's base URL path (`routes`)
+PATH = "/api/digit-lab/feed/{token}"  # under the server's base URL path (`routes`); tokens joined by ","
+MAX_FEEDS = 16  # feeds one stream follows at most (a page draws three at a time)
 TICK = 0.25  # seconds between looks at the snapshot (at most four events a second)
 HEARTBEAT = 15.0  # seconds between comment lines on a quiet stream (proxies close idle connections)
 
@@ -121,42 +123,59 @@ class Stream:
         return out
 
 
-def event(payloads: dict, name: str | None = None) -> str:
+def event(payloads, name: str | None = None) -> str:
     """One Server-Sent Event carrying `payloads` as JSON (NaN and inf already null)."""
     head = f"event: {name}\n" if name else ""
     return f"{head}data: {json.dumps(payloads, separators=(',', ':'), allow_nan=False)}\n\n"
 
 
-async def events(feed: Feed, tick: float = TICK) -> AsyncIterator[str]:
-    """The stream of a feed: changed payloads while its run is active, then its last ones and `end`; or
-    `gone` once the feed was dropped (its page registered a new one, or closed), which asks for nothing.
+async def events(feeds: list[Feed], tick: float = TICK) -> AsyncIterator[str]:
+    """One page's stream of its feeds: each message carries {feed token: {chart: payload}} for the feeds
+    whose run changed. A feed whose run stopped sends its last payloads, then `end` (its token as data),
+    and leaves the stream; a feed that was dropped (its page registered a new one, or closed) sends
+    `gone`, which asks for nothing, and leaves it. The stream ends with its last feed.
 
-    Figures are built on a worker thread (anyio's pool, one build at a time for all streams), so the
-    server's event loop never waits on them.
+    A page opens one stream for all the feeds it draws (livechart.js): a browser holds at most six
+    connections to one server over HTTP/1.1, so a stream per feed left two visible Train views without
+    a connection for a third tab's page. Figures are built on a worker thread (anyio's pool, one build
+    at a time for all streams), so the server's event loop never waits on them.
     """
-    stream, last, quiet = Stream(feed), None, time.monotonic()
-    due = time.monotonic()  # looks on a fixed beat: building the figures does not slow it down
-    while _feeds.get(feed.token) is feed:
-        snapshot = feed.worker.snapshot
-        if snapshot is not last:
-            last = snapshot
-            feed.worker.seen()  # an open stream is a page watching the run (its idle clock starts again)
+    streams = {f.token: Stream(f) for f in feeds}
+    last: dict[str, Snapshot] = {}
+    quiet = due = time.monotonic()  # looks on a fixed beat: building the figures does not slow it down
+    while streams:
+        out, ended, gone = {}, [], []
+        for token, stream in list(streams.items()):
+            if _feeds.get(token) is not stream.feed:  # dropped: its page drew the view again, or closed
+                gone.append(token)
+                continue
+            snapshot = stream.feed.worker.snapshot
+            if snapshot is last.get(token):
+                continue
+            last[token] = snapshot
+            stream.feed.worker.seen()  # an open stream is a page watching the run (its idle clock starts again)
             payloads = await anyio.to_thread.run_sync(stream.payloads, snapshot, not snapshot.active,
                                                       limiter=_builder())
             if payloads:
-                quiet = time.monotonic()
-                yield event(payloads)
+                out[token] = payloads
             if not snapshot.active:
-                break
+                ended.append(token)  # the run stopped: the page asks for a rerun that draws it paused
+        for token in gone + ended:
+            del streams[token]
+        if out:
+            yield event(out)
+        for token in gone:
+            yield event(token, "gone")
+        for token in ended:
+            yield event(token, "end")
+        if out or gone or ended:
+            quiet = time.monotonic()
         elif time.monotonic() - quiet > HEARTBEAT:
             quiet = time.monotonic()
             yield ": still here\n\n"
-        due = max(due + tick, time.monotonic())
-        await asyncio.sleep(due - time.monotonic())
-    else:  # dropped: its page drew the view again (a feed of its own now) or closed
-        yield event({}, "gone")
-        return
-    yield event({}, "end")  # the run stopped: the page asks for a rerun that draws it paused
+        if streams:
+            due = max(due + tick, time.monotonic())
+            await asyncio.sleep(due - time.monotonic())
 
 
 def _builder() -> anyio.CapacityLimiter:
@@ -174,12 +193,15 @@ def routes(base_url_path: str = "") -> list:
     from starlette.routing import Route
 
     async def serve(request) -> Response:
-        feed = find(request.path_params["token"])
-        if feed is None:
+        tokens = list(dict.fromkeys(request.path_params["token"].split(",")))[:MAX_FEEDS]
+        found = [f for f in map(find, tokens) if f is not None]
+        if not found:
             return Response("No such feed (the page was reloaded or the server restarted).", status_code=404)
-        if not feed.worker.snapshot.active:
+        if not any(f.worker.snapshot.active for f in found):
             return Response(status_code=204)  # nothing will come: EventSource then stops reconnecting
-        return StreamingResponse(events(feed), media_type="text/event-stream",
+        # A token the server no longer knows beside known ones was dropped by its page's own rerun, whose
+        # new feed is on its way: it is simply not followed.
+        return StreamingResponse(events(found), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     made = [Route(livechart.base_path(base_url_path) + PATH, serve, methods=["GET"])]

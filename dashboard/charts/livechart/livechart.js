@@ -15,7 +15,7 @@ const UIREVISION = "livechart";
 let plotly = null; // one load of plotly.js for the page: a Promise of window.Plotly
 const charts = new WeakMap(); // parentElement -> chart state (below)
 const statuses = new WeakMap(); // parentElement -> status row state (showStatus)
-const feeds = new Map(); // feed URL -> {url, charts: Set of chart states, source: EventSource | null | "done"}
+const feeds = new Map(); // feed URL -> {url, charts: Set of chart states, done: its run stopped or it was replaced}
 const MAX_REFUSALS = 2; // feeds refused in a row before we stop asking for new ones (no loop of reruns)
 let refusals = 0;
 
@@ -231,19 +231,25 @@ function showStatus(chart, payload) {
 }
 
 // ----- live feeds (dashboard/runs/feed.py) -----------------------------------------------------
-// While a run trains, the server pushes the charts' payloads over one Server-Sent Events stream per
-// feed URL ({chart key: payload} per event, whole figures first), so redraws cost no Streamlit rerun.
-// A hidden page closes its streams (nothing to draw) and opens them again, whole figures first,
-// when shown.
+// While a run trains, the server pushes the charts' payloads over Server-Sent Events, so redraws cost
+// no Streamlit rerun. The page opens ONE stream for all the feeds its charts follow (their tokens
+// joined in one URL; each message is {feed token: {chart key: payload}}): a browser keeps at most six
+// connections to one server over HTTP/1.1, and a stream per feed left two visible Train views without
+// a connection for a third tab's page. When the set of feeds changes (a rerun drew a part with a new
+// feed), the stream is opened again for the new set, whole figures first. A hidden page closes it
+// (nothing to draw) and opens it again when shown.
+const stream = { source: null, key: "" }; // the page's EventSource and the feed URLs it follows, joined
+let pending = 0; // a timer: (re)open the stream once a burst of (un)subscriptions is over
+
 function subscribe(chart, url) {
   let feed = feeds.get(url);
   if (!feed) {
-    feed = { url, charts: new Set(), source: null };
+    feed = { url, charts: new Set(), done: false };
     feeds.set(url, feed);
   }
   feed.charts.add(chart);
   chart.feed = url;
-  if (!document.hidden) connect(feed);
+  update();
 }
 
 function unsubscribe(chart) {
@@ -252,66 +258,85 @@ function unsubscribe(chart) {
   if (!feed) return;
   feed.charts.delete(chart);
   if (feed.charts.size) return;
-  if (feed.source instanceof EventSource) feed.source.close();
   feeds.delete(feed.url);
+  update();
 }
 
-function connect(feed) {
-  if (feed.source !== null) return;
-  const source = new EventSource(feed.url);
-  feed.source = source;
+function update() {
+  clearTimeout(pending);
+  pending = setTimeout(connect, 0);
+}
+
+const tokenOf = (url) => url.slice(url.lastIndexOf("/") + 1);
+
+function close() {
+  if (stream.source) stream.source.close();
+  stream.source = null;
+  stream.key = "";
+}
+
+// Follow the feeds the page draws that are still live, in one stream (none while hidden).
+function connect() {
+  pending = 0;
+  const urls = document.hidden ? [] : [...feeds.values()].filter((feed) => !feed.done).map((feed) => feed.url);
+  const key = urls.join(" ");
+  if (stream.source && key === stream.key) return;
+  close();
+  if (!urls.length) return;
+  const followed = new Map(urls.map((url) => [tokenOf(url), feeds.get(url)]));
+  const url = urls[0].slice(0, urls[0].lastIndexOf("/") + 1) + [...followed.keys()].join(",");
+  const source = new EventSource(url);
+  Object.assign(stream, { source, key });
+  const finished = (event) => {
+    // A feed left the stream: its run stopped (`end`) or its page drew it again (`gone`). Once none is
+    // left, we close the stream ourselves: reconnecting would only be refused.
+    const feed = followed.get(JSON.parse(event.data));
+    if (feed) feed.done = true;
+    if ([...followed.values()].every((f) => f.done) && stream.source === source) close();
+    return feed;
+  };
   source.onmessage = (event) => {
     refusals = 0;
-    const payloads = JSON.parse(event.data);
-    for (const chart of feed.charts) {
-      const payload = payloads[chart.name];
-      if (!payload) continue;
-      if (payload.status) showStatus(chart, payload);
-      else if (merge(chart, payload)) schedule(chart, chart.parent);
-      else reconnect(feed); // cannot happen on an ordered stream; a new one starts whole
+    let gap = false;
+    for (const [token, payloads] of Object.entries(JSON.parse(event.data))) {
+      for (const chart of followed.get(token)?.charts ?? []) {
+        const payload = payloads[chart.name];
+        if (!payload) continue;
+        if (payload.status) showStatus(chart, payload);
+        else if (merge(chart, payload)) schedule(chart, chart.parent);
+        else gap = true; // cannot happen on an ordered stream
+      }
+    }
+    if (gap) {
+      close(); // a new stream starts whole
+      update();
     }
   };
-  source.addEventListener("end", () => {
+  source.addEventListener("end", (event) => {
     // The run stopped: a status row of this feed (drawn outside any fragment) asks for a rerun of
     // the page, which draws everything paused. One asks: a feed may carry two rows (the notebook pair).
-    source.close();
-    feed.source = "done";
-    const row = [...feed.charts].find((chart) => chart.status);
+    const feed = finished(event);
+    const row = feed && [...feed.charts].find((chart) => chart.status);
     if (row) row.stateSetter("ended", feed.url);
   });
-  source.addEventListener("gone", () => {
-    // The page drew this view again and follows a new feed (this one was dropped): nothing to ask.
-    source.close();
-    feed.source = "done";
-  });
+  source.addEventListener("gone", finished); // the page drew it again and follows a new feed: nothing to ask
   source.onerror = () => {
-    if (source.readyState !== EventSource.CLOSED) return; // the browser reconnects by itself
-    // Refused for good: a 204 (the run stopped) or a 404 (the server no longer knows this feed:
-    // restarted, or another replica). Ask for one rerun of the charts, which registers a new feed;
-    // after MAX_REFUSALS in a row with nothing received, stop asking.
-    feed.source = "done";
+    if (source.readyState !== EventSource.CLOSED || stream.source !== source) return; // it reconnects by itself
+    // Refused for good: a 204 (the runs stopped) or a 404 (the server no longer knows these feeds:
+    // restarted, or another replica). Ask for one rerun, which registers new feeds; after
+    // MAX_REFUSALS in a row with nothing received, stop asking.
+    close();
     refusals += 1;
-    const [chart] = feed.charts;
-    if (chart && chart.stateSetter && refusals <= MAX_REFUSALS) chart.stateSetter("resend", `feed:${feed.url}`);
+    for (const feed of followed.values()) feed.done = true;
+    // A status row asks if there is one: drawn outside any fragment, its ask reruns the whole page, which
+    // a new server session (another replica) runs; a fragment's rerun it would skip as unknown.
+    const charts = [...followed.values()].flatMap((feed) => [...feed.charts]);
+    const chart = charts.find((c) => c.status && c.stateSetter) ?? charts.find((c) => c.stateSetter);
+    if (chart && refusals <= MAX_REFUSALS) chart.stateSetter("resend", `feed:${url}`);
   };
 }
 
-function reconnect(feed) {
-  if (feed.source instanceof EventSource) feed.source.close();
-  feed.source = null;
-  if (!document.hidden) connect(feed);
-}
-
-document.addEventListener("visibilitychange", () => {
-  for (const feed of feeds.values()) {
-    if (document.hidden && feed.source instanceof EventSource) {
-      feed.source.close();
-      feed.source = null;
-    } else if (!document.hidden && feed.source === null) {
-      connect(feed);
-    }
-  }
-});
+document.addEventListener("visibilitychange", () => (document.hidden ? close() : connect()));
 
 export default function ({ data, parentElement, setStateValue, setTriggerValue }) {
   if (data.status) {

@@ -144,23 +144,25 @@ def parsed(events: list[str]) -> list[tuple[str, dict]]:
     return out
 
 
-def test_events_follow_the_run_and_end_when_it_stops():
+def test_events_follow_the_run_and_end_when_it_stops(monkeypatch):
+    monkeypatch.setattr(feed, "HEARTBEAT", 0.05)  # the repeated snapshot sends nothing until a heartbeat
     run = worker(snapshot(2))
     registered = feed.register(run, {"loss": feed.Chart(curve)}, "s1", "train")
     moments = iter([snapshot(4), snapshot(4), snapshot(6, PAUSED)])
 
     async def run_it():
         out = []
-        async for item in feed.events(registered, tick=0.01):
+        async for item in feed.events([registered], tick=0.01):
             out.append(item)
             run.snapshot = next(moments, run.snapshot)
         return out
 
     events = parsed(asyncio.run(run_it()))
     assert [name for name, _ in events] == ["message", "message", "message", "end"]
+    assert events[-1][1] == registered.token  # which feed's run stopped
     assert run.looks == 4  # each of the 4 snapshots the stream took counts as a page watching (the idle clock)
-    lengths = [len(body["loss"]["data"][0]["x"]) if "data" in body["loss"] else body["loss"]["extend"][0][1]
-               + len(body["loss"]["extend"][0][2]) for _, body in events[:3]]
+    bodies = [body[registered.token]["loss"] for _, body in events[:3]]
+    lengths = [len(b["data"][0]["x"]) if "data" in b else b["extend"][0][1] + len(b["extend"][0][2]) for b in bodies]
     assert lengths == [2, 4, 6]
 
 
@@ -172,12 +174,47 @@ def test_a_stream_whose_view_registered_a_new_feed_says_gone_not_end():
 
     async def run_it():
         out = []
-        async for item in feed.events(registered, tick=0.01):
+        async for item in feed.events([registered], tick=0.01):
             out.append(item)
             feed.register(run, {"loss": feed.Chart(curve)}, "s1", "train")  # a full run of the view
         return out
 
-    assert [name for name, _ in parsed(asyncio.run(run_it()))] == ["message", "gone"]
+    assert parsed(asyncio.run(run_it())) == [("message", {registered.token: ANY_PAYLOADS}), ("gone", registered.token)]
+
+
+def test_one_stream_follows_all_the_feeds_of_a_page_each_to_its_own_end():
+    """A page's one stream carries each feed's payloads under its token; a feed whose run stopped sends `end`
+    and leaves while the others go on; the stream ends with its last feed."""
+    train, lab = worker(snapshot(2)), worker(snapshot(3))
+    status = feed.register(train, {"loss": feed.Chart(curve)}, "s1", "status")
+    charts = feed.register(train, {"loss": feed.Chart(curve)}, "s1", "train")
+    sweep = feed.register(lab, {"loss": feed.Chart(curve)}, "s1", "sweep")
+    moments = iter([(snapshot(4), snapshot(5, PAUSED)), (snapshot(6), None), (snapshot(7, PAUSED), None)])
+
+    async def run_it():
+        out = []
+        async for item in feed.events([status, charts, sweep], tick=0.01):
+            out.append(item)
+            if not item.startswith("event:"):
+                train.snapshot, stopped = next(moments, (train.snapshot, None))
+                lab.snapshot = stopped or lab.snapshot
+        return out
+
+    events = parsed(asyncio.run(run_it()))
+    assert sorted(events[0][1]) == sorted([status.token, charts.token, sweep.token])  # all three, whole
+    assert all("data" in payloads["loss"] for payloads in events[0][1].values())
+    assert sorted(events[1][1]) == sorted([status.token, charts.token, sweep.token])  # sweep's last payloads
+    assert events[2] == ("end", sweep.token)
+    assert sorted(events[3][1]) == sorted([status.token, charts.token])  # the sweep left the stream
+    assert events[-2:] == [("end", status.token), ("end", charts.token)]
+
+
+class _Any:
+    def __eq__(self, other):
+        return isinstance(other, dict) and "loss" in other
+
+
+ANY_PAYLOADS = _Any()
 
 
 # ----- the route -------------------------------------------------------------------------------------
@@ -196,6 +233,17 @@ def test_the_route_streams_an_active_run_and_refuses_the_rest():
     assert response.headers["cache-control"] == "no-store"
     assert answer(stopped.token).status_code == 204  # EventSource does not reconnect after a 204
     assert answer("not-a-token").status_code == 404
+
+
+def test_the_route_takes_a_pages_feeds_in_one_url():
+    """Tokens joined by commas: one stream when any of the known feeds is active (a token dropped by the page's
+    own rerun beside them is left out), 204 when none is, 404 when the server knows none."""
+    active = feed.register(worker(snapshot(2)), {"loss": feed.Chart(curve)}, "s1", "train")
+    stopped = feed.register(worker(snapshot(2, PAUSED)), {"loss": feed.Chart(curve)}, "s1", "lab")
+    both = answer(f"{stopped.token},{active.token},dropped-token")
+    assert both.status_code == 200 and both.media_type == "text/event-stream"
+    assert answer(f"{stopped.token},dropped-token").status_code == 204
+    assert answer("dropped-token,another").status_code == 404
 
 
 def test_a_chart_drawn_with_a_feed_is_sent_whole_and_names_it():

@@ -25,17 +25,28 @@ LOSS = """() => {
   return null;
 }"""
 MARK = """() => { for (const gd of document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')) gd.__marked = true; }"""
+# Keeps the page's EventSources, to read the URLs of those still open (`open_streams`).
+COUNT_STREAMS = """() => {
+  const Native = window.EventSource;
+  window.__streams = [];
+  window.EventSource = class extends Native {
+    constructor(url) { super(url); window.__streams.push(this); }
+  };
+}"""
+
+
+def open_streams(page) -> list[str]:
+    """The URLs of the page's feed streams that are open or reconnecting (COUNT_STREAMS installed first)."""
+    return page.evaluate("window.__streams.filter(s => s.readyState !== EventSource.CLOSED).map(s => s.url)")
 def points(page) -> int:
     return page.evaluate(LOSS)[0]
 
 
 def test_charts_follow_the_run_through_one_feed(page):
-    """Start: the curves grow several times a second on the same chart nodes, through one feed stream
-    (and the status row and the confusion matrix with the gallery through streams of their own)."""
-    feeds = []
-    page.on("request", lambda request: FEED in request.url and feeds.append(request.url))
+    """Start: the curves grow several times a second on the same chart nodes, through one stream that also
+    carries the feeds of the status row and of the confusion matrix with the gallery."""
+    page.evaluate(COUNT_STREAMS)
     main_area(page).get_by_role("button", name="Start", exact=True).click()
-    wait_until(lambda: page.evaluate("1") and feeds, timeout=20, message="the page to open the feed")  # evaluate: events in
     wait_until(lambda: points(page) > 2, timeout=20, message="the first points")
     page.evaluate(MARK)
     seen = set()
@@ -44,7 +55,9 @@ def test_charts_follow_the_run_through_one_feed(page):
         time.sleep(0.25)
     assert len(seen) >= 6, f"the loss curve changed only {len(seen) - 1} times in 3 s"
     assert page.evaluate(LOSS)[1], "the loss chart was mounted anew"
-    assert len(set(feeds)) == 3, feeds  # the status row's, the charts' and the gallery's: each opened once
+    # One stream for the page: the status row's, the charts' and the gallery's feeds, their tokens joined.
+    (url,) = wait_until(lambda: open_streams(page), message="the page's stream")
+    assert url.split(FEED)[1].count(",") == 2, url
     main_area(page).get_by_role("button", name="Pause", exact=True).click()
     main_area(page).get_by_role("button", name="Start", exact=True).wait_for(timeout=10_000)
 
@@ -177,5 +190,23 @@ def test_the_notebook_pairs_status_rows_follow_it_with_no_rerun_and_its_end_redr
         assert not [t for t in frames if start <= t <= time.monotonic()], "the server ran the script while training"
         main_area(page).get_by_text("paused at iteration 1,000").wait_for(timeout=60_000)
         assert nb_iterations(page) == [1000, 1000]
+    finally:
+        context.close()
+
+
+def test_two_visible_training_views_leave_connections_for_a_third_tab(browser, server):
+    """A browser keeps at most six connections to a server over HTTP/1.1 and a feed stream holds one: with a
+    stream per feed, two visible Train views training (three each) left a third tab of the same browser
+    unable to load the page. One stream per page leaves room."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # one browser profile, three tabs
+    try:
+        for _ in range(2):
+            page = context.new_page()
+            open_app(page, server)
+            main_area(page).get_by_role("button", name="Start", exact=True).click()
+            wait_until(lambda: points(page) > 2, timeout=30, message="the curves to follow the run")  # streams open
+        third = context.new_page()
+        third.goto(server, timeout=30_000)
+        main_area(third).get_by_role("button", name="Start", exact=True).wait_for(timeout=30_000)
     finally:
         context.close()
