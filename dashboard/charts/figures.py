@@ -54,6 +54,8 @@ def ema(y: np.ndarray, weight: float = 0.9) -> np.ndarray:
     Shapes: y (n,) -> (n,).
     """
     y = np.asarray(y, dtype=float)
+    if not len(y):
+        return y  # a curve with no point yet (a range test drawn before its first step)
     seen = ~np.isnan(y)
     # s_t = sum_j (1-w) w^(t-j) y_j, divided by the same sum over ones (the bias correction);
     # the kernel is cut where w^k < 1e-12, so one convolution replaces a Python loop.

@@ -251,34 +251,58 @@ def range_section(lab: Lab) -> None:
         st.caption("One run whose α grows exponentially each step: the loss falls once α is large enough and "
                    "blows up once it is too large. The steepest fall suggests a good α.")
         return
-    live.fragment(_range_worker, range_live, key="range_live")
+    chart, side = st.columns([3, 1.2], vertical_alignment="center")
+    with chart:
+        live.charts(_range_worker, range_chart, key="range_charts")
+    with side:
+        live.row(_range_worker, range_status, key="range_live")
+        range_outcome()
 
 
 def _range_worker() -> Worker | None:
-    return st.session_state[RANGE_KEY].worker
+    return st.session_state[RANGE_KEY].worker  # None for a test restored from a save
 
 
-def range_live() -> None:
-    """The range test's loss against α (drawn as it goes on the server), then the suggestion and its button."""
+def range_chart() -> None:
+    """The loss against α; while the test runs it follows it through a live feed (`live.charts`)."""
     run = st.session_state[RANGE_KEY]
-    result, suggestion = run.result, run.suggestion()
-    chart, side = st.columns([3, 1.2], vertical_alignment="center")
-    with chart:
-        live_chart(lab_charts.range_figure(np.array(result.lrs), np.array(result.losses), suggestion),
-                   key="range_chart", config=live.CHART_CONFIG)
-    with side:
-        st.caption(f"{len(result.lrs)} steps in {result.seconds:.1f} s of training on {run.setup}"
-                   + (" · running…" if run.running else "."))
-        if run.running:
-            return
-        if suggestion is None:
-            st.info("No clear steep fall in the loss: try a wider range or more steps.")
-            return
-        st.markdown(f"Suggested **α = {suggestion.lr:.3g}**, where the smoothed loss falls fastest; "
-                    f"the shaded band ({suggestion.low:.3g} – {suggestion.high:.3g}) falls at least half as fast.")
-        st.button(f"Use α = {suggestion.lr:.3g}", key="range_use", type="primary", on_click=_use_suggestion,
-                  args=(float(f"{suggestion.lr:.3g}"),), width="stretch",
-                  help="Sets α for the Train view's run (applied live, like the α slider).")
+    chart = Chart(lambda snapshot: lab_charts.range_figure(snapshot.view.lrs, snapshot.view.losses),
+                  config=live.CHART_CONFIG)
+    url = live.feed("range", _range_worker, {"range_chart": chart})
+    live_chart(lab_charts.range_figure(run.result.lrs, run.result.losses, run.suggestion()), key="range_chart",
+               config=chart.config, feed=url)
+
+
+def range_status() -> None:
+    """Steps, α and loss so far, training time; while the test runs they follow it through a feed of their
+    own (`live.row`: in the page's own flow, so the feed's end reruns the page, which draws the outcome)."""
+    run = st.session_state[RANGE_KEY]
+    url = live.feed("range_status", _range_worker, {"range_status": Chart(lambda s: range_status_row(s.view))})
+    live_status(range_status_row(run.result), key="range_status", feed=url)
+    st.caption(f"On {run.setup}.")
+
+
+def range_status_row(result) -> dict:
+    """A range test's figures (a core.sweep.RangeResult) as a status row."""
+    last = (f"{result.lrs[-1]:.3g}", f"{result.losses[-1]:.3g}") if result.lrs else ("–", "–")
+    return status_payload([("Steps", f"{len(result.lrs):,}", None, None), ("α", last[0], None, None),
+                           ("Loss", last[1], None, None), ("Time", duration(result.seconds), None, None)])
+
+
+def range_outcome() -> None:
+    """Once the test has stopped: the suggested α and its button (full runs only)."""
+    run = st.session_state[RANGE_KEY]
+    if run.running:
+        return
+    suggestion = run.suggestion()
+    if suggestion is None:
+        st.info("No clear steep fall in the loss: try a wider range or more steps.")
+        return
+    st.markdown(f"Suggested **α = {suggestion.lr:.3g}**, where the smoothed loss falls fastest; "
+                f"the shaded band ({suggestion.low:.3g} – {suggestion.high:.3g}) falls at least half as fast.")
+    st.button(f"Use α = {suggestion.lr:.3g}", key="range_use", type="primary", on_click=_use_suggestion,
+              args=(float(f"{suggestion.lr:.3g}"),), width="stretch",
+              help="Sets α for the Train view's run (applied live, like the α slider).")
 
 
 # ----- small helpers -------------------------------------------------------------------------------

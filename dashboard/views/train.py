@@ -3,8 +3,8 @@
 The run trains on the server (its worker, dashboard/runs/worker.py): the buttons send commands. While
 it trains, the status row (every `live.STATUS_EVERY` seconds), curves and weight maps, and every
 GALLERY_EVERY seconds the confusion matrix and the gallery, follow it through live feeds (`live.feed`:
-the server pushes their changes to the browser, no rerun per redraw). Only the gradient-health curves
-(while their expander is open) are a fragment that reruns every HEALTH_EVERY seconds. Everything is
+the server pushes their changes to the browser, no rerun per redraw), and so do the gradient-health
+curves while their expander is open, every HEALTH_EVERY seconds. Everything is
 drawn anew on every full rerun (pause, step, reset). This file only lays out and draws.
 """
 
@@ -373,25 +373,30 @@ def health(lab: Lab) -> None:
     """Each layer's gradient norm and update-to-weight ratio over the run, α changes marked.
 
     Drawn only while its expander is open (a closed one would still make the browser draw the
-    chart on every refresh), as a fragment of its own refreshed every HEALTH_EVERY seconds while
-    running.
+    chart on every refresh); while the run trains it follows it through a feed, every HEALTH_EVERY
+    seconds, like the curves (`live.charts`).
     """
     box = st.expander("Gradient health: norms and update sizes per step", key="health_open", on_change="rerun")
     if box.open:
         with box:
-            live.fragment(_worker, health_chart, key="health", every=HEALTH_EVERY)
+            live.charts(_worker, health_part, key="health", every=HEALTH_EVERY)
 
 
-def health_chart() -> None:
-    """The gradient-health curves (the fragment inside the open expander)."""
-    lab = state.get()
-    history, changes = lab.now.history, list(lab.now.lr_changes)
-    updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
-    grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
-    live_chart(grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000),
-               key="health_chart", config=live.CHART_CONFIG)
+def health_part() -> None:
+    """The gradient-health curves inside the open expander, and what they mean."""
+    chart = Chart(health_figure, every=HEALTH_EVERY, config=live.CHART_CONFIG)
+    url = live.feed("health", _worker, {"health_chart": chart})
+    live_chart(chart.build(state.get().snapshot), key="health_chart", config=chart.config, feed=url)
     st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer (shaded: "
                f"{grad_charts.HEALTHY[0]:g} to {grad_charts.HEALTHY[1]:g}). {grad_charts.RULE_OF_THUMB}")
+
+
+def health_figure(snapshot):
+    """The gradient-health curves of a snapshot of the run."""
+    history, changes = snapshot.view.history, list(snapshot.view.lr_changes)
+    updates = {k: history.column(f"update_{k}") for k in ("W1", "W2")}
+    grads = {k: history.column(f"grad_{k}") for k in ("W1", "W2")}
+    return grad_charts.health_figure(history.column("iteration"), grads, updates, changes, width=1000)
 
 
 def _page(h: int) -> int:

@@ -510,3 +510,19 @@ def test_gradient_health_is_drawn_only_while_its_expander_is_open(make_app):
     at.session_state["health_open"] = False
     at.run()
     assert "health_chart" not in chart_keys(at)
+
+
+@pytest.mark.usefixtures("feeds_served")
+def test_open_gradient_health_follows_the_run_through_a_feed(make_app):
+    """While the run trains, the open gradient-health chart comes whole with a feed of its own (the page's
+    one stream carries it) that rebuilds it every HEALTH_EVERY seconds from the worker's snapshot."""
+    at = make_app()
+    at.session_state["health_open"] = True
+    at.button(key="start").click().run()
+    registered = feed_of(at, ["health_chart"])
+    assert registered.worker is lab(at).worker and registered.charts["health_chart"].every == train_view.HEALTH_EVERY
+    wait_until(lambda: lab(at).worker.snapshot.iteration >= 30, message="the run to train")
+    built = registered.charts["health_chart"].build(lab(at).worker.snapshot)
+    assert max(max(trace["x"]) for trace in built["data"]) >= 30  # the snapshot's steps, not the page's
+    at.button(key="pause").click().run()
+    assert "feed" not in json.loads(dict(charts(at))["health_chart"].proto.json)

@@ -259,9 +259,30 @@ def test_range_test_draws_the_suggested_band_and_applies_it(make_app):
     assert (band["type"], band["x0"], band["x1"]) == ("rect", suggestion.low, suggestion.high)
     assert (line["type"], line["x0"]) == ("line", suggestion.lr)
     assert len(chart["data"][0]["x"]) == len(result.lrs) > 10
+    shown = status_row(at)
+    assert shown["Steps"] == f"{len(result.lrs):,}" and shown["Loss"] == f"{result.losses[-1]:.3g}"
     at.button(key="range_use").click().run()
     lr = float(f"{suggestion.lr:.3g}")
     assert at.session_state["lr"] == lr and lab(at).now.lr == lr
+
+
+@pytest.mark.usefixtures("feeds_served")
+def test_a_running_range_test_follows_feeds_and_shows_its_outcome_once_stopped(make_app):
+    """While the range test runs, its chart and its status row come with feeds of its worker (no fragment
+    ticks); once it stopped, the page's next run draws them without feeds, with the suggestion."""
+    at = make_app("lab")
+    at.number_input(key="range_steps").set_value(1000).run()
+    at.button(key="range_run").click().run()
+    run = at.session_state["range_test"]
+    assert run.running, "the test finished before the page drew it running: give it more steps"
+    assert feed_of(at, ["range_chart"]).worker is run.worker
+    status = feed_of(at, ["range_status"])
+    assert status.worker is run.worker
+    assert "range_use" not in [b.key for b in at.button]  # no outcome while it runs
+    wait_until(lambda: not run.running, timeout=60, message="the range test on the server")
+    at.run()
+    assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))
+    assert "feed" not in status_payload(at) and "range_use" in [b.key for b in at.button]
 
 
 # ----- links -----------------------------------------------------------------------------------
@@ -325,6 +346,12 @@ def test_sweep_figure_marks_best_and_failed_runs():
     assert [m["marker"]["symbol"] for m in markers] == ["star", "x"]
     assert fig["layout"]["yaxis"]["type"] == "log"
     assert len(set(lab_charts.rate_colors([0.01, 0.1, 5.0]))) == 3
+
+
+def test_range_figure_before_the_first_step_is_empty():
+    """Drawn right after Run range test, before the worker's first step: two empty curves, no error."""
+    fig = lab_charts.range_figure(np.array([]), np.array([])).to_dict()
+    assert [len(trace["x"]) for trace in fig["data"]] == [0, 0]
 
 
 def test_range_figure_without_suggestion_has_no_band():

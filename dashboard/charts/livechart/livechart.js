@@ -187,8 +187,9 @@ function schedule(chart, parentElement) {
 // A row of cells, each a label over a value (and, after a failure, a delta), plus an optional
 // warning line. Replaced whole by every payload. Everything is set with textContent.
 const STATUS_CSS = `
-.livestatus { display: flex; gap: 1rem; font-family: var(--st-font, inherit); color: var(--st-text-color, inherit); }
-.livestatus .cell { flex: 1 1 0; min-width: 0; }
+.livestatus { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; font-family: var(--st-font, inherit);
+  color: var(--st-text-color, inherit); }
+.livestatus .cell { flex: 1 1 0; min-width: 4rem; } /* a narrow column wraps the cells rather than cut them */
 .livestatus .cell > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .livestatus .label { font-size: 0.875rem; opacity: 0.75; }
 .livestatus .value { font-size: 1.55rem; line-height: 1.4; }

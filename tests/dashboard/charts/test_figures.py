@@ -86,6 +86,11 @@ def test_ema_matches_the_recursive_definition():
     np.testing.assert_allclose(charts.ema(y, 0.9), expected, rtol=1e-9)
 
 
+def test_ema_of_no_point_is_no_point():
+    """A curve with nothing in it yet (a range test drawn before its first step) smooths to nothing."""
+    assert charts.ema(np.array([]), 0.8).shape == (0,)
+
+
 def test_curves_mark_lr_changes_at_their_iterations():
     """Each learning-rate change after the start becomes a vertical line at its iteration with its value."""
     x = np.arange(0, 300, 10.0)
