@@ -2,14 +2,14 @@
 
 Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A view's charts
 follow a running run through a live feed (`feed`, dashboard/runs/feed.py): the server pushes their
-changes to the browser, with no rerun per redraw; the Train view's status row too
-(`row`, `livechart.live_status`), whose feed's end asks for a full rerun that draws the run paused. Other
-figures (iteration, accuracies, warnings of the other views) are a fragment that the browser reruns
-every `every` seconds while the run is active (`fragment`); each tick reads the worker's latest
-snapshot and draws it. Passing `run_every=None` on a full rerun stops the ticks (every full rerun
-clears the timers), so a paused run costs the browser nothing. When the worker stops by itself
-(done, failed, at its stop, paused by the server), the tick asks for a full rerun, which redraws
-the buttons.
+changes to the browser, with no rerun per redraw, and so do the views' status rows (`row`,
+`livechart.live_status`), whose feed's end asks for a full rerun that draws the run paused. A part of
+a view is a fragment (`charts`, `fragment`) so that its own widgets and its charts' word back rerun
+only that part; it ticks on a timer (every `every` seconds while the run is active, each tick
+drawing the worker's latest snapshot) only on a server that serves no feeds, as under AppTest.
+Passing `run_every=None` on a full rerun stops the ticks (every full rerun clears the timers), so a
+paused run costs the browser nothing. When the worker stops by itself (done, failed, at its stop,
+paused by the server), a tick asks for a full rerun, which redraws the buttons.
 """
 
 from __future__ import annotations

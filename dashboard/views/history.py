@@ -1,18 +1,23 @@
 """The Runs view: every run of this session in a table, selected runs overlaid and exported, the link.
 
 The run history itself is dashboard/runs/history.py; the link's state is dashboard/urlstate.py. While
-the Train view's run is going (and selected), the overlay is redrawn every OVERLAY_EVERY seconds.
+the Train view's run is going (and selected), the overlay follows it through a live feed, every
+OVERLAY_EVERY seconds.
 This file only lays out and draws.
 """
 
 from __future__ import annotations
+
+import functools
 
 import streamlit as st
 
 import data
 from dashboard import export, urlstate
 from dashboard.charts import lab as lab_charts
+from dashboard.charts.livechart import live_chart
 from dashboard.runs import history as runs, live, state
+from dashboard.runs.feed import Chart
 from dashboard.runs.state import Lab
 
 LABEL = "Runs"
@@ -60,8 +65,7 @@ def history_section(lab: Lab) -> None:
                          height=min(38 + 35 * len(records), 330))
     selected = [ids[r] for r in event.selection.rows if 0 <= r < len(ids)]
     st.session_state[SELECTED_KEY] = selected
-    st.fragment(overlay, run_every=OVERLAY_EVERY if lab.running and runs.LIVE_ID in selected else None,
-                key="runs_overlay")()
+    live.charts(_live_worker, overlay, key="runs_overlay", every=OVERLAY_EVERY)
     export_buttons(history, selected)
 
 
@@ -83,22 +87,46 @@ def selected_records(history: runs.RunHistory, selected: list[int]) -> list[runs
     return stored + live
 
 
+def _live_worker():
+    """The Train view's run's worker when its row is selected (the overlay then follows it), else None."""
+    return state.get().worker if runs.LIVE_ID in st.session_state.get(SELECTED_KEY, []) else None
+
+
 def overlay() -> None:
-    """The selected runs' loss and accuracy curves on two charts."""
-    records = selected_records(runs.session_history(), st.session_state.get(SELECTED_KEY, []))
-    if not records:
+    """The selected runs' loss and accuracy curves on two charts; with the running Train run among them,
+    they follow it through a live feed, every OVERLAY_EVERY seconds (`live.charts`)."""
+    history, selected = runs.session_history(), st.session_state.get(SELECTED_KEY, [])
+    stored = history.get([i for i in selected if i != runs.LIVE_ID])
+    stored.sort(key=lambda r: r.id)
+    if not stored and runs.LIVE_ID not in selected:
         st.info("Select one or more rows above to overlay their curves.")
         return
-    labels = runs.legend_labels(records)
-    x = [r.column("iteration") for r in records]
-    for col, metric, name in zip(st.columns(2), ("loss", "accuracy"), ("loss", "acc")):
-        figure = lab_charts.overlay_figure(labels, x, [r.column(f"train_{name}") for r in records],
-                                           [r.column(f"dev_{name}") for r in records], metric)
-        col.plotly_chart(figure, key=f"overlay_{name}", config=live.CHART_CONFIG)
+    lab = state.get()
+    built = {f"overlay_{name}": Chart(functools.partial(overlay_figure, stored, lab.dataset.name, runs.LIVE_ID in selected,
+                                                        metric, name), every=OVERLAY_EVERY, config=live.CHART_CONFIG)
+             for metric, name in (("loss", "loss"), ("accuracy", "acc"))}
+    url = live.feed("runs", _live_worker, built)
+    for col, (key, chart) in zip(st.columns(2), built.items()):
+        with col:
+            live_chart(chart.build(lab.snapshot), key=key, config=chart.config, feed=url)
+    records = records_with(stored, lab.now, lab.dataset.name, runs.LIVE_ID in selected)
     keys = runs.differing(records)
     if len(records) > 1:
         st.caption("Differs between these runs: " + (", ".join(runs.SETTING_NAMES[k] for k in keys) or "nothing "
                                                       "(same settings: told apart by run number)") + ".")
+
+
+def records_with(stored: list[runs.RunRecord], now, data_name: str, with_live: bool) -> list[runs.RunRecord]:
+    """The stored runs, then the Train view's run as `now` (a snapshot's view) shows it, if selected."""
+    return stored + ([runs.from_trainer(now, data_name, live=True)] if with_live else [])
+
+
+def overlay_figure(stored: list[runs.RunRecord], data_name: str, with_live: bool, metric: str, name: str, snapshot):
+    """One metric of the selected runs, the Train view's run as in `snapshot` (of its worker)."""
+    records = records_with(stored, snapshot.view, data_name, with_live)
+    x = [r.column("iteration") for r in records]
+    return lab_charts.overlay_figure(runs.legend_labels(records), x, [r.column(f"train_{name}") for r in records],
+                                     [r.column(f"dev_{name}") for r in records], metric)
 
 
 def export_buttons(history: runs.RunHistory, selected: list[int]) -> None:

@@ -122,6 +122,27 @@ def test_selecting_two_runs_overlays_them_with_what_differs_in_the_legend(make_a
     assert len(csv_lines) == 1 + 2 + 2  # header, two evaluations (0, 10) per run
 
 
+@pytest.mark.usefixtures("feeds_served")
+def test_the_overlay_follows_the_running_train_run_through_a_feed(make_app):
+    """With the Train view's run selected while it trains, the overlay's two charts come with a feed of its
+    worker that builds them from its snapshots (a stored run beside it); unselected, no feed."""
+    at = make_app()
+    at.button(key="step10").click().run()
+    at.button(key="reset").click().run()  # run 1 stored; the new run is the live row
+    at.button(key="start").click().run()
+    open_view(at, "runs")
+    select_rows(at, [0, 1])
+    assert at.session_state["runs_selected"] == [1, runs.LIVE_ID]
+    registered = feed_of(at, ["overlay_loss", "overlay_acc"])
+    assert registered.worker is lab(at).worker
+    wait_until(lambda: lab(at).worker.snapshot.iteration >= 30, message="the run to train")
+    built = registered.charts["overlay_loss"].build(lab(at).worker.snapshot)
+    assert max(max(trace.x) for trace in built.data if len(trace.x)) >= 30  # the live run as the snapshot has it
+    assert len([trace for trace in built.data if trace.showlegend is not False]) == 2  # the stored run, the live one
+    select_rows(at, [0])
+    assert not any("feed" in json.loads(element.proto.json) for _, element in charts(at))
+
+
 def test_selection_follows_runs_when_rows_move(make_app):
     """A selected run stays selected when new runs push it to another row (selection is by run id)."""
     at = make_app()
