@@ -81,10 +81,14 @@ TABLE_COLUMNS = {
 def selected_records(history: runs.RunHistory, selected: list[int]) -> list[runs.RunRecord]:
     """The selected runs in table order, the Train view's current run measured now."""
     lab = state.get()
+    return records_with(stored_records(history, selected), lab.now, lab.dataset.name, runs.LIVE_ID in selected)
+
+
+def stored_records(history: runs.RunHistory, selected: list[int]) -> list[runs.RunRecord]:
+    """The selected stored runs (all but the Train view's current one), in table order."""
     stored = history.get([i for i in selected if i != runs.LIVE_ID])
     stored.sort(key=lambda r: r.id)
-    live = [runs.from_trainer(lab.now, lab.dataset.name, live=True)] if runs.LIVE_ID in selected else []
-    return stored + live
+    return stored
 
 
 def _live_worker():
@@ -95,21 +99,21 @@ def _live_worker():
 def overlay() -> None:
     """The selected runs' loss and accuracy curves on two charts; with the running Train run among them,
     they follow it through a live feed, every OVERLAY_EVERY seconds (`live.charts`)."""
-    history, selected = runs.session_history(), st.session_state.get(SELECTED_KEY, [])
-    stored = history.get([i for i in selected if i != runs.LIVE_ID])
-    stored.sort(key=lambda r: r.id)
-    if not stored and runs.LIVE_ID not in selected:
+    selected = st.session_state.get(SELECTED_KEY, [])
+    stored, with_live = stored_records(runs.session_history(), selected), runs.LIVE_ID in selected
+    if not stored and not with_live:
         st.info("Select one or more rows above to overlay their curves.")
         return
     lab = state.get()
-    built = {f"overlay_{name}": Chart(functools.partial(overlay_figure, stored, lab.dataset.name, runs.LIVE_ID in selected,
-                                                        metric, name), every=OVERLAY_EVERY, config=live.CHART_CONFIG)
+    build = functools.partial(overlay_figure, stored, lab.dataset.name, with_live)
+    built = {f"overlay_{name}": Chart(functools.partial(build, metric, name), every=OVERLAY_EVERY,
+                                      config=live.CHART_CONFIG)
              for metric, name in (("loss", "loss"), ("accuracy", "acc"))}
     url = live.feed("runs", _live_worker, built)
     for col, (key, chart) in zip(st.columns(2), built.items()):
         with col:
             live_chart(chart.build(lab.snapshot), key=key, config=chart.config, feed=url)
-    records = records_with(stored, lab.now, lab.dataset.name, runs.LIVE_ID in selected)
+    records = records_with(stored, lab.now, lab.dataset.name, with_live)
     keys = runs.differing(records)
     if len(records) > 1:
         st.caption("Differs between these runs: " + (", ".join(runs.SETTING_NAMES[k] for k in keys) or "nothing "

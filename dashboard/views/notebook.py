@@ -2,9 +2,10 @@
 
 Both train on the same rows of the session's split (by default the notebook's setting: 3,000
 rows, α = 1, 1,000 full-batch iterations) in lockstep (dashboard/runs/pair.py: a server-side
-worker trains them; while they train their curves and status rows follow live feeds). Each of the notebook's quirks has a checkbox (they build the notebook side's
-`Quirks`) and a plain-English explanation, and `core.compare.quirk_effects` measures each one
-flipped alone, on request. This file only lays out and draws.
+worker trains them; while they train their curves and status rows follow live feeds). Each of
+the notebook's quirks has a checkbox (they build the notebook side's `Quirks`) and a plain-English
+explanation, and `core.compare.quirk_effects` measures each one flipped alone, on request. This file
+only lays out and draws.
 """
 
 from __future__ import annotations
