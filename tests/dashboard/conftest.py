@@ -62,11 +62,16 @@ def charts(at) -> list[tuple[str, object]]:
     return [(key, node) for key, node, status in _live_elements(at) if not status]
 
 
+def status_payloads(at) -> dict[str, dict]:
+    """The data of each status row (`livechart.live_status`) in the last AppTest run, by key."""
+    return {key: json.loads(node.proto.json) for key, node, status in _live_elements(at) if status}
+
+
 def status_payload(at) -> dict:
-    """The data of the view's one status row (`livechart.live_status`) in the last AppTest run."""
-    rows = [node for _, node, status in _live_elements(at) if status]
+    """The data of the view's one status row in the last AppTest run."""
+    rows = list(status_payloads(at).values())
     assert len(rows) == 1, f"{len(rows)} status rows"
-    return json.loads(rows[0].proto.json)
+    return rows[0]
 
 
 def status_row(at) -> dict[str, str]:

@@ -6,8 +6,6 @@ pure helpers (lockstep stepping, the "why α = 1 worked" sentence, table cells) 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -21,12 +19,12 @@ from dashboard import settings, words
 from dashboard.runs import live, pair as pairs
 from dashboard.runs.pair import Comparison, PairSettings
 from dashboard.views import notebook
-from tests.dashboard.conftest import _live_elements, feed_of, figure, metric
+from tests.dashboard.conftest import feed_of, figure, metric, status_payloads
 
 
 def status_rows(at) -> list[dict[str, str]]:
     """The two status rows (notebook, corrected) of the last run: label -> value, plus "note"."""
-    rows = {key: json.loads(node.proto.json) for key, node, status in _live_elements(at) if status}
+    rows = status_payloads(at)
     assert sorted(rows) == ["nb_status_0", "nb_status_1"], sorted(rows)
     return [{**{label: value for label, value, *_ in rows[key]["status"]}, "note": rows[key]["note"]}
             for key in ("nb_status_0", "nb_status_1")]

@@ -38,6 +38,8 @@ COUNT_STREAMS = """() => {
 def open_streams(page) -> list[str]:
     """The URLs of the page's feed streams that are open or reconnecting (COUNT_STREAMS installed first)."""
     return page.evaluate("window.__streams.filter(s => s.readyState !== EventSource.CLOSED).map(s => s.url)")
+
+
 def points(page) -> int:
     return page.evaluate(LOSS)[0]
 
