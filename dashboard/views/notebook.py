@@ -242,7 +242,7 @@ def status(i: int, snapshot) -> dict:
              ("effective α", f"{effective_lr(run.lr, run.batch_size, run.quirks):.3g}"),
              ("train acc", _percent(last["train_acc"])), ("dev acc", dev)]
     note = f"Stopped: {words.failure_text(run.failure)}" if run.failure else None
-    return status_payload([(label, value, None, None) for label, value in cells], note)
+    return status_payload(cells, note)
 
 
 def curves_part() -> None:

@@ -183,8 +183,7 @@ def sweep_status(run: SweepRun, snapshot) -> dict:
         ("Best α", f"{sweep.lrs[best]:g}" if best is not None else "–"),
     ]
     failed = [f"α = {lr:g}: {words.failure_text(f)}" for lr, f in zip(sweep.lrs, sweep.failures) if f]
-    return status_payload([(label, value, None, None) for label, value in cells],
-                          "Stopped early: " + "; ".join(failed) if failed else None)
+    return status_payload(cells, "Stopped early: " + "; ".join(failed) if failed else None)
 
 
 BEST_NOTE = f"{lab_charts.BEST_ACC} best dev acc, {lab_charts.BEST_LOSS} best dev loss, {lab_charts.FAILED} stopped"
@@ -285,8 +284,8 @@ def range_status() -> None:
 def range_status_row(result) -> dict:
     """A range test's figures (a core.sweep.RangeResult) as a status row."""
     last = (f"{result.lrs[-1]:.3g}", f"{result.losses[-1]:.3g}") if result.lrs else ("–", "–")
-    return status_payload([("Steps", f"{len(result.lrs):,}", None, None), ("α", last[0], None, None),
-                           ("Loss", last[1], None, None), ("Time", duration(result.seconds), None, None)])
+    return status_payload([("Steps", f"{len(result.lrs):,}"), ("α", last[0]), ("Loss", last[1]),
+                           ("Time", duration(result.seconds))])
 
 
 def range_outcome() -> None:

@@ -199,11 +199,11 @@ def status_row(snapshot) -> dict:
     run = snapshot.view
     last, rate, healthy = run.history.last, snapshot.rate, last_healthy(run)
     cells = [
-        ("Iteration", f"{run.iteration:,}", None, None),
-        ("Epoch", f"{run.epoch:,.2f}", None, None),
-        ("Train time", _duration(run.seconds), None, None),
-        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–", None, None),
-        ("Dead neurons", f"{run.dead_units().mean():.0%}", None, None),
+        ("Iteration", f"{run.iteration:,}"),
+        ("Epoch", f"{run.epoch:,.2f}"),
+        ("Train time", _duration(run.seconds)),
+        ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
+        ("Dead neurons", f"{run.dead_units().mean():.0%}"),
     ]
     for label, field, shown in (("Train loss", "train_loss", _loss), ("Train acc", "train_acc", _percent),
                                 ("Dev acc", "dev_acc", _percent)):

@@ -388,10 +388,11 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
 
 
 def status_payload(cells: list[tuple], note: str | None = None) -> dict:
-    """A status row for `live_status`: cells of (label, value, delta or None, tone: "good" or "bad") and an
-    optional warning line under them. Text only: the JS writes every string as text, never as HTML."""
+    """A status row for `live_status`: cells of (label, value), or (label, value, delta or None, tone: "good"
+    or "bad"), and an optional warning line under them. Text only: the JS writes every string as text,
+    never as HTML."""
     return {"status": [[str(label), str(value), None if delta is None else str(delta), tone]
-                       for label, value, delta, tone in cells],
+                       for label, value, delta, tone in ((*cell, None, None)[:4] for cell in cells)],
             "note": None if note is None else str(note)}
 
 
