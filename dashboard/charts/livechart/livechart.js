@@ -3,9 +3,10 @@
 // Streamlit (components v2) calls the default export on mount and again whenever the element's
 // data changed, with the same parentElement while the element stays mounted. We keep one
 // Plotly instance per parentElement, take each payload into our copy of the figure, and draw that
-// with Plotly.react at most once per animation frame. A fixed layout.uirevision makes Plotly keep zoom, hover and legend clicks
-// across updates. Numbers in, pixels out: nothing received is written as HTML here (Plotly draws
-// its own text as SVG text nodes).
+// with Plotly.react at most once per animation frame, and only while it is in view (a chart scrolled
+// away, or in a closed expander, is drawn again when it comes back). A fixed layout.uirevision makes
+// Plotly keep zoom, hover and legend clicks across updates. Numbers in, pixels out: nothing received
+// is written as HTML here (Plotly draws its own text as SVG text nodes).
 
 // plotly.js is served by Streamlit from the installed plotly package, next to this file's folder:
 // <base>/_stcore/bidi-components/digit-lab.livechart/livechart.js -> ../digit-lab.plotly/
@@ -18,6 +19,20 @@ const statuses = new WeakMap(); // parentElement -> status row state (showStatus
 const feeds = new Map(); // feed URL -> {url, charts: Set of chart states, done: its run stopped or it was replaced}
 const MAX_REFUSALS = 2; // feeds refused in a row before we stop asking for new ones (no loop of reruns)
 let refusals = 0;
+
+// Which charts are in view. A redraw of a chart below the fold costs the browser as much as one in
+// view (the gallery and the confusion matrix of the Train view, half a curve's worth), for nobody; it
+// takes what came into our copy of the figure and is drawn once, when it comes within MARGIN of the
+// view. Before the observer's first word a chart counts as in view: every chart is drawn once.
+const MARGIN = "200px";
+const views = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const chart = charts.get(entry.target);
+    if (!chart) continue;
+    chart.inView = entry.isIntersecting;
+    if (chart.inView && chart.behind) schedule(chart, entry.target);
+  }
+}, { rootMargin: MARGIN });
 
 function loadPlotly() {
   // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
@@ -70,6 +85,8 @@ function mount(parentElement) {
     askedAt: 0,
     feed: null, // the URL of the live feed this chart follows, if any
     name: null, // this chart's key in the feed's events
+    inView: true, // within MARGIN of the view (the `views` observer)
+    behind: false, // our figure changed while out of view: draw it when it comes back
     observer: new ResizeObserver(() => {
       // Once Plotly has drawn it, and only while it is shown: Plotly refuses (a rejected promise, a
       // console error) to resize a div that left the page or is hidden, as when its chart is hidden.
@@ -79,6 +96,7 @@ function mount(parentElement) {
     }),
   };
   chart.observer.observe(parentElement);
+  views.observe(parentElement);
   charts.set(parentElement, chart);
   return chart;
 }
@@ -90,6 +108,7 @@ function unmount(parentElement) {
   unsubscribe(chart);
   cancelAnimationFrame(chart.frame);
   chart.observer.disconnect();
+  views.unobserve(parentElement);
   window.Plotly?.purge(chart.div);
 }
 
@@ -148,6 +167,8 @@ function receive(chart, payload, setStateValue) {
 function draw(chart, Plotly) {
   chart.frame = 0;
   if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
+  chart.behind = !chart.inView && Boolean(chart.div._fullLayout); // drawn once: the rest can wait to be seen
+  if (chart.behind) return;
   // Plotly writes zoom and legend clicks into the objects it is given; give it copies, so that what
   // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
   const { data, layout, config } = chart.figure;

@@ -1,8 +1,8 @@
 """A tiny live app for the live-chart tests and benchmark: 2 curves gain a point and a heatmap changes
 on every fragment tick (0.2 s), the title every 5 ticks. `?chart=plotly` draws the same figure with
 st.plotly_chart, `?chart=none` draws none (the bare fragment); `?heatmap_every=N` changes the heatmap
-every N ticks (default 1). A button makes a full rerun; a checkbox hides the chart (it is not drawn at
-all) and shows it again."""
+every N ticks (default 1); `?spacer=N` puts N pixels of empty space above the chart. A button makes
+a full rerun; a checkbox hides the chart (it is not drawn at all) and shows it again."""
 
 import numpy as np
 import plotly.graph_objects as go
@@ -34,6 +34,8 @@ st.session_state.full_runs += 1
 mode = st.query_params.get("chart", "live")
 heatmap_every = int(st.query_params.get("heatmap_every", "1"))
 st.button("Rerun", key="rerun")
+if spacer := int(st.query_params.get("spacer", "0")):
+    st.container(height=spacer, border=False)
 st.caption(f"full runs: {st.session_state.full_runs}")
 show = st.checkbox("Show chart", value=True, key="show")
 

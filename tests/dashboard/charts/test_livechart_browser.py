@@ -189,6 +189,25 @@ def test_chart_shown_again_gets_the_whole_figure(page):
     wait_until(lambda: points(page) >= 20 + tick(page) - 1, timeout=10, message="every point")
 
 
+def test_chart_out_of_view_is_drawn_when_it_comes_into_view(browser, server):
+    """A chart below the fold is drawn once and not again while its data changes (a redraw nobody sees
+    costs the browser as much as one in view); scrolled into view, it draws every point at once."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/?spacer=2000")
+        wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the chart drawn once, out of view")
+        drawn = points(page)
+        wait_ticks(page, 10)
+        assert points(page) == drawn
+        page.locator(CHART).scroll_into_view_if_needed()
+        wait_until(lambda: points(page) >= 20 + tick(page) - 2, timeout=5, message="every point, once in view")
+        wait_ticks(page, 3)
+        wait_until(lambda: points(page) >= 20 + tick(page) - 2, timeout=5, message="redrawn while in view")
+    finally:
+        context.close()
+
+
 def test_trace_name_is_text_not_html(page):
     """A hostile trace name shows as text in the legend: no <img> is created and its onerror never runs."""
     legend = page.locator(f"{CHART} .legendtext").nth(1).text_content()
