@@ -7,7 +7,8 @@ under dashboard/views/ with its own URL path (`/notebook`, `/lab`, ...), listed 
 the open one runs (`st.navigation`). The session's run is saved under the URL's `?run=` id and
 restored from it (dashboard/runs/session.py). Runs train on the server (dashboard/runs/worker.py): pages
 send commands and draw the workers' snapshots; the charts of a training run follow it through a feed
-pushed by this app's one route of its own (dashboard/runs/feed.py), hence `app = st.App(...)` below.
+pushed by a route of this app's own (dashboard/runs/feed.py), and plotly.js comes from another, cached
+by browsers (dashboard/charts/livechart), hence `app = st.App(...)` below.
 """
 
 from __future__ import annotations
@@ -91,5 +92,5 @@ else:  # `streamlit run dashboard/app.py` imports it first and serves this app: 
     from dashboard.charts import livechart
 
     BASE = st.get_option("server.baseUrlPath") or ""
-    app = st.App(__file__, routes=feed.routes(BASE), lifespan=livechart.lifespan,
+    app = st.App(__file__, routes=[*feed.routes(BASE), *livechart.routes(BASE)], lifespan=livechart.lifespan,
                  middleware=[Middleware(livechart.Preload, base_url_path=BASE)])

@@ -336,18 +336,26 @@ def view_switch(page, label: str, marker: str, want: int = 0) -> dict:
 
 
 # ----- a. first chart ---------------------------------------------------------------------------
+FIRST_KINDS = ("cold", "warm", "reload")  # a fresh server; the same server again; that page reloaded
+
+
 def first_chart(browser, scratch: Path, repeats: int) -> dict:
-    """Cold and warm seconds to the first chart, ours and the bare app's, interleaved, `repeats` times."""
+    """Seconds to the first chart, ours and the bare app's, interleaved, `repeats` times: cold (the server's
+    first page), warm (a second browser profile on that server: nothing cached in the browser) and reload
+    (that page reloaded: the browser's cache holds what it may keep)."""
     bare = scratch / "bare" / "bare_app.py"
     bare.parent.mkdir()
     bare.write_text(BARE_APP)
-    figures = {(app, kind): [] for app in ("ours", "bare") for kind in ("cold", "warm")}
+    figures = {(app, kind): [] for app in ("ours", "bare") for kind in FIRST_KINDS}
     for _ in range(repeats):
         for name, app in (("ours", None), ("bare", bare)):
             with Server(scratch, app) as server:
                 for kind in ("cold", "warm"):
                     context, page = new_page(browser, server.url)
                     figures[name, kind].append(wait_first_chart(page))
+                    if kind == "warm":
+                        page.reload()
+                        figures[name, "reload"].append(wait_first_chart(page))
                     context.close()
     return figures
 
@@ -355,7 +363,7 @@ def first_chart(browser, scratch: Path, repeats: int) -> dict:
 def report_first_chart(figures: dict) -> None:
     """Print the medians and the difference to the bare app."""
     print("\na. first chart: seconds from opening the page to the first drawn Plotly trace (median, all runs)")
-    for kind in ("cold", "warm"):
+    for kind in FIRST_KINDS:
         ours, bare = figures["ours", kind], figures["bare", kind]
         print(f"   {kind:<5} ours {median(ours):5.2f} s   bare 4-line app {median(bare):5.2f} s   "
               f"difference {median(ours) - median(bare):+5.2f} s   "

@@ -8,9 +8,11 @@
 // Plotly keep zoom, hover and legend clicks across updates. Numbers in, pixels out: nothing received
 // is written as HTML here (Plotly draws its own text as SVG text nodes).
 
-// plotly.js is served by Streamlit from the installed plotly package, next to this file's folder:
+// plotly.js comes from the installed plotly package: the app's own route names it in each chart's data
+// (`plotly`: cached by the browser for good, the very URL the page's head loads); without that route,
+// Streamlit serves it next to this file's folder:
 // <base>/_stcore/bidi-components/digit-lab.livechart/livechart.js -> ../digit-lab.plotly/
-const PLOTLY_URL = new URL("../digit-lab.plotly/plotly.min.js", import.meta.url).href;
+let plotlyUrl = new URL("../digit-lab.plotly/plotly.min.js", import.meta.url).href;
 const UIREVISION = "livechart";
 
 let plotly = null; // one load of plotly.js for the page: a Promise of window.Plotly
@@ -36,7 +38,7 @@ const views = new IntersectionObserver((entries) => {
 
 function loadPlotly() {
   // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
-  plotly ??= import(PLOTLY_URL).then(() => window.Plotly);
+  plotly ??= import(plotlyUrl).then(() => window.Plotly);
   return plotly;
 }
 
@@ -379,6 +381,7 @@ export default function ({ data, parentElement, setStateValue, setTriggerValue }
       }
     };
   }
+  if (data.plotly) plotlyUrl = new URL(data.plotly, document.baseURI).href;
   const chart = charts.get(parentElement) ?? mount(parentElement);
   chart.clicks = data.clicks === true;
   chart.trigger = setTriggerValue;

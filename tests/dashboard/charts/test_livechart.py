@@ -1,6 +1,7 @@
 """dashboard.charts.livechart: payloads reduced to what changed, sequence numbers and resends, asset serving,
 and the element as AppTest sees it."""
 
+import gzip
 import json
 from pathlib import Path
 
@@ -299,3 +300,77 @@ def test_other_answers_pass_through_untouched():
         sent, headers = serve_through_preload(kind, script, accept=accept, method=method)
         assert b"".join(m.get("body", b"") for m in sent[1:]) == script
         assert headers[b"accept-encoding"] == b"gzip"
+
+
+# ----- plotly.js on the app's own route, cached for good ------------------------------------------------
+def get(app, path: str, headers: dict) -> tuple[int, dict, bytes]:
+    """One GET request to an ASGI app: (status, response headers, body)."""
+    import asyncio
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": b"", "scheme": "http", "server": ("127.0.0.1", 80), "http_version": "1.1",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(app(scope, receive, send))
+    start = sent[0]
+    return (start["status"], {k.decode(): v.decode() for k, v in start["headers"]},
+            b"".join(m.get("body", b"") for m in sent[1:]))
+
+
+@pytest.fixture
+def plotly_route(monkeypatch):
+    """A Starlette app serving only livechart's plotly.js route under /lab/app."""
+    from starlette.applications import Starlette
+
+    monkeypatch.setattr(livechart, "_plotly_routes", [])  # this process's server, for this test only
+    return Starlette(routes=livechart.routes("lab/app"))
+
+
+def test_plotly_is_served_from_the_package_cached_for_good(plotly_route):
+    """The route's address names plotly's version; its answer is the package's file, gzipped when taken, with
+    headers that let a browser keep it for good; a browser that holds it gets a 304."""
+    import plotly
+
+    url = livechart.plotly_url("lab/app")
+    assert url.startswith(f"/lab/app/api/digit-lab/plotly-{plotly.__version__}-") and url.endswith(".min.js")
+    package = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    status, headers, body = get(plotly_route, url, {"Accept-Encoding": "gzip, deflate"})
+    assert status == 200 and headers["content-encoding"] == "gzip" and gzip.decompress(body) == package
+    assert "immutable" in headers["cache-control"] and "max-age=31536000" in headers["cache-control"]
+    assert headers["content-type"].startswith("application/javascript")
+    status, plain, body = get(plotly_route, url, {})
+    assert status == 200 and "content-encoding" not in plain and body == package
+    status, _, body = get(plotly_route, url, {"If-None-Match": headers["etag"]})
+    assert status == 304 and not body
+    assert get(plotly_route, url.replace("plotly-", "plotly-0"), {})[0] == 404
+
+
+def test_with_the_route_the_head_and_the_charts_load_plotly_from_it(plotly_route):
+    """The page's head and every live chart name the same plotly.js address (one module for the page)."""
+    from streamlit.testing.v1 import AppTest
+
+    url = livechart.plotly_url("")
+    sent, _ = serve_through_preload(b"text/html", b"<html><head></head></html>")
+    assert f'<script type="module" async src="{url}">'.encode() in b"".join(m.get("body", b"") for m in sent[1:])
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    [element] = at.get("bidi_component")
+    assert json.loads(element.proto.json)["plotly"] == url
+
+
+def test_without_the_route_charts_name_no_plotly_address():
+    """Without the app's route (a bare script, AppTest) livechart.js takes Streamlit's component asset."""
+    from streamlit.testing.v1 import AppTest
+
+    assert livechart.plotly_url("") is None
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    [element] = at.get("bidi_component")
+    assert "plotly" not in json.loads(element.proto.json)
