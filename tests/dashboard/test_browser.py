@@ -14,7 +14,7 @@ from PIL import Image
 
 import data
 from core import Params
-from tests.dashboard.conftest import CHART, main_area, open_app, settled, status_value, wait_until
+from tests.dashboard.conftest import CHART, DRAWN_CHART, main_area, open_app, settled, status_value, wait_until
 
 
 def train_tab(page):
@@ -187,6 +187,20 @@ def test_live_charts_do_not_blank_between_ticks(page):
         time.sleep(0.03)
     click(page, "Pause")
     assert sum(n > 0 for n in hidden) == 0, hidden
+
+
+def test_a_reload_takes_plotly_from_the_browser_cache(page):
+    """The page loads plotly.js once, from the app's own versioned address; a reload takes it from the
+    browser's cache instead of fetching 4.8 MB again (and the server compressing it again)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    loads = []  # (url, status, from the disk cache) of each plotly.js response
+    cdp.on("Network.responseReceived", lambda event: "plotly" in event["response"]["url"] and loads.append(
+        (event["response"]["url"], event["response"]["status"], event["response"].get("fromDiskCache"))))
+    page.reload()
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
+    [(url, status, cached)] = loads
+    assert "/api/digit-lab/plotly-" in url and status == 200 and cached
 
 
 # Charts of the Train tab that are on screen and drawn. Streamlit keeps replaced charts for a
