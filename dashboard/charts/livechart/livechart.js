@@ -35,6 +35,11 @@ const views = new IntersectionObserver((entries) => {
     if (chart.inView && chart.behind) schedule(chart, entry.target);
   }
 }, { rootMargin: MARGIN });
+const behind = new Set(); // charts whose latest figure waits to come into view
+// A printout shows the whole page: every chart as it is now.
+window.addEventListener("beforeprint", () => {
+  for (const chart of [...behind]) if (window.Plotly) draw(chart, window.Plotly, true);
+});
 
 function loadPlotly() {
   // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
@@ -111,6 +116,7 @@ function unmount(parentElement) {
   cancelAnimationFrame(chart.frame);
   chart.observer.disconnect();
   views.unobserve(parentElement);
+  behind.delete(chart);
   window.Plotly?.purge(chart.div);
 }
 
@@ -166,11 +172,15 @@ function receive(chart, payload, setStateValue) {
   }
 }
 
-function draw(chart, Plotly) {
+function draw(chart, Plotly, anyway = false) {
   chart.frame = 0;
   if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
-  chart.behind = !chart.inView && Boolean(chart.div._fullLayout); // drawn once: the rest can wait to be seen
-  if (chart.behind) return;
+  chart.behind = !anyway && !chart.inView && Boolean(chart.div._fullLayout); // drawn once: the rest can wait
+  if (chart.behind) {
+    behind.add(chart);
+    return;
+  }
+  behind.delete(chart);
   // Plotly writes zoom and legend clicks into the objects it is given; give it copies, so that what
   // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
   const { data, layout, config } = chart.figure;

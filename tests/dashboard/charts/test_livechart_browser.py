@@ -191,7 +191,8 @@ def test_chart_shown_again_gets_the_whole_figure(page):
 
 def test_chart_out_of_view_is_drawn_when_it_comes_into_view(browser, server):
     """A chart below the fold is drawn once and not again while its data changes (a redraw nobody sees
-    costs the browser as much as one in view); scrolled into view, it draws every point at once."""
+    costs the browser as much as one in view), but for a printout; scrolled into view, it draws every
+    point at once."""
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     page = context.new_page()
     try:
@@ -200,6 +201,11 @@ def test_chart_out_of_view_is_drawn_when_it_comes_into_view(browser, server):
         drawn = points(page)
         wait_ticks(page, 10)
         assert points(page) == drawn
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")  # a printout shows it as it is now
+        assert points(page) >= drawn + 10
+        printed = points(page)
+        wait_ticks(page, 5)
+        assert points(page) == printed  # and it waits again
         page.locator(CHART).scroll_into_view_if_needed()
         wait_until(lambda: points(page) >= 20 + tick(page) - 2, timeout=5, message="every point, once in view")
         wait_ticks(page, 3)
