@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.inspect import explain, score_gradient
 from dashboard.charts import figures as charts, maths as math_charts
+from dashboard.charts.livechart import live_chart
 from dashboard.runs import state
 from dashboard.runs.state import Lab
 from dashboard.views import canvas
@@ -51,8 +52,8 @@ def dev_image(lab: Lab) -> None:
     with left:
         i = int(st.number_input(f"Dev image (0 to {d - 1:,})", 0, d - 1, 0, key="digit_index", persist_state="page"))
         mistake_picker(lab)
-        st.plotly_chart(math_charts.image_figure(lab.split.X_dev[:, i], f"Input x: dev image {i}", height=240),
-                        key="digit_input", config=CONFIG)
+        live_chart(math_charts.image_figure(lab.split.X_dev[:, i], f"Input x: dev image {i}", height=240),
+                   key="digit_input", config=CONFIG, static=True)
     with right:
         explanation(lab, lab.now.X_dev[:, i], true_label=int(lab.now.y_dev[i]))
 
@@ -91,8 +92,8 @@ def drawn() -> None:
                 st.info("Draw a digit on the black pad: the network's answer appears when you lift the pen.")
             return
         x = drawing_input(image)
-        st.plotly_chart(math_charts.image_figure(x, "What the network sees (28x28)", height=240),
-                        key="digit_processed", config=CONFIG)
+        live_chart(math_charts.image_figure(x, "What the network sees (28x28)", height=240),
+                   key="digit_processed", config=CONFIG, static=True)
         st.caption("Like MNIST: cropped to the ink, scaled to fit 20x20, centred by mass in 28x28.")
     with right:
         explanation(lab, x)
@@ -121,14 +122,16 @@ def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
     cells[3].caption(f"Network at iteration {lab.now.iteration:,} of the Train view's run "
                      f"(h = {params.hidden}). Probabilities = softmax(Z2): they sum to {e.probs.sum():.3f}.")
     left, right = st.columns(2)
-    left.plotly_chart(math_charts.bars_figure(e.probs, [str(d) for d in range(10)], "Probabilities A2 = softmax(Z2)",
-                                              x_title="digit", highlight=k, percent=True),
-                      key="digit_probs", config=CONFIG)
+    with left:
+        live_chart(math_charts.bars_figure(e.probs, [str(d) for d in range(10)], "Probabilities A2 = softmax(Z2)",
+                                           x_title="digit", highlight=k, percent=True),
+                   key="digit_probs", config=CONFIG, static=True)
     hidden = [str(j) for j in range(params.hidden)]
-    right.plotly_chart(math_charts.bars_figure(e.A1, hidden, "Hidden activations A1 = ReLU(W1·x + b1)",
-                                               x_title="hidden neuron j"), key="digit_hidden", config=CONFIG)
-    st.plotly_chart(math_charts.contributions_figure(e.contributions, params.b2[:, 0], e.Z2, highlight=k),
-                    key="digit_contributions", config=CONFIG)
+    with right:
+        live_chart(math_charts.bars_figure(e.A1, hidden, "Hidden activations A1 = ReLU(W1·x + b1)",
+                                           x_title="hidden neuron j"), key="digit_hidden", config=CONFIG, static=True)
+    live_chart(math_charts.contributions_figure(e.contributions, params.b2[:, 0], e.Z2, highlight=k),
+               key="digit_contributions", config=CONFIG, static=True)
     st.caption("Each cell is W2[k, j] · A1[j]: red pushes digit k up, blue pushes it down. A row's sum plus its "
                "bias is the logit Z2[k]; the largest logit gets the largest probability. A neuron with A1[j] = 0 "
                "(a white column) says nothing about this image.")
@@ -144,8 +147,9 @@ def pixel_map(lab: Lab, x: np.ndarray, predicted: int) -> None:
     k = predicted if choice in (None, PREDICTED) else int(choice)
     grid = score_gradient(lab.now.params, x, k, lab.now.config.activation)
     left, right = st.columns([1.3, 1], vertical_alignment="center")
-    left.plotly_chart(math_charts.saliency_figure(grid, x, f"∂Z2[{k}]/∂x: digit {k}'s score (outline: the digit)"),
-                      key="digit_pixel_map", config=CONFIG)
+    with left:
+        live_chart(math_charts.saliency_figure(grid, x, f"∂Z2[{k}]/∂x: digit {k}'s score (outline: the digit)"),
+                   key="digit_pixel_map", config=CONFIG, static=True)
     right.caption(f"The gradient of digit {k}'s logit Z2[{k}] with respect to each input pixel, from the network's "
                   f"own backward pass: dZ2 = e_{k} (1 for digit {k}, 0 for the others), dZ1 = W2ᵀ·dZ2 ∗ g'(Z1), "
                   "dx = W1ᵀ·dZ1. Red: more ink on that pixel raises the score; blue: it lowers it; white: no "
@@ -181,7 +185,7 @@ def replay(lab: Lab) -> None:
                                    cols=min(len(W1), 16 if len(W1) > 16 else 8))
     figure.update_layout(title=dict(text=f"W1 at iteration {chosen:,}: one 28x28 tile per hidden neuron "
                                          "(red: pixel pushes the neuron up, blue: down)"))
-    st.plotly_chart(figure, key="digit_replay_chart", config=CONFIG)
+    live_chart(figure, key="digit_replay_chart", config=CONFIG, static=True)
     if lab.now.params.hidden > REPLAY_TILES:
         st.caption(f"The first {REPLAY_TILES} of {lab.now.params.hidden} neurons.")
 

@@ -16,6 +16,7 @@ from core.model import pixels
 from core.activations import FORMULAS
 from core.inspect import gradient_check, step_tensors
 from dashboard.charts import grad as grad_charts, maths as math_charts
+from dashboard.charts.livechart import live_chart
 from dashboard.runs import state
 from dashboard.runs.state import Lab
 
@@ -162,9 +163,10 @@ def update_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
             st.caption("With the notebook's gradients (scaled as on the Backward pass part), the step really taken "
                        "is smaller or larger than α suggests: see the Notebook vs corrected view.")
     sizes = relative_steps(trainer.params.to_arrays(), T, lr)
-    right.plotly_chart(math_charts.bars_figure(np.array(list(sizes.values())), list(sizes),
-                                               "Size of one step: ‖α·dW‖ / ‖W‖", x_title="parameter"),
-                       key="math_update", config=CONFIG)
+    with right:
+        live_chart(math_charts.bars_figure(np.array(list(sizes.values())), list(sizes),
+                                           "Size of one step: ‖α·dW‖ / ‖W‖", x_title="parameter"),
+                   key="math_update", config=CONFIG, static=True)
     right.caption(f"{grad_charts.RULE_OF_THUMB} Near 100% the weights are thrown around (the loss explodes). "
                   "Gradients here are for the chosen input, not the run's batch, so one image's step can be "
                   "larger than the run's.")
@@ -214,8 +216,9 @@ def equations(rows: list[tuple[str, str, str, str, str]], T: dict[str, np.ndarra
         with left:
             st.latex(tex)
             st.caption(f"**{name}**: {shape_text(T[name])} — {note}")
-        right.plotly_chart(math_charts.tensor_figure(T[name], f"{name} {shape_text(T[name])}", row_label, col_label),
-                           key=f"math_{name}", config=CONFIG)
+        with right:
+            live_chart(math_charts.tensor_figure(T[name], f"{name} {shape_text(T[name])}", row_label, col_label),
+                       key=f"math_{name}", config=CONFIG, static=True)
 
 
 def shape_text(A: np.ndarray) -> str:

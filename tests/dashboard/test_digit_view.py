@@ -36,7 +36,7 @@ def test_picked_dev_image_matches_the_trainers_predictions(make_app):
     at.number_input(key="digit_index").set_value(42).run()
     trainer = at.session_state["lab"].now
     preds, probs = trainer.dev_predictions()
-    shown = figure(at, "digit_probs")["data"][0]["y"]
+    shown = np.asarray(figure(at, "digit_probs")["data"][0]["y"])
     assert shown.sum() == pytest.approx(1, abs=1e-5)
     np.testing.assert_allclose(shown, probs[:, 42], rtol=1e-5)
     assert metric(at, "Prediction") == str(preds[42]) and metric(at, "True label") == str(trainer.y_dev[42])

@@ -92,13 +92,25 @@ def test_lab_view_by_url_races_without_duplicate_charts(context, server):
     ("digit", ["Input x", "Probabilities A2", "Hidden activations A1", "Contributions", "∂Z2[", "W1 at iteration"]),
 ])
 def test_static_view_by_url_draws_its_charts(context, server, path, expected):
-    """The Math and Inside-a-digit views open by URL and draw their charts, once each, in order."""
-    page = open_view(context, server, path)
+    """The Math and Inside-a-digit views open by URL and draw their charts, once each, in order, with the
+    page's one plotly.js (Streamlit's own copy, 4.7 MB, is never loaded) and in one script run (the charts
+    send no word back that would rerun it)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    page = context.new_page()
+    runs = []  # a new_session message starts each script run
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: isinstance(payload, bytes) and (
+        ForwardMsg.FromString(payload).WhichOneof("type") == "new_session") and runs.append(payload)))
+    page.goto(f"{server}/{path}")
     page.wait_for_selector(DRAWN_CHART, timeout=60_000)
     wait_until(lambda: (read := titles(page)) and None not in read, timeout=60, message="every chart drawn")
     drawn = settled(lambda: titles(page))
     assert len(drawn) == len(expected), drawn
     assert all(title.startswith(start) for title, start in zip(drawn, expected)), drawn
+    page.wait_for_timeout(1000)
+    assert len(runs) == 1
+    assert page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('PlotlyChart'))"
+                         ".length") == 0
     no_exception(page)
 
 

@@ -424,14 +424,20 @@ def _confirm(key: str) -> None:
 
 
 def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict | None = None,
-               on_click: Callable[[float, float], None] | None = None, feed: str | None = None) -> None:
+               on_click: Callable[[float, float], None] | None = None, feed: str | None = None,
+               static: bool = False) -> None:
     """Draw a plotly figure (a `go.Figure` or dict) that later calls with the same `key` update in place.
 
     Like `st.plotly_chart(figure, key=key)`; `height` defaults to the layout's height or 400 px,
     `config` is Plotly's config (e.g. `{"displayModeBar": False}`). `on_click(x, y)` is called (as a
     callback, before the rerun) with the data coordinates of a clicked point. `feed`: the URL of a
     live feed (dashboard/runs/feed.py) that carries this chart's later figures under `key`; the
-    figure is then sent whole, and the browser draws the feed's events on top of it.
+    figure is then sent whole, and the browser draws the feed's events on top of it. `static`: a
+    chart that only a rerun changes (the Math and Inside-a-digit views): a changed figure is sent
+    whole, an unchanged one not at all, and the browser sends no word back (a confirmation would cost
+    the page a rerun). The views draw such charts here rather than with `st.plotly_chart`, which
+    loads Streamlit's own 4.7 MB copy of plotly.js: about 1.4 s of a core the first time a page
+    shows one, beside the copy the live charts already run.
     """
     import streamlit as st
 
@@ -445,7 +451,7 @@ def live_chart(figure: Any, *, key: str, height: int | None = None, config: dict
     clicks = {} if on_click is None else {"on_click_change": functools.partial(_clicked, key, on_click)}
     plotly = plotly_url(st.get_option("server.baseUrlPath") or "")
     data = {**sent.payload, **({"clicks": True} if on_click else {}), **({"feed": feed, "name": key} if feed else {}),
-            **({"plotly": plotly} if plotly else {})}
+            **({"static": True} if static else {}), **({"plotly": plotly} if plotly else {})}
     mount(key=key, data=data, height=height, on_resend_change=functools.partial(_ask_resend, key),
           on_drawn_change=functools.partial(_confirm, key), **clicks)
 

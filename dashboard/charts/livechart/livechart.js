@@ -157,7 +157,9 @@ function merge(chart, payload) {
 // Take one payload into chart.figure right away (plotly.js may still be loading).
 function receive(chart, payload, setStateValue) {
   const applied = merge(chart, payload);
-  if (payload.feed) return; // a whole figure; the feed brings the rest, and Python needs no word back
+  // A whole figure that the feed moves on, or a static chart's (sent whole whenever it changes):
+  // Python needs no word back.
+  if (payload.feed || payload.static) return;
   if (applied && payload.data) {
     // Python sends whole figures until we confirm one (a rerun of the fragment, once).
     chart.asked = null;
