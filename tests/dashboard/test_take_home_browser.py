@@ -37,7 +37,7 @@ def test_script_download_prints_the_figures_the_app_had(page, tmp_path):
 def test_pixel_map_follows_the_digit_picker(page, server):
     """Inside a digit draws the predicted digit's map; clicking another digit redraws it for that digit."""
     page.goto(f"{server}/digit")
-    title = main_area(page).locator('[data-testid="stPlotlyChart"] .gtitle', has_text="∂Z2[")
+    title = main_area(page).locator('.js-plotly-plot .gtitle', has_text="∂Z2[")
     title.first.wait_for(timeout=60_000)
     predicted = re.search(r"Z2\[(\d)\]", title.first.text_content()).group(1)
     other = str((int(predicted) + 1) % 10)
