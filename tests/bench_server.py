@@ -71,6 +71,17 @@ def saved_progress(runs: Path, run_id: str) -> tuple[int, float]:
     return store_iterations(runs, [run_id])[0], mtime
 
 
+def save_after(runs: Path, run_id: str, moment: float, timeout: float = 5.0) -> tuple[int, float]:
+    """`saved_progress` of the first save made after `moment` (wall clock): a session is saved once a second,
+    so the latest save at any moment can be up to a second older."""
+    deadline = time.monotonic() + timeout
+    while True:
+        iteration, saved = saved_progress(runs, run_id)
+        if saved > moment or time.monotonic() > deadline:
+            return iteration, saved
+        time.sleep(0.05)
+
+
 def away_speed(browser, url: str, runs: Path, query: str, seconds: float, how: str, server_pid: int) -> dict:
     """Iterations per wall second while the page is away (`how`: "held" timers or "math" view open), from
     two of the session's saves (iteration and file time: the server's own account), and the cores the
@@ -86,7 +97,7 @@ def away_speed(browser, url: str, runs: Path, query: str, seconds: float, how: s
     else:
         switch = view_switch(page, "Math", MATH_MARKER)["marker"] / 1000
     page.wait_for_timeout(SETTLE * 1000)
-    it0, t0 = saved_progress(runs, run_id)
+    it0, t0 = save_after(runs, run_id, time.time())  # the window starts after the settling, not up to 1 s before
     cpu0 = cpu_seconds(server_pid)
     page.wait_for_timeout(seconds * 1000)
     used = cores(cpu0, cpu_seconds(server_pid))
