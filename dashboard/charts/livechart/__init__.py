@@ -284,10 +284,9 @@ _plotly_routes: list = []  # the plotly.js route made for this process's server 
 def routes(base_url_path: str = "") -> list:
     """The Starlette route that serves plotly.js for `st.App(routes=...)` (dashboard/app.py): at an
     address with plotly's stamp, gzipped when the browser takes it, cached for good (`FOREVER`)."""
+    import anyio
     from starlette.responses import Response
     from starlette.routing import Route
-
-    import anyio
 
     stamp = plotly_js()[0]
     tag = f'"{stamp}"'
