@@ -123,12 +123,14 @@ def test_the_feed_works_under_a_base_url_path(browser, tmp_path):
         page = context.new_page()
         feeds, assets = [], []
         page.on("response", lambda response: FEED in response.url and feeds.append((response.url, response.status)))
-        page.on("response", lambda response: "/bidi-components/" in response.url and assets.append(
-            (response.url, response.status)))
+        page.on("response", lambda response: ("/bidi-components/" in response.url or "/plotly-" in response.url)
+                and assets.append((response.url, response.status)))
         open_app(page, f"{url}/")
-        # The page's head loads plotly.js and livechart.js (livechart.Preload) from under the base path.
-        assert sorted(set(assets)) == [(f"{url}/_stcore/bidi-components/digit-lab.livechart/livechart.js", 200),
-                                       (f"{url}/_stcore/bidi-components/digit-lab.plotly/plotly.min.js", 200)]
+        # The page's head loads plotly.js (the app's own route) and livechart.js (livechart.Preload) from under
+        # the base path.
+        [livechart, (plotly, status)] = sorted(set(assets))
+        assert plotly.startswith(f"{url}/api/digit-lab/plotly-") and plotly.endswith(".min.js") and status == 200
+        assert livechart == (f"{url}/_stcore/bidi-components/digit-lab.livechart/livechart.js", 200)
         main_area(page).get_by_role("button", name="Start", exact=True).click()
         wait_until(lambda: points(page) > 20, timeout=30, message="the curves to follow the run")
         assert feeds and all(u.startswith(f"{url}{FEED}") and status == 200 for u, status in feeds), feeds
