@@ -15,10 +15,12 @@ paused by the server), a tick asks for a full rerun, which redraws the buttons.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dashboard.charts.livechart import live_chart
 from dashboard.runs import feed as feeds
 from dashboard.runs.feed import Chart
 from dashboard.runs.worker import Worker
@@ -87,6 +89,20 @@ def charts(get: Callable[[], Worker | None], draw: Callable[[], None], key: str,
     every `every` seconds instead.
     """
     fragment(get, draw, key, every=None if feeds.served() else every)
+
+
+def chart(figure: Any, *, key: str, feed: str | None, config: Mapping | None = None,
+          on_click: Callable[[float, float], None] | None = None) -> None:
+    """A view's run chart: `livechart.live_chart`, following `feed` (the URL from `feed()`, None when the
+    run is not active).
+
+    With feeds served a chart changes either through its feed or, the run paused, by a rerun: it never
+    needs the browser's confirmation of a whole figure (a rerun of its part, which could also swallow a
+    click made meanwhile), so it is drawn `static`. Only the ticking fragment of a server without feeds
+    sends new points on top of a confirmed figure.
+    """
+    live_chart(figure, key=key, config=dict(config) if config else None, on_click=on_click, feed=feed,
+               static=feeds.served())
 
 
 def feed(view: str, get: Callable[[], Worker | None], charts: Mapping[str, Chart]) -> str | None:

@@ -15,7 +15,6 @@ import streamlit as st
 import data
 from dashboard import export, urlstate
 from dashboard.charts import lab as lab_charts
-from dashboard.charts.livechart import live_chart
 from dashboard.runs import history as runs, live, state
 from dashboard.runs.feed import Chart
 from dashboard.runs.state import Lab
@@ -112,7 +111,7 @@ def overlay() -> None:
     url = live.feed("runs", _live_worker, built)
     for col, (key, chart) in zip(st.columns(2), built.items()):
         with col:
-            live_chart(chart.build(lab.snapshot), key=key, config=chart.config, feed=url)
+            live.chart(chart.build(lab.snapshot), key=key, config=chart.config, feed=url)
     records = records_with(stored, lab.now, lab.dataset.name, with_live)
     keys = runs.differing(records)
     if len(records) > 1:

@@ -20,7 +20,7 @@ from core import NOTEBOOK_QUIRKS, Quirks, TrainConfig, effective_lr
 from core.compare import QUIRK_NAMES, activation_gap, quirk_effects
 from dashboard import words
 from dashboard.charts import maths as math_charts
-from dashboard.charts.livechart import live_chart, live_status, status_payload
+from dashboard.charts.livechart import live_status, status_payload
 from dashboard.runs import live, pair as pairs, state
 from dashboard.runs.feed import Chart
 from dashboard.runs.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
@@ -255,7 +255,7 @@ def curves_part() -> None:
     snapshot = pair.worker.snapshot
     for col, (name, chart) in zip(st.columns(2), built.items()):
         with col:
-            live_chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
+            live.chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
 
 
 def pair_figure(metric: str, snapshot):

@@ -18,7 +18,7 @@ import streamlit as st
 
 from dashboard import settings, words
 from dashboard.charts import lab as lab_charts
-from dashboard.charts.livechart import live_chart, live_status, status_payload
+from dashboard.charts.livechart import live_status, status_payload
 from dashboard.runs import alpha, history as runs, live, state, sweeps
 from dashboard.runs.feed import Chart
 from dashboard.runs.session import RANGE_KEY
@@ -164,7 +164,7 @@ def sweep_charts_part() -> None:
     snapshot = run.worker.snapshot
     for col, (name, chart) in zip(st.columns(2), built.items()):
         with col:
-            live_chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
+            live.chart(chart.build(snapshot), key=name, config=chart.config, feed=url)
 
 
 def sweep_status(run: SweepRun, snapshot) -> dict:
@@ -268,7 +268,7 @@ def range_chart() -> None:
     chart = Chart(lambda snapshot: lab_charts.range_figure(snapshot.view.lrs, snapshot.view.losses),
                   config=live.CHART_CONFIG)
     url = live.feed("range", _range_worker, {"range_chart": chart})
-    live_chart(lab_charts.range_figure(run.result.lrs, run.result.losses, run.suggestion()), key="range_chart",
+    live.chart(lab_charts.range_figure(run.result.lrs, run.result.losses, run.suggestion()), key="range_chart",
                config=chart.config, feed=url)
 
 

@@ -22,7 +22,7 @@ from core.optim import USUAL_LR
 from core.run import last_healthy as core_last_healthy
 from dashboard import settings, words
 from dashboard.charts import figures as charts, grad as grad_charts
-from dashboard.charts.livechart import live_chart, live_status, status_payload
+from dashboard.charts.livechart import live_status, status_payload
 from dashboard.runs import alpha, history as runs, live, state
 from dashboard.runs.feed import Chart
 from dashboard.runs.state import Lab
@@ -189,7 +189,7 @@ def charts_part() -> None:
     for col, name in ((loss_col, "loss_chart"), (acc_col, "accuracy_chart"), (weights_col, "weights_chart"),
                       (weights_col, "output_chart")):
         with col:
-            live_chart(built[name].build(snapshot), key=name, config=built[name].config, feed=url)
+            live.chart(built[name].build(snapshot), key=name, config=built[name].config, feed=url)
 
 
 def status_row(snapshot) -> dict:
@@ -386,7 +386,7 @@ def health_part() -> None:
     """The gradient-health curves inside the open expander, and what they mean."""
     chart = Chart(health_figure, every=HEALTH_EVERY, config=live.CHART_CONFIG)
     url = live.feed("health", _worker, {"health_chart": chart})
-    live_chart(chart.build(state.get().snapshot), key="health_chart", config=chart.config, feed=url)
+    live.chart(chart.build(state.get().snapshot), key="health_chart", config=chart.config, feed=url)
     st.caption("‖dW‖ is the gradient's size; ‖ΔW‖/‖W‖ is how much one step changes a layer (shaded: "
                f"{grad_charts.HEALTHY[0]:g} to {grad_charts.HEALTHY[1]:g}). {grad_charts.RULE_OF_THUMB}")
 
@@ -429,11 +429,11 @@ def gallery() -> None:
     left, right = st.columns([2, 3])
     with left:
         st.caption("**Dev confusion matrix**: click a cell to show those mistakes.")
-        live_chart(built["confusion"].build(snapshot), key="confusion", on_click=_cell_clicked,
+        live.chart(built["confusion"].build(snapshot), key="confusion", on_click=_cell_clicked,
                    config=live.CHART_CONFIG, feed=url)
     with right:
         filters(true, pred)
-        live_chart(built["gallery_chart"].build(snapshot), key="gallery_chart", config=live.CHART_CONFIG, feed=url)
+        live.chart(built["gallery_chart"].build(snapshot), key="gallery_chart", config=live.CHART_CONFIG, feed=url)
 
 
 def confusion_figure(y_dev: np.ndarray, selected: tuple[int | None, int | None], snapshot):

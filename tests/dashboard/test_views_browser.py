@@ -49,6 +49,16 @@ def titles(page) -> list[str | None]:
                          "(e.querySelector('.gtitle') || {}).textContent || null)")
 
 
+def script_runs(page) -> list:
+    """A list that grows by one each time the server starts a script run (full or fragment) for this page."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    runs = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: isinstance(payload, bytes) and (
+        ForwardMsg.FromString(payload).WhichOneof("type") == "new_session") and runs.append(payload)))
+    return runs
+
+
 def tick_20_times(page, start: str, pause: str) -> None:
     """Press `start`, let the view redraw 20 times, press `pause` and wait until `start` is back."""
     page.evaluate(COUNT_TICKS)
@@ -95,12 +105,8 @@ def test_static_view_by_url_draws_its_charts(context, server, path, expected):
     """The Math and Inside-a-digit views open by URL and draw their charts, once each, in order, with the
     page's one plotly.js (Streamlit's own copy, 4.7 MB, is never loaded) and in one script run (the charts
     send no word back that would rerun it)."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     page = context.new_page()
-    runs = []  # a new_session message starts each script run
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: isinstance(payload, bytes) and (
-        ForwardMsg.FromString(payload).WhichOneof("type") == "new_session") and runs.append(payload)))
+    runs = script_runs(page)
     page.goto(f"{server}/{path}")
     page.wait_for_selector(DRAWN_CHART, timeout=60_000)
     wait_until(lambda: (read := titles(page)) and None not in read, timeout=60, message="every chart drawn")
@@ -119,4 +125,25 @@ def test_runs_view_by_url_opens(context, server):
     page = open_view(context, server, "runs")
     main_area(page).get_by_text("No finished runs yet").wait_for(timeout=60_000)
     main_area(page).locator('[data-testid="stCode"]').wait_for(timeout=20_000)  # the share link
+    no_exception(page)
+
+
+def test_train_view_draws_in_one_script_run(context, server):
+    """The Train view opens in one script run, and a Pause costs at most two: with feeds served its charts
+    never ask to confirm a whole figure (each such word back was a rerun of their part)."""
+    page = context.new_page()
+    runs = script_runs(page)
+    page.goto(server)
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
+    main_area(page).get_by_role("button", name="Start", exact=True).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert len(runs) == 1
+    main_area(page).get_by_role("button", name="Start", exact=True).click()
+    main_area(page).get_by_role("button", name="Pause", exact=True).wait_for(timeout=20_000)
+    page.wait_for_timeout(1500)
+    runs.clear()
+    main_area(page).get_by_role("button", name="Pause", exact=True).click()
+    main_area(page).get_by_role("button", name="Start", exact=True).wait_for(timeout=20_000)
+    page.wait_for_timeout(1500)
+    assert len(runs) <= 2  # the click's own, and perhaps the one the ended feed asks for
     no_exception(page)

@@ -49,3 +49,27 @@ def test_a_tick_that_finds_the_run_as_drawn_just_draws():
     at = AppTest.from_function(page, args=(True, True)).run()
     assert not at.exception
     assert at.session_state["runs"] == 1 and at.session_state["drawn"] == 1
+
+
+def chart_page():
+    """A page drawing one run chart with no feed (the run paused)."""
+    from dashboard.runs import live
+
+    live.chart({"data": [{"type": "scatter", "x": [0, 1], "y": [2.0, 1.0]}], "layout": {}}, key="loss", feed=None)
+
+
+@pytest.mark.parametrize("served", [True, False])
+def test_a_paused_run_chart_asks_no_confirmation_where_feeds_are_served(monkeypatch, served):
+    """With feeds served a run chart changes only by its feed or a rerun: it is drawn static (the browser
+    sends no word back). Without feeds its fragment ticks and sends new points on top of a confirmed figure."""
+    import json
+
+    from dashboard.charts import livechart
+    from dashboard.runs import feed
+
+    monkeypatch.setattr(feed, "_routes", ["served"] if served else [])
+    at = AppTest.from_function(chart_page).run()
+    assert not at.exception
+    [element] = [e for e in at.get("bidi_component") if e.proto.component_name == livechart.NAME]
+    data = json.loads(element.proto.json)
+    assert "data" in data and data.get("static", False) is served
