@@ -77,7 +77,9 @@ def test_the_status_row_follows_the_run_with_no_rerun_and_its_end_redraws_the_pa
         main_area(page).get_by_role("button", name="Start", exact=True).click()
         pause = main_area(page).get_by_role("button", name="Pause", exact=True)
         wait_until(lambda: pause.is_enabled() and iteration(page) > 20, timeout=20, message="the first figures")
-        time.sleep(1.0)  # the click's full run is over (it drew Pause enabled, then the gallery)
+        # The click's own full run is over once the websocket has been quiet for half a second (it drew Pause
+        # enabled, then the gallery; with the page still drawing its first load it can take over a second).
+        wait_until(lambda: time.monotonic() - frames[-1] > 0.5, timeout=20, message="the click's run to end")
         start, seen = time.monotonic(), set()
         while time.monotonic() - start < 2.5 and iteration(page) < 800:
             seen.add(iteration(page))
