@@ -1,8 +1,8 @@
 """The dashboard's one way of watching a run: every view that shows a run while it trains goes through here.
 
 Runs train on the server (`dashboard.runs.worker`): a page never steps an engine. A view's charts
-follow a running run through a live feed (`feed`, dashboard/runs/feed.py): the server pushes their
-changes to the browser, with no rerun per redraw, and so do the views' status rows (`row`,
+follow a running run through a live feed (`feed`, dashboard/runs/feed.py; each drawn with `chart`): the
+server pushes their changes to the browser, with no rerun per redraw, and so do the views' status rows (`row`,
 `livechart.live_status`), whose feed's end asks for a full rerun that draws the run paused. A part of
 a view is a fragment (`charts`, `fragment`) so that its own widgets and its charts' word back rerun
 only that part; it ticks on a timer (every `every` seconds while the run is active, each tick
