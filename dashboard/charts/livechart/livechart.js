@@ -32,7 +32,7 @@ const views = new IntersectionObserver((entries) => {
     const chart = charts.get(entry.target);
     if (!chart) continue;
     chart.inView = entry.isIntersecting;
-    if (chart.inView && chart.behind) schedule(chart, entry.target);
+    if (chart.inView && behind.has(chart)) schedule(chart, entry.target);
   }
 }, { rootMargin: MARGIN });
 const behind = new Set(); // charts whose latest figure waits to come into view
@@ -93,7 +93,6 @@ function mount(parentElement) {
     feed: null, // the URL of the live feed this chart follows, if any
     name: null, // this chart's key in the feed's events
     inView: true, // within MARGIN of the view (the `views` observer)
-    behind: false, // our figure changed while out of view: draw it when it comes back
     observer: new ResizeObserver(() => {
       // Once Plotly has drawn it, and only while it is shown: Plotly refuses (a rejected promise, a
       // console error) to resize a div that left the page or is hidden, as when its chart is hidden.
@@ -177,9 +176,8 @@ function receive(chart, payload, setStateValue) {
 function draw(chart, Plotly, anyway = false) {
   chart.frame = 0;
   if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
-  chart.behind = !anyway && !chart.inView && Boolean(chart.div._fullLayout); // drawn once: the rest can wait
-  if (chart.behind) {
-    behind.add(chart);
+  if (!anyway && !chart.inView && chart.div._fullLayout) {
+    behind.add(chart); // drawn once: the rest waits until it comes into view
     return;
   }
   behind.delete(chart);
