@@ -71,15 +71,21 @@ def test_the_status_row_follows_the_run_with_no_rerun_and_its_end_redraws_the_pa
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
-        frames = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(time.monotonic())))
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        frames, finished = [], []  # arrival times of every message, and of each script run's end
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: (
+            frames.append(time.monotonic()),
+            isinstance(frame, bytes) and ForwardMsg.FromString(frame).WhichOneof("type") == "script_finished"
+            and finished.append(time.monotonic()))))
         open_app(page, f"{server}/?stop_at=900")
+        clicked = time.monotonic()
         main_area(page).get_by_role("button", name="Start", exact=True).click()
         pause = main_area(page).get_by_role("button", name="Pause", exact=True)
         wait_until(lambda: pause.is_enabled() and iteration(page) > 20, timeout=20, message="the first figures")
-        # The click's own full run is over once the websocket has been quiet for half a second (it drew Pause
-        # enabled, then the gallery; with the page still drawing its first load it can take over a second).
-        wait_until(lambda: time.monotonic() - frames[-1] > 0.5, timeout=20, message="the click's run to end")
+        # The click's own full run draws Pause enabled, then the gallery: its end starts the window.
+        wait_until(lambda: [t for t in finished if t > clicked], timeout=20, message="the click's run to end")
+        time.sleep(0.1)  # the session-status message that follows the end
         start, seen = time.monotonic(), set()
         while time.monotonic() - start < 2.5 and iteration(page) < 800:
             seen.add(iteration(page))
