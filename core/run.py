@@ -211,17 +211,22 @@ class RunState:
     m: int  # training rows the run trains on
     data_check: int  # crc32 of the training labels: the same data, in the same order
 
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Named arrays and a JSON-ready dict that `from_arrays` turns back into this state."""
+    def to_arrays(self, bulk: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+        """Named arrays and a JSON-ready dict that `from_arrays` turns back into this state.
+
+        `bulk=False` leaves out the two arrays that grow with the run, "history" (`history_table`) and
+        "snapshots" (the W1 snapshots stacked), for a caller that stores them its own way.
+        """
         arrays = dict(self.params.to_arrays())
         for slot in ("velocity", "second"):
             moments = getattr(self.opt_state, slot)
             if moments is not None:
                 arrays.update({f"opt.{slot}.{k}": a for k, a in moments.to_arrays().items()})
-        h = self.params.hidden
-        arrays["snapshots"] = (np.stack([W1 for _, W1 in self.snapshots]) if self.snapshots
-                               else np.zeros((0, h, N_PIXELS), self.params.dtype))
-        arrays["history"] = history_table(self.history)
+        if bulk:
+            h = self.params.hidden
+            arrays["snapshots"] = (np.stack([W1 for _, W1 in self.snapshots]) if self.snapshots
+                                   else np.zeros((0, h, N_PIXELS), self.params.dtype))
+            arrays["history"] = history_table(self.history)
         meta = {
             "format": FORMAT, "version": VERSION, "config": self.config.to_dict(), "iteration": self.iteration,
             "lr": self.lr, "lr_changes": [list(change) for change in self.lr_changes],

@@ -5,7 +5,9 @@ notebook-vs-corrected pair, the range test, the run history and the sidebar's se
 by a `Kept` in this server's registry under an unguessable run id (`dashboard.runs.store`), which the
 URL carries as `?run=`. The runs themselves are trained by their workers (dashboard/runs/worker.py);
 a saver thread writes every kept session that changed to the run store once every SAVE_EVERY
-seconds, atomically, from the workers' immutable snapshots (never from a page's drawing path).
+seconds, atomically, from the workers' immutable snapshots (never from a page's drawing path). What
+of a session stops changing (full blocks of a long history, W1 snapshots) is saved once, as parts of
+its run (`Parts`), so a save writes about what changed in the last second, however long the run.
 
 Who may continue a run: the browser that made it. Each browser gets a random owner token in a
 cookie (OWNER_COOKIE, set by a tiny script component the first time; never in the link), and the
@@ -25,10 +27,12 @@ write the store keeps its sessions training in memory and every page says so
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,14 +40,18 @@ import streamlit as st
 
 import data
 from core import TrainConfig, Trainer
-from core.run import HISTORY_FIELDS, Failure, RunState
+from core.model import N_PIXELS
+from core.run import HISTORY_FIELDS, Failure, RunState, history_table
 from core.sweep import RangeResult, Sweep
 from dashboard import datasets, export, settings
 from dashboard.runs import alpha, history as runs, pair as pairs, state, sweeps
 from dashboard.runs.store import RunStore, new_id, valid_id
 from dashboard.runs.worker import Start
 
-FORMAT, VERSION = "digit-lab session", 3
+FORMAT, VERSION = "digit-lab session", 4
+READS = (3, 4)  # version 3 held every array inline (no parts)
+PART_ROWS = 8192  # history rows per part (about 850 KB)
+PART_MIN_BYTES = 2**16  # a finished run's weights this big are a part (h = 10's W1 is 61 KB and stays inline)
 SAVE_EVERY = 1.0  # seconds between saves of a session whose runs changed
 SAVE_SHARE = 0.02  # the saver's saves of big sessions take at most this share of the time (see Kept.save)
 PACE_BYTES = 4 * 2**20  # sessions up to this size are saved every SAVE_EVERY whatever the load
@@ -96,6 +104,7 @@ class Kept:
     saved_at: float = 0.0  # time.monotonic() of the last save
     spent: float = 0.0  # seconds the last save took
     size: int = 0  # bytes the last save wrote
+    known: dict = field(default_factory=dict)  # the parts of the last save (`Parts.known`)
     lock: threading.Lock = field(default_factory=threading.Lock)  # one save at a time
 
     def workers(self) -> list:
@@ -111,10 +120,11 @@ class Kept:
     def save(self, store: RunStore | None = None, paced: bool = False) -> bool:
         """Save when anything changed since the last save; False when the disk refused.
 
-        `paced` (the saver's saves while runs train): a session over PACE_BYTES (h = 128: 16 MB of W1
-        snapshots) not before the last save's duration makes at most SAVE_SHARE of the time since it,
-        so saving it never takes more than that share from training; a small one is saved every
-        SAVE_EVERY, loaded machine or not (a crash loses at most about a second).
+        `paced` (the saver's saves while runs train): a session whose bytes are over PACE_BYTES (its parts
+        not counted: a sweep of ten h = 128 runs, whose weights alone are 8 MB) not before the last save's
+        duration makes at most SAVE_SHARE of the time since it, so saving it never takes more than that
+        share from training; a smaller one is saved every SAVE_EVERY, loaded machine or not (a crash loses
+        at most about a second), however long its history and however many its snapshots (`Parts`).
         """
         with self.lock:
             marks = self.marks()
@@ -124,9 +134,11 @@ class Kept:
                 return True
             run_store = store or RunStore()
             started = time.monotonic()
+            parts = Parts(self.known)
             try:
-                payload = session_bytes(self)
-                run_store.save(self.run_id, payload)
+                payload = session_bytes(self, parts)
+                self.known = parts.used
+                run_store.save(self.run_id, payload, parts.makers)
             except OSError as error:  # a full, read-only or unreachable store must not stop training
                 problem = f"{run_store.folder} cannot be written ({error.strerror or error})"
                 if problem != self.save_error:  # logged once, not every second
@@ -200,12 +212,105 @@ def registry() -> Registry:
 
 
 # ----- bytes --------------------------------------------------------------------------------------
-def put_state(arrays: dict, metas: dict, name: str, run_state: RunState) -> None:
+class Parts:
+    """The big pieces of a session that stop changing, each saved once as a part of its run (RunStore parts).
+
+    A run's history only grows at its end and its W1 snapshots come one at a time, so writing a whole
+    session every second rewrote what had not changed: 134 ms a save after 25 minutes at batch 128
+    (300,000 rows of history), 32 ms at h = 128 (16 MB of snapshots), and the saver had to save such
+    sessions less often than once a second. Here each full block of PART_ROWS history rows, each W1
+    snapshot and each big weight of a finished run is a part, named by the digest of its numbers; the
+    session's bytes list the parts of each array ("parts" in the meta) and hold the rest inline (the
+    rows after the last full block). Such an array reads back as its parts, then its inline rows.
+
+    A piece is known by the objects it is made from, which never change (the same row dicts, the same
+    snapshot array), so its digest is computed once and its bytes only when the store lacks the part.
+    `known` carries that from one save to the next (the last save's pieces only, so a reset run's old
+    rows are let go); the same for the rows after the last block while they do not change.
+    """
+
+    def __init__(self, known: dict | None = None):
+        self.known = known or {}
+        self.used: dict = {}  # what this save made or reused: the next save's `known`
+        self.makers: dict[str, Callable[[], bytes]] = {}  # part name -> a function making its bytes
+        self.lists: dict[str, list[str]] = {}  # array key -> the names of its parts, in order
+
+    def rows(self, arrays: dict, key: str, rows: Sequence[dict],
+             table: Callable[[Sequence[dict]], np.ndarray] = history_table) -> None:
+        """A history's rows as `arrays[key]` (`table` makes a float table of rows): full blocks as parts."""
+        full = len(rows) // PART_ROWS * PART_ROWS
+        for start in range(0, full, PART_ROWS):
+            block = functools.partial(_rows_table, table, rows, start, start + PART_ROWS)  # sliced only when needed
+            self._piece(key, start, (rows[start], rows[start + PART_ROWS - 1]), None, block)
+        tail = rows[full:]
+        anchors = (tail[0], tail[-1]) if tail else ()
+        known = self._known((key, "tail"), anchors, len(tail))
+        arrays[key] = table(tail) if known is None else known
+        self.used[(key, "tail")] = (anchors, len(tail), arrays[key])
+
+    def snapshots(self, arrays: dict, key: str, snapshots: Sequence[tuple[int, np.ndarray]], hidden: int,
+                  dtype) -> None:
+        """A run's W1 snapshots as `arrays[key]` (stacked), each a part."""
+        for iteration, W1 in snapshots:
+            base = W1 if W1.base is None else W1.base  # a snapshot is a view of the Trainer's stack
+            address = (iteration, W1.__array_interface__["data"][0], W1.shape)
+            self._piece(key, iteration, (base,), address, functools.partial(np.expand_dims, W1, 0))
+        arrays[key] = np.zeros((0, hidden, N_PIXELS), dtype)
+
+    def whole(self, arrays: dict, key: str, array: np.ndarray) -> None:
+        """An array that never changes as `arrays[key]`: a part when it is big."""
+        if array.nbytes < PART_MIN_BYTES:
+            arrays[key] = array
+            return
+        self._piece(key, 0, (array,), None, lambda: array)
+        arrays[key] = array[:0]
+
+    def _known(self, slot: tuple, anchors: tuple, detail) -> object:
+        """What `known` holds for `slot` when it was made from the same objects (and `detail`), else None."""
+        entry = self.known.get(slot)
+        if entry is None or entry[1] != detail or len(entry[0]) != len(anchors) \
+                or any(a is not b for a, b in zip(entry[0], anchors)):
+            return None
+        return entry[2]
+
+    def _piece(self, key: str, index: object, anchors: tuple, detail, block: Callable[[], np.ndarray]) -> None:
+        name = self._known((key, index), anchors, detail)
+        if name is None:
+            name = _digest(block())
+        self.used[(key, index)] = (anchors, detail, name)
+        self.lists.setdefault(key, []).append(name)
+        field_name = key.rsplit(".", 1)[-1]  # "history" may hold NaN (data.weights' check)
+        self.makers[name] = lambda: data.weights_bytes({field_name: np.ascontiguousarray(block())}, {"part": key})
+
+
+def _rows_table(table: Callable[[Sequence[dict]], np.ndarray], rows: Sequence[dict], start: int, stop: int):
+    return table(rows[start:stop])
+
+
+def _digest(array: np.ndarray) -> str:
+    """A 128-bit digest of an array's numbers, shape and type: the name of its part."""
+    digest = hashlib.blake2b(f"{array.dtype.str}{array.shape}".encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def _record_rows(rows: Sequence[dict]) -> np.ndarray:
+    """Finished runs' rows as a float table (a field a row lacks is NaN)."""
+    return np.array([[row.get(f, np.nan) for f in HISTORY_FIELDS] for row in rows],
+                    dtype=np.float64).reshape(len(rows), len(HISTORY_FIELDS))
+
+
+def put_state(arrays: dict, metas: dict, name: str, run_state: RunState, parts: Parts | None = None) -> None:
     """Add a run state's arrays to the session's arrays under `name.` and its meta to `metas[name]`
-    (in place, not a run file inside the file: a save copies each array once)."""
-    run_arrays, run_meta = run_state.to_arrays()
+    (in place, not a run file inside the file: a save copies each array once); its history and
+    snapshots through `parts` when given."""
+    run_arrays, run_meta = run_state.to_arrays(bulk=parts is None)
     arrays.update({f"{name}.{key}": array for key, array in run_arrays.items()})
     metas[name] = run_meta
+    if parts is not None:
+        parts.rows(arrays, f"{name}.history", run_state.history)
+        parts.snapshots(arrays, f"{name}.snapshots", run_state.snapshots, run_state.params.hidden,
+                        run_state.params.dtype)
 
 
 def take_state(arrays: dict, metas: dict, name: str) -> RunState:
@@ -214,8 +319,9 @@ def take_state(arrays: dict, metas: dict, name: str) -> RunState:
     return RunState.from_arrays({k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)}, metas[name])
 
 
-def session_bytes(kept: Kept) -> bytes:
-    """The session's runs, run history and settings as one .npz (no pickles, meta as JSON).
+def session_bytes(kept: Kept, parts: Parts | None = None) -> bytes:
+    """The session's runs, run history and settings as one .npz (no pickles, meta as JSON); with `parts`, the
+    pieces that stop changing go there instead (see Parts) and the bytes name them.
 
     Inside: "run.<name>" the Train run's arrays (its meta in meta["states"]["run"]: together what
     a run file holds), "rewind.<name>" likewise its rewind point after a failure, "history" every
@@ -226,54 +332,66 @@ def session_bytes(kept: Kept) -> bytes:
     lab, history = kept.lab, kept.history
     snapshot = lab.snapshot
     arrays, states = {}, {}
-    put_state(arrays, states, "run", snapshot.view.state())
+    put_state(arrays, states, "run", snapshot.view.state(), parts)
     if snapshot.view.rewind_point is not None:  # a failed run: where its Rewind button goes back to
-        put_state(arrays, states, "rewind", snapshot.view.rewind_point)
+        put_state(arrays, states, "rewind", snapshot.view.rewind_point, parts)
     records, rows = [], []
     for r in history.runs:
-        rows += [[row.get(f, np.nan) for f in HISTORY_FIELDS] for row in r.rows]
-        if r.weights is not None:
-            arrays.update({f"rec{r.id}.{k}": a for k, a in r.weights.items()})
+        rows += r.rows
+        for k, a in (r.weights or {}).items():
+            if parts is None:
+                arrays[f"rec{r.id}.{k}"] = a
+            else:
+                parts.whole(arrays, f"rec{r.id}.{k}", a)
         records.append(dict(id=r.id, source=r.source, data=r.data, config=r.config, final=r.final, rows=len(r.rows),
                             iterations=r.iterations, seconds=r.seconds, lr_changes=[list(c) for c in r.lr_changes],
                             failure=r.failure.to_dict() if r.failure else None, weights=r.weights is not None))
-    arrays["history"] = np.array(rows, dtype=np.float64).reshape(len(rows), len(HISTORY_FIELDS))
+    if parts is None:
+        arrays["history"] = _record_rows(rows)
+    else:
+        parts.rows(arrays, "history", rows, _record_rows)
     meta = dict(format=FORMAT, version=VERSION, data_key=lab.data_key, values=kept.values, records=records,
                 next_id=history.next_id, fields=list(HISTORY_FIELDS), owner=kept.owner,
                 training=snapshot.active, sweep=None, pair=None, range_test=None, states=states)
     if kept.sweep is not None:
-        meta["sweep"] = _sweep_meta(kept.sweep, arrays, states)
+        meta["sweep"] = _sweep_meta(kept.sweep, arrays, states, parts)
     if kept.pair is not None:
-        meta["pair"] = _pair_meta(kept.pair, arrays, states)
+        meta["pair"] = _pair_meta(kept.pair, arrays, states, parts)
     if kept.range_test is not None:
         result = kept.range_test.result
         arrays["range.lrs"], arrays["range.losses"] = np.array(result.lrs), np.array(result.losses)
         meta["range_test"] = dict(seconds=result.seconds, setup=kept.range_test.setup)
+    meta["parts"] = parts.lists if parts is not None else {}
     return data.weights_bytes(arrays, meta)
 
 
-def _sweep_meta(run: sweeps.SweepRun, arrays: dict, states: dict) -> dict:
+def _sweep_meta(run: sweeps.SweepRun, arrays: dict, states: dict, parts: Parts | None) -> dict:
     snapshot = run.worker.snapshot
     for i, view in enumerate(snapshot.view.runs):
-        put_state(arrays, states, f"sweep{i}", view.state())
+        put_state(arrays, states, f"sweep{i}", view.state(), parts)
     return dict(number=run.number, data_key=run.data_key, data_name=run.data_name, config=run.config.to_dict(),
                 budget_kind=run.budget_kind, budget=run.budget, runs=snapshot.view.size, training=snapshot.active,
                 finished=run.finished(), recorded=run.recorded, elapsed=run.elapsed())
 
 
-def _pair_meta(pair: pairs.Comparison, arrays: dict, states: dict) -> dict:
+def _pair_meta(pair: pairs.Comparison, arrays: dict, states: dict, parts: Parts | None) -> dict:
     snapshot = pair.worker.snapshot
     for i, view in enumerate(snapshot.view):
-        put_state(arrays, states, f"pair{i}", view.state())
+        put_state(arrays, states, f"pair{i}", view.state(), parts)
     return dict(settings=pair.settings.to_dict(), training=snapshot.active)
 
 
-def parse(payload: bytes) -> Saved:
-    """Read what `session_bytes` wrote. Raises: ValueError with one sentence for anything else."""
+def parse(payload: bytes, part: Callable[[str], bytes | None] | None = None) -> Saved:
+    """Read what `session_bytes` wrote; `part(name)` gives the bytes of a part it names (`RunStore.part`).
+
+    Raises: ValueError with one sentence for anything else (a part missing or damaged included).
+    """
     arrays, meta = data.load_weights(payload, name="the saved run")
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if meta.get("format") != FORMAT or meta.get("version") not in READS:
         raise ValueError("it is not a digit-lab session of this version")
     try:
+        for key, names in (meta.get("parts") or {}).items():
+            arrays[key] = np.concatenate([_part(part, name, key) for name in names] + [arrays[key]])
         states = meta["states"]
         run = take_state(arrays, states, "run")
         fields, table, start = meta["fields"], arrays["history"], 0
@@ -302,9 +420,29 @@ def parse(payload: bytes) -> Saved:
         rewind = take_state(arrays, states, "rewind") if "rewind" in states else None
         saved = Saved(run, str(meta["data_key"]), values, history, meta.get("owner"), bool(meta.get("training")),
                       sweep, pair, range_test, rewind)
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise ValueError(f"its contents are damaged ({type(error).__name__}: {error})") from None
     return saved
+
+
+def load(run_store: RunStore, run_id: object) -> Saved:
+    """The session saved under `run_id`, with its parts.
+
+    Raises: ValueError with one sentence when it is not there (a bad id included) or cannot be read.
+    """
+    payload = run_store.load(run_id) if valid_id(run_id) else None
+    if payload is None:
+        raise ValueError("it is not kept here (a damaged link, or a run removed to make room)")
+    return parse(payload, functools.partial(run_store.part, run_id))
+
+
+def _part(part: Callable[[str], bytes | None] | None, name: str, key: str) -> np.ndarray:
+    """The array of one part of `key`. Raises: ValueError when it is missing or damaged."""
+    content = part(name) if part is not None else None
+    if content is None:
+        raise ValueError(f"a part of its {key!r} is missing")
+    arrays, _ = data.load_weights(content, name=f"a part of the saved run's {key!r}")
+    return arrays[key.rsplit(".", 1)[-1]]
 
 
 # ----- a run back into the session ------------------------------------------------------------------
@@ -355,11 +493,8 @@ def restore() -> None:
     if live is not None and live.owner == owner and live.lab.data_key in DATA_KEYS:
         reattach(live)
         return
-    payload = store().load(run_id) if valid_id(run_id) else None
     try:
-        if payload is None:
-            raise ValueError("it is not kept here (a damaged link, or a run removed to make room)")
-        saved = parse(payload)
+        saved = load(store(), run_id)
         if saved.data_key not in DATA_KEYS:
             raise ValueError("it was trained on an uploaded file, which is not kept")
         try:

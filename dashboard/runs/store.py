@@ -14,10 +14,18 @@ the store never looks inside). Plain Python: no Streamlit, no NumPy.
   corrupt, short, foreign or unreadable file all give None, and the caller starts a fresh run.
 - The folder is bounded: after each save, the runs saved longest ago are deleted until the
   folder fits `max_bytes`. The run just saved is never deleted, even if it alone is larger.
+- Parts: a run may keep big pieces that stop changing (a long history's full blocks, weight
+  snapshots) in part files of their own beside it (`<id>.<name>.part`, each packed like a run), so
+  that saving it again every second writes only what changed. `save` is given the parts the run
+  needs, by name, each with a function that makes its bytes; it writes only those not stored yet
+  (a name must stand for one content, e.g. its digest), and the run's header lists them. A run's
+  size is its file plus its parts; eviction and `delete` remove them together, and parts no
+  longer listed (or left by a save that never finished) go once they are `min_age` old.
 
 Several writers (replicas of the app sharing one folder, see the README's "Serving a class"):
 - Temp names are unique (`mkstemp`), so two processes saving the same id each write their own
-  temp file; the last `os.replace` wins and a reader still sees one whole file or the other.
+  temp file; the last `os.replace` wins and a reader still sees one whole file or the other. A
+  part is never rewritten in place (its name is its content) and stays while any save lists it.
 - Eviction never removes a run saved less than `min_age` seconds ago (MIN_AGE_SECONDS, 5
   minutes, by the file's modification time, which each save renews). A replica saves a session
   once a second while anything in it changes, so a run that any replica is training or a page is
@@ -25,9 +33,10 @@ Several writers (replicas of the app sharing one folder, see the README's "Servi
   change saves it again, and its saver `touch`es the runs pages are watching every minute, so
   those stay young too. The folder may exceed its bound by what was saved in the last 5 minutes.
 - Eviction and saving exclude each other through an advisory lock on `.lock` in the folder
-  (`fcntl.flock`: shared while a save replaces its file, exclusive while an eviction pass looks
-  at the files and deletes): without it, a run found old could be saved again by another
-  replica between the look and the delete, and vanish. Shared storage must support these locks
+  (`fcntl.flock`: shared while a save checks its parts and replaces its file, exclusive while an
+  eviction pass looks at the files and deletes): without it, a run found old could be saved again
+  by another replica between the look and the delete, and vanish, or a part found unlisted be
+  listed again. Shared storage must support these locks
   (a local disk, NFSv4, CephFS do); where `fcntl` does not exist (Windows) the lock is skipped
   and only the age rule protects runs. Clocks of machines sharing the folder should agree to
   well within `min_age` (NTP).
@@ -49,7 +58,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 try:
@@ -60,6 +69,9 @@ except ImportError:  # Windows: no advisory locks; the age rule alone protects r
 ID_BYTES = 16  # 128 bits
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")  # 2 hex digits per byte
 SUFFIX = ".run"
+PART_SUFFIX = ".part"
+PART_NAME_LENGTH = 32
+PART_NAME = re.compile(r"[0-9a-f]{32}")  # a part's name within its run (the caller's digest of its content)
 TEMP_PREFIX = ".partial-"
 STALE_TEMP_SECONDS = 3600  # temp files older than this were left by a crashed save
 MIN_AGE_SECONDS = 300  # eviction spares runs saved more recently than this (by any replica)
@@ -70,6 +82,10 @@ MAX_MB_ENV = "DIGIT_LAB_RUNS_MAX_MB"
 # Header: magic, payload length (uint64), CRC-32 of the payload (uint32), big-endian.
 MAGIC = b"digit-lab run\x00v1"
 HEADER = struct.Struct(f">{len(MAGIC)}sQI")
+# A run with parts: magic, the part list's length (uint32), payload length, CRC-32 of list and payload;
+# then the part names (ASCII, one after the other), then the payload.
+MAGIC_PARTS = b"digit-lab run\x00v2"
+HEADER_PARTS = struct.Struct(f">{len(MAGIC_PARTS)}sIQI")
 
 
 def new_id() -> str:
@@ -108,20 +124,36 @@ def default_max_bytes(environ: Mapping[str, str] = os.environ) -> int:
     return int(megabytes * 2**20)
 
 
-def pack(payload: bytes) -> bytes:
-    """The file content for `payload`: header, then the bytes."""
-    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+def pack(payload: bytes, parts: Iterable[str] = ()) -> bytes:
+    """The file content for `payload` (and the names of the parts it needs): header, then the bytes."""
+    names = "".join(parts).encode("ascii")
+    if not names:
+        return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+    return HEADER_PARTS.pack(MAGIC_PARTS, len(names), len(payload), zlib.crc32(payload, zlib.crc32(names))) \
+        + names + payload
 
 
 def unpack(content: bytes) -> bytes | None:
     """The payload of a file written by `pack`, or None if it is short, foreign or damaged."""
-    if len(content) < HEADER.size:
+    unpacked = unpack_parts(content)
+    return None if unpacked is None else unpacked[0]
+
+
+def unpack_parts(content: bytes) -> tuple[bytes, list[str]] | None:
+    """(payload, part names) of a file written by `pack`, or None if it is short, foreign or damaged."""
+    magic = content[:len(MAGIC)]
+    if magic == MAGIC and len(content) >= HEADER.size:
+        _, length, crc = HEADER.unpack_from(content)
+        payload = content[HEADER.size:]
+        return (payload, []) if length == len(payload) and crc == zlib.crc32(payload) else None
+    if magic != MAGIC_PARTS or len(content) < HEADER_PARTS.size:
         return None
-    magic, length, crc = HEADER.unpack_from(content)
-    payload = content[HEADER.size:]
-    if magic != MAGIC or length != len(payload) or crc != zlib.crc32(payload):
+    _, size, length, crc = HEADER_PARTS.unpack_from(content)
+    names, payload = content[HEADER_PARTS.size:HEADER_PARTS.size + size], content[HEADER_PARTS.size + size:]
+    if len(names) != size or length != len(payload) or crc != zlib.crc32(payload, zlib.crc32(names)):
         return None
-    return payload
+    listed = [names[i:i + PART_NAME_LENGTH].decode("ascii", "replace") for i in range(0, size, PART_NAME_LENGTH)]
+    return (payload, listed) if all(PART_NAME.fullmatch(n) for n in listed) else None
 
 
 class RunStore:
@@ -150,26 +182,62 @@ class RunStore:
             raise ValueError(f"not a run id: {str(run_id)[:40]!r}")
         return self.folder / f"{run_id}{SUFFIX}"
 
-    def save(self, run_id: str, payload: bytes) -> None:
-        """Write the run atomically (temp file + os.replace), then evict the oldest runs beyond the limit.
+    def part_path(self, run_id: str, name: str) -> Path:
+        """The file of one of a run's parts.
 
-        Raises: ValueError for an invalid id; OSError if the folder cannot be written (the old
-        file, if any, is then left as it was).
+        Raises: ValueError if the id or the name is not valid.
         """
-        target = self.path(run_id)
+        if not PART_NAME.fullmatch(str(name)):
+            raise ValueError(f"not a part name: {str(name)[:40]!r}")
+        return Path(self._part_file(self.path(run_id).name[: -len(SUFFIX)], name))
+
+    def _part_file(self, run_id: str, name: str) -> str:
+        return os.path.join(self.folder, f"{run_id}.{name}{PART_SUFFIX}")  # (a str: Path costs 40 us a part)
+
+    def save(self, run_id: str, payload: bytes, parts: Mapping[str, Callable[[], bytes]] | None = None) -> None:
+        """Write the run atomically (temp file + os.replace) with the `parts` it needs (name -> a function making
+        that part's bytes, called only when the part is not stored yet), then evict the oldest runs beyond the limit.
+
+        Raises: ValueError for an invalid id or part name; OSError if the folder cannot be written (the old
+        file, if any, is then left as it was, and so are its parts).
+        """
+        target, parts = self.path(run_id), parts or {}
+        paths = {name: self._part_file(run_id, name) for name in parts}
+        if not all(PART_NAME.fullmatch(name) for name in parts):
+            raise ValueError(f"not part names: {sorted(parts)[:3]!r}")
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # runs are private to the user
+        temp = self._written(pack(bytes(payload), list(parts)))
+        try:
+            with self._locked(exclusive=False):  # not while an eviction pass may have found the old file or a part old
+                for name, path in paths.items():
+                    if not os.path.exists(path):
+                        os.replace(self._written(pack(bytes(parts[name]()))), path)
+                os.replace(temp, target)
+        except BaseException:
+            _remove(temp)
+            raise
+        self.evict(keep=run_id, listed=set(parts))
+
+    def part(self, run_id: object, name: object) -> bytes | None:
+        """The bytes of a run's part, or None (never an exception) for an invalid id or name, a missing part or
+        a damaged file."""
+        try:
+            return unpack(self.part_path(run_id, name).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def _written(self, content: bytes) -> Path:
+        """A new temp file in the folder holding `content`, flushed to disk."""
         handle, temp = tempfile.mkstemp(dir=self.folder, prefix=TEMP_PREFIX, suffix=SUFFIX)
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(pack(bytes(payload)))
+                out.write(content)
                 out.flush()
                 os.fsync(out.fileno())
-            with self._locked(exclusive=False):  # not while an eviction pass may have found the old file old
-                os.replace(temp, target)
         except BaseException:
             _remove(Path(temp))
             raise
-        self.evict(keep=run_id)
+        return Path(temp)
 
     def touch(self, run_id: str) -> bool:
         """Mark a stored run as saved now, so eviction spares it for another `min_age`; False if it is not
@@ -200,31 +268,43 @@ class RunStore:
         return unpack(content)
 
     def delete(self, run_id: str) -> None:
-        """Forget a run (nothing happens if it is not there).
+        """Forget a run and its parts (nothing happens if it is not there).
 
         Raises: ValueError for an invalid id.
         """
         _remove(self.path(run_id))
+        for path, _, _ in self._parts().get(run_id, []):
+            _remove(path)
 
     def ids(self) -> list[str]:
         """The stored run ids, the one saved longest ago first."""
         return [path.name[: -len(SUFFIX)] for path, _, _ in self._runs()]
 
     def total_bytes(self) -> int:
-        """Bytes used by the stored runs."""
-        return sum(size for _, size, _ in self._runs())
+        """Bytes used by the stored runs and their parts."""
+        return sum(size for _, size, _ in self._runs()) \
+            + sum(size for parts in self._parts().values() for _, size, _ in parts)
 
-    def evict(self, keep: str | None = None) -> list[str]:
-        """Delete the runs saved longest ago until the folder fits max_bytes; never `keep`, never a run
-        saved less than `min_age` seconds ago (by any process).
+    def evict(self, keep: str | None = None, listed: set[str] | None = None) -> list[str]:
+        """Delete the runs saved longest ago, with their parts, until the folder fits max_bytes; never `keep`, never
+        a run saved less than `min_age` seconds ago (by any process).
 
-        Also removes temp files left by saves that crashed. Returns the evicted ids.
+        Also removes temp files left by saves that crashed, parts whose run is gone, and, `listed` being the
+        parts `keep`'s last save named, `keep`'s other parts, each once it is `min_age` old. Returns the evicted
+        ids.
         """
         with self._evicting, self._locked(exclusive=True):
             self._remove_stale_temps()
-            runs = self._runs()
-            total = sum(size for _, size, _ in runs)
+            runs, parts = self._runs(), self._parts()
             young_from = time.time_ns() - int(self.min_age * 1e9)
+            for run_id in set(parts) - {path.name[: -len(SUFFIX)] for path, _, _ in runs} - {keep}:
+                parts[run_id] = self._remove_old(parts[run_id], young_from)  # a deleted run's, a crashed first save's
+            if keep is not None and listed is not None:
+                mine = parts.get(keep, [])
+                unlisted = [part for part in mine if os.path.basename(part[0]).split(".")[1] not in listed]
+                parts[keep] = [part for part in mine if part not in unlisted] + self._remove_old(unlisted, young_from)
+            sizes = {run_id: sum(size for _, size, _ in its) for run_id, its in parts.items()}
+            total = sum(size for _, size, _ in runs) + sum(sizes.values())
             evicted = []
             for path, size, mtime in runs:  # oldest first
                 if total <= self.max_bytes or mtime > young_from:
@@ -233,9 +313,19 @@ class RunStore:
                 if run_id == keep:
                     continue
                 _remove(path)
-                total -= size
+                for part, _, _ in parts.get(run_id, []):
+                    _remove(part)
+                total -= size + sizes.get(run_id, 0)
                 evicted.append(run_id)
             return evicted
+
+    @staticmethod
+    def _remove_old(files: list[tuple[str, int, int]], young_from: int) -> list[tuple[str, int, int]]:
+        """Delete the files changed before `young_from` (ns); the ones left."""
+        for path, _, mtime in files:
+            if mtime <= young_from:
+                _remove(path)
+        return [file for file in files if file[2] > young_from]
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool):
@@ -272,6 +362,24 @@ class RunStore:
         runs.sort(key=lambda run: (run[2], run[0].name))
         return runs
 
+    def _parts(self) -> dict[str, list[tuple[str, int, int]]]:
+        """(path, size, mtime in ns) of each part file, by run id."""
+        parts: dict[str, list[tuple[str, int, int]]] = {}
+        try:
+            entries = list(os.scandir(self.folder))
+        except OSError:
+            return parts
+        for entry in entries:
+            run_id, _, rest = entry.name.partition(".")
+            if not (rest.endswith(PART_SUFFIX) and valid_id(run_id) and PART_NAME.fullmatch(rest[:-len(PART_SUFFIX)])):
+                continue
+            try:
+                info = entry.stat()
+            except OSError:
+                continue
+            parts.setdefault(run_id, []).append((entry.path, info.st_size, info.st_mtime_ns))
+        return parts
+
     def _remove_stale_temps(self) -> None:
         """Delete temp files older than STALE_TEMP_SECONDS (a save in progress is younger)."""
         cutoff = time.time() - STALE_TEMP_SECONDS
@@ -288,9 +396,9 @@ class RunStore:
                     continue
 
 
-def _remove(path: Path) -> None:
+def _remove(path: str | Path) -> None:
     """Delete a file if it is there."""
     try:
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
         pass

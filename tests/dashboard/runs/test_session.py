@@ -108,6 +108,90 @@ def test_session_bytes_round_trip(make_app):
     assert saved.history.next_id == history.next_id
 
 
+@pytest.fixture
+def short_parts(monkeypatch):
+    """Parts of 2 history rows (a row every 10 steps), so that a run of a few dozen steps has several."""
+    monkeypatch.setattr(session, "PART_ROWS", 2)
+
+
+def long_kept(steps: int = 50):
+    """A kept session whose Train run (h = 16, full batch) has trained `steps` steps, and its worker."""
+    import data
+    from core import TrainConfig, Trainer
+    from dashboard.runs import state
+    from dashboard.runs.worker import Step
+
+    parts = data.split(data.load_sample(), dev_size=500, seed=0, raw=True)
+    trainer = Trainer(TrainConfig(hidden=16, iterations=None), parts.X_train[:, :2000], parts.y_train[:2000],
+                      parts.X_dev, parts.y_dev)
+    worker = state.train_worker(trainer, None)
+    worker.send(Step(steps), wait=60)
+    lab = state.Lab(worker, trainer.config, "sample", data.load_sample(), parts)
+    return session.Kept(new_id(), "owner", lab, runs.RunHistory(), dict(settings.DEFAULTS)), worker
+
+
+def test_a_long_run_is_saved_in_parts_and_a_save_writes_what_changed(tmp_path, short_parts, monkeypatch):
+    """Full blocks of history and each W1 snapshot are parts: the next save, a few steps on, writes no block
+    again (nor even digests one), and a small file; the session reads back whole, the same as when saved in
+    one piece."""
+    from dashboard.runs.worker import Step
+
+    digested = []
+    monkeypatch.setattr(session, "_digest", lambda array, digest=session._digest: digested.append(1) or digest(array))
+    kept, worker = long_kept()
+    run_store = RunStore(tmp_path)
+    assert kept.save(run_store)
+    first = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.part")}
+    before = worker.snapshot.view.state()
+    assert len(first) == len(before.history) // 2 + len(before.snapshots) >= 10  # full blocks, one per snapshot
+    head = run_store.path(kept.run_id).stat().st_size
+    assert head * 10 < sum(p.stat().st_size for p in tmp_path.glob("*.part"))
+    worker.send(Step(25), wait=60)
+    digested.clear()
+    assert kept.save(run_store)
+    again = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.part")}
+    assert {k: again[k] for k in first} == first  # none written again
+    state = worker.snapshot.view.state()
+    assert len(again) - len(first) == 1 + len(state.snapshots) - len(before.snapshots) >= 2  # a block of rows 60, 70
+    assert len(digested) == len(again) - len(first)
+    assert run_store.path(kept.run_id).stat().st_size < 2 * head
+    saved, whole = session.load(run_store, kept.run_id), session.parse(session.session_bytes(kept))
+    for back in (saved, whole):
+        assert back.run.iteration == state.iteration == 75 and len(back.run.history) == len(state.history) == 8
+        assert [r["train_loss"] for r in back.run.history] == [r["train_loss"] for r in state.history]
+        assert [i for i, _ in back.run.snapshots] == [i for i, _ in state.snapshots]
+        for (_, W1), (_, original) in zip(back.run.snapshots, state.snapshots):
+            np.testing.assert_array_equal(W1, original)
+
+
+def test_a_saved_session_with_a_part_missing_or_damaged_says_so(tmp_path, short_parts):
+    """A part gone or damaged makes the session unreadable with one sentence (restore turns it into a notice)."""
+    kept, worker = long_kept(steps=10)  # rows at 0 and 10: one block
+    run_store = RunStore(tmp_path)
+    kept.save(run_store)
+    block, *_ = sorted(tmp_path.glob("*.part"), key=lambda p: p.stat().st_size)  # a block of history (W1 is bigger)
+    content = block.read_bytes()
+    block.write_bytes(content[:-10])
+    with pytest.raises(ValueError, match="its contents are damaged .*part of its 'run.history' is missing"):
+        session.load(run_store, kept.run_id)
+    block.unlink()
+    with pytest.raises(ValueError, match="part of its 'run.history' is missing"):
+        session.load(run_store, kept.run_id)
+    with pytest.raises(ValueError, match="not kept here"):
+        session.load(run_store, "not an id")
+
+
+def test_a_session_saved_before_parts_still_reads():
+    """Version 3 sessions (every array inline) read as they did: a saved run outlives the upgrade."""
+    import data
+
+    kept, worker = long_kept()
+    arrays, meta = data.load_weights(session.session_bytes(kept))
+    del meta["parts"]
+    saved = session.parse(data.weights_bytes(arrays, {**meta, "version": 3}))
+    assert saved.run.iteration == 50 and len(saved.run.history) == len(kept.lab.snapshot.view.state().history)
+
+
 def test_parse_refuses_other_files():
     """A run file or plain weights are not a saved session."""
     import data
@@ -125,10 +209,10 @@ def test_a_training_run_is_saved_every_second_by_the_saver(make_app, tmp_path, m
     kept = session.Kept(new_id(), "owner", lab(at), at.session_state[runs.HISTORY_KEY], dict(settings.DEFAULTS))
     registry = session.Registry(every=0.3)
     registry.kept[kept.run_id] = kept
-    saved = lambda: (payload := RunStore(tmp_path).load(kept.run_id)) and session.parse(payload).run.iteration  # noqa: E731
+    saved = lambda: RunStore(tmp_path).load(kept.run_id) and session.load(RunStore(tmp_path), kept.run_id).run.iteration  # noqa: E731
     first = wait_until(saved, timeout=30, message="a first save")
     wait_until(lambda: saved() > first, timeout=30, message="a later save, further on")
-    assert session.parse(RunStore(tmp_path).load(kept.run_id)).training  # saved as training: a restart trains on
+    assert session.load(RunStore(tmp_path), kept.run_id).training  # saved as training: a restart trains on
     at.button(key="pause").click().run()
 
 
@@ -184,7 +268,7 @@ def test_a_replica_that_cannot_reach_the_store_trains_on_and_says_so(make_app, t
     monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "runs"))
     at.button(key="step10").click().run()
     assert not any("not being saved" in w.value for w in at.warning)
-    assert session.parse(RunStore(tmp_path / "runs").load(at.query_params["run"])).run.iteration >= 20
+    assert session.load(RunStore(tmp_path / "runs"), at.query_params["run"]).run.iteration >= 20
 
 
 def test_the_saver_notes_an_unreachable_store_and_its_return(make_app, tmp_path, monkeypatch):
@@ -226,7 +310,7 @@ def test_the_saver_keeps_watched_runs_young_and_rewrites_an_evicted_one(make_app
     assert path.stat().st_mtime > old + store.MIN_AGE_SECONDS  # young again: eviction spares it
     path.unlink()  # as an eviction would
     registry.save_all()
-    assert session.parse(RunStore(tmp_path).load(kept.run_id)).run.iteration == 10
+    assert session.load(RunStore(tmp_path), kept.run_id).run.iteration == 10
 
 
 def test_a_slow_save_waits_so_saving_keeps_its_share(make_app, tmp_path):

@@ -373,3 +373,103 @@ def test_two_processes_saving_and_evicting_lose_nothing(tmp_path):
     assert not lost, f"{len(lost)} runs saved by one process were evicted by the other, e.g. {lost[:2]}"
     assert set(seed.ids()) == {run_id for ids in shares for run_id in ids}  # the old runs not saved again: gone
     assert not [p for p in folder.iterdir() if p.name.startswith(store.TEMP_PREFIX)]
+
+
+# ----- parts ---------------------------------------------------------------------------------------
+def name(n: int) -> str:
+    """A valid part name (the caller's digest; any 32 hex digits)."""
+    return f"{n:032x}"
+
+
+def age_part(run_store: RunStore, run_id: str, part: str, seconds_ago: float) -> None:
+    path = run_store.part_path(run_id, part)
+    stamp = path.stat().st_mtime - seconds_ago
+    os.utime(path, (stamp, stamp))
+
+
+def test_parts_are_written_once_and_read_back(tmp_path):
+    """A run's parts come back by name; a part already stored is not made again; the run file lists them."""
+    run_store = RunStore(tmp_path)
+    run_id, made = new_id(), []
+
+    def maker(n):
+        return lambda: made.append(n) or bytes([n]) * 1000
+
+    run_store.save(run_id, b"head 1", {name(1): maker(1), name(2): maker(2)})
+    assert made == [1, 2]
+    run_store.save(run_id, b"head 2", {name(1): maker(1), name(2): maker(2), name(3): maker(3)})
+    assert made == [1, 2, 3]  # 1 and 2 were stored: not made again
+    assert run_store.load(run_id) == b"head 2"
+    assert [run_store.part(run_id, name(n)) for n in (1, 2, 3)] == [bytes([n]) * 1000 for n in (1, 2, 3)]
+    assert store.unpack_parts(run_store.path(run_id).read_bytes()) == (b"head 2", [name(1), name(2), name(3)])
+    assert run_store.total_bytes() > 3000 and run_store.ids() == [run_id]
+
+
+def test_a_missing_damaged_or_foreign_part_reads_as_none(tmp_path):
+    """part() never raises: a bad id or name, a part not there, a damaged one all give None."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"head", {name(1): lambda: b"part"})
+    path = run_store.part_path(run_id, name(1))
+    path.write_bytes(path.read_bytes()[:-1] + b"!")
+    assert run_store.part(run_id, name(1)) is None
+    assert run_store.part(run_id, name(2)) is None and run_store.part(new_id(), name(1)) is None
+    for bad in ("../" + "a" * 29, "A" * 32, None, "a" * 31):
+        assert run_store.part(run_id, bad) is None and run_store.part(bad, name(1)) is None
+    with pytest.raises(ValueError, match="not part names"):
+        run_store.save(run_id, b"head", {"../x": lambda: b""})
+
+
+def test_a_damaged_part_list_loads_as_none(tmp_path):
+    """The run file's list of parts is under its CRC: a changed name makes the whole file unreadable."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"head", {name(1): lambda: b"part"})
+    path = run_store.path(run_id)
+    content = bytearray(path.read_bytes())
+    content[store.HEADER_PARTS.size] ^= 1
+    path.write_bytes(bytes(content))
+    assert run_store.load(run_id) is None
+
+
+def test_delete_and_eviction_take_a_runs_parts_with_it(tmp_path):
+    """A run's size counts its parts; evicting or deleting a run removes its parts too."""
+    run_store = RunStore(tmp_path, max_bytes=int(2.5 * MB))
+    old, other = new_id(), new_id()
+    run_store.save(old, b"old", {name(1): lambda: b"a" * MB, name(2): lambda: b"b" * MB})
+    age(run_store, old, 2 * store.MIN_AGE_SECONDS)
+    run_store.save(other, b"other", {name(1): lambda: b"c" * MB})  # 3 MB in all: the old run goes, parts and all
+    assert run_store.ids() == [other] and run_store.part(old, name(1)) is None
+    assert sorted(p.name for p in tmp_path.glob("*.part")) == [f"{other}.{name(1)}.part"]
+    run_store.delete(other)
+    assert list(tmp_path.glob("*.part")) == [] and run_store.total_bytes() == 0
+
+
+def test_parts_no_longer_listed_go_once_old(tmp_path):
+    """A save drops its run's parts it no longer lists, but only once they are min_age old (another replica may
+    be about to list a young one); parts of a run that is gone go the same way; other runs' parts stay."""
+    run_store = RunStore(tmp_path)
+    run_id, other, gone = new_id(), new_id(), new_id()
+    run_store.save(other, b"other", {name(9): lambda: b"kept"})
+    run_store.save(gone, b"gone", {name(8): lambda: b"orphan"})
+    run_store.path(gone).unlink()  # a save of a new run crashed before its file, or a delete crashed half way
+    run_store.save(run_id, b"1", {name(1): lambda: b"x", name(2): lambda: b"y"})
+    run_store.save(run_id, b"2", {name(2): lambda: b"y", name(3): lambda: b"z"})
+    assert run_store.part(run_id, name(1)) == b"x"  # unlisted but young
+    age_part(run_store, run_id, name(1), 2 * store.MIN_AGE_SECONDS)
+    age_part(run_store, run_id, name(2), 2 * store.MIN_AGE_SECONDS)  # old but listed
+    age_part(run_store, gone, name(8), 2 * store.MIN_AGE_SECONDS)
+    age_part(run_store, other, name(9), 2 * store.MIN_AGE_SECONDS)  # old, listed by its own run
+    run_store.save(run_id, b"3", {name(2): lambda: b"y", name(3): lambda: b"z"})
+    assert run_store.part(run_id, name(1)) is None and run_store.part(gone, name(8)) is None
+    assert run_store.part(run_id, name(2)) == b"y" and run_store.part(other, name(9)) == b"kept"
+
+
+def test_a_part_removed_meanwhile_is_written_again(tmp_path):
+    """Whether a part is stored is checked at each save, so one lost (a person, a full eviction) comes back."""
+    run_store = RunStore(tmp_path)
+    run_id = new_id()
+    run_store.save(run_id, b"1", {name(1): lambda: b"x"})
+    run_store.part_path(run_id, name(1)).unlink()
+    run_store.save(run_id, b"2", {name(1): lambda: b"x"})
+    assert run_store.part(run_id, name(1)) == b"x"
