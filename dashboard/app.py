@@ -76,8 +76,8 @@ def main() -> None:
     if lab.notice:
         st.toast(lab.notice)
         lab.notice = None
-    # Kept (and saved when anything changed) before the view draws it, so that what a person sees is
-    # already safe when they reload; again after the view, for what the view itself changed.
+    # Kept before the view draws it (the saver thread saves it at once when anything changed, off this
+    # thread), so that what a person sees is safe moments later; again after the view, for what it changed.
     session.keep(lab)
     session.show_store_problem()  # a replica that cannot reach the run store says so (and trains on)
     page.run()

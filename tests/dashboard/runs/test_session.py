@@ -20,8 +20,15 @@ def lab(at):
     return at.session_state["lab"]
 
 
+def saved() -> None:
+    """Wait until the saves the page runs so far asked for are written (the saver thread writes them)."""
+    session.registry().flush()
+
+
 def reopen(query: dict) -> AppTest:
-    """A new session (a reload, another tab or browser) opening the app with this query string."""
+    """A new session (a reload, another tab or browser) opening the app with this query string, once the
+    sessions' changes so far are saved."""
+    saved()
     at = AppTest.from_file(str(APP), default_timeout=60)
     for key, value in query.items():
         at.query_params[key] = value
@@ -51,16 +58,33 @@ def test_a_reload_restores_the_run_and_its_history(make_app):
     np.testing.assert_array_equal(lab(again).now.params.W1, lab(at).now.params.W1)  # it goes on exactly
 
 
+def test_a_pages_run_never_writes_the_store_itself(make_app, monkeypatch):
+    """Saves happen on the saver thread, never on the page's: a Step's answer does not wait for the disk."""
+    import threading
+
+    threads = []
+    real = session.Kept.save
+    monkeypatch.setattr(session.Kept, "save", lambda self, *a, **k: threads.append(threading.current_thread().name)
+                        or real(self, *a, **k))
+    at = make_app()
+    at.button(key="step10").click().run()
+    saved()
+    assert threads and set(threads) == {"digit-lab saver"}
+    assert session.load(RunStore(), at.query_params["run"]).run.iteration == 10
+
+
 def test_opening_someone_elses_run_copies_it(make_app):
     """The second session saves under an id of its own: stepping there leaves the original's bytes unchanged."""
     at = make_app()
     at.button(key="step10").click().run()
     original = at.query_params["run"]
+    saved()
     stored = RunStore().load(original)
     other = reopen(dict(at.query_params))
     assert lab(other).now.iteration == 10
     other.button(key="step100").click().run()
     assert other.query_params["run"] != original and lab(other).now.iteration == 110
+    saved()
     assert RunStore().load(original) == stored
     third = reopen(dict(at.query_params))
     assert lab(third).now.iteration == 10
@@ -261,12 +285,16 @@ def test_a_replica_that_cannot_reach_the_store_trains_on_and_says_so(make_app, t
     at.button(key="step10").click().run()
     assert not at.exception
     assert lab(at).now.iteration == 10
+    saved()  # the saver's save failed: the page's next run says so
+    at.run()
     assert any("not being saved" in w.value for w in at.warning)
     at.button(key="start").click().run()
     wait_until(lambda: lab(at).now.iteration > 10, timeout=30, message="training without a store")
     at.button(key="pause").click().run()
     monkeypatch.setenv("DIGIT_LAB_RUNS", str(tmp_path / "runs"))
     at.button(key="step10").click().run()
+    saved()
+    at.run()
     assert not any("not being saved" in w.value for w in at.warning)
     assert session.load(RunStore(tmp_path / "runs"), at.query_params["run"]).run.iteration >= 20
 
