@@ -3,8 +3,9 @@
 // Streamlit (components v2) calls the default export on mount and again whenever the element's
 // data changed, with the same parentElement while the element stays mounted. We keep one
 // Plotly instance per parentElement, take each payload into our copy of the figure, and draw that
-// with Plotly.react at most once per animation frame, and only while it is in view (a chart scrolled
-// away, or in a closed expander, is drawn again when it comes back). A fixed layout.uirevision makes
+// with Plotly.react, the charts waiting one after the other, about one per animation frame (`drawing`),
+// and only while it is in view (a chart scrolled away, or in a closed expander, is drawn again when it
+// comes back). A fixed layout.uirevision makes
 // Plotly keep zoom, hover and legend clicks across updates. Numbers in, pixels out: nothing received
 // is written as HTML here (Plotly draws its own text as SVG text nodes).
 
@@ -85,7 +86,6 @@ function mount(parentElement) {
     figure: null, // {data, layout, config} as drawn
     versions: [], // per trace: the payload that last sent it whole (as Python counts)
     layoutVersion: null, // the payload that last sent the layout
-    frame: 0, // a requestAnimationFrame pending
     clicks: false, // tell Python which point was clicked (the payload's "clicks"), once hooked
     trigger: null, // the latest setTriggerValue
     asked: null, // the payload we asked a whole figure for, until one comes
@@ -112,7 +112,7 @@ function unmount(parentElement) {
   if (!chart) return;
   charts.delete(parentElement);
   unsubscribe(chart);
-  cancelAnimationFrame(chart.frame);
+  waiting.delete(chart);
   chart.observer.disconnect();
   views.unobserve(parentElement);
   behind.delete(chart);
@@ -174,7 +174,6 @@ function receive(chart, payload, setStateValue) {
 }
 
 function draw(chart, Plotly, anyway = false) {
-  chart.frame = 0;
   if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
   if (!anyway && !chart.inView && chart.div._fullLayout) {
     behind.add(chart); // drawn once: the rest waits until it comes into view
@@ -202,13 +201,35 @@ function draw(chart, Plotly, anyway = false) {
   }
 }
 
-// Draw the chart's figure at the next animation frame (once plotly.js is there).
+// Charts to draw, in the order they asked, and the animation frame that draws the next ones. A frame
+// draws charts until FRAME_BUDGET ms have gone (about one: a Plotly.react takes 10-30 ms here), so the
+// frame paints soon and the next takes the rest. Drawing them all in one frame held back the paint of
+// everything else that had changed: after a Step, the status row's new iteration showed only once all
+// the charts had redrawn (about 60 ms later).
+const waiting = new Set();
+const FRAME_BUDGET = 8;
+let drawing = 0;
+
+function drawWaiting(Plotly) {
+  drawing = 0;
+  const started = performance.now();
+  for (const chart of waiting) {
+    waiting.delete(chart);
+    draw(chart, Plotly);
+    if (performance.now() - started > FRAME_BUDGET) break;
+  }
+  if (waiting.size) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+}
+
+// Draw the chart's figure in a coming animation frame (once plotly.js is there); a chart already
+// waiting keeps its place, and draws what it holds by then.
 function schedule(chart, parentElement) {
   loadPlotly().then(
     (Plotly) => {
-      // A later call or an unmount may have come while plotly.js loaded; one draw per frame.
-      if (!parentElement.isConnected || charts.get(parentElement) !== chart || chart.frame) return;
-      chart.frame = requestAnimationFrame(() => draw(chart, Plotly));
+      // A later call or an unmount may have come while plotly.js loaded.
+      if (!parentElement.isConnected || charts.get(parentElement) !== chart) return;
+      waiting.add(chart);
+      if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
     },
     (error) => {
       parentElement.textContent = `The chart could not load plotly.js: ${error}`;

@@ -1,7 +1,8 @@
 """A tiny live app for the live-chart tests and benchmark: 2 curves gain a point and a heatmap changes
 on every fragment tick (0.2 s), the title every 5 ticks. `?chart=plotly` draws the same figure with
 st.plotly_chart, `?chart=none` draws none (the bare fragment); `?heatmap_every=N` changes the heatmap
-every N ticks (default 1); `?spacer=N` puts N pixels of empty space above the chart. A button makes
+every N ticks (default 1); `?spacer=N` puts N pixels of empty space above the chart; `?charts=N` draws N
+live charts of that figure (keys chart, chart1, ...). A button makes
 a full rerun; a checkbox hides the chart (it is not drawn at all) and shows it again."""
 
 import numpy as np
@@ -49,7 +50,8 @@ def tick():
     if show and mode == "plotly":
         st.plotly_chart(fig, key="chart")
     elif show and mode == "live":
-        live_chart(fig, key="chart")
+        for i in range(int(st.query_params.get("charts", "1"))):
+            live_chart(fig, key=f"chart{i or ''}")
 
 
 tick()

@@ -214,6 +214,35 @@ def test_chart_out_of_view_is_drawn_when_it_comes_into_view(browser, server):
         context.close()
 
 
+def test_charts_changed_together_draw_in_turn_so_the_page_paints_between(browser, server):
+    """Four charts changed by one tick do not all redraw in one animation frame: a frame draws until its
+    budget is spent (here one chart, each draw made to take 12 ms), so whatever else changed (a status
+    row's text) paints without waiting for every chart. Each still draws every tick."""
+    context = browser.new_context(viewport={"width": 1200, "height": 3000})
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/?charts=4")
+        wait_until(lambda: page.evaluate("document.querySelectorAll('.js-plotly-plot').length === 4"), timeout=60,
+                   message="four charts drawn")
+        page.evaluate("""() => {
+          window.__draws = [];
+          const react = window.Plotly.react;
+          window.Plotly.react = (...args) => {
+            window.__draws.push(document.timeline.currentTime);  // the frame's time, the same for its callbacks
+            const until = performance.now() + 12;
+            while (performance.now() < until) {}  // a heavy chart
+            return react(...args);
+          };
+        }""")
+        wait_ticks(page, 5)
+        frames = page.evaluate("window.__draws")
+    finally:
+        context.close()
+    assert len(frames) >= 4 * 4  # every chart, every tick
+    per_frame = {t: frames.count(t) for t in frames}
+    assert max(per_frame.values()) == 1, per_frame
+
+
 def test_trace_name_is_text_not_html(page):
     """A hostile trace name shows as text in the legend: no <img> is created and its onerror never runs."""
     legend = page.locator(f"{CHART} .legendtext").nth(1).text_content()
