@@ -337,12 +337,15 @@ def view_switch(page, label: str, marker: str, want: int = 0) -> dict:
 
 # ----- a. first chart ---------------------------------------------------------------------------
 FIRST_KINDS = ("cold", "warm", "reload")  # a fresh server; the same server again; that page reloaded
+SETTLE_BEFORE_RELOAD = 1.5  # seconds between the warm page's first chart and its reload
 
 
 def first_chart(browser, scratch: Path, repeats: int) -> dict:
     """Seconds to the first chart, ours and the bare app's, interleaved, `repeats` times: cold (the server's
     first page), warm (a second browser profile on that server: nothing cached in the browser) and reload
-    (that page reloaded: the browser's cache holds what it may keep)."""
+    (that page reloaded once it has settled, SETTLE_BEFORE_RELOAD seconds after its first chart: the browser's
+    cache holds what it may keep; reloading the moment the first chart shows would time the old page's
+    last charts, which draw one per frame, too)."""
     bare = scratch / "bare" / "bare_app.py"
     bare.parent.mkdir()
     bare.write_text(BARE_APP)
@@ -354,6 +357,7 @@ def first_chart(browser, scratch: Path, repeats: int) -> dict:
                     context, page = new_page(browser, server.url)
                     figures[name, kind].append(wait_first_chart(page))
                     if kind == "warm":
+                        page.wait_for_timeout(SETTLE_BEFORE_RELOAD * 1000)
                         page.reload()
                         figures[name, "reload"].append(wait_first_chart(page))
                     context.close()
