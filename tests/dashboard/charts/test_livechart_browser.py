@@ -217,7 +217,8 @@ def test_chart_out_of_view_is_drawn_when_it_comes_into_view(browser, server):
 def test_charts_changed_together_draw_in_turn_so_the_page_paints_between(browser, server):
     """Four charts changed by one tick do not all redraw in one animation frame: a frame draws until its
     budget is spent (here one chart, each draw made to take 12 ms), so whatever else changed (a status
-    row's text) paints without waiting for every chart. Each still draws every tick."""
+    row's text) paints without waiting for every chart; the chart highest on the page draws first. Each still
+    draws every tick."""
     context = browser.new_context(viewport={"width": 1200, "height": 3000})
     page = context.new_page()
     try:
@@ -228,7 +229,8 @@ def test_charts_changed_together_draw_in_turn_so_the_page_paints_between(browser
           window.__draws = [];
           const react = window.Plotly.react;
           window.Plotly.react = (...args) => {
-            window.__draws.push(document.timeline.currentTime);  // the frame's time, the same for its callbacks
+            // the frame's time (the same for all its callbacks) and the chart's place on the page
+            window.__draws.push([document.timeline.currentTime, args[0].getBoundingClientRect().top]);
             const until = performance.now() + 12;
             while (performance.now() < until) {}  // a heavy chart
             return react(...args);
@@ -239,8 +241,13 @@ def test_charts_changed_together_draw_in_turn_so_the_page_paints_between(browser
     finally:
         context.close()
     assert len(frames) >= 4 * 4  # every chart, every tick
-    per_frame = {t: frames.count(t) for t in frames}
+    times = [t for t, _ in frames]
+    per_frame = {t: times.count(t) for t in times}
     assert max(per_frame.values()) == 1, per_frame
+    tops = [top for _, top in frames]
+    first = tops.index(min(tops))  # each tick's four, the top of the page first
+    bursts = [tops[i:i + 4] for i in range(first, len(tops) - 3, 4)]
+    assert len(bursts) >= 3 and all(burst == sorted(burst) for burst in bursts), bursts
 
 
 def test_trace_name_is_text_not_html(page):
