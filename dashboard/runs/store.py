@@ -216,7 +216,7 @@ class RunStore:
         except BaseException:
             _remove(temp)
             raise
-        self.evict(keep=run_id, listed=set(parts))
+        self.evict(keep=run_id)
 
     def part(self, run_id: object, name: object) -> bytes | None:
         """The bytes of a run's part, or None (never an exception) for an invalid id or name, a missing part or
@@ -285,13 +285,13 @@ class RunStore:
         return sum(size for _, size, _ in self._runs()) \
             + sum(size for parts in self._parts().values() for _, size, _ in parts)
 
-    def evict(self, keep: str | None = None, listed: set[str] | None = None) -> list[str]:
+    def evict(self, keep: str | None = None) -> list[str]:
         """Delete the runs saved longest ago, with their parts, until the folder fits max_bytes; never `keep`, never
         a run saved less than `min_age` seconds ago (by any process).
 
-        Also removes temp files left by saves that crashed, parts whose run is gone, and, `listed` being the
-        parts `keep`'s last save named, `keep`'s other parts, each once it is `min_age` old. Returns the evicted
-        ids.
+        Also removes temp files left by saves that crashed, parts whose run is gone, and the parts of `keep` its
+        file no longer lists (read here, under the lock: another replica may have saved it last), each once it is
+        `min_age` old. Returns the evicted ids.
         """
         with self._evicting, self._locked(exclusive=True):
             self._remove_stale_temps()
@@ -299,7 +299,8 @@ class RunStore:
             young_from = time.time_ns() - int(self.min_age * 1e9)
             for run_id in set(parts) - {path.name[: -len(SUFFIX)] for path, _, _ in runs} - {keep}:
                 parts[run_id] = self._remove_old(parts[run_id], young_from)  # a deleted run's, a crashed first save's
-            if keep is not None and listed is not None:
+            listed = self._listed(keep) if keep is not None else None
+            if listed is not None:
                 mine = parts.get(keep, [])
                 unlisted = [part for part in mine if os.path.basename(part[0]).split(".")[1] not in listed]
                 parts[keep] = [part for part in mine if part not in unlisted] + self._remove_old(unlisted, young_from)
@@ -318,6 +319,14 @@ class RunStore:
                 total -= size + sizes.get(run_id, 0)
                 evicted.append(run_id)
             return evicted
+
+    def _listed(self, run_id: str) -> set[str] | None:
+        """The parts the run's file lists, or None when it cannot be read (then none of its parts is removed)."""
+        try:
+            unpacked = unpack_parts(self.path(run_id).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return None if unpacked is None else set(unpacked[1])
 
     @staticmethod
     def _remove_old(files: list[tuple[str, int, int]], young_from: int) -> list[tuple[str, int, int]]:

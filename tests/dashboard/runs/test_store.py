@@ -473,3 +473,21 @@ def test_a_part_removed_meanwhile_is_written_again(tmp_path):
     run_store.part_path(run_id, name(1)).unlink()
     run_store.save(run_id, b"2", {name(1): lambda: b"x"})
     assert run_store.part(run_id, name(1)) == b"x"
+
+
+def test_a_part_the_run_file_lists_stays_whoever_saved_it_last(tmp_path, monkeypatch):
+    """Two replicas saving one run: the eviction pass after a save keeps the parts the run's file lists now,
+    even when another replica replaced that file between the save and the pass."""
+    a, b = RunStore(tmp_path), RunStore(tmp_path)
+    run_id = new_id()
+    a.save(run_id, b"1", {name(1): lambda: b"x"})
+    age_part(a, run_id, name(1), 2 * store.MIN_AGE_SECONDS)
+    real = b.evict
+
+    def a_saves_first(**kwargs):
+        a.save(run_id, b"a", {name(1): lambda: b"x"})  # between b's file and b's eviction pass
+        return real(**kwargs)
+
+    monkeypatch.setattr(b, "evict", a_saves_first)
+    b.save(run_id, b"b", {name(2): lambda: b"y"})
+    assert a.load(run_id) == b"a" and a.part(run_id, name(1)) == b"x"
