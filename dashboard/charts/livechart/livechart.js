@@ -3,7 +3,7 @@
 // Streamlit (components v2) calls the default export on mount and again whenever the element's
 // data changed, with the same parentElement while the element stays mounted. We keep one
 // Plotly instance per parentElement, take each payload into our copy of the figure, and draw that
-// with Plotly.react, the charts waiting one after the other, about one per animation frame (`drawing`),
+// with Plotly.react, the charts that changed in turn, about one per animation frame (`drawWaiting`),
 // and only while it is in view (a chart scrolled away, or in a closed expander, is drawn again when it
 // comes back). A fixed layout.uirevision makes
 // Plotly keep zoom, hover and legend clicks across updates. Numbers in, pixels out: nothing received
@@ -225,7 +225,7 @@ function drawWaiting(Plotly) {
 }
 
 // Draw the chart's figure in a coming animation frame (once plotly.js is there); a chart already
-// waiting keeps its place, and draws what it holds by then.
+// waiting is drawn once, with what it holds by then.
 function schedule(chart, parentElement) {
   loadPlotly().then(
     (Plotly) => {
