@@ -189,7 +189,8 @@ class RunStore:
         """
         if not PART_NAME.fullmatch(str(name)):
             raise ValueError(f"not a part name: {str(name)[:40]!r}")
-        return Path(self._part_file(self.path(run_id).name[: -len(SUFFIX)], name))
+        self.path(run_id)  # checks the id
+        return Path(self._part_file(run_id, name))
 
     def _part_file(self, run_id: str, name: str) -> str:
         return os.path.join(self.folder, f"{run_id}.{name}{PART_SUFFIX}")  # (a str: Path costs 40 us a part)
@@ -282,8 +283,8 @@ class RunStore:
 
     def total_bytes(self) -> int:
         """Bytes used by the stored runs and their parts."""
-        return sum(size for _, size, _ in self._runs()) \
-            + sum(size for parts in self._parts().values() for _, size, _ in parts)
+        runs, parts = self._files()
+        return sum(size for _, size, _ in runs) + sum(size for its in parts.values() for _, size, _ in its)
 
     def evict(self, keep: str | None = None) -> list[str]:
         """Delete the runs saved longest ago, with their parts, until the folder fits max_bytes; never `keep`, never
@@ -295,7 +296,7 @@ class RunStore:
         """
         with self._evicting, self._locked(exclusive=True):
             self._remove_stale_temps()
-            runs, parts = self._runs(), self._parts()
+            runs, parts = self._files()
             young_from = time.time_ns() - int(self.min_age * 1e9)
             for run_id in set(parts) - {path.name[: -len(SUFFIX)] for path, _, _ in runs} - {keep}:
                 parts[run_id] = self._remove_old(parts[run_id], young_from)  # a deleted run's, a crashed first save's
@@ -354,40 +355,36 @@ class RunStore:
 
     def _runs(self) -> list[tuple[Path, int, int]]:
         """(path, size, mtime in ns) of each run file, oldest save first (ties by name, so the order is total)."""
-        runs = []
+        return self._files()[0]
+
+    def _parts(self) -> dict[str, list[tuple[str, int, int]]]:
+        """(path, size, mtime in ns) of each part file, by run id."""
+        return self._files()[1]
+
+    def _files(self) -> tuple[list[tuple[Path, int, int]], dict[str, list[tuple[str, int, int]]]]:
+        """`_runs()` and `_parts()` from one listing of the folder."""
+        runs, parts = [], {}
         try:
             entries = list(os.scandir(self.folder))
         except OSError:
-            return []
+            return runs, parts
         for entry in entries:
-            name = entry.name
-            if not (name.endswith(SUFFIX) and valid_id(name[: -len(SUFFIX)])):
+            run_id, _, rest = entry.name.partition(".")
+            if not valid_id(run_id):
                 continue  # temp files and anything else a person put there
+            is_run = rest == SUFFIX[1:]
+            if not (is_run or (rest.endswith(PART_SUFFIX) and PART_NAME.fullmatch(rest[:-len(PART_SUFFIX)]))):
+                continue
             try:
                 info = entry.stat()
             except OSError:  # deleted by another save's eviction meanwhile
                 continue
-            runs.append((Path(entry.path), info.st_size, info.st_mtime_ns))
+            if is_run:
+                runs.append((Path(entry.path), info.st_size, info.st_mtime_ns))
+            else:
+                parts.setdefault(run_id, []).append((entry.path, info.st_size, info.st_mtime_ns))
         runs.sort(key=lambda run: (run[2], run[0].name))
-        return runs
-
-    def _parts(self) -> dict[str, list[tuple[str, int, int]]]:
-        """(path, size, mtime in ns) of each part file, by run id."""
-        parts: dict[str, list[tuple[str, int, int]]] = {}
-        try:
-            entries = list(os.scandir(self.folder))
-        except OSError:
-            return parts
-        for entry in entries:
-            run_id, _, rest = entry.name.partition(".")
-            if not (rest.endswith(PART_SUFFIX) and valid_id(run_id) and PART_NAME.fullmatch(rest[:-len(PART_SUFFIX)])):
-                continue
-            try:
-                info = entry.stat()
-            except OSError:
-                continue
-            parts.setdefault(run_id, []).append((entry.path, info.st_size, info.st_mtime_ns))
-        return parts
+        return runs, parts
 
     def _remove_stale_temps(self) -> None:
         """Delete temp files older than STALE_TEMP_SECONDS (a save in progress is younger)."""
