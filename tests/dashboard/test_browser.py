@@ -191,16 +191,24 @@ def test_live_charts_do_not_blank_between_ticks(page):
 
 def test_a_reload_takes_plotly_from_the_browser_cache(page):
     """The page loads plotly.js once, from the app's own versioned address; a reload takes it from the
-    browser's cache instead of fetching 4.8 MB again (and the server compressing it again)."""
+    browser's cache instead of fetching 4.8 MB again (and the server compressing it again).
+
+    Either of Chromium's caches counts: its HTTP cache (`fromDiskCache`, also in an incognito context)
+    or the renderer's memory cache, which reports the hit as `requestServedFromCache` and then a
+    response carrying the first load's headers (`fromDiskCache` false: that failed CI once)."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    loads = []  # (url, status, from the disk cache) of each plotly.js response
+    loads = []  # (request id, url, status, from the disk cache) of each plotly.js response
+    from_memory = set()  # request ids the memory cache answered
+    cdp.on("Network.requestServedFromCache", lambda event: from_memory.add(event["requestId"]))
     cdp.on("Network.responseReceived", lambda event: "plotly" in event["response"]["url"] and loads.append(
-        (event["response"]["url"], event["response"]["status"], event["response"].get("fromDiskCache"))))
+        (event["requestId"], event["response"]["url"], event["response"]["status"],
+         event["response"].get("fromDiskCache"))))
     page.reload()
     page.wait_for_selector(DRAWN_CHART, timeout=60_000)
-    [(url, status, cached)] = loads
-    assert "/api/digit-lab/plotly-" in url and status == 200 and cached
+    [(request, url, status, from_disk)] = loads
+    assert "/api/digit-lab/plotly-" in url and status == 200
+    assert from_disk or request in from_memory, "plotly.js was fetched again"
 
 
 # Charts of the Train tab that are on screen and drawn. Streamlit keeps replaced charts for a
