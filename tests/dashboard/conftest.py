@@ -326,6 +326,15 @@ def wait_until(condition, timeout: float = 20, message: str = "condition"):
     raise AssertionError(f"timed out waiting for {message}")
 
 
+def delivered(page, seen):
+    """`seen` (a list or set that Playwright event handlers fill, e.g. websocket frames) once the events
+    that reached the page so far have been handed to those handlers. Playwright's sync API runs handlers
+    only while the test is inside one of its calls, so a wait on `seen` alone (or a `time.sleep`) sees
+    nothing new: a wait for the Start click's `script_finished` timed out that way about 1 run in 7."""
+    page.wait_for_timeout(1)
+    return seen
+
+
 def settled(read, every: float = 0.5, timeout: float = 20):
     """`read()` once two reads `every` seconds apart agree; fail after `timeout` seconds."""
     deadline, last = time.monotonic() + timeout, read()

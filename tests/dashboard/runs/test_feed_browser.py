@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from tests.dashboard.conftest import (APP, BACKGROUND_TAB, ROOT, browser_missing, free_port, main_area, open_app,
-                                      require, stop_server, wait_healthy, wait_until)
+from tests.dashboard.conftest import (APP, BACKGROUND_TAB, ROOT, browser_missing, delivered, free_port, main_area,
+                                      open_app, require, stop_server, wait_healthy, wait_until)
 from tests.dashboard.test_reload_browser import iteration
 
 FEED = "/api/digit-lab/feed/"
@@ -84,14 +84,17 @@ def test_the_status_row_follows_the_run_with_no_rerun_and_its_end_redraws_the_pa
         pause = main_area(page).get_by_role("button", name="Pause", exact=True)
         wait_until(lambda: pause.is_enabled() and iteration(page) > 20, timeout=20, message="the first figures")
         # The click's own full run draws Pause enabled, then the gallery: its end starts the window.
-        wait_until(lambda: [t for t in finished if t > clicked], timeout=20, message="the click's run to end")
-        time.sleep(0.1)  # the session-status message that follows the end
+        wait_until(lambda: [t for t in delivered(page, finished) if t > clicked], timeout=20,
+                   message="the click's run to end")
+        page.wait_for_timeout(100)  # the session-status message that follows the end (and handed to us)
+        # A frame's time is when Playwright handed it over, during one of the calls below (at most 0.1 s late).
         start, seen = time.monotonic(), set()
         while time.monotonic() - start < 2.5 and iteration(page) < 800:
             seen.add(iteration(page))
-            time.sleep(0.1)
+            page.wait_for_timeout(100)
+        end = time.monotonic()
         assert len(seen) >= 2, seen
-        assert not [t for t in frames if start <= t <= time.monotonic()], "the server ran the script while training"
+        assert not [t for t in delivered(page, frames) if start <= t <= end], "the server ran the script while training"
         main_area(page).get_by_text("Reached the stop-at iteration 900").wait_for(timeout=30_000)
         assert iteration(page) == 900
     finally:
@@ -193,13 +196,15 @@ def test_the_notebook_pairs_status_rows_follow_it_with_no_rerun_and_its_end_redr
         pause = main_area(page).get_by_role("button", name="Pause", exact=True)
         wait_until(lambda: pause.is_enabled() and min(nb_iterations(page) or [0]) > 20, timeout=30,
                    message="the first figures")
-        time.sleep(1.0)  # the click's full run is over
+        page.wait_for_timeout(1000)  # the click's full run is over (its frames handed to the handler meanwhile)
+        # A frame's time is when Playwright handed it over, during one of the calls below (at most 0.1 s late).
         start, seen = time.monotonic(), set()
         while time.monotonic() - start < 2.5 and max(nb_iterations(page)) < 900:
             seen.add(tuple(nb_iterations(page)))
-            time.sleep(0.1)
+            page.wait_for_timeout(100)
+        end = time.monotonic()
         assert len(seen) >= 2 and all(len(set(pair)) == 1 for pair in seen), seen  # in lockstep
-        assert not [t for t in frames if start <= t <= time.monotonic()], "the server ran the script while training"
+        assert not [t for t in delivered(page, frames) if start <= t <= end], "the server ran the script while training"
         main_area(page).get_by_text("paused at iteration 1,000").wait_for(timeout=60_000)
         assert nb_iterations(page) == [1000, 1000]
     finally:
