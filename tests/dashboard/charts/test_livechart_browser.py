@@ -158,13 +158,18 @@ def test_legend_click_survives_updates(page):
 
 
 def test_full_rerun_keeps_the_chart(page):
-    """A button's full rerun keeps the chart node (or redraws it once), drawn all along."""
+    """A button's full rerun keeps the chart node, drawn all along, or redraws it once, cleanly.
+
+    Streamlit sometimes remounts the element on a full rerun (3 times in 20 with two CPU hogs beside the
+    browser): it leaves the page for a moment and comes back empty until the figure is drawn. That
+    blank stretch must be one short one, not a chart that keeps blanking."""
     mark(page)
     page.get_by_role("button", name="Rerun", exact=True).click()
-    blank = 0
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        blank += not page.evaluate(DRAWN)
+    blank = []  # when a sample saw no drawn chart
+    start = time.monotonic()
+    while time.monotonic() - start < 3:
+        if not page.evaluate(DRAWN):
+            blank.append(time.monotonic() - start)
         time.sleep(0.05)
     if not page.get_by_text("full runs: 2").count():
         # Streamlit 1.67's page folds a click made while a fragment rerun is pending (one every 0.2 s
@@ -174,8 +179,11 @@ def test_full_rerun_keeps_the_chart(page):
     before = points(page)
     wait_ticks(page, 5)
     wait_until(lambda: points(page) > before, timeout=10, message="points after the full rerun")
-    assert same_node(page) or page.evaluate("window.__plots.size") == 2
-    assert blank == 0
+    if same_node(page):
+        assert blank == [], blank
+    else:
+        assert page.evaluate("window.__plots.size") == 2  # one new node, drawn once
+        assert not blank or blank[-1] - blank[0] < 0.5, blank
 
 
 def test_chart_shown_again_gets_the_whole_figure(page):
