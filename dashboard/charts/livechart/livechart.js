@@ -93,6 +93,7 @@ function mount(parentElement) {
     feed: null, // the URL of the live feed this chart follows, if any
     name: null, // this chart's key in the feed's events
     inView: true, // within MARGIN of the view (the `views` observer)
+    margins: null, // the margins Plotly measured last ({l, r, t, b}), what they hold for (`measured`)
     observer: new ResizeObserver(() => {
       // Once Plotly has drawn it, and only while it is shown: Plotly refuses (a rejected promise, a
       // console error) to resize a div that left the page or is hidden, as when its chart is hidden.
@@ -173,6 +174,40 @@ function receive(chart, payload, setStateValue) {
   }
 }
 
+// Margins. The figures leave them to Plotly (every axis's automargin, `with_margins`): on every redraw it
+// measures each tick label and legend entry (getBoundingClientRect, a forced layout of the page each
+// time) and may draw a second time when they moved. For a curve redrawn 4 times a second that was
+// about 40% of the redraw (a CPU profile of the training Train view; part of it the check whether a
+// tick label overflows the div, done for every label against every label). So a chart keeps the
+// margins Plotly measured and redraws with them fixed, and lets Plotly measure again when its layout
+// came anew from Python (a title, a marker), its width changed, or MEASURE_EVERY ms went by: tick labels
+// change with the data, and one that grew is cut at the edge until then.
+const MEASURE_EVERY = 2000;
+
+// The margins to draw `chart` with now, or null to let Plotly measure them.
+function kept(chart, now) {
+  const margins = chart.margins;
+  if (!margins) return null;
+  const { layoutVersion, width, at } = margins.measured;
+  const same = layoutVersion === chart.layoutVersion && width === chart.div.clientWidth;
+  return same && now - at < MEASURE_EVERY ? margins : null;
+}
+
+// `layout` with Plotly's measuring off where `margins` are given, and tick labels never checked for
+// overflowing the div (they stay inside by the margins; the check measures every label).
+function fixedMargins(layout, margins) {
+  for (const key of Object.keys(layout)) {
+    if (!/^[xy]axis\d*$/.test(key)) continue;
+    layout[key] = { ticklabeloverflow: "allow", ...layout[key] };
+    if (margins) layout[key].automargin = false;
+  }
+  if (margins) {
+    const { l, r, t, b } = margins;
+    layout.margin = { ...layout.margin, l, r, t, b, autoexpand: false };
+  }
+  return layout;
+}
+
 function draw(chart, Plotly, anyway = false) {
   if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
   if (!anyway && !chart.inView && chart.div._fullLayout) {
@@ -183,12 +218,24 @@ function draw(chart, Plotly, anyway = false) {
   // Plotly writes zoom and legend clicks into the objects it is given; give it copies, so that what
   // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
   const { data, layout, config } = chart.figure;
-  Plotly.react(
+  const now = performance.now();
+  const held = kept(chart, now);
+  const drawn = Plotly.react(
     chart.div,
     data.map((trace) => ({ ...trace })),
-    { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, height: undefined, datarevision: chart.seq },
+    fixedMargins(
+      { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, height: undefined, datarevision: chart.seq },
+      held,
+    ),
     config,
   );
+  if (!held) {
+    const measured = { layoutVersion: chart.layoutVersion, width: chart.div.clientWidth, at: now };
+    Promise.resolve(drawn).then(() => {
+      const size = chart.div._fullLayout && chart.div._fullLayout._size;
+      if (size) chart.margins = { l: size.l, r: size.r, t: size.t, b: size.b, measured };
+    }, () => {});
+  }
   if (chart.clicks && !chart.div.__clicksHooked) {
     // A click hands Python the point's x and y (numbers only) as the "click" trigger.
     chart.div.__clicksHooked = true;

@@ -157,6 +157,38 @@ def test_legend_click_survives_updates(page):
     assert page.evaluate(read) == "legendonly"
 
 
+# Each Plotly.react of the page's chart from now on: [its title, whether Plotly was left to measure the
+# margins (fixed margins come with autoexpand off and every axis's automargin off), its left margin].
+RECORD_DRAWS = """() => {
+  const P = window.Plotly, react = P.react;
+  window.__draws = [];
+  P.react = function (gd, data, layout) {
+    const axes = Object.keys(layout).filter((key) => /^[xy]axis\\d*$/.test(key)).map((key) => layout[key]);
+    const fixed = layout.margin && layout.margin.autoexpand === false && axes.every((a) => a.automargin === false);
+    window.__draws.push([layout.title.text, !fixed, fixed ? layout.margin.l : null]);
+    return react.apply(this, arguments);
+  };
+}"""
+
+
+def test_redraws_keep_the_measured_margins_until_the_layout_changes(page):
+    """Plotly measures every label on a redraw to size the margins (automargin): a chart lets it measure
+    when its layout came anew (here the title, every 5 ticks) and at least every 2 s, and redraws with
+    the margins it measured in between; the tick labels are never checked against the div."""
+    page.evaluate(RECORD_DRAWS)
+    wait_ticks(page, 16)
+    draws = page.evaluate("window.__draws")
+    assert len(draws) >= 12, draws
+    for before, after in zip(draws, draws[1:]):
+        if after[0] != before[0]:
+            assert after[1], f"drawn with old margins after the title changed: {before} -> {after}"
+    held = [d for d in draws if not d[1]]
+    assert len(held) >= len(draws) / 2, draws  # four of the five redraws of each title
+    measured = page.evaluate(f'() => document.querySelector("{CHART}")._fullLayout._size.l')
+    assert all(left == measured for _, _, left in held), (measured, draws)
+    assert page.evaluate(f'() => document.querySelector("{CHART}")._fullLayout.xaxis.ticklabeloverflow') == "allow"
+
+
 def test_full_rerun_keeps_the_chart(page):
     """A button's full rerun keeps the chart node, drawn all along, or redraws it once, cleanly.
 
