@@ -180,16 +180,18 @@ function receive(chart, payload, setStateValue) {
 // about 40% of the redraw (a CPU profile of the training Train view; part of it the check whether a
 // tick label overflows the div, done for every label against every label). So a chart keeps the
 // margins Plotly measured and redraws with them fixed, and lets Plotly measure again when its layout
-// came anew from Python (a title, a marker), its width changed, or MEASURE_EVERY ms went by: tick labels
-// change with the data, and one that grew is cut at the edge until then.
+// changed (a title, a marker; a static chart's whole figure with the same layout keeps them), its width
+// changed, or MEASURE_EVERY ms went by: tick labels change with the data, and one that grew is cut at
+// the edge until then.
 const MEASURE_EVERY = 2000;
 
-// The margins to draw `chart` with now, or null to let Plotly measure them.
-function kept(chart, now) {
+// The margins to draw `chart` with now, its layout being `layout` (as JSON), or null to let Plotly
+// measure them.
+function kept(chart, layout, now) {
   const margins = chart.margins;
   if (!margins) return null;
-  const { layoutVersion, width, at } = margins.measured;
-  const same = layoutVersion === chart.layoutVersion && width === chart.div.clientWidth;
+  const { width, at } = margins.measured;
+  const same = margins.measured.layout === layout && width === chart.div.clientWidth;
   return same && now - at < MEASURE_EVERY ? margins : null;
 }
 
@@ -219,7 +221,8 @@ function draw(chart, Plotly, anyway = false) {
   // we hold stays what Python sent, and uirevision alone decides what a user's change survives.
   const { data, layout, config } = chart.figure;
   const now = performance.now();
-  const held = kept(chart, now);
+  const text = JSON.stringify(layout);
+  const held = kept(chart, text, now);
   const drawn = Plotly.react(
     chart.div,
     data.map((trace) => ({ ...trace })),
@@ -230,7 +233,7 @@ function draw(chart, Plotly, anyway = false) {
     config,
   );
   if (!held) {
-    const measured = { layoutVersion: chart.layoutVersion, width: chart.div.clientWidth, at: now };
+    const measured = { layout: text, width: chart.div.clientWidth, at: now };
     Promise.resolve(drawn).then(() => {
       const size = chart.div._fullLayout && chart.div._fullLayout._size;
       if (size) chart.margins = { l: size.l, r: size.r, t: size.t, b: size.b, measured };

@@ -2,7 +2,8 @@
 on every fragment tick (0.2 s), the title every 5 ticks. `?chart=plotly` draws the same figure with
 st.plotly_chart, `?chart=none` draws none (the bare fragment); `?heatmap_every=N` changes the heatmap
 every N ticks (default 1); `?spacer=N` puts N pixels of empty space above the chart; `?charts=N` draws N
-live charts of that figure (keys chart, chart1, ...). A button makes
+live charts of that figure (keys chart, chart1, ...); `?static=1` draws them `static` (each changed figure
+sent whole). A button makes
 a full rerun; a checkbox hides the chart (it is not drawn at all) and shows it again."""
 
 import numpy as np
@@ -51,7 +52,7 @@ def tick():
         st.plotly_chart(fig, key="chart")
     elif show and mode == "live":
         for i in range(int(st.query_params.get("charts", "1"))):
-            live_chart(fig, key=f"chart{i or ''}")
+            live_chart(fig, key=f"chart{i or ''}", static=st.query_params.get("static") == "1")
 
 
 tick()
