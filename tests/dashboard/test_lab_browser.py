@@ -49,7 +49,9 @@ def test_sweep_runs_live_and_marks_best_and_failed(page):
     assert "α = 50: the loss exploded" in page.locator(".livestatus-note").filter(has_text="Stopped early").inner_text()
     page.get_by_role("button", name="Continue α = 0.5 in the Train view", exact=True).click()
     page.get_by_text("Continued sweep 1's best run here: α = 0.5").wait_for(timeout=20_000)  # in the Train view
-    assert page.get_by_role("button", name="Start", exact=True).is_visible()
+    # The message is drawn above the buttons, which can come a moment later: the run waits, paused, for Start.
+    page.get_by_role("button", name="Start", exact=True).wait_for(timeout=20_000)
+    assert not page.get_by_role("button", name="Pause", exact=True).is_enabled()
 
 
 def sweep_iteration(page) -> int:
