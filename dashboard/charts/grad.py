@@ -46,7 +46,8 @@ def layer_figure(tensor: np.ndarray, kind: str, dead: np.ndarray, first: int = 0
     title, symbol = TENSORS[kind]
     limit = symmetric_limit(tensor)
     figure.update_traces(zmin=-limit, zmax=limit, hovertemplate=f"{symbol} = %{{z:.3g}}<extra></extra>",
-                         colorbar=dict(thickness=10, len=0.8, title=dict(text=symbol, side="right")))
+                         colorbar=dict(thickness=10, len=0.8, title=dict(text=symbol, side="right")),
+                         selector=dict(type="heatmap"))  # not the tiles' labels
     figure.update_layout(title=dict(text=title, font=dict(size=13)), uirevision=f"layer {kind}")
     return figure
 
@@ -87,7 +88,7 @@ def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: 
                        fillcolor="rgba(44,160,44,0.08)", line=dict(width=0), layer="below"))
     layout = dict(
         title=dict(text="Gradient norms and update size per step (shaded: healthy ≈ 1e-3)", font=dict(size=13)),
-        width=width, height=300, margin=dict(l=10, r=10, t=60, b=10), font=charts.FONT, shapes=shapes,
+        width=width, height=300, margin=dict(l=10, r=24, t=60, b=10), font=charts.FONT, shapes=shapes,  # as the curves
         annotations=notes, hovermode="x unified", uirevision="health",
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),

@@ -39,13 +39,27 @@ def test_weights_figure_crosses_out_dead_neurons_only():
     for shape, k in zip(frames, (2, 7)):
         r, c = charts.tile_origin(k, cols, label_gap=7)
         assert (shape.x0, shape.y0) == (c - 0.5, r - 0.5)
-    assert [a.text for a in fig.layout.annotations if "dead" in a.text] == ["neuron 2 · dead", "neuron 7 · dead"]
+    labels = tile_labels(fig)
+    assert [t for t in labels.text if "dead" in t] == ["neuron 2 · dead", "neuron 7 · dead"]
+    assert [c for c, t in zip(labels.textfont.color, labels.text) if "dead" in t] == [charts.DEAD_COLOR] * 2
+    assert not fig.layout.annotations  # Plotly would measure each on every redraw
+
+
+def tile_labels(fig):
+    """The text trace that labels a weight map's tiles, each label just above its tile."""
+    [labels] = [trace for trace in fig.data if trace.type == "scatter" and trace.mode == "text"]
+    assert labels.hoverinfo == "skip" and labels.textposition == "top center"
+    return labels
 
 
 def test_weights_figure_numbers_tiles_from_the_page_start():
-    """A second page of 64 labels its tiles from neuron 64 on."""
+    """A second page of 64 labels its tiles from neuron 64 on, each over its tile's centre."""
     fig = charts.weights_figure(np.ones((64, 784)), np.zeros(64, bool), first=64)
-    assert fig.layout.annotations[0].text == "64" and fig.layout.annotations[-1].text == "127"
+    labels = tile_labels(fig)
+    assert labels.text[0] == "64" and labels.text[-1] == "127"
+    _, cols = charts.grid_shape(64)
+    r, c = charts.tile_origin(63, cols, label_gap=7)
+    assert (labels.x[-1], labels.y[-1]) == (c + charts.SIDE / 2 - 0.5, r - 1)
 
 
 def test_downsample_keeps_ends_and_bounds_the_count():

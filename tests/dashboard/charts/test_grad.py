@@ -23,6 +23,7 @@ def test_tiles_of_each_tensor_share_one_zero_centred_scale():
     limit = float(np.abs(dW1).max())
     assert heatmap.zmin == -limit and heatmap.zmax == limit and heatmap.zmid == 0
     assert "dW1" in figure.layout.title.text and "dw =" in heatmap.hovertemplate
+    assert [t.type for t in figure.data] == ["heatmap", "scatter"]  # the labels' trace took none of it
 
 
 def test_last_update_is_minus_alpha_times_the_gradient_for_plain_gd():
