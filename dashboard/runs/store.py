@@ -274,12 +274,12 @@ class RunStore:
         Raises: ValueError for an invalid id.
         """
         _remove(self.path(run_id))
-        for path, _, _ in self._parts().get(run_id, []):
+        for path, _, _ in self._files()[1].get(run_id, []):
             _remove(path)
 
     def ids(self) -> list[str]:
         """The stored run ids, the one saved longest ago first."""
-        return [path.name[: -len(SUFFIX)] for path, _, _ in self._runs()]
+        return [path.name[: -len(SUFFIX)] for path, _, _ in self._files()[0]]
 
     def total_bytes(self) -> int:
         """Bytes used by the stored runs and their parts."""
@@ -353,16 +353,9 @@ class RunStore:
             if handle is not None:
                 os.close(handle)  # closing releases the lock
 
-    def _runs(self) -> list[tuple[Path, int, int]]:
-        """(path, size, mtime in ns) of each run file, oldest save first (ties by name, so the order is total)."""
-        return self._files()[0]
-
-    def _parts(self) -> dict[str, list[tuple[str, int, int]]]:
-        """(path, size, mtime in ns) of each part file, by run id."""
-        return self._files()[1]
-
     def _files(self) -> tuple[list[tuple[Path, int, int]], dict[str, list[tuple[str, int, int]]]]:
-        """`_runs()` and `_parts()` from one listing of the folder."""
+        """From one listing of the folder: (path, size, mtime in ns) of each run file, oldest save first (ties by
+        name, so the order is total), and of each part file, by run id."""
         runs, parts = [], {}
         try:
             entries = list(os.scandir(self.folder))
