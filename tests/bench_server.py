@@ -16,16 +16,18 @@ a. Page away: iterations per wall second of the Train run while the page is a ba
 b. Answers: Pause (click to the Start button enabled again) and Step 10 (click to the iteration
    shown 10 further), one session, medians of --repeats.
 c. Ten visitors: --sessions pages on one server, the server pinned to core 0 and Chromium to core 1
-   (`taskset`), one page visible and the others' timers held; every run's iterations/s read from the
-   run store (each session saves once a second), their total against one core's headless rate (measured
-   before and after, averaged: this machine's speed drifts by a quarter between minutes), the fastest
-   against the slowest, Pause on the visible page, the server's RSS per extra session. The bench's own
-   process and Playwright's driver run on core 1 too.
+   (`taskset`), one page visible and the others' timers held; every run's iterations/s read from two
+   of its saves in the run store (each session saves once a second: the iteration inside and the file's
+   time), their total against one core's headless rate (measured before and after, averaged: this
+   machine's speed drifts by a quarter between minutes), the fastest against the slowest, Pause on the
+   visible page, the server's RSS per extra session. The bench's own process and Playwright's driver
+   run on core 1 too.
 d. Saving: the seconds one save of a session takes (sample, h = 10 and h = 128, and a batch-128 run
    with 300,000 rows of history), as a share of the second between saves.
 e. A crash: kill -9 the server while training, start it again on the same run folder, open the
-   owner's link: the seconds of training lost (iterations shown before the kill minus those back,
-   at the run's speed).
+   owner's link: the seconds of training lost (the iteration shown as it was killed, just redrawn,
+   minus the one in the run's last save, which the restart restores, at the run's speed; the page
+   reads more as it reconnects, the run training on).
 Needs /usr/bin/chromium and playwright.
 """
 
@@ -42,8 +44,8 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it
 
-from tests.bench_app import (PAUSE, VIEWS, Server, click, cores, cpu_seconds, headless_speed, iteration,  # noqa: E402
-                             median, new_page, rss_mb, view_switch, wait_first_chart, wait_ready)
+from tests.bench_app import (PAUSE, VIEWS, Server, click, cores, cpu_seconds, fresh_iteration, headless_speed,  # noqa: E402
+                             iteration, median, new_page, rss_mb, view_switch, wait_first_chart, wait_ready)
 from tests.dashboard.conftest import (BACKGROUND_TAB, CHROMIUM, CHROMIUM_ARGS, browser_missing, start_server,  # noqa: E402
                                       stop_server)
 
@@ -68,9 +70,12 @@ def saved_progress(runs: Path, run_id: str) -> tuple[int, float]:
     """(the Train run's iteration, the wall time it was saved) from the session's latest save."""
     from dashboard.runs.store import RunStore
 
-    store = RunStore(runs)
-    mtime = store.path(run_id).stat().st_mtime
-    return store_iterations(runs, [run_id])[0], mtime
+    path = RunStore(runs).path(run_id)
+    while True:  # a save landing between reading the time and the run would pair one save's time with the next's run
+        mtime = path.stat().st_mtime
+        iteration = store_iterations(runs, [run_id])[0]
+        if path.stat().st_mtime == mtime:
+            return iteration, mtime
 
 
 def save_after(runs: Path, run_id: str, moment: float, timeout: float = 5.0) -> tuple[int, float]:
@@ -237,10 +242,12 @@ def visitors(playwright, scratch: Path, sessions: int, seconds: float) -> dict:
                 page.evaluate("window.__away(true)")  # a background tab; the last one stays visible
         ids = [page.url.split("run=")[1][:32] for _, page in pages]
         time.sleep(3)
-        i0, t0 = store_iterations(scratch / "runs", ids), time.perf_counter()
+        # Each run's rate between two of its own saves (iteration and file time): a save is up to a second old
+        # when read, so timing them all by this process's clock was off by up to a second's training per run.
+        first = [saved_progress(scratch / "runs", run_id) for run_id in ids]
         time.sleep(seconds)
-        i1, t1 = store_iterations(scratch / "runs", ids), time.perf_counter()
-        out["rates"] = [(b - a) / (t1 - t0) for a, b in zip(i0, i1)]
+        last = [saved_progress(scratch / "runs", run_id) for run_id in ids]
+        out["rates"] = [(i1 - i0) / max(t1 - t0, 1e-9) for (i0, t0), (i1, t1) in zip(first, last)]
         out["rss_n"] = rss_mb(process.pid)
         visible = pages[-1][1]
         out["pause"] = []
@@ -338,9 +345,10 @@ def crash(playwright, scratch: Path) -> dict:
         page.wait_for_timeout(4000)
         rate = float(page.evaluate("window.__metric('Iterations/s')").replace(",", ""))
         link = page.url
-        shown = iteration(page)
+        shown, _ = fresh_iteration(page)  # just redrawn (once a second): the run's iteration at the kill, near enough
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+        saved, _ = saved_progress(scratch / "crash-runs", link.split("run=")[1][:32])  # what a restart restores
         process, url = start_server(env, log=scratch / "crash2.log")
         page.goto(f"{url}/?{link.split('?', 1)[1]}")
         page.wait_for_function("window.__metric('Iteration') !== null", timeout=60_000)
@@ -349,12 +357,13 @@ def crash(playwright, scratch: Path) -> dict:
     finally:
         stop_server(process)
         browser.close()
-    return dict(shown=shown, back=back, rate=rate, lost=max(0, shown - back) / rate)
+    return dict(shown=shown, saved=saved, back=back, rate=rate, lost=max(0, shown - saved) / rate)
 
 
 def report_crash(out: dict) -> None:
-    print(f"\ne. kill -9 while training: shown {out['shown']:,} before the kill, back at {out['back']:,} (the page "
-          f"read it as it reconnected) at {out['rate']:.0f} it/s -> {out['lost']:.2f} s of training lost; target <= 1 s")
+    print(f"\ne. kill -9 while training: shown {out['shown']:,} as it was killed, {out['saved']:,} in its last save "
+          f"(what the restart restored; the page read {out['back']:,} as it reconnected, the run training on) at "
+          f"{out['rate']:.0f} it/s -> {out['lost']:.2f} s of training lost; target <= 1 s")
 
 
 def main() -> None:
