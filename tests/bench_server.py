@@ -212,8 +212,7 @@ def harness() -> list[int]:
 
 def visitors(playwright, scratch: Path, sessions: int, seconds: float) -> dict:
     """c: `sessions` pages on a server pinned to core 0, Chromium pinned to core 1, one page visible. The
-    bench itself (this process, Playwright's driver) runs on core 1 too, so that all of core 0 is the
-    server's (unpinned, one run of a, d then c measured 73% where c alone measured 90-94%)."""
+    bench itself (this process, Playwright's driver) runs on core 1 too, so that all of core 0 is the server's."""
     from tests.bench_app import PAUSE as pause_js
 
     before = one_core_headless(seconds / 2)  # and again after: this machine's speed drifts between minutes
@@ -275,7 +274,8 @@ def report_visitors(out: dict) -> None:
     print(f"\nc. {n} visitors: server on core 0, Chromium on core 1, one page visible, {n - 1} with timers held")
     print(f"   iterations/s each: {', '.join(f'{r:.0f}' for r in rates)}")
     print(f"   every run advanced: {'yes' if min(rates) > 0 else 'NO'}; total {total:.0f} = {total / head:.0%} of one "
-          f"core's headless {head:.0f} (measured before and after: {before:.0f}, {after:.0f}); fastest / slowest {max(rates) / max(min(rates), 1e-9):.2f}")
+          f"core's headless {head:.0f} (measured before and after: {before:.0f}, {after:.0f}); "
+          f"fastest / slowest {max(rates) / max(min(rates), 1e-9):.2f}")
     print(f"   Pause on the visible page (s): {', '.join(f'{p:.2f}' for p in out['pause'])}")
     per = (out["rss_n"] - out["rss_1"]) / (n - 1)
     print(f"   server RSS: idle {out['rss_idle']:.0f} MB, 1 training {out['rss_1']:.0f} MB, {n} training "
