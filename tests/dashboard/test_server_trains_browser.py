@@ -22,6 +22,16 @@ def press(page, name: str) -> None:
     main_area(page).get_by_role("button", name=name, exact=True).click()
 
 
+def start_training(page, seconds: float = 3.0) -> float:
+    """Start the run and return its iterations per second over `seconds` with the page visible (read from
+    the counter, which is redrawn once a second)."""
+    press(page, "Start")
+    wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
+    start, t0 = iteration(page), time.monotonic()
+    time.sleep(seconds)
+    return (iteration(page) - start) / (time.monotonic() - t0)
+
+
 def test_training_goes_on_while_the_page_is_a_background_tab(browser, server):
     """Start, then send the page to the background (timers held, hidden) for ten seconds: back, the run has
     trained through them, at least 0.8 times as fast as while the page was visible (it measures 1.3-1.8)."""
@@ -30,11 +40,7 @@ def test_training_goes_on_while_the_page_is_a_background_tab(browser, server):
     try:
         page = context.new_page()
         open_app(page, server)
-        press(page, "Start")
-        wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
-        start, t0 = iteration(page), time.monotonic()
-        time.sleep(3)
-        visible_rate = (iteration(page) - start) / (time.monotonic() - t0)  # the counter is redrawn once a second
+        visible_rate = start_training(page)
         page.evaluate("window.__away(true)")
         held_at = iteration(page)
         time.sleep(10)  # the stimulus: ten seconds in which the page asks nothing
@@ -52,11 +58,7 @@ def test_training_goes_on_while_the_page_is_a_background_tab(browser, server):
 def test_training_goes_on_while_another_view_is_open(page):
     """Start, open the Math view for five seconds, come back: the run trained meanwhile (at least 0.8 times as
     fast as while the Train view was open) and is still going."""
-    press(page, "Start")
-    wait_until(lambda: iteration(page) > 0, timeout=30, message="training to start")
-    start, t0 = iteration(page), time.monotonic()
-    time.sleep(3)
-    visible_rate = (iteration(page) - start) / (time.monotonic() - t0)  # the counter is redrawn once a second
+    visible_rate = start_training(page)
     left_at, left = iteration(page), time.monotonic()
     page.get_by_role("link", name="Math").click()
     main_area(page).get_by_text("The network's equations").wait_for(timeout=20_000)
@@ -66,7 +68,7 @@ def test_training_goes_on_while_another_view_is_open(page):
     back = wait_until(lambda: iteration(page) > left_at and iteration(page), timeout=30,
                       message="the Train view to show the run again")
     # The first figure shown on coming back: the seconds away trained, not only what came after the return.
-    assert back - left_at >= 0.8 * visible_rate * away  # measures 1.3; paused while away: 0.47
+    assert back - left_at >= 0.8 * visible_rate * away  # measures 1.3; paused while away: 0.04
     assert main_area(page).get_by_role("button", name="Pause", exact=True).is_enabled()
     press(page, "Pause")
 
