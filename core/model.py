@@ -37,8 +37,12 @@ from core import activations, pool
 
 N_PIXELS = 784
 N_CLASSES = 10
-CHUNK = 4032  # columns per cache-blocked pass and per pool task: 36 pieces of 112 rows at h = 10; fewer,
-# bigger tasks than 1,024 columns cost less hand-over between the pool's threads (tests/bench.py)
+CHUNK = 2016  # columns at most per cache-blocked pass and per pool task: 18 pieces of 112 rows at h = 10.
+# Chunks of 4,032 (12.6 MB of float32 each, two at a time; this machine's L3 holds 32 MB) were slower:
+# the bundled sample's full batch trained at 189-223 it/s with them, 246-293 with 1,125-2,016 columns
+TASKS = 8  # a pass over TASKS * 512 columns or more goes in a multiple of TASKS equal chunks, which
+# balance 1, 2, 4 or 8 workers: the sample's 4,032 + 4,032 + 936 kept one worker waiting a fifth of
+# each step, and all of it whenever the other one's big chunk lost its core to the browser for a while
 SMALL_PRODUCT = 900_000  # OpenBLAS multiplies matrices with M·N·K below about 1e6 without packing them
 # first; for h <= 16 that is 1.3-1.9x faster, so the two products with X go in row pieces this small
 
@@ -514,9 +518,18 @@ def _gradient_chunk(net: _Net, X: np.ndarray, y: np.ndarray, s: int, e: int, shi
 
 
 def _chunks(m: int, chunk: int) -> list[tuple[int, int]]:
+    """(start, end) of the column chunks of a pass over m columns: at most `chunk` wide, as equal as
+    possible (sizes differ by one at most), their number a multiple of TASKS from TASKS * 512 columns on.
+
+    The chunks depend on m and `chunk` only, never on the pool's size: the sums stay the same numbers.
+    """
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 columns, got {chunk}")
-    return [(s, min(s + chunk, m)) for s in range(0, m, chunk)]
+    n = -(-m // chunk)
+    if m >= TASKS * 512:
+        n = -(-n // TASKS) * TASKS
+    ends = [m * (i + 1) // n for i in range(n)]
+    return list(zip([0, *ends[:-1]], ends))
 
 
 def _spread(fn, chunks: list[tuple[int, int]]):

@@ -167,7 +167,7 @@ def test_params_from_arrays_rejects_bad_weights(bad, message):
 
 # ---- the hot path: gradients, evaluate and predict_proba on the compute pool -------------------
 from core import pool  # noqa: E402
-from core.model import evaluate, pack, packed_gradients, pixels, predict_proba, unpack  # noqa: E402
+from core.model import TASKS, _chunks, evaluate, pack, packed_gradients, pixels, predict_proba, unpack  # noqa: E402
 
 
 @pytest.fixture
@@ -187,6 +187,23 @@ def mnist_like(m=3000, h=10, seed=0, runs=None):
     images = (rng.random((m, 784)) < 0.2) * rng.integers(0, 256, (m, 784))
     X_raw = np.ascontiguousarray(images.astype(np.uint8)).T  # (784, m), examples contiguous
     return params, X_raw, np.divide(X_raw, np.float32(255)), rng.integers(0, 10, m)
+
+
+@pytest.mark.parametrize("m", [1, 100, 2016, 2017, 4095, 4096, 9000, 41_000, 59_000])
+def test_chunks_tile_the_columns_in_equal_pieces_a_multiple_of_tasks(m):
+    """A pass's chunks cover 0..m in order, none wider than CHUNK, sizes within one column of each
+    other, and from TASKS * 512 columns on their number is a multiple of TASKS (the bundled sample's
+    9,000 training rows: 8 x 1,125, four for each of two workers, not 4,032 + 4,032 + 936)."""
+    chunks = _chunks(m, CHUNK)
+    assert [s for s, _ in chunks] == [0, *[e for _, e in chunks[:-1]]] and chunks[-1][1] == m
+    sizes = [e - s for s, e in chunks]
+    assert max(sizes) <= CHUNK and max(sizes) - min(sizes) <= 1
+    if m >= TASKS * 512:
+        assert len(chunks) % TASKS == 0
+    else:
+        assert len(chunks) == -(-m // CHUNK)
+    if m == 9000:
+        assert (len(chunks), max(sizes)) == (8, 1125)
 
 
 def reference(params, X, y, quirks=Quirks()):
