@@ -125,6 +125,16 @@ def curves_figure(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_
     `height` are the expected size in pixels. `failure` (iteration, reason): the run failed there
     (its last evaluation), marked with a red ✕ per curve. Shapes: iteration, train, dev (n,).
     """
+    spec = curves_spec(iteration, train, dev, lr_changes, metric, smooth, max_points, width, failure, height)
+    return go.Figure(spec)  # one dict, validated once: 4x faster than add_trace
+
+
+def curves_spec(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_changes: list[tuple[int, float]],
+                metric: str = "loss", smooth: float | None = None, max_points: int = MAX_POINTS,
+                width: int = 300, failure: tuple[int, str] | None = None, height: int = 320) -> dict:
+    """`curves_figure` as a plain figure dict, for a live chart (livechart takes dicts as they are):
+    a go.Figure checks every property and deep-copies its template on the way to JSON, about 3 of
+    the 4 ms a live feed spent on each curve it sent (4 a second per chart)."""
     traces = []
     for name, values, color in (("train", train, TRAIN_COLOR), ("dev", dev, DEV_COLOR)):
         if smooth:
@@ -154,7 +164,7 @@ def curves_figure(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_
         yaxis=(dict(range=[0, 1.02], tickformat=".0%") if accuracy
                else dict(type="log", tickvals=LOSS_TICKS, ticktext=[f"{t:g}" for t in LOSS_TICKS])),
     )
-    return go.Figure(dict(data=traces, layout=layout))  # one dict, validated once: 4x faster than add_trace
+    return dict(data=traces, layout=layout)
 
 
 # ----- image mosaics ----------------------------------------------------------------------------

@@ -309,9 +309,9 @@ def curve_figure(metric: str, snapshot, smooth: float | None, width: int, height
     history, failure = run.history, run.failure
     failed = (failure.iteration, words.failure_text(failure)) if failure else None
     field = "loss" if metric == "loss" else "acc"
-    return charts.curves_figure(history.column("iteration"), history.column(f"train_{field}"),
-                                history.column(f"dev_{field}"), list(run.lr_changes), metric, smooth, width=width,
-                                failure=failed, height=height)
+    return charts.curves_spec(history.column("iteration"), history.column(f"train_{field}"),
+                              history.column(f"dev_{field}"), list(run.lr_changes), metric, smooth, width=width,
+                              failure=failed, height=height)
 
 
 @dataclass(frozen=True)

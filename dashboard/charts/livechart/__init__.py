@@ -122,9 +122,43 @@ def fingerprint(value: Any) -> str:
 
 
 def as_dict(figure: Any) -> dict:
-    """A plotly `go.Figure` (or a figure dict) as a dict with `data` and `layout`."""
-    figure = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
-    return {"data": list(figure.get("data", [])), "layout": dict(figure.get("layout", {}))}
+    """A plotly `go.Figure` (or a figure dict) as a dict with `data` and `layout`.
+
+    A dict without a template gets Plotly's default one, as a go.Figure does (under Streamlit, its
+    "streamlit" template, whose colours livechart.js swaps for the theme's)."""
+    if hasattr(figure, "to_plotly_json"):
+        figure = figure.to_plotly_json()
+        return {"data": list(figure.get("data", [])), "layout": dict(figure.get("layout", {}))}
+    layout = dict(figure.get("layout", {}))
+    if "template" not in layout:
+        import plotly.io as pio
+
+        if pio.templates.default:
+            layout["template"] = default_template(pio.templates.default)
+    return {"data": list(figure.get("data", [])), "layout": layout}
+
+
+@functools.lru_cache(maxsize=4)
+def default_template(name: str) -> dict:
+    """Plotly's template `name` as JSON-safe values, made once: the same object on every figure, so
+    `update` serialises and fingerprints it once (`_template_print`), not on every redraw."""
+    import plotly.io as pio
+
+    template = plain(pio.templates[name].to_plotly_json())
+    _template_prints[id(template)] = (template, fingerprint(template))
+    return template
+
+
+_template_prints: dict[int, tuple[dict, str]] = {}  # id -> (a default_template, its fingerprint)
+
+
+def _template_print(template: Any) -> tuple[Any, str]:
+    """A layout's template as JSON-safe values and its fingerprint; a `default_template`'s from the cache."""
+    known = _template_prints.get(id(template))
+    if known is not None and known[0] is template:
+        return known
+    template = plain(template)
+    return template, fingerprint(template)
 
 
 def curve(trace: dict) -> tuple[np.ndarray, np.ndarray] | None:
@@ -159,11 +193,14 @@ def update(previous: Sent | None, figure: Any, *, height: int = DEFAULT_HEIGHT,
     """
     figure = as_dict(figure)
     config = {"displaylogo": False, **(config or {})}
-    layout = plain(figure["layout"])
+    template, template_print = _template_print(figure["layout"].get("template"))
+    layout = plain({k: v for k, v in figure["layout"].items() if k != "template"})
     curves = tuple(curve(trace) for trace in figure["data"])
     traces = tuple(fingerprint(plain({k: v for k, v in trace.items() if k not in ("x", "y")} if xy else trace))
                    for trace, xy in zip(figure["data"], curves))
-    layout_print, config_print = fingerprint([layout, height]), fingerprint(config)
+    layout_print, config_print = fingerprint([layout, height, template_print]), fingerprint(config)
+    if template is not None:
+        layout["template"] = template
     lengths = tuple(None if xy is None else len(xy[0]) for xy in curves)
     if previous is not None and not previous.stale and (traces, layout_print, config_print) == (
             previous.traces, previous.layout, previous.config) and all(map(same, curves, previous.curves)):

@@ -187,6 +187,20 @@ def test_figure_dict_is_accepted():
     assert update(None, fig.to_dict()).payload == update(None, fig).payload
 
 
+def test_a_dict_without_a_template_gets_the_default_one_as_a_figure_does():
+    """The live curves are built as dicts (`curves_spec`): their payload is the go.Figure's, template
+    and all, and the template is worked out once per process, not on every redraw."""
+    from dashboard.charts import figures as charts
+
+    x = np.arange(0, 3000, 10.0)
+    args = (x, np.exp(-x / 1000), 1.1 * np.exp(-x / 1000), [(0, 0.1), (1500, 0.5)], "loss", None)
+    spec, fig = charts.curves_spec(*args, width=470), charts.curves_figure(*args, width=470)
+    sent = update(None, livechart.prepared(spec)[0])
+    assert wire(sent.payload) == wire(update(None, livechart.prepared(fig)[0]).payload)
+    assert sent.payload["layout"]["template"] == wire(fig.layout.template.to_plotly_json())
+    assert livechart.as_dict(spec)["layout"]["template"] is livechart.as_dict(spec)["layout"]["template"]
+
+
 def test_decoded_reads_plotly_typed_arrays():
     """Plotly 6's typed-array spec is read back into the array it encodes."""
     z = np.arange(6, dtype=np.int16).reshape(2, 3)
