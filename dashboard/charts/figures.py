@@ -133,8 +133,8 @@ def curves_spec(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_ch
                 metric: str = "loss", smooth: float | None = None, max_points: int = MAX_POINTS,
                 width: int = 300, failure: tuple[int, str] | None = None, height: int = 320) -> dict:
     """`curves_figure` as a plain figure dict, for a live chart (livechart takes dicts as they are):
-    a go.Figure checks every property and deep-copies its template on the way to JSON, about 3 of
-    the 4 ms a live feed spent on each curve it sent (4 a second per chart)."""
+    a go.Figure checks every property and deep-copies its template on the way to JSON, so a live
+    feed spent 2.3 ms on each curve it sent (4 a second per chart) against 0.19 ms for the dict."""
     traces = []
     for name, values, color in (("train", train, TRAIN_COLOR), ("dev", dev, DEV_COLOR)):
         if smooth:

@@ -126,37 +126,35 @@ def as_dict(figure: Any) -> dict:
 
     A dict without a template gets Plotly's default one, as a go.Figure does (under Streamlit, its
     "streamlit" template, whose colours livechart.js swaps for the theme's)."""
-    if hasattr(figure, "to_plotly_json"):
-        figure = figure.to_plotly_json()
-        return {"data": list(figure.get("data", [])), "layout": dict(figure.get("layout", {}))}
+    figure = figure.to_plotly_json() if hasattr(figure, "to_plotly_json") else figure
     layout = dict(figure.get("layout", {}))
     if "template" not in layout:
         import plotly.io as pio
 
         if pio.templates.default:
-            layout["template"] = default_template(pio.templates.default)
+            layout["template"] = default_template(pio.templates.default)[0]
     return {"data": list(figure.get("data", [])), "layout": layout}
 
 
-@functools.lru_cache(maxsize=4)
-def default_template(name: str) -> dict:
-    """Plotly's template `name` as JSON-safe values, made once: the same object on every figure, so
-    `update` serialises and fingerprints it once (`_template_print`), not on every redraw."""
-    import plotly.io as pio
-
-    template = plain(pio.templates[name].to_plotly_json())
-    _template_prints[id(template)] = (template, fingerprint(template))
-    return template
+_templates: dict[str, tuple[dict, str]] = {}  # template name -> (its JSON-safe form, its fingerprint)
 
 
-_template_prints: dict[int, tuple[dict, str]] = {}  # id -> (a default_template, its fingerprint)
+def default_template(name: str) -> tuple[dict, str]:
+    """Plotly's template `name` as JSON-safe values and its fingerprint, made once: the same object
+    on every figure, so `update` serialises and fingerprints it once, not on every redraw."""
+    if name not in _templates:
+        import plotly.io as pio
+
+        template = plain(pio.templates[name].to_plotly_json())
+        _templates[name] = (template, fingerprint(template))
+    return _templates[name]
 
 
 def _template_print(template: Any) -> tuple[Any, str]:
-    """A layout's template as JSON-safe values and its fingerprint; a `default_template`'s from the cache."""
-    known = _template_prints.get(id(template))
-    if known is not None and known[0] is template:
-        return known
+    """A layout's template as JSON-safe values and its fingerprint; a `default_template`'s from its cache."""
+    for known in list(_templates.values()):
+        if known[0] is template:
+            return known
     template = plain(template)
     return template, fingerprint(template)
 
