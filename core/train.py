@@ -507,6 +507,14 @@ class Trainer:
         if self.iteration == 0:
             self._maybe_snapshot()
 
+    def settle(self) -> None:
+        """Evaluate the current weights unless the last evaluation was of them: a run that stops between two
+        evaluations (a Step of fewer updates than `eval_every`) then shows where it stopped."""
+        live = self._live()
+        last = self.histories[live[0]].last if live else None
+        if live and (last is None or last["iteration"] != self.iteration):
+            self.record()
+
     def _measure(self) -> tuple[np.ndarray, ...]:
         """(N,) train loss and accuracy (up to TRAIN_EVAL_ROWS rows), dev loss and accuracy, and (N, h) active units."""
         rows = min(self.m, TRAIN_EVAL_ROWS)

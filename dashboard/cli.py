@@ -15,6 +15,7 @@ from pathlib import Path
 
 import data
 from core import PRESETS, Params, RunState, TrainConfig, Trainer, confusion_matrix
+from core.config import eval_every_for
 from core.model import evaluate
 from core.run import json_ready, last_healthy, read as read_run
 from dashboard.threads import configure_threads
@@ -79,7 +80,8 @@ def build_parser() -> Parser:
     train.add_argument("--seed", type=int)
     train.add_argument("--dev-size", type=int)
     train.add_argument("--train-size", type=int)
-    train.add_argument("--eval-every", type=int)
+    train.add_argument("--eval-every", type=int, help="updates between evaluations (default: 10 at full batch, "
+                       "with mini-batches about once per 10,000 examples: every 100 at --batch-size 128)")
 
     evaluate_ = commands.add_parser("evaluate", help="loss, accuracy and confusion matrix of saved weights")
     evaluate_.add_argument("--weights", type=Path, required=True)
@@ -111,9 +113,11 @@ def config_from(args, base: TrainConfig | None = None) -> TrainConfig:
 
     Raises: ValueError for a setting out of range.
     """
+    changes = {name: getattr(args, name) for name in CONFIG_FLAGS if hasattr(args, name)}
     if base is None:
         base = PRESETS[args.preset] if args.preset else TrainConfig()
-    changes = {name: getattr(args, name) for name in CONFIG_FLAGS if hasattr(args, name)}
+        if not args.preset and "eval_every" not in changes:  # as the app's: evaluating costs a quarter at most
+            changes["eval_every"] = eval_every_for(changes.get("batch_size"))
     if "momentum" in changes and "optimizer" not in changes and base.optimizer != "adam":
         changes["optimizer"] = "momentum" if changes["momentum"] > 0 else "plain"
     return base.with_(**changes)

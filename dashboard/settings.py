@@ -14,7 +14,7 @@ import streamlit as st
 
 from core import TrainConfig, effective_lr
 from core.activations import ACTIVATIONS
-from core.config import MAX_HIDDEN
+from core.config import MAX_HIDDEN, eval_every_for
 from dashboard.runs import alpha
 
 DEFAULTS = dict(hidden=10, activation="relu", mode="corrected", notebook_m=42_000, full_batch=True, batch_size=128,
@@ -42,11 +42,12 @@ def config_from_settings(values: Mapping) -> TrainConfig:
     Raises: ValueError for a setting out of range.
     """
     v = {**DEFAULTS, **{k: values[k] for k in DEFAULTS if k in values and values[k] is not None}}
+    batch_size = None if v["full_batch"] else int(v["batch_size"])
     return TrainConfig(
         hidden=int(v["hidden"]), activation=v["activation"], lr=float(v["lr"]), mode=v["mode"], notebook_m=int(v["notebook_m"]),
-        batch_size=None if v["full_batch"] else int(v["batch_size"]), optimizer=v["optimizer"],
+        batch_size=batch_size, optimizer=v["optimizer"],
         seed=int(v["seed"]), dev_size=int(v["dev_size"]), train_size=int(v["train_size"]) or None,
-        iterations=int(v["stop_at"]) or None,
+        iterations=int(v["stop_at"]) or None, eval_every=eval_every_for(batch_size),
     )
 
 

@@ -46,6 +46,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it
 
 import data  # noqa: E402
 from core import TrainConfig, Trainer  # noqa: E402
+from core.config import eval_every_for  # noqa: E402
 from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, start_server, stop_server  # noqa: E402
 from tests.screenshots import view_link  # noqa: E402
 
@@ -64,12 +65,13 @@ import plotly.graph_objects as go
 import streamlit as st
 import data
 from core import TrainConfig, Trainer
+from core.config import eval_every_for
 
 st.set_page_config(layout="wide")
 if "trainer" not in st.session_state:
     parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=True)
     batch = 128 if st.query_params.get("full_batch") == "false" else None
-    config = TrainConfig(batch_size=batch, iterations=None)
+    config = TrainConfig(batch_size=batch, iterations=None, eval_every=eval_every_for(batch))
     st.session_state.trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     st.session_state.running = False
 running = st.session_state.running
@@ -415,7 +417,7 @@ def headless_speed(seconds: float, batch_size: int | None, raw: bool = False) ->
     (`trainer.seconds`, evaluations excluded); duty: share of wall time inside the updates.
     """
     parts = data.split(data.load_sample(), dev_size=1000, seed=0, raw=raw)  # raw: uint8 pixels, as the app holds them
-    config = TrainConfig(batch_size=batch_size, iterations=None)
+    config = TrainConfig(batch_size=batch_size, iterations=None, eval_every=eval_every_for(batch_size))  # as the app's
     trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     trainer.step(10)
     it0, train0, start = trainer.iteration, trainer.seconds, time.perf_counter()

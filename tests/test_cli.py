@@ -112,7 +112,7 @@ def test_resume_with_the_command_already_typed(tmp_path, capsys):
     ("--batch-size", "64", "--batch-size 64 (the run's batch size: 100)"),
     ("--seed", "4", "--seed 4 (the run's seed: 3)"),
     ("--optimizer", "plain", "--optimizer plain (the run's optimizer: adam)"),
-    ("--eval-every", "5", "--eval-every 5 (the run's eval every: 10)"),
+    ("--eval-every", "5", "--eval-every 5 (the run's eval every: 100)"),  # batch 100: every 100
 ])
 def test_resume_names_the_one_flag_that_would_change_the_run(tmp_path, capsys, flag, value, words):
     """With the flags repeated and one changed, --resume refuses naming that flag, its value and the run's, exit 2."""
@@ -417,6 +417,18 @@ def test_bad_workers_setting_in_the_environment_is_one_line(monkeypatch):
     out = run_cli("train", "--data", "sample", "--iterations", "1")
     assert out.returncode == 2 and "DIGIT_LAB_WORKERS must be a whole number" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("flags, every", [([], 10), (["--batch-size", "128"], 100), (["--batch-size", "full"], 10),
+                                          (["--batch-size", "128", "--eval-every", "7"], 7),
+                                          (["--preset", "fast-10"], 250)])
+def test_train_evaluates_as_the_app_does_unless_told(tmp_path, flags, every):
+    """Without --eval-every a run evaluates as the app's does (every 10 at full batch, every 100 at batch 128);
+    the flag and a preset's own setting win."""
+    metrics = tmp_path / "m.json"
+    assert main(["train", "--data", "sample", "--train-size", "1000", "--iterations", "0", *flags,
+                 "--metrics-json", str(metrics)]) == 0
+    assert json.loads(metrics.read_text())["config"]["eval_every"] == every
 
 
 def test_train_keeps_raw_pixels_and_matches_the_float_split(tmp_path):

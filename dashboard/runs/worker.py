@@ -248,13 +248,17 @@ class Worker:
         self._rate_marks.append((time.monotonic(), engine.iteration))
 
     def _settle(self) -> None:
-        """After training: paused at a stop, done or failed; a Step's end."""
+        """After training: paused at a stop, done or failed; a Step's end. An engine that stops on its own
+        (not paused by a click) and has `settle` gets to evaluate where it stopped (`Trainer.settle`)."""
         if self._status == CLOSED:
             return
+        training = self._status in (RUNNING, STEPPING)
         if self.finished():
             self._status, self._steps_left = FINISHED, 0
         elif self._status == STEPPING and self._steps_left <= 0:
             self._status = PAUSED
+        if training and self._status in (PAUSED, FINISHED) and hasattr(self.engine, "settle"):
+            self.engine.settle()
 
     def _check_alone(self) -> None:
         now = time.monotonic()

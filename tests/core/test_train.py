@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core import NOTEBOOK_QUIRKS, Params, Quirks, TrainConfig, Trainer, effective_lr
+from core.config import EVAL_EXAMPLES, eval_every_for
 from core.model import pack as _pack
 from core.train import MAX_SNAPSHOTS, _finite_rows, diagnose, healthy, loss_limit
 
@@ -312,6 +313,35 @@ def test_config_round_trips_through_dict():
     assert TrainConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="unknown setting"):
         TrainConfig.from_dict({"hiden": 3})
+
+
+@pytest.mark.parametrize("batch, every", [(None, 10), (1_000, 10), (500, 20), (256, 50), (128, 100), (100, 100),
+                                          (64, 200), (32, 500), (3, 5_000), (1, 10_000)])
+def test_mini_batch_runs_evaluate_about_once_per_ten_thousand_examples(batch, every):
+    """Full batch evaluates every 10 updates (the notebook's); a mini-batch run about once per EVAL_EXAMPLES
+    examples, at a round number of updates (1, 2 or 5 x 10^k), never more often than every 10."""
+    assert eval_every_for(batch) == every
+    if batch is not None:
+        assert every * batch >= EVAL_EXAMPLES or every == 10
+        assert every * batch < 2.5 * max(EVAL_EXAMPLES, 10 * batch)  # the next round number, not a larger one
+
+
+def test_settle_evaluates_the_weights_a_run_stopped_at_once():
+    """Between two evaluations, settle() records one of the current weights (as `record` would); at an
+    evaluated iteration, or called again, it records nothing."""
+    t = make(eval_every=10)
+    t.step(10)
+    t.settle()
+    assert [row["iteration"] for row in t.history.rows] == [0, 10]
+    t.step(3)
+    t.settle()
+    t.settle()
+    again = make(eval_every=10)
+    again.step(13)
+    again.record()
+    timeless = [[{k: v for k, v in row.items() if k != "seconds"} for row in run.history.rows] for run in (t, again)]
+    np.testing.assert_equal(*timeless)  # NaN (no gradient yet at iteration 0) equals NaN here
+    assert [row["iteration"] for row in t.history.rows] == [0, 10, 13]
 
 
 def test_core_imports_no_ui_or_io_library():

@@ -24,6 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the server gets it (bef
 
 import data  # noqa: E402
 from core import TrainConfig, Trainer  # noqa: E402
+from core.config import eval_every_for  # noqa: E402
 from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -103,7 +104,7 @@ def in_app_speed(browser, url: str, seconds: float) -> tuple[float, float]:
 def headless_speed(seconds: float, batch_size: int | None) -> float:
     """A bare Trainer with the app's default settings, driven in 0.25 s chunks as the app's ticks are."""
     parts = data.split(data.load_sample(), dev_size=1000, seed=0)
-    trainer = Trainer(TrainConfig(iterations=None, batch_size=batch_size), parts.X_train, parts.y_train,
+    trainer = Trainer(TrainConfig(iterations=None, batch_size=batch_size, eval_every=eval_every_for(batch_size)), parts.X_train, parts.y_train,
                       parts.X_dev, parts.y_dev)
     trainer.step(10)
     it0, start = trainer.iteration, time.perf_counter()

@@ -134,13 +134,14 @@ def test_the_status_row_warns_when_the_steps_are_far_from_a_healthy_size(make_ap
 
 @pytest.mark.parametrize("n", [1, 10, 100])
 def test_step_buttons_advance_exactly_n(make_app, n):
-    """Step 1 / 10 / 100 make exactly that many updates and leave the run paused."""
+    """Step 1 / 10 / 100 make exactly that many updates and leave the run paused; the curves end at the step's
+    end (evaluations every 10 iterations, and one where a Step stops between them)."""
     at = make_app()
     at.button(key=f"step{n}").click().run()
     assert lab(at).now.iteration == n and lab(at).running is False
     assert status_row(at)["Iteration"] == f"{n:,}"
     curve = figure(at, "loss_chart")["data"][0]["x"]
-    assert curve[-1] == (n // 10) * 10  # evaluations every 10 iterations reach the chart
+    assert list(curve) == sorted({0, n, *range(0, n + 1, 10)})
 
 
 def test_reset_starts_a_fresh_run_with_the_same_settings(make_app):

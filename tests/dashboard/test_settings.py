@@ -28,6 +28,13 @@ def test_widget_values_map_onto_the_config():
     assert settings.config_from_settings({**values, "full_batch": True}).batch_size is None
 
 
+@pytest.mark.parametrize("batch, every", [(None, 10), (128, 100), (32, 500)])
+def test_the_run_evaluates_as_often_as_its_batch_calls_for(batch, every):
+    """Full batch evaluates every 10 updates; batch 128 every 100 (about 10,000 examples, core.config.eval_every_for)."""
+    config = settings.config_from_settings(dict(full_batch=batch is None, batch_size=batch))
+    assert (config.batch_size, config.eval_every) == (batch, every)
+
+
 def test_out_of_range_values_raise_value_error():
     """A value core refuses (hidden 0) raises ValueError, which the sidebar shows as a message."""
     with pytest.raises(ValueError, match="hidden"):

@@ -181,7 +181,7 @@ def test_a_long_run_is_saved_in_parts_and_a_save_writes_what_changed(tmp_path, s
     assert run_store.path(kept.run_id).stat().st_size < 2 * head
     saved, whole = session.load(run_store, kept.run_id), session.parse(session.session_bytes(kept))
     for back in (saved, whole):
-        assert back.run.iteration == state.iteration == 75 and len(back.run.history) == len(state.history) == 8
+        assert back.run.iteration == state.iteration == 75 and len(back.run.history) == len(state.history) == 9  # 0..70, 75
         assert [r["train_loss"] for r in back.run.history] == [r["train_loss"] for r in state.history]
         assert [i for i, _ in back.run.snapshots] == [i for i, _ in state.snapshots]
         for (_, W1), (_, original) in zip(back.run.snapshots, state.snapshots):

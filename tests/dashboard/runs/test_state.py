@@ -34,7 +34,7 @@ def test_lab_reads_the_latest_snapshot(parts):
     lab = make_lab(parts)
     assert lab.now.iteration == 0 and not lab.running
     assert lab.worker.send(Step(5), wait=10)
-    assert lab.now.iteration == 5 and lab.now.history.last["iteration"] == 0 and not lab.running
+    assert lab.now.iteration == 5 and lab.now.history.last["iteration"] == 5 and not lab.running  # a Step's end evaluates
 
 
 def test_raising_the_stop_lets_the_run_go_on(parts):

@@ -72,6 +72,17 @@ def test_a_snapshot_is_one_moment_of_the_run(parts):
     assert not snapshot.view.params.W1.flags.writeable  # readers cannot change what the worker published
 
 
+def test_a_run_that_stops_between_evaluations_shows_where_it_stopped(parts):
+    """A Step of fewer updates than the run's evaluation cadence, and a stop off that cadence, end with an
+    evaluation of the weights they stopped at (batch 128 evaluates every 100 updates)."""
+    worker = w.Worker(trainer(parts, batch_size=128, eval_every=100), RunView.of, stop_at=130)
+    assert worker.send(w.Step(7), wait=10)
+    assert [row["iteration"] for row in worker.snapshot.view.history.rows] == [0, 7]
+    worker.send(w.Start(), wait=5)
+    wait_until(lambda: worker.snapshot.status == w.FINISHED, message="the stop")
+    assert [row["iteration"] for row in worker.snapshot.view.history.rows] == [0, 7, 100, 130]
+
+
 def test_steps_sent_while_stepping_add_up(parts):
     """Three Step(40) sent at once (three quick clicks) make 120 updates, not 40."""
     worker = w.Worker(trainer(parts), RunView.of)
