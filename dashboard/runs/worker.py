@@ -252,13 +252,13 @@ class Worker:
         (not paused by a click) and has `settle` gets to evaluate where it stopped (`Trainer.settle`)."""
         if self._status == CLOSED:
             return
-        training = self._status in (RUNNING, STEPPING)
+        stops = self.finished() or (self._status == STEPPING and self._steps_left <= 0)
+        if stops and self._status in (RUNNING, STEPPING) and hasattr(self.engine, "settle"):
+            self.engine.settle()  # first: what it finds (a collapse) decides the state too
         if self.finished():
             self._status, self._steps_left = FINISHED, 0
         elif self._status == STEPPING and self._steps_left <= 0:
             self._status = PAUSED
-        if training and self._status in (PAUSED, FINISHED) and hasattr(self.engine, "settle"):
-            self.engine.settle()
 
     def _check_alone(self) -> None:
         now = time.monotonic()
