@@ -161,10 +161,34 @@ def curves_spec(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_ch
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         hovermode="x unified", uirevision=metric, font=FONT,
         xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
-        yaxis=(dict(range=[0, 1.02], tickformat=".0%") if accuracy
-               else dict(type="log", tickvals=LOSS_TICKS, ticktext=[f"{t:g}" for t in LOSS_TICKS])),
+        yaxis=dict(range=[0, 1.02], tickformat=".0%") if accuracy else loss_axis(train, dev),
     )
     return dict(data=traces, layout=layout)
+
+
+def loss_axis(*curves: np.ndarray) -> dict:
+    """The log-scale loss axis: ticks at 1-2-5 steps (0.2, 0.5, 1, 2), and where fewer than two of those fall
+    within the curves (a run's first updates: 2.28 to 2.21 after Step 1), round values between them too, so
+    that the axis is never bare."""
+    values = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves]) if curves else np.empty(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    ticks = LOSS_TICKS
+    if values.size and values.max() > values.min():
+        lo, hi = values.min(), values.max()
+        if sum(lo <= t <= hi for t in LOSS_TICKS) < 2:
+            ticks = sorted({*LOSS_TICKS, *_round_ticks(lo, hi)})
+    return dict(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+
+
+def _round_ticks(lo: float, hi: float, want: int = 3) -> list[float]:
+    """At least `want` round values (multiples of a 1, 2 or 5 x 10^k step, the largest that gives as many)
+    from lo to hi."""
+    exponent = math.floor(math.log10(hi - lo))
+    for step in (m * 10.0**e for e in range(exponent, exponent - 3, -1) for m in (5, 2, 1)):
+        first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)  # 2.28 / 0.02 = 113.99...
+        if last - first + 1 >= want:
+            return [float(f"{k * step:.12g}") for k in range(first, last + 1)]
+    return []
 
 
 # ----- image mosaics ----------------------------------------------------------------------------

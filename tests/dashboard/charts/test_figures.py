@@ -122,6 +122,22 @@ def test_curves_smoothing_adds_faint_raw_traces():
     assert fig.data[0].opacity < 1 and fig.layout.yaxis.tickformat == ".0%"
 
 
+@pytest.mark.parametrize("train, dev, within", [
+    ([2.28, 2.22], [2.23, 2.16], [2.16, 2.18, 2.2, 2.22, 2.24, 2.26, 2.28]),  # Step 1 and a few more
+    ([2.28, 1.82], [2.2, 1.9], [1.9, 2.0, 2.1, 2.2]),  # Step 10: only "2" of the 1-2-5 ticks in range
+    ([2.3, 0.5], [2.3, 0.6], [0.5, 1, 2]),  # a run under way: the 1-2-5 ticks alone
+])
+def test_the_loss_axis_always_labels_at_least_two_values_of_the_curves(train, dev, within):
+    """The log loss axis ticks at 1-2-5 steps; where fewer than two of those fall within the curves (the first
+    updates of a run), round values between them are ticks too, labelled as they are."""
+    axis = charts.curves_figure(np.arange(len(train)) * 10.0, np.array(train), np.array(dev), [(0, 0.1)]).layout.yaxis
+    lo, hi = min(train + dev), max(train + dev)
+    shown = [t for t in axis.tickvals if lo - 1e-9 <= t <= hi + 1e-9]
+    assert shown == pytest.approx(within)
+    assert axis.type == "log" and list(axis.ticktext) == [f"{t:g}" for t in axis.tickvals]
+    assert set(charts.LOSS_TICKS) <= set(axis.tickvals)
+
+
 def test_curves_are_downsampled_for_the_browser():
     """20,000 evaluations reach the browser as at most ~2,000 points per curve."""
     x = np.arange(20_000.0)
