@@ -56,6 +56,11 @@ class Lockstep:
         """Training time of all the trainers together."""
         return sum(t.seconds for t in self.trainers)
 
+    def settle(self) -> None:
+        """Each trainer evaluates the weights it stopped at, unless it just did (`Trainer.settle`)."""
+        for trainer in self.trainers:
+            trainer.settle()
+
     def step(self, n: int | None = None, deadline: float | None = None) -> int:
         """Step every live trainer by the same count, up to `n` (None: no limit) or `deadline`; returns the count."""
         made = 0

@@ -77,3 +77,14 @@ def test_activation_gap_trains_both_from_the_same_start_and_checks_linearity(mon
     relu_start.map(np.testing.assert_array_equal, identity_start)
     assert results["identity"]["affine_error"] < 1e-5
     assert results["relu"]["dev_accuracy"] != results["identity"]["dev_accuracy"]
+
+
+def test_a_lockstep_settles_each_trainer_where_it_stopped():
+    """After 3 of its 10-update cadence, a Lockstep's settle() gives both trainers a row at iteration 3."""
+    X, y, X_dev, y_dev = data()
+    pair = core.compare.Lockstep(*(Trainer(TrainConfig(lr=lr, iterations=None, eval_every=10), X, y, X_dev, y_dev)
+                                   for lr in (0.1, 0.5)))
+    pair.step(3)
+    pair.settle()
+    pair.settle()
+    assert [[row["iteration"] for row in t.history.rows] for t in pair.trainers] == [[0, 3], [0, 3]]
