@@ -151,7 +151,8 @@ def eval_every_for(batch_size: int | None) -> int:
     if batch_size is None or batch_size < 1:  # full batch (below 1: TrainConfig says why it is wrong)
         return 10
     want = max(10, math.ceil(EVAL_EXAMPLES / batch_size))
-    return min(m * 10**k for k in range(len(str(want)) + 1) for m in (1, 2, 5) if m * 10**k >= want)
+    power = 10 ** (len(str(want)) - 1)  # want's leading power of ten: 79 -> 10
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= want)
 
 
 def preset(name: str) -> TrainConfig:

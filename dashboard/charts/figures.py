@@ -170,7 +170,7 @@ def loss_axis(*curves: np.ndarray) -> dict:
     """The log-scale loss axis: ticks at 1-2-5 steps (0.2, 0.5, 1, 2), and where fewer than two of those fall
     within the curves (a run's first updates: 2.28 to 2.21 after Step 1), round values between them too, so
     that the axis is never bare."""
-    values = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves]) if curves else np.empty(0)
+    values = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves])
     values = values[np.isfinite(values) & (values > 0)]
     ticks = LOSS_TICKS
     if values.size and values.max() > values.min():
