@@ -182,6 +182,7 @@ class Worker:
         A command's sender is told it applied once a snapshot showing it is published (a Step's
         sender once its steps are done).
         """
+        trained = self._status in (RUNNING, STEPPING)  # before this turn's commands (a Pause among them)
         applied = self._apply_commands()
         active = self._status in (RUNNING, STEPPING)
         if active:
@@ -189,7 +190,7 @@ class Worker:
         if self._status in (RUNNING, STEPPING):
             self._train(length)
         if applied or active:
-            self._settle()
+            self._settle(trained or active)
             self.snapshot = self._snapshot()
         self._waiting += applied
         for sent in self._waiting:
@@ -247,13 +248,14 @@ class Worker:
             self._steps_left -= made
         self._rate_marks.append((time.monotonic(), engine.iteration))
 
-    def _settle(self) -> None:
-        """After training: paused at a stop, done or failed; a Step's end. An engine that stops on its own
-        (not paused by a click) and has `settle` gets to evaluate where it stopped (`Trainer.settle`)."""
+    def _settle(self, trained: bool) -> None:
+        """After a turn: paused at a stop, done or failed; a Step's end. A run that was training and now rests
+        (a Pause, by a click or by the server, a Step's end, its stop) gets to evaluate where it stopped, if
+        its engine has `settle` (`Trainer.settle`), so that its figures and curves show that moment."""
         if self._status == CLOSED:
             return
-        stops = self.finished() or (self._status == STEPPING and self._steps_left <= 0)
-        if stops and self._status in (RUNNING, STEPPING) and hasattr(self.engine, "settle"):
+        stops = self.finished() or self._status == PAUSED or (self._status == STEPPING and self._steps_left <= 0)
+        if trained and stops and hasattr(self.engine, "settle"):
             self.engine.settle()  # first: what it finds (a collapse) decides the state too
         if self.finished():
             self._status, self._steps_left = FINISHED, 0

@@ -83,6 +83,20 @@ def test_a_run_that_stops_between_evaluations_shows_where_it_stopped(parts):
     assert [row["iteration"] for row in worker.snapshot.view.history.rows] == [0, 7, 100, 130]
 
 
+def test_a_pause_shows_where_the_run_paused(parts):
+    """A Pause between two evaluations ends with one of the weights it paused at (here the cadence is so long
+    that training alone records nothing after iteration 0); a second Pause adds nothing."""
+    worker = w.Worker(trainer(parts, batch_size=128, eval_every=100_000), RunView.of)
+    worker.send(w.Start(), wait=5)
+    wait_until(lambda: worker.snapshot.iteration > 20, message="some training")
+    assert worker.send(w.Pause(), wait=10)
+    snapshot = worker.snapshot
+    assert snapshot.status == w.PAUSED
+    assert [row["iteration"] for row in snapshot.view.history.rows] == [0, snapshot.iteration]
+    assert worker.send(w.Pause(), wait=10)
+    assert [row["iteration"] for row in worker.snapshot.view.history.rows] == [0, snapshot.iteration]
+
+
 def test_steps_sent_while_stepping_add_up(parts):
     """Three Step(40) sent at once (three quick clicks) make 120 updates, not 40."""
     worker = w.Worker(trainer(parts), RunView.of)
