@@ -182,7 +182,9 @@ function receive(chart, payload, setStateValue) {
 // margins Plotly measured and redraws with them fixed, and lets Plotly measure again when its layout
 // changed (a title, a marker; a static chart's whole figure with the same layout keeps them), its width
 // changed, or MEASURE_EVERY ms went by: tick labels change with the data, and one that grew is cut at
-// the edge until then.
+// the edge until then. A chart last drawn with kept margins is drawn once more, measured, when no new
+// figure came for MEASURE_EVERY ms (a run that paused, or ended at iteration 1,000 with "1000" at the
+// edge), so that what stays on the page is never cut.
 const MEASURE_EVERY = 2000;
 
 // The margins to draw `chart` with now, its layout being `layout` (as JSON), or null to let Plotly
@@ -232,7 +234,14 @@ function draw(chart, Plotly, anyway = false) {
     ),
     config,
   );
-  if (!held) {
+  clearTimeout(chart.remeasure);
+  if (held) {
+    chart.remeasure = setTimeout(() => {
+      chart.margins = null;
+      waiting.add(chart);
+      if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+    }, MEASURE_EVERY);
+  } else {
     const measured = { layout: text, width: chart.div.clientWidth, at: now };
     Promise.resolve(drawn).then(() => {
       const size = chart.div._fullLayout && chart.div._fullLayout._size;

@@ -3,7 +3,7 @@ on every fragment tick (0.2 s), the title every 5 ticks. `?chart=plotly` draws t
 st.plotly_chart, `?chart=none` draws none (the bare fragment); `?heatmap_every=N` changes the heatmap
 every N ticks (default 1); `?spacer=N` puts N pixels of empty space above the chart; `?charts=N` draws N
 live charts of that figure (keys chart, chart1, ...); `?static=1` draws them `static` (each changed figure
-sent whole). A button makes
+sent whole); `?stop_after=N`: the figure stops changing after tick N. A button makes
 a full rerun; a checkbox hides the chart (it is not drawn at all) and shows it again."""
 
 import numpy as np
@@ -45,9 +45,9 @@ show = st.checkbox("Show chart", value=True, key="show")
 @st.fragment(run_every=0.2)
 def tick():
     st.session_state.tick += 1
-    n = 20 + st.session_state.tick
     st.caption(f"tick {st.session_state.tick}")
-    fig = figure(n, st.session_state.tick // heatmap_every, f"loss, part {st.session_state.tick // 5}")
+    t = min(st.session_state.tick, int(st.query_params.get("stop_after", "1000000")))
+    fig = figure(20 + t, t // heatmap_every, f"loss, part {t // 5}")
     if show and mode == "plotly":
         st.plotly_chart(fig, key="chart")
     elif show and mode == "live":

@@ -196,6 +196,28 @@ def test_redraws_keep_the_measured_margins_until_the_layout_changes(browser, ser
     assert all(overflow == "allow" for *_, overflow in draws), draws
 
 
+def test_a_chart_that_stops_changing_is_measured_once_more(browser, server):
+    """Redrawn with kept margins, a chart whose figure then stops changing (a run paused, or ended with
+    its last tick label at the edge) is drawn once more about 2 s later with margins Plotly measures, so
+    that what stays on the page is not cut; and nothing after that."""
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(server + "/?stop_after=12")
+        wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the live chart drawn")
+        page.evaluate(RECORD_DRAWS)
+        wait_until(lambda: tick(page) >= 12, timeout=20, message="the last change")
+        time.sleep(3.5)
+        draws = page.evaluate("window.__draws")
+        time.sleep(2.5)
+        later = page.evaluate("window.__draws")
+    finally:
+        context.close()
+    assert any(not measured for _, measured, _, _ in draws[:-1]), draws  # the figure's changes kept margins
+    assert draws[-1][1], f"the last drawing kept old margins: {draws}"
+    assert later == draws, "drawn again with nothing new"
+
+
 def recorded_draws(page) -> list:
     """The page's chart redraws over 16 ticks: [title, measured by Plotly, fixed left margin, x tick
     label overflow as drawn]."""
