@@ -23,6 +23,8 @@ DEAD_COLOR = "#111111"
 FONT = dict(size=11)
 # Ticks of the log-scale loss axis: 1-2-5 steps, labelled plainly (0.2, 0.5, 1, 2).
 LOSS_TICKS = [m * 10.0**e for e in range(-4, 4) for m in (1, 2, 5)]
+LOG_TICKS = [m * 10.0**e for e in range(-9, 5) for m in (1, 2, 5)]  # gradient norms and update sizes too
+DECADES_FOR_125 = 2.5  # a log axis over more decades than this is labelled at powers of ten only
 # Streamlit mounts a new chart whenever a figure changes and hides it until it knows its width:
 # every builder sets layout.width to the width it expects, which Streamlit then stretches to the
 # column. Without it, live charts are blank for part of every tick.
@@ -170,14 +172,31 @@ def loss_axis(*curves: np.ndarray) -> dict:
     """The log-scale loss axis: ticks at 1-2-5 steps (0.2, 0.5, 1, 2), and where fewer than two of those fall
     within the curves (a run's first updates: 2.28 to 2.21 after Step 1), round values between them too, so
     that the axis is never bare."""
+    return log_axis(*curves, ticks=LOSS_TICKS)
+
+
+def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
+    """A log axis labelled in plain numbers ("0.05", "2e-4"): at `ticks` (1-2-5 steps), only at powers of ten
+    when the curves span more than DECADES_FOR_125 decades, and at round values between two ticks when fewer
+    than two of them fall within the curves. Plotly's own labels of a short log axis are lone digits
+    ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
     values = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves])
     values = values[np.isfinite(values) & (values > 0)]
-    ticks = LOSS_TICKS
     if values.size and values.max() > values.min():
         lo, hi = values.min(), values.max()
-        if sum(lo <= t <= hi for t in LOSS_TICKS) < 2:
-            ticks = sorted({*LOSS_TICKS, *_round_ticks(lo, hi)})
-    return dict(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+        if math.log10(hi / lo) > DECADES_FOR_125:
+            ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
+        if sum(lo <= t <= hi for t in ticks) < 2:
+            ticks = sorted({*ticks, *_round_ticks(lo, hi)})
+    return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks])
+
+
+def tick_text(t: float) -> str:
+    """A tick's label: plain from 0.001 up ("0.05", "2", "100"), else with a power of ten ("2e-4", "1.5e-5")."""
+    if t >= 1e-3:
+        return f"{t:g}"
+    exponent = math.floor(math.log10(t) + 1e-9)
+    return f"{t / 10.0**exponent:.3g}e{exponent}"
 
 
 def _round_ticks(lo: float, hi: float, want: int = 3) -> list[float]:

@@ -92,9 +92,9 @@ def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: 
         annotations=notes, hovermode="x unified", uirevision="health",
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
-        yaxis=dict(type="log", title=dict(text="gradient norm"), exponentformat="power"),
-        yaxis2=dict(type="log", title=dict(text="update / weight"), overlaying="y", side="right",
-                    exponentformat="power", showgrid=False),
+        yaxis=dict(charts.log_axis(*grads.values()), title=dict(text="gradient norm")),
+        yaxis2=dict(charts.log_axis(*updates.values()), title=dict(text="update / weight"), overlaying="y",
+                    side="right", showgrid=False),
     )
     return go.Figure(dict(data=traces, layout=layout))
 

@@ -134,8 +134,21 @@ def test_the_loss_axis_always_labels_at_least_two_values_of_the_curves(train, de
     lo, hi = min(train + dev), max(train + dev)
     shown = [t for t in axis.tickvals if lo - 1e-9 <= t <= hi + 1e-9]
     assert shown == pytest.approx(within)
-    assert axis.type == "log" and list(axis.ticktext) == [f"{t:g}" for t in axis.tickvals]
+    assert axis.type == "log" and list(axis.ticktext) == [charts.tick_text(t) for t in axis.tickvals]
     assert set(charts.LOSS_TICKS) <= set(axis.tickvals)
+
+
+@pytest.mark.parametrize("lo, hi, within", [
+    (0.05, 0.6, ["0.05", "0.1", "0.2", "0.5"]),  # gradient norms over one decade: 1-2-5 steps
+    (1e-6, 0.1, ["1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1"]),  # five decades: powers of ten only
+    (2.1e-4, 2.9e-4, ["2.2e-4", "2.4e-4", "2.6e-4", "2.8e-4"]),  # within one 1-2-5 step: round values
+])
+def test_a_log_axis_labels_what_its_curves_span_in_plain_numbers(lo, hi, within):
+    """A log axis (the health chart's norms and update sizes) is labelled with numbers a reader reads, never
+    Plotly's lone digits: 1-2-5 steps, powers of ten over many decades, round values over a short range."""
+    axis = charts.log_axis(np.array([lo, np.nan, hi]), np.array([0.0, -1.0]))  # NaN, 0 and below: not data
+    shown = [text for t, text in zip(axis["tickvals"], axis["ticktext"]) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    assert axis["type"] == "log" and shown == within
 
 
 def test_curves_are_downsampled_for_the_browser():

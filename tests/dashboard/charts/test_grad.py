@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from dashboard.charts import grad as grad_charts
+from dashboard.charts import figures as charts, grad as grad_charts
 from core import TrainConfig, Trainer
 from tests.core.test_train import blobs
 
@@ -53,6 +53,13 @@ def test_health_curves_come_from_the_history_with_alpha_marks():
     assert len(figure.data) == 4 and np.isnan(figure.data[0].y[0])  # iteration 0: no gradient yet
     assert np.all(np.asarray(figure.data[0].y[1:]) > 0)
     assert any(a.text == "α=0.2" for a in figure.layout.annotations)
+    for axis, curves in ((figure.layout.yaxis, (figure.data[0].y, figure.data[2].y)),
+                         (figure.layout.yaxis2, (figure.data[1].y, figure.data[3].y))):
+        values = np.concatenate([np.asarray(c, float) for c in curves])
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        labelled = [t for t in axis.tickvals if lo <= t <= hi]
+        assert axis.type == "log" and len(labelled) >= 2  # each axis labels its curves' values, in numbers
+        assert list(axis.ticktext) == [charts.tick_text(t) for t in axis.tickvals]
 
 
 def test_health_note_warns_about_huge_and_tiny_steps():
