@@ -448,8 +448,10 @@ def mistakes_figure(split, true: int, pred: int, snapshot):
     preds, probs = snapshot.view.dev_predictions()
     picked, matching = mistakes(y, preds, probs, true, pred)
     wrong = preds != y
-    title = (f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); {matching:,} match "
-             f"the filter, most confident mistakes first.")
+    filtered = (true, pred) != (ANY, ANY)  # short enough for the column's one line either way
+    title = (f"{wrong.sum():,} of {y.size:,} misclassified ({wrong.mean():.1%}); {matching:,} match the filter, "
+             f"most confident first." if filtered else
+             f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); most confident first.")
     images = np.rint(split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
     return charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked], title=title)
 

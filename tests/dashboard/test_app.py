@@ -457,8 +457,10 @@ def test_the_gallery_feed_builds_the_filtered_mistakes_of_each_snapshot(make_app
     y = lab(at).split.y_dev
     gallery = registered.charts["gallery_chart"].build(snapshot).to_plotly_json()["layout"]
     wrong, threes = preds != y, (preds != y) & (y == 3)
-    assert gallery["title"]["text"].startswith(f"{wrong.sum():,} of {y.size:,} dev images misclassified")
+    assert gallery["title"]["text"].startswith(f"{wrong.sum():,} of {y.size:,} misclassified")
     assert f"; {threes.sum():,} match the filter" in gallery["title"]["text"]
+    unfiltered = first.charts["gallery_chart"].build(snapshot).to_plotly_json()["layout"]["title"]["text"]
+    assert unfiltered == f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); most confident first."
     assert [a["text"].split("→")[0] for a in gallery["annotations"]] == ["3"] * min(threes.sum(), 16)
     confusion = registered.charts["confusion"].build(snapshot)
     assert np.array_equal(confusion.data[0].z, confusion_matrix(y, preds))
