@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from core.activations import ACTIVATIONS
 from core.config import MAX_HIDDEN
@@ -162,6 +162,17 @@ def link(values: Mapping, base: str | None = None) -> str:
     return (base or "") + (f"?{query}" if query else "")
 
 
+def app_url(page_url: str | None, base_url_path: str = "") -> str | None:
+    """The app's own address, where its default view (Train) opens, from any of its pages' full URLs: the
+    page's scheme and host plus Streamlit's `server.baseUrlPath` ("http://host/lab/runs" -> "http://host/").
+    None without a page URL."""
+    if not page_url:
+        return None
+    parts = urlsplit(page_url)
+    base = base_url_path.strip("/")
+    return f"{parts.scheme}://{parts.netloc}/" + (f"{base}/" if base else "")
+
+
 # ----- the session's link (Streamlit) -------------------------------------------------------------
 CHECKED_KEY, NOTICES_KEY = "link_checked", "link_notices"
 
@@ -221,4 +232,5 @@ def share() -> None:
     if values["data_source"] == "upload":
         note += " An uploaded file is not in the link: whoever opens it uploads their own."
     st.caption(note + " α changed in the Train view since the last click here? **Refresh** updates the link.")
-    st.code(link(values, st.context.url), language=None, wrap_lines=True)
+    base = app_url(st.context.url, st.get_option("server.baseUrlPath") or "")  # the Train view, not this page
+    st.code(link(values, base), language=None, wrap_lines=True)

@@ -36,6 +36,14 @@ def test_link_joins_the_address_and_the_query():
     assert urlstate.link({}, "http://host/") == "http://host/"
 
 
+def test_the_setup_link_opens_the_app_not_the_page_it_was_made_on():
+    """The link's address is the app's (its Train view), from the Runs page's URL, under a base path too."""
+    assert urlstate.app_url("http://host:8501/runs") == "http://host:8501/"
+    assert urlstate.app_url("https://lab.example/digits/runs?hidden=16", "/digits/") == "https://lab.example/digits/"
+    assert urlstate.app_url("http://host/", "") == "http://host/"
+    assert urlstate.app_url(None) is None and urlstate.link({"hidden": 16}, urlstate.app_url("")) == "?hidden=16"
+
+
 @pytest.mark.parametrize("key, text", [
     ("hidden", "-5"), ("hidden", "abc"), ("hidden", "9999"), ("hidden", "1.5"), ("hidden", ""),
     ("lr", "nan"), ("lr", "1e9"), ("lr", "inf"), ("lr", "-0.1"), ("lr", "0"), ("lr", "0x10"),

@@ -121,10 +121,13 @@ def test_static_view_by_url_draws_its_charts(context, server, path, expected):
 
 
 def test_runs_view_by_url_opens(context, server):
-    """The Runs view at /runs opens with its table placeholder and the share link."""
+    """The Runs view at /runs opens with its table placeholder and the share link, which opens the app (its
+    Train view, where Start replays the setup), not the Runs page."""
     page = open_view(context, server, "runs")
     main_area(page).get_by_text("No finished runs yet").wait_for(timeout=60_000)
-    main_area(page).locator('[data-testid="stCode"]').wait_for(timeout=20_000)  # the share link
+    link = main_area(page).locator('[data-testid="stCode"]')  # the share link
+    link.wait_for(timeout=20_000)
+    assert link.inner_text().strip().split("?")[0] == server.rstrip("/") + "/"
     no_exception(page)
 
 
