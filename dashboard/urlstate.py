@@ -164,8 +164,8 @@ def link(values: Mapping, base: str | None = None) -> str:
 
 def app_url(page_url: str | None, base_url_path: str = "") -> str | None:
     """The app's own address, where its default view (Train) opens, from any of its pages' full URLs: the
-    page's scheme and host plus Streamlit's `server.baseUrlPath` ("http://host/lab/runs" -> "http://host/").
-    None without a page URL."""
+    page's scheme and host plus Streamlit's `server.baseUrlPath` ("http://host/runs" -> "http://host/"; under
+    the base path "lab", "http://host/lab/runs" -> "http://host/lab/"). None without a page URL."""
     if not page_url:
         return None
     parts = urlsplit(page_url)
