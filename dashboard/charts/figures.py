@@ -163,7 +163,7 @@ def curves_spec(iteration: np.ndarray, train: np.ndarray, dev: np.ndarray, lr_ch
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         hovermode="x unified", uirevision=metric, font=FONT,
         xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
-        yaxis=dict(range=[0, 1.02], tickformat=".0%") if accuracy else loss_axis(train, dev),
+        yaxis=dict(range=[0, 1.02], tickformat=".0%", hoverformat=".1%") if accuracy else loss_axis(train, dev),
     )
     return dict(data=traces, layout=layout)
 
@@ -188,7 +188,7 @@ def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
             ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
         if sum(lo <= t <= hi for t in ticks) < 2:
             ticks = sorted({*ticks, *_round_ticks(lo, hi)})
-    return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks])
+    return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g")
 
 
 def tick_text(t: float) -> str:

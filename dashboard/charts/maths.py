@@ -48,7 +48,8 @@ def pair_curves_figure(runs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
     layout = _layout("Accuracy" if accuracy else "Loss (cross-entropy)", height=330,
                      legend=dict(orientation="h", x=0, y=-0.3, yanchor="top"), hovermode="x unified",
                      uirevision=metric, xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
-                     yaxis=dict(range=[0, 1.02], tickformat=".0%") if accuracy else dict(rangemode="tozero"))
+                     yaxis=dict(range=[0, 1.02], tickformat=".0%", hoverformat=".1%") if accuracy else
+                     dict(rangemode="tozero", hoverformat=".4g"))
     return go.Figure(dict(data=traces, layout=layout))
 
 

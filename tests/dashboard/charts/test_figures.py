@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dashboard.charts import figures as charts
+from dashboard.charts import figures as charts, maths
 
 
 def test_mosaic_puts_each_neuron_at_its_tile():
@@ -149,6 +149,18 @@ def test_a_log_axis_labels_what_its_curves_span_in_plain_numbers(lo, hi, within)
     axis = charts.log_axis(np.array([lo, np.nan, hi]), np.array([0.0, -1.0]))  # NaN, 0 and below: not data
     shown = [text for t, text in zip(axis["tickvals"], axis["ticktext"]) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
     assert axis["type"] == "log" and shown == within
+
+
+def test_hovering_a_curve_reads_rounded_values():
+    """The hover label of a curve reads 0.3095 and 92.2%, not float32 noise like 0.3094995 (the loss, health
+    and notebook-pair axes alike)."""
+    x, y = np.arange(3.0), np.array([2.3, 0.5, 0.3094995])
+    assert charts.curves_figure(x, y, y, []).layout.yaxis.hoverformat == ".4g"
+    assert charts.curves_figure(x, y / 3, y / 3, [], "accuracy").layout.yaxis.hoverformat == ".1%"
+    assert charts.log_axis(y)["hoverformat"] == ".4g"
+    pair = {"notebook": (x, y, y)}
+    assert maths.pair_curves_figure(pair, "loss").layout.yaxis.hoverformat == ".4g"
+    assert maths.pair_curves_figure(pair, "accuracy").layout.yaxis.hoverformat == ".1%"
 
 
 def test_curves_are_downsampled_for_the_browser():
