@@ -84,6 +84,7 @@ def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: 
             traces.append(dict(type="scatter", x=x, y=y, mode="lines" if len(x) > 1 else "markers", name=label,
                                yaxis=axis, line=dict(color=color, width=2, dash=dash)))
     shapes, notes = charts.lr_markers(lr_changes)
+    shown = _band_range(updates)
     shapes.append(dict(type="rect", xref="paper", x0=0, x1=1, yref="y2", y0=HEALTHY[0], y1=HEALTHY[1],
                        fillcolor="rgba(44,160,44,0.08)", line=dict(width=0), layer="below"))
     layout = dict(
@@ -93,10 +94,20 @@ def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: 
         legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
         xaxis=dict(title=dict(text="iteration"), rangemode="tozero"),
         yaxis=dict(charts.log_axis(*grads.values()), title=dict(text="gradient norm")),
-        yaxis2=dict(charts.log_axis(*updates.values()), title=dict(text="update / weight"), overlaying="y",
-                    side="right", showgrid=False),
+        yaxis2=dict(charts.log_axis(np.array(shown)), title=dict(text="update / weight"), overlaying="y",
+                    side="right", showgrid=False, range=[math.log10(v) for v in shown]),
     )
     return go.Figure(dict(data=traces, layout=layout))
+
+
+def _band_range(updates: dict[str, np.ndarray]) -> tuple[float, float]:
+    """The update axis's extent: the ratios and the healthy band, with room above and below the band, so
+    that the band reads as a band (left to Plotly, the axis fits the band alone and all of it is shaded)."""
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in updates.values()])
+    values = values[np.isfinite(values) & (values > 0)]
+    lo = min(HEALTHY[0], values.min(initial=HEALTHY[0])) / 4
+    hi = max(HEALTHY[1], values.max(initial=HEALTHY[1])) * 4
+    return lo, hi
 
 
 def health_note(updates: dict[str, np.ndarray]) -> str | None:

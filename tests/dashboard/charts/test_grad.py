@@ -53,12 +53,15 @@ def test_health_curves_come_from_the_history_with_alpha_marks():
     assert len(figure.data) == 4 and np.isnan(figure.data[0].y[0])  # iteration 0: no gradient yet
     assert np.all(np.asarray(figure.data[0].y[1:]) > 0)
     assert any(a.text == "α=0.2" for a in figure.layout.annotations)
-    for axis, curves in ((figure.layout.yaxis, (figure.data[0].y, figure.data[2].y)),
-                         (figure.layout.yaxis2, (figure.data[1].y, figure.data[3].y))):
-        values = np.concatenate([np.asarray(c, float) for c in curves])
-        lo, hi = np.nanmin(values), np.nanmax(values)
-        labelled = [t for t in axis.tickvals if lo <= t <= hi]
-        assert axis.type == "log" and len(labelled) >= 2  # each axis labels its curves' values, in numbers
+    norms = np.concatenate([np.asarray(figure.data[i].y, float) for i in (0, 2)])
+    axis = figure.layout.yaxis
+    assert axis.type == "log" and len([t for t in axis.tickvals if np.nanmin(norms) <= t <= np.nanmax(norms)]) >= 2
+    ratios = np.concatenate([np.asarray(figure.data[i].y, float) for i in (1, 3)])
+    axis, (band,) = figure.layout.yaxis2, [s for s in figure.layout.shapes if s.yref == "y2"]
+    low, high = 10.0 ** np.array(axis.range)
+    assert low < min(band.y0, np.nanmin(ratios)) and high > max(band.y1, np.nanmax(ratios))  # room around the band
+    assert axis.type == "log" and len([t for t in axis.tickvals if low <= t <= high]) >= 2
+    for axis in (figure.layout.yaxis, figure.layout.yaxis2):  # labelled in numbers
         assert list(axis.ticktext) == [charts.tick_text(t) for t in axis.tickvals]
 
 
