@@ -26,6 +26,12 @@ def _layout(title: str, height: int = CHART_HEIGHT, **extra) -> dict:
                 margin=dict(l=10, r=10, t=40, b=10), **extra)
 
 
+def _two_places(z: float) -> str:
+    """z to two decimals, without the "-0.00" of a tiny negative value."""
+    text = f"{z:.2f}"
+    return "0.00" if text == "-0.00" else text
+
+
 # ----- notebook vs corrected ----------------------------------------------------------------------
 def pair_curves_figure(runs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], metric: str = "accuracy",
                        labels: dict[str, str] | None = None) -> go.Figure:
@@ -175,7 +181,7 @@ def contributions_figure(contributions: np.ndarray, b2: np.ndarray, Z2: np.ndarr
                    zmin=-limit, zmax=limit, showscale=False, xgap=1, ygap=1,
                    hovertemplate="digit %{y} ← %{x}: %{z:.3f}<extra></extra>")
     notes = [dict(x=1.0, xref="paper", xanchor="left", y=str(k), showarrow=False,
-                  text=f"  Z2 = {z:.2f}" if k != highlight else f"  <b>Z2 = {z:.2f}</b>",
+                  text=f"  Z2 = {_two_places(z)}" if k != highlight else f"  <b>Z2 = {_two_places(z)}</b>",
                   font=dict(size=10, color="#111" if k == highlight else "#555")) for k, z in enumerate(Z2)]
     layout = _layout("Contributions W2[k, j] · A1[j] to each logit (+ bias b2)", height=330, annotations=notes,
                      xaxis=dict(title=dict(text="hidden neuron j"), type="category", showgrid=False,

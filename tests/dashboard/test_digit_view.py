@@ -139,3 +139,5 @@ def test_contributions_figure_rows_end_in_the_logits():
     fig = math_charts.contributions_figure(contributions, b2, Z2, highlight=3)
     assert list(fig.data[0].x) == ["n0", "n1", "b2"]
     assert fig.layout.annotations[3].text == f"  <b>Z2 = {Z2[3]:.2f}</b>"
+    Z2[9] = -0.001  # rounds to zero: written "0.00", not "-0.00"
+    assert math_charts.contributions_figure(contributions, b2, Z2).layout.annotations[9].text == "  Z2 = 0.00"
