@@ -180,8 +180,7 @@ def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
     when the curves span more than DECADES_FOR_125 decades, and at round values between two ticks when fewer
     than two of them fall within the curves. Plotly's own labels of a short log axis are lone digits
     ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
-    values = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves])
-    values = values[np.isfinite(values) & (values > 0)]
+    values = positive(*curves)
     if values.size and values.max() > values.min():
         lo, hi = values.min(), values.max()
         if math.log10(hi / lo) > DECADES_FOR_125:
@@ -189,6 +188,12 @@ def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
         if sum(lo <= t <= hi for t in ticks) < 2:
             ticks = sorted({*ticks, *_round_ticks(lo, hi)})
     return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g")
+
+
+def positive(*curves: np.ndarray) -> np.ndarray:
+    """The finite values above zero of all the curves, flat: what a log axis can show."""
+    values = np.concatenate([np.asarray(c, dtype=float).ravel() for c in curves])
+    return values[np.isfinite(values) & (values > 0)]
 
 
 def tick_text(t: float) -> str:

@@ -103,8 +103,7 @@ def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: 
 def _band_range(updates: dict[str, np.ndarray]) -> tuple[float, float]:
     """The update axis's extent: the ratios and the healthy band, with room above and below the band, so
     that the band reads as a band (left to Plotly, the axis fits the band alone and all of it is shaded)."""
-    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in updates.values()])
-    values = values[np.isfinite(values) & (values > 0)]
+    values = charts.positive(*updates.values())
     lo = min(HEALTHY[0], values.min(initial=HEALTHY[0])) / 4
     hi = max(HEALTHY[1], values.max(initial=HEALTHY[1])) * 4
     return lo, hi

@@ -104,8 +104,8 @@ def in_app_speed(browser, url: str, seconds: float) -> tuple[float, float]:
 def headless_speed(seconds: float, batch_size: int | None) -> float:
     """A bare Trainer with the app's default settings, driven in 0.25 s chunks as the app's ticks are."""
     parts = data.split(data.load_sample(), dev_size=1000, seed=0)
-    trainer = Trainer(TrainConfig(iterations=None, batch_size=batch_size, eval_every=eval_every_for(batch_size)), parts.X_train, parts.y_train,
-                      parts.X_dev, parts.y_dev)
+    config = TrainConfig(iterations=None, batch_size=batch_size, eval_every=eval_every_for(batch_size))  # as the app's
+    trainer = Trainer(config, parts.X_train, parts.y_train, parts.X_dev, parts.y_dev)
     trainer.step(10)
     it0, start = trainer.iteration, time.perf_counter()
     while time.perf_counter() - start < seconds:
