@@ -191,15 +191,20 @@ def status(record: RunRecord) -> str:
     return words.failure_short(record.failure) if record.failure else "ok"
 
 
+def percent(fraction: float | None) -> float | None:
+    """An accuracy as the table shows it: in percent (the view prints one decimal: 85.0%, 87.8%)."""
+    return None if fraction is None else 100 * fraction
+
+
 def table_rows(records: Sequence[RunRecord]) -> list[dict]:
-    """One row per run for the runs table."""
+    """One row per run for the runs table (accuracies in percent; the exports keep fractions)."""
     rows = []
     for r in records:
         s = r.settings()
         rows.append({"run": run_name(r), "source": r.source, "α": s["lr"], "h": s["hidden"], "g": s["activation"],
                      "batch": str(s["batch_size"]), "optimizer": s["optimizer"], "mode": s["mode"],
-                     "status": status(r), "iterations": r.iterations, "dev acc": r.final["dev_acc"],
-                     "dev loss": r.final["dev_loss"], "train acc": r.final["train_acc"],
+                     "status": status(r), "iterations": r.iterations, "dev acc": percent(r.final["dev_acc"]),
+                     "dev loss": r.final["dev_loss"], "train acc": percent(r.final["train_acc"]),
                      "train loss": r.final["train_loss"], "seed": s["seed"], "data": r.data})
     return rows
 

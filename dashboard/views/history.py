@@ -71,8 +71,8 @@ def history_section(lab: Lab) -> None:
 TABLE_COLUMNS = {
     "train loss": st.column_config.NumberColumn(format="%.3f"),
     "dev loss": st.column_config.NumberColumn(format="%.3f"),
-    "train acc": st.column_config.NumberColumn(format="percent"),
-    "dev acc": st.column_config.NumberColumn(format="percent"),
+    "train acc": st.column_config.NumberColumn(format="%.1f%%"),  # the rows hold percents: 85.0%, not "85%"
+    "dev acc": st.column_config.NumberColumn(format="%.1f%%"),
     "iterations": st.column_config.NumberColumn(format="localized"),
 }
 

@@ -48,7 +48,7 @@ def test_a_failure_shows_the_failed_state_and_the_runs_row_agrees(make_app):
     stored = at.session_state[runs.HISTORY_KEY].runs[-1]
     row = runs.table_rows([stored])[0]
     assert row["status"] != "ok" and row["iterations"] == run.failure.iteration
-    assert row["dev acc"] == pytest.approx(failing["dev_acc"], nan_ok=True)
+    assert row["dev acc"] == pytest.approx(100 * failing["dev_acc"], nan_ok=True)
     assert row["train loss"] == pytest.approx(failing["train_loss"], nan_ok=True)
     assert stored.rows[-1]["iteration"] == run.failure.iteration
 

@@ -91,7 +91,9 @@ def test_run_table_lists_runs_after_a_reset(make_app):
     open_view(at, "runs")
     table = at.dataframe(key="runs_table").value
     assert list(table["run"]) == ["#1", "current"] and list(table["iterations"]) == [10, 0]
-    assert table["dev acc"][0] == pytest.approx(record.final["dev_acc"])
+    assert table["dev acc"][0] == pytest.approx(100 * record.final["dev_acc"])  # percent, printed with one decimal
+    columns = json.loads(at.dataframe(key="runs_table").proto.columns)
+    assert columns["dev acc"]["type_config"]["format"] == columns["train acc"]["type_config"]["format"] == "%.1f%%"
 
 
 def test_empty_runs_are_not_recorded(make_app):

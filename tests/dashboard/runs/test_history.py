@@ -159,7 +159,8 @@ def test_table_rows_show_metrics_and_status():
     rec.failure = Failure("collapsed", iteration=100, lr=3.0, dead=8, hidden=10)
     (row,) = runs.table_rows([rec])
     assert (row["run"], row["α"], row["h"], row["batch"], row["status"]) == ("current", "0.3", 10, "full", "collapsed")
-    assert row["dev acc"] == rec.final["dev_acc"]
+    assert row["dev acc"] == pytest.approx(100 * rec.final["dev_acc"])  # percent: the table prints "87.8%"
+    assert row["train acc"] == pytest.approx(100 * rec.final["train_acc"])
 
 
 def test_activation_is_recorded_and_named_when_it_differs():
