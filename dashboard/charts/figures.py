@@ -25,9 +25,10 @@ FONT = dict(size=11)
 LOSS_TICKS = [m * 10.0**e for e in range(-4, 4) for m in (1, 2, 5)]
 LOG_TICKS = [m * 10.0**e for e in range(-9, 5) for m in (1, 2, 5)]  # gradient norms and update sizes too
 DECADES_FOR_125 = 2.5  # a log axis over more decades than this is labelled at powers of ten only
-# Streamlit mounts a new chart whenever a figure changes and hides it until it knows its width:
-# every builder sets layout.width to the width it expects, which Streamlit then stretches to the
-# column. Without it, live charts are blank for part of every tick.
+EMPTY_LOG_RANGE = [-3, 0]  # a log axis with nothing to show yet spans 0.001 to 1 (Plotly's own: 0.1 to 10,000)
+# Every builder sets layout.width to the width it expects its column to have, and mosaics take their
+# height from it; the chart is then drawn at its column's width (st.plotly_chart stretches, and so does
+# livechart.js), the pixels staying square.
 
 
 # ----- curves -----------------------------------------------------------------------------------
@@ -177,11 +178,15 @@ def loss_axis(*curves: np.ndarray) -> dict:
 
 def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
     """A log axis labelled in plain numbers ("0.05", "2e-4"): at `ticks` (1-2-5 steps), only at powers of ten
-    when the curves span more than DECADES_FOR_125 decades, and at round values between two ticks when fewer
-    than two of them fall within the curves. Plotly's own labels of a short log axis are lone digits
-    ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
+    when the curves span more than DECADES_FOR_125 decades (or hold nothing yet), and at round values between
+    two ticks when fewer than two of them fall within the curves. Plotly's own labels of a short log axis are
+    lone digits ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
     values = positive(*curves)
-    if values.size and values.max() > values.min():
+    if not values.size:  # nothing measured yet (gradients before the first step): a few decades, a label each
+        ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
+        return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g",
+                    range=EMPTY_LOG_RANGE)
+    if values.max() > values.min():
         lo, hi = values.min(), values.max()
         if math.log10(hi / lo) > DECADES_FOR_125:
             ticks = [t for t in ticks if f"{t:e}".startswith("1.")]

@@ -27,6 +27,7 @@ RULE_OF_THUMB = (f"Rule of thumb: one step should change a layer by about ‖ΔW
                  f"to weights \"should be somewhere around 1e-3\"); much larger comes before blow-ups, much "
                  f"smaller means learning crawls.")
 LAYER_COLORS = {"W1": "#1f77b4", "W2": "#2ca02c"}
+NO_STEP_YET = "No step yet: the curves start with the first update."  # the health chart of a new run
 
 
 def symmetric_limit(values: np.ndarray) -> float:
@@ -84,6 +85,8 @@ def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: 
             traces.append(dict(type="scatter", x=x, y=y, mode="lines" if len(x) > 1 else "markers", name=label,
                                yaxis=axis, line=dict(color=color, width=2, dash=dash)))
     shapes, notes = charts.lr_markers(lr_changes)
+    if not charts.positive(*grads.values()).size:  # iteration 0: no gradient measured yet, nothing to draw
+        notes.append(dict(text=NO_STEP_YET, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False))
     shown = _band_range(updates)
     shapes.append(dict(type="rect", xref="paper", x0=0, x1=1, yref="y2", y0=HEALTHY[0], y1=HEALTHY[1],
                        fillcolor="rgba(44,160,44,0.08)", line=dict(width=0), layer="below"))

@@ -238,3 +238,28 @@ def test_screenshot_shows_every_chart_drawn(page, tmp_path):
     for x, y, width, height in boxes:  # each chart's own rectangle holds more than the white page
         chart = pixels[round(y):round(y + height), round(x):round(x + width)]
         assert chart.size and (chart != 255).any(axis=-1).mean() > 0.02, (x, y, width, height)
+
+
+# Each live chart of the main area: its element's width and the width Plotly drew at.
+CHART_WIDTHS = """() => [...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')]
+  .filter(e => e.querySelector('.main-svg'))
+  .map(e => [e.getBoundingClientRect().width, e.querySelector('.main-svg').getBoundingClientRect().width])"""
+
+
+def test_charts_fit_a_narrow_window_while_training(page):
+    """At 1,100 px the Train view's columns are narrower than the widths its figures were built for; every
+    chart still fits its column while it trains (drawn at the layout's width, the accuracy chart, the tiles,
+    the gradient-health chart's right axis and the gallery were cut at the right edge)."""
+    page.set_viewport_size({"width": 1100, "height": 1000})
+    train_tab(page).get_by_text("Gradient health", exact=False).first.click()
+    health = train_tab(page).locator(CHART).filter(has_text="update / weight")
+    health.first.wait_for(timeout=20_000)
+    click(page, "Start")
+    wait_until(lambda: iteration(page) > 50, message="training to advance")
+    start = iteration(page)
+    wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
+    widths = page.evaluate(CHART_WIDTHS)
+    box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
+    click(page, "Pause")
+    assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
+    assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (title, box)  # the right axis's title in view

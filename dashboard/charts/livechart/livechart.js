@@ -229,7 +229,11 @@ function draw(chart, Plotly, anyway = false) {
     chart.div,
     data.map((trace) => ({ ...trace })),
     fixedMargins(
-      { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, height: undefined, datarevision: chart.seq },
+      // The chart fills its element, as st.plotly_chart stretches to its column: a layout's width is the
+      // width its builder expected (tiles' heights come from it), and drawn as given it overflowed a
+      // narrower column, cut at the right edge (at 1,100 px the accuracy chart, the tiles, the gallery).
+      { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, width: undefined, height: undefined,
+        datarevision: chart.seq },
       held,
     ),
     config,

@@ -70,3 +70,22 @@ def test_health_note_warns_about_huge_and_tiny_steps():
     assert "smaller α" in grad_charts.health_note({"W1": np.array([0.5]), "W2": np.array([1e-3])})
     assert "stopped" in grad_charts.health_note({"W1": np.array([1e-7]), "W2": np.array([1e-8])})
     assert grad_charts.health_note({"W1": np.array([1e-3]), "W2": np.array([2e-3])}) is None
+
+
+def test_health_chart_of_a_new_run_says_why_it_is_empty():
+    """Before the first step nothing is measured: the chart says so, and its norm axis spans a few labelled
+    decades (Plotly's own range, 0.1 to 10,000 in 1-2-5 steps, was 15 crowded labels)."""
+    t = trained(0)
+    h = t.history
+    figure = grad_charts.health_figure(h.column("iteration"), {k: h.column(f"grad_{k}") for k in ("W1", "W2")},
+                                       {k: h.column(f"update_{k}") for k in ("W1", "W2")}, t.lr_changes)
+    assert grad_charts.NO_STEP_YET in [a.text for a in figure.layout.annotations]
+    axis = figure.layout.yaxis
+    assert axis.range == (-3, 0) and [charts.tick_text(v) for v in axis.tickvals if 1e-3 <= v <= 1] == [
+        "0.001", "0.01", "0.1", "1"]
+    t.step(2)  # measured after two steps (eval_every=2): the note goes
+    h = t.history
+    figure = grad_charts.health_figure(h.column("iteration"), {k: h.column(f"grad_{k}") for k in ("W1", "W2")},
+                                       {k: h.column(f"update_{k}") for k in ("W1", "W2")}, t.lr_changes)
+    assert grad_charts.NO_STEP_YET not in [a.text for a in figure.layout.annotations]
+    assert figure.layout.yaxis.range is None
