@@ -73,3 +73,19 @@ def test_the_bound_page_redraws_its_curves_while_the_trainer_trains():
         finally:
             browser.close()
     assert bound["rate"] > 0 and bound["redraws_per_s"] >= 2, bound  # a Plotly error stops the count
+
+
+def test_every_script_the_readme_names_imports():
+    """Each `python -m tests...` script the README tells a reader to run imports (a test file that moved had
+    left `tests.dashboard.bench_livechart` failing on its first line)."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    modules = sorted(set(re.findall(r"python -m (tests[\w.]*)", (root / "README.md").read_text())))
+    assert "tests.bench_app" in modules and "tests.dashboard.bench_livechart" in modules
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    done = subprocess.run([sys.executable, "-c", code, *modules], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

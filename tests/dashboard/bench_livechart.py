@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server, wait_until
-from tests.dashboard.test_livechart_browser import PROBE
+from tests.dashboard.charts.test_livechart_browser import PROBE
 
 APP = Path(__file__).resolve().parent / "apps" / "livechart_app.py"
 
