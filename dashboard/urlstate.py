@@ -199,13 +199,14 @@ def check_link() -> float | None:
 
 
 def show_link_notices() -> None:
-    """The link's ignored values, with a Dismiss button."""
+    """The link's ignored values, with a button that dismisses them (an ✕: a word did not fit its column)."""
     notices = st.session_state.get(NOTICES_KEY)
     if notices:
         notice_col, dismiss_col = st.columns([12, 1], vertical_alignment="center")
         notice_col.warning("**This link had settings that cannot be used; the defaults stand in.**\n\n"
                            + "\n".join(f"- {n}" for n in notices), icon=":material/link_off:")
-        dismiss_col.button("Dismiss", key="link_dismiss", on_click=lambda: st.session_state.update({NOTICES_KEY: []}))
+        dismiss_col.button(":material/close:", key="link_dismiss", help="Dismiss this notice",
+                           on_click=lambda: st.session_state.update({NOTICES_KEY: []}))
 
 
 def sync_link() -> None:

@@ -26,6 +26,7 @@ from dashboard.runs.feed import Chart
 from dashboard.runs.pair import KAGGLE_ROWS, NOTEBOOK, Comparison, PairSettings
 from dashboard.runs.worker import Pause, Start, Step, Worker
 from dashboard.settings import LR_MAX, LR_MIN
+from dashboard.views import train
 from data import Split
 
 LABEL = "Notebook vs corrected"
@@ -34,6 +35,7 @@ EFFECTS_KEY = "notebook_effects"
 LINEAR_KEY = "notebook_linear"
 RUNS = ("notebook", "corrected")  # the order of Comparison.trainers
 COMMAND_WAIT = 1.0  # seconds a click waits for the worker to apply its command
+SETTING_WIDTH = 140  # pixels: each number box of the settings row (it wraps in a narrow window)
 
 
 @dataclass(frozen=True)
@@ -125,18 +127,19 @@ def render() -> None:
 
 def settings_row(lab: state.Lab) -> None:
     """α with the effective α of both sides next to it, iterations and training rows."""
-    cols = st.columns([1, 1, 1, 1, 1], vertical_alignment="bottom")
-    cols[0].number_input("α (learning rate)", LR_MIN, LR_MAX, NOTEBOOK.lr, step=0.1, format="%.4g", key="nb_lr",
-                         persist_state="page")
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # wraps in a narrow window, cuts no label
+    row.number_input("α (learning rate)", LR_MIN, LR_MAX, NOTEBOOK.lr, step=0.1, format="%.4g", key="nb_lr",
+                     persist_state="page", width=SETTING_WIDTH)
     settings = read_settings(lab)
-    cols[1].metric("Effective α · notebook", f"{settings.notebook_lr:.4g}",
-                   help="The step the notebook really takes (`core.effective_lr`): α · 2 (dZ2 doubled) · m / 42,000 "
-                        "(gradients divided by 42,000 instead of m, the training rows of a full batch).")
-    cols[2].metric("Effective α · corrected", f"{settings.corrected_lr:.4g}")
-    cols[3].number_input("Iterations", 1, 100_000, NOTEBOOK.iterations, step=100, key="nb_iterations",
-                         persist_state="page")
-    cols[4].number_input("Training rows", 1, lab.split.y_train.size, step=500, key="nb_rows", persist_state="page",
-                         help="The first rows of the session's training split (set in the sidebar); full batch.")
+    row.metric("Effective α · notebook", f"{settings.notebook_lr:.4g}", width="content",
+               help="The step the notebook really takes (`core.effective_lr`): α · 2 (dZ2 doubled) · m / 42,000 "
+                    "(gradients divided by 42,000 instead of m, the training rows of a full batch).")
+    row.metric("Effective α · corrected", f"{settings.corrected_lr:.4g}", width="content")
+    row.number_input("Iterations", 1, 100_000, NOTEBOOK.iterations, step=100, key="nb_iterations",
+                     persist_state="page", width=SETTING_WIDTH)
+    row.number_input("Training rows", 1, lab.split.y_train.size, step=500, key="nb_rows", persist_state="page",
+                     width=SETTING_WIDTH,
+                     help="The first rows of the session's training split (set in the sidebar); full batch.")
 
 
 def corrected_options() -> None:
@@ -175,18 +178,18 @@ def why_alpha_worked(settings: PairSettings) -> str:
 
 def controls(pair: Comparison) -> None:
     """Start / Pause / Step 10 / Reset for both runs together."""
-    cols = st.columns([1, 1, 1, 1, 4], vertical_alignment="center")
-    cols[0].button("Start", key="nb_start", type="primary", on_click=_send, args=(Start(),),
-                   width="stretch", disabled=pair.running or pair.done)
-    cols[1].button("Pause", key="nb_pause", on_click=_send, args=(Pause(),), width="stretch",
-                   disabled=not pair.running)
-    cols[2].button("Step 10", key="nb_step10", on_click=_send, args=(Step(10),), width="stretch",
-                   disabled=pair.done)
-    cols[3].button("Reset", key="nb_reset", on_click=pairs.reset, width="stretch",
-                   help="Both runs back to iteration 0.")
+    row = st.container(horizontal=True, vertical_alignment="center")  # wraps in a narrow window, cuts no label
+    row.button("Start", key="nb_start", type="primary", on_click=_send, args=(Start(),),
+               width=train.BUTTON_WIDTH, disabled=pair.running or pair.done)
+    row.button("Pause", key="nb_pause", on_click=_send, args=(Pause(),), width=train.BUTTON_WIDTH,
+               disabled=not pair.running)
+    row.button("Step 10", key="nb_step10", on_click=_send, args=(Step(10),), width=train.BUTTON_WIDTH,
+               disabled=pair.done)
+    row.button("Reset", key="nb_reset", on_click=pairs.reset, width=train.BUTTON_WIDTH,
+               help="Both runs back to iteration 0.")
     # Drawn on full runs only: while training, the iteration it would show is the one of the click.
     where = "" if pair.running else f" at iteration {max(t.iteration for t in pair.trainers):,}"
-    cols[4].caption((":material/play_arrow: training both" if pair.running else ":material/pause: paused")
+    row.caption((":material/play_arrow: training both" if pair.running else ":material/pause: paused")
                     + f"{where} · {pair.settings.iterations:,} iterations · same {pair.settings.rows:,} "
                       f"training rows, {pair.split.y_dev.size:,} dev rows")
 
@@ -281,6 +284,7 @@ def effects_section(lab: state.Lab, settings: PairSettings) -> None:
     iterations = int(cols[0].number_input("Iterations per run", 1, 10_000, min(300, settings.iterations), step=100,
                                           key="nb_effects_iterations", persist_state="page"))
     clicked = cols[1].button("Measure each quirk", key="nb_effects", on_click=_pause_for_effects, width="stretch",
+                             wrap=True,
                              help="16 runs: both baselines, and each quirk switched off in the notebook / on in "
                                   "the corrected run, all with this view's α, rows and seed.")
     cols[2].caption(f"16 training runs of {iterations:,} iterations on {settings.rows:,} rows"
@@ -387,7 +391,8 @@ def linear_section(lab: state.Lab, settings: PairSettings) -> None:
                                     persist_state="page"))
     iterations = int(cols[3].number_input("Iterations", 1, 5000, 300, step=100, key="nb_linear_iterations",
                                           persist_state="page"))
-    if cols[4].button("Train with and without ReLU", key="nb_linear", on_click=_pause_for_effects, width="stretch"):
+    if cols[4].button("Train with and without ReLU", key="nb_linear", on_click=_pause_for_effects, width="stretch",
+                      wrap=True):
         config = TrainConfig(hidden=hidden, optimizer=optimizer, lr=lr, seed=settings.seed,
                              eval_every=max(iterations, 1))
         X, y = lab.split.X_train[:, :settings.rows], lab.split.y_train[:settings.rows]

@@ -118,19 +118,20 @@ def sweep_controls() -> None:
     st.subheader("Learning-rate sweep", divider="gray")
     run = sweeps.get()
     running = run is not None and run.running
-    rates, kind_col, budget_col, start_col, stop_col = st.columns([3, 1.9, 1.1, 1, 1], vertical_alignment="bottom")
-    rates.text_input("Learning rates α (comma-separated)", ", ".join(f"{lr:g}" for lr in DEFAULT_RATES),
-                     key="sweep_rates", max_chars=300,
+    # One row that wraps in a narrow window (in equal columns, "Run sweep" and "seconds" were cut at 1,100 px).
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.text_input("Learning rates α (comma-separated)", ", ".join(f"{lr:g}" for lr in DEFAULT_RATES),
+                     key="sweep_rates", max_chars=300, width=300,
                      help=f"Up to {MAX_RATES} values in {sweeps.LR_LOW:g}..{sweeps.LR_HIGH:g}. The default is "
                           f"7 rates log-spaced from 0.01 to 3. Everything else comes from the sidebar.")
-    kind = kind_col.segmented_control("Budget", list(BUDGETS), default="iterations", key="sweep_budget_kind",
+    kind = row.segmented_control("Budget", list(BUDGETS), default="iterations", key="sweep_budget_kind",
                                       required=True, help="Stop after this many iterations, or seconds of training.")
     low, high, default, step = BUDGETS[kind or "iterations"]
-    budget_col.number_input(kind or "iterations", low, high, default, step=step, key=f"sweep_{kind or 'iterations'}")
-    start_col.button("Run sweep", key="sweep_run", type="primary", on_click=_start_sweep, width="stretch",
-                     disabled=running, help="All runs start from the same weights and see the same batches. "
-                                            "Pauses the Train view's run.")
-    stop_col.button("Stop sweep", key="sweep_stop", on_click=_stop_sweep, width="stretch", disabled=not running)
+    row.number_input(kind or "iterations", low, high, default, step=step, key=f"sweep_{kind or 'iterations'}",
+                     width=110)
+    row.button("Run sweep", key="sweep_run", type="primary", on_click=_start_sweep, disabled=running,
+               help="All runs start from the same weights and see the same batches. Pauses the Train view's run.")
+    row.button("Stop sweep", key="sweep_stop", on_click=_stop_sweep, disabled=not running)
 
 
 def sweep_live() -> None:
@@ -222,7 +223,7 @@ def continue_button(run: SweepRun | None, lab: Lab) -> None:
            else "Every run failed." if best is None else "" if ok
            else "The sidebar's data or settings changed since this sweep: run it again.")
     st.button(label, key="sweep_continue", on_click=_continue_best, disabled=run is None or run.running or not ok,
-              width="stretch", help=why or "Opens the Train view with this run, weights and curves included; α "
+              width="stretch", wrap=True, help=why or "Opens the Train view with this run, weights and curves included; α "
                                            "follows. The Train view's run it replaces stays in the Runs view.")
     if why and run is not None and not run.running:
         st.caption(why)

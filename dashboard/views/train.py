@@ -29,6 +29,7 @@ from dashboard.runs.state import Lab
 from dashboard.runs.worker import FINISHED, Pause, Start, Step, Worker
 
 LABEL = "Train"
+BUTTON_WIDTH = 88  # pixels: "Step 100" whole, six buttons in a row from 1,100 px (columns cut labels there)
 GALLERY_EVERY = 3.0  # seconds between gallery refreshes while running
 PAGE = 64  # weight tiles per page
 NARROW_WEIGHTS = 16  # up to this many hidden units the weight maps sit beside the curves
@@ -80,18 +81,18 @@ def _send(command, wait: float = COMMAND_WAIT) -> None:
 # ----- controls (full reruns) -------------------------------------------------------------------
 def controls(lab: Lab) -> None:
     """Start / Pause / Step 1, 10, 100 / Reset."""
-    cols = st.columns([1.1, 1.1, 1, 1, 1.1, 1.1, 3], vertical_alignment="center")
+    row = st.container(horizontal=True, vertical_alignment="center")  # a narrow window wraps it, cuts no label
     finished = lab.snapshot.status == FINISHED
-    cols[0].button("Start", key="start", type="primary", on_click=_send, args=(Start(),), width="stretch",
-                   disabled=lab.running or finished)
-    cols[1].button("Pause", key="pause", on_click=_send, args=(Pause(),), disabled=not lab.running, width="stretch")
-    for col, n in zip(cols[2:5], (1, 10, 100)):
-        col.button(f"Step {n}", key=f"step{n}", on_click=_send, args=(Step(n), STEP_WAIT), width="stretch",
+    row.button("Start", key="start", type="primary", on_click=_send, args=(Start(),), width=BUTTON_WIDTH,
+               disabled=lab.running or finished)
+    row.button("Pause", key="pause", on_click=_send, args=(Pause(),), disabled=not lab.running, width=BUTTON_WIDTH)
+    for n in (1, 10, 100):
+        row.button(f"Step {n}", key=f"step{n}", on_click=_send, args=(Step(n), STEP_WAIT), width=BUTTON_WIDTH,
                    disabled=finished)
-    cols[5].button("Reset", key="reset", on_click=lambda: state.reset(state.get(), alpha.get()), width="stretch",
-                   help="New weights, same settings.")
+    row.button("Reset", key="reset", on_click=lambda: state.reset(state.get(), alpha.get()), width=BUTTON_WIDTH,
+               help="New weights, same settings.")
     stop = lab.stop_at()
-    cols[6].caption((":material/play_arrow: training on the server" if lab.running else ":material/pause: paused")
+    row.caption((":material/play_arrow: training on the server" if lab.running else ":material/pause: paused")
                     + (f" · stops at iteration {stop:,}" if stop else ""))
     slot = st.container()  # always there (see render)
     if lab.snapshot.note:
@@ -265,7 +266,7 @@ def lr_controls(lab: Lab) -> None:
     """
     version, lr = alpha.version(), alpha.get()
     slider, exact = f"lr_slider_{version}", f"lr_exact_{version}"
-    left, mid, right = st.columns([4, 1.3, 1.2], vertical_alignment="bottom")
+    left, mid, right = st.columns([4, 1.3, 1.5], vertical_alignment="bottom")  # "Smooth (EMA)" whole at 1,100 px
     left.select_slider("α (learning rate), log scale", slider_steps(lr), value=lr, key=slider,
                        format_func=lambda v: f"{v:g}", on_change=_lr_changed, args=(slider, version),
                        help="Round stops, plus the α in use when it lies between them: the slider and the exact "

@@ -246,10 +246,17 @@ CHART_WIDTHS = """() => [...document.querySelectorAll('[data-testid="stMain"] .s
   .map(e => [e.getBoundingClientRect().width, e.querySelector('.main-svg').getBoundingClientRect().width])"""
 
 
-def test_charts_fit_a_narrow_window_while_training(page):
+# Text of the main area shown cut with an ellipsis ("St…" for a Step button in a narrow column).
+CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1 && e.innerText.trim())
+  .map(e => e.innerText.trim())"""
+
+
+def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     """At 1,100 px the Train view's columns are narrower than the widths its figures were built for; every
     chart still fits its column while it trains (drawn at the layout's width, the accuracy chart, the tiles,
-    the gradient-health chart's right axis and the gallery were cut at the right edge)."""
+    the gradient-health chart's right axis and the gallery were cut at the right edge), and no button label
+    or status figure is cut ("St…", "100…" in equal columns): the buttons and the status cells wrap."""
     page.set_viewport_size({"width": 1100, "height": 1000})
     train_tab(page).get_by_text("Gradient health", exact=False).first.click()
     health = train_tab(page).locator(CHART).filter(has_text="update / weight")
@@ -258,8 +265,9 @@ def test_charts_fit_a_narrow_window_while_training(page):
     wait_until(lambda: iteration(page) > 50, message="training to advance")
     start = iteration(page)
     wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
-    widths = page.evaluate(CHART_WIDTHS)
+    widths, cut = page.evaluate(CHART_WIDTHS), page.evaluate(CUT_TEXT)
     box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
     click(page, "Pause")
+    assert cut == [], cut
     assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
     assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (title, box)  # the right axis's title in view

@@ -309,7 +309,9 @@ function schedule(chart, parentElement) {
 const STATUS_CSS = `
 .livestatus { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; font-family: var(--st-font, inherit);
   color: var(--st-text-color, inherit); }
-.livestatus .cell { flex: 1 1 0; min-width: 4rem; } /* a narrow column wraps the cells rather than cut them */
+/* Each cell at least as wide as its label and value: a narrow column wraps the cells rather than cut them
+   ("103…" for an epoch of 103.00 at 1,100 px, when cells shared the row equally). */
+.livestatus .cell { flex: 1 0 auto; min-width: 3.5rem; max-width: 100%; }
 .livestatus .cell > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .livestatus .label { font-size: 0.875rem; opacity: 0.75; }
 .livestatus .value { font-size: 1.55rem; line-height: 1.4; }
