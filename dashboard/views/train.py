@@ -201,7 +201,7 @@ def status_row(snapshot) -> dict:
     last, rate, healthy = run.history.last, snapshot.rate, last_healthy(run)
     cells = [
         ("Iteration", f"{run.iteration:,}"),
-        ("Epoch", f"{run.epoch:,.2f}"),
+        ("Epoch", f"{run.epoch:,.0f}" if run.batch_size >= run.m else f"{run.epoch:,.2f}"),  # full batch: whole
         ("Train time", _duration(run.seconds)),
         ("Iterations/s", f"{rate:,.0f}" if rate is not None else "–"),
         ("Dead neurons", f"{run.dead_units().mean():.0%}"),

@@ -139,9 +139,16 @@ def test_step_buttons_advance_exactly_n(make_app, n):
     at = make_app()
     at.button(key=f"step{n}").click().run()
     assert lab(at).now.iteration == n and lab(at).running is False
-    assert status_row(at)["Iteration"] == f"{n:,}"
+    assert status_row(at)["Iteration"] == status_row(at)["Epoch"] == f"{n:,}"  # full batch: an epoch a step
     curve = figure(at, "loss_chart")["data"][0]["x"]
     assert list(curve) == sorted({0, n, *range(0, n + 1, 10)})
+
+
+def test_a_mini_batch_run_counts_epochs_in_hundredths(make_app):
+    """At batch 100 of the 2,000 training rows an epoch is 20 steps: Step 10 shows epoch 0.50."""
+    at = make_app(full_batch="false", batch_size="100")
+    at.button(key="step10").click().run()
+    assert status_row(at)["Epoch"] == "0.50"
 
 
 def test_reset_starts_a_fresh_run_with_the_same_settings(make_app):
