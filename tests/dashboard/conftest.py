@@ -191,6 +191,25 @@ def _run_store(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _no_run_outlives_its_test(monkeypatch):
+    """Every run a test started stops with it. Under AppTest no page ever leaves, so a run left training
+    went on for the idle timeout (10 minutes) on this process's drivers: 108 later tests shared the cores
+    with it, and a 4.6 s training test took 10.7 s."""
+    from dashboard.runs import worker as workers
+
+    made, init = [], workers.Worker.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(workers.Worker, "__init__", recorded)
+    yield
+    for worker in made:
+        worker.send(workers.Close(), wait=5.0)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """Tests that fake datasets must not leak them into other tests through st.cache_resource."""
     yield
