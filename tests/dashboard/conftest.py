@@ -207,6 +207,9 @@ def _no_run_outlives_its_test(monkeypatch):
     yield
     for worker in made:
         worker.send(workers.Close(), wait=5.0)
+    drivers = workers._the_drivers  # and no run made elsewhere (a module's fixture) trains on either
+    if drivers is not None:
+        wait_until(lambda: not drivers._ready and not drivers._busy, timeout=5, message="the drivers to rest")
 
 
 @pytest.fixture(autouse=True)
