@@ -213,6 +213,23 @@ def test_eviction_follows_last_save_not_creation(tmp_path):
     assert run_store.load(first) == b"c" * MB and run_store.load(third) == b"d" * MB
 
 
+def test_an_eviction_pass_follows_the_first_save_then_each_slack_written(tmp_path, monkeypatch):
+    """A pass lists and stats every file of the folder (90 ms for 14,000), so it does not follow every save of a
+    session saved once a second: it follows a process's first save, then each EVICT_SLACK of the limit written."""
+    run_store = RunStore(tmp_path, max_bytes=100_000)  # a pass per 1,000 bytes written
+    passes, evict = [], RunStore.evict
+    monkeypatch.setattr(RunStore, "evict", lambda self, keep=None: passes.append(keep) or evict(self, keep))
+    run_id = new_id()
+    sizes = []
+    for n in range(20):
+        run_store.save(run_id, b"x" * 290, {name(n): lambda: b"p" * 10})
+        sizes.append(run_store.path(run_id).stat().st_size + run_store.part_path(run_id, name(n)).stat().st_size)
+    slack = store.EVICT_SLACK * run_store.max_bytes
+    later = sum(sizes[1:])  # each later pass comes once at least `slack`, at most `slack` and one save, are written
+    assert passes[0] == run_id and later // (slack + max(sizes)) <= len(passes) - 1 <= later // slack
+    assert len(passes) < len(sizes) / 2  # 7 passes for 20 saves
+
+
 def test_the_run_just_saved_is_never_evicted(tmp_path):
     """A run larger than the whole limit is still kept (everything older goes)."""
     run_store = RunStore(tmp_path, max_bytes=MB, min_age=0)
@@ -323,7 +340,7 @@ def test_runs_saved_within_min_age_are_never_evicted(tmp_path):
     for n, run_id in enumerate(saved[:3]):
         age(run_store, run_id, store.MIN_AGE_SECONDS + 100 - n)  # saved[0] the oldest; saved[3] stays young
     newest = new_id()
-    run_store.save(newest, b"y" * 1000)
+    run_store.save(newest, b"y" * (MB // 50))  # more than EVICT_SLACK of the limit: an eviction pass follows
     assert run_store.ids() == [saved[3], newest]
 
 
@@ -448,7 +465,7 @@ def test_delete_and_eviction_take_a_runs_parts_with_it(tmp_path):
 def test_parts_no_longer_listed_go_once_old(tmp_path):
     """A save drops its run's parts it no longer lists, but only once they are min_age old (another replica may
     be about to list a young one); parts of a run that is gone go the same way; other runs' parts stay."""
-    run_store = RunStore(tmp_path)
+    run_store = RunStore(tmp_path, max_bytes=100)  # a tiny limit: an eviction pass follows every save
     run_id, other, gone = new_id(), new_id(), new_id()
     run_store.save(other, b"other", {name(9): lambda: b"kept"})
     run_store.save(gone, b"gone", {name(8): lambda: b"orphan"})
