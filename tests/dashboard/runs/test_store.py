@@ -217,8 +217,8 @@ def test_an_eviction_pass_follows_the_first_save_then_each_slack_written(tmp_pat
     """A pass lists and stats every file of the folder (90 ms for 14,000), so it does not follow every save of a
     session saved once a second: it follows a process's first save, then each EVICT_SLACK of the limit written."""
     run_store = RunStore(tmp_path, max_bytes=100_000)  # a pass per 1,000 bytes written
-    passes, evict = [], RunStore.evict
-    monkeypatch.setattr(RunStore, "evict", lambda self, keep=None: passes.append(keep) or evict(self, keep))
+    passes, evict = [], run_store.evict  # this store's: the app's saver, in this process, saves to others meanwhile
+    monkeypatch.setattr(run_store, "evict", lambda keep=None: passes.append(keep) or evict(keep))
     run_id = new_id()
     sizes = []
     for n in range(20):
