@@ -190,8 +190,8 @@ def controls(pair: Comparison) -> None:
     # Drawn on full runs only: while training, the iteration it would show is the one of the click.
     where = "" if pair.running else f" at iteration {max(t.iteration for t in pair.trainers):,}"
     row.caption((":material/play_arrow: training both" if pair.running else ":material/pause: paused")
-                    + f"{where} · {pair.settings.iterations:,} iterations · same {pair.settings.rows:,} "
-                      f"training rows, {pair.split.y_dev.size:,} dev rows")
+                + f"{where} · {pair.settings.iterations:,} iterations · same {pair.settings.rows:,} "
+                  f"training rows, {pair.split.y_dev.size:,} dev rows")
 
 
 def _worker() -> Worker | None:

@@ -121,11 +121,11 @@ def sweep_controls() -> None:
     # One row that wraps in a narrow window (in equal columns, "Run sweep" and "seconds" were cut at 1,100 px).
     row = st.container(horizontal=True, vertical_alignment="bottom")
     row.text_input("Learning rates α (comma-separated)", ", ".join(f"{lr:g}" for lr in DEFAULT_RATES),
-                     key="sweep_rates", max_chars=300, width=300,
-                     help=f"Up to {MAX_RATES} values in {sweeps.LR_LOW:g}..{sweeps.LR_HIGH:g}. The default is "
-                          f"7 rates log-spaced from 0.01 to 3. Everything else comes from the sidebar.")
+                   key="sweep_rates", max_chars=300, width=300,
+                   help=f"Up to {MAX_RATES} values in {sweeps.LR_LOW:g}..{sweeps.LR_HIGH:g}. The default is "
+                        f"7 rates log-spaced from 0.01 to 3. Everything else comes from the sidebar.")
     kind = row.segmented_control("Budget", list(BUDGETS), default="iterations", key="sweep_budget_kind",
-                                      required=True, help="Stop after this many iterations, or seconds of training.")
+                                 required=True, help="Stop after this many iterations, or seconds of training.")
     low, high, default, step = BUDGETS[kind or "iterations"]
     row.number_input(kind or "iterations", low, high, default, step=step, key=f"sweep_{kind or 'iterations'}",
                      width=110)
@@ -223,8 +223,9 @@ def continue_button(run: SweepRun | None, lab: Lab) -> None:
            else "Every run failed." if best is None else "" if ok
            else "The sidebar's data or settings changed since this sweep: run it again.")
     st.button(label, key="sweep_continue", on_click=_continue_best, disabled=run is None or run.running or not ok,
-              width="stretch", wrap=True, help=why or "Opens the Train view with this run, weights and curves included; α "
-                                           "follows. The Train view's run it replaces stays in the Runs view.")
+              width="stretch", wrap=True,  # a narrow column: two lines, not "Continue the best run in…"
+              help=why or "Opens the Train view with this run, weights and curves included; α follows. The Train "
+                          "view's run it replaces stays in the Runs view.")
     if why and run is not None and not run.running:
         st.caption(why)
 

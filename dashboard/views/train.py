@@ -93,7 +93,7 @@ def controls(lab: Lab) -> None:
                help="New weights, same settings.")
     stop = lab.stop_at()
     row.caption((":material/play_arrow: training on the server" if lab.running else ":material/pause: paused")
-                    + (f" · stops at iteration {stop:,}" if stop else ""))
+                + (f" · stops at iteration {stop:,}" if stop else ""))
     slot = st.container()  # always there (see render)
     if lab.snapshot.note:
         slot.info(lab.snapshot.note + " Press Start to go on.", icon=":material/pause_circle:")

@@ -248,7 +248,8 @@ CHART_WIDTHS = """() => [...document.querySelectorAll('[data-testid="stMain"] .s
 
 # Text of the main area shown cut with an ellipsis ("St…" for a Step button in a narrow column).
 CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
-  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1 && e.innerText.trim())
+  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1
+               && e.innerText.trim())
   .map(e => e.innerText.trim())"""
 
 
