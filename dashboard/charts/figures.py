@@ -182,17 +182,15 @@ def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
     two ticks when fewer than two of them fall within the curves. Plotly's own labels of a short log axis are
     lone digits ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
     values = positive(*curves)
-    if not values.size:  # nothing measured yet (gradients before the first step): a few decades, a label each
+    lo, hi = (values.min(), values.max()) if values.size else (None, None)
+    if lo is None or (hi > lo and math.log10(hi / lo) > DECADES_FOR_125):  # nothing yet, or many decades
         ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
-        return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g",
-                    range=EMPTY_LOG_RANGE)
-    if values.max() > values.min():
-        lo, hi = values.min(), values.max()
-        if math.log10(hi / lo) > DECADES_FOR_125:
-            ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
-        if sum(lo <= t <= hi for t in ticks) < 2:
-            ticks = sorted({*ticks, *_round_ticks(lo, hi)})
-    return dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g")
+    elif hi > lo and sum(lo <= t <= hi for t in ticks) < 2:
+        ticks = sorted({*ticks, *_round_ticks(lo, hi)})
+    axis = dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g")
+    if lo is None:  # nothing measured yet (gradients before the first step): a few decades, a label each
+        axis["range"] = EMPTY_LOG_RANGE
+    return axis
 
 
 def positive(*curves: np.ndarray) -> np.ndarray:

@@ -14,6 +14,13 @@ def trained(steps=6):
     return t
 
 
+def health(t):
+    """The gradient-health figure of a trainer's history."""
+    h = t.history
+    return grad_charts.health_figure(h.column("iteration"), {k: h.column(f"grad_{k}") for k in ("W1", "W2")},
+                                     {k: h.column(f"update_{k}") for k in ("W1", "W2")}, t.lr_changes)
+
+
 def test_tiles_of_each_tensor_share_one_zero_centred_scale():
     """dW1 tiles use ±max|dW1| (not W1's scale), with their own title and hover symbol."""
     t = trained()
@@ -47,9 +54,7 @@ def test_health_curves_come_from_the_history_with_alpha_marks():
     t = trained(4)
     t.set_lr(0.2)
     t.step(4)
-    h = t.history
-    figure = grad_charts.health_figure(h.column("iteration"), {k: h.column(f"grad_{k}") for k in ("W1", "W2")},
-                                       {k: h.column(f"update_{k}") for k in ("W1", "W2")}, t.lr_changes)
+    figure = health(t)
     assert len(figure.data) == 4 and np.isnan(figure.data[0].y[0])  # iteration 0: no gradient yet
     assert np.all(np.asarray(figure.data[0].y[1:]) > 0)
     assert any(a.text == "α=0.2" for a in figure.layout.annotations)
@@ -76,16 +81,12 @@ def test_health_chart_of_a_new_run_says_why_it_is_empty():
     """Before the first step nothing is measured: the chart says so, and its norm axis spans a few labelled
     decades (Plotly's own range, 0.1 to 10,000 in 1-2-5 steps, was 15 crowded labels)."""
     t = trained(0)
-    h = t.history
-    figure = grad_charts.health_figure(h.column("iteration"), {k: h.column(f"grad_{k}") for k in ("W1", "W2")},
-                                       {k: h.column(f"update_{k}") for k in ("W1", "W2")}, t.lr_changes)
+    figure = health(t)
     assert grad_charts.NO_STEP_YET in [a.text for a in figure.layout.annotations]
     axis = figure.layout.yaxis
     assert axis.range == (-3, 0) and [charts.tick_text(v) for v in axis.tickvals if 1e-3 <= v <= 1] == [
         "0.001", "0.01", "0.1", "1"]
     t.step(2)  # measured after two steps (eval_every=2): the note goes
-    h = t.history
-    figure = grad_charts.health_figure(h.column("iteration"), {k: h.column(f"grad_{k}") for k in ("W1", "W2")},
-                                       {k: h.column(f"update_{k}") for k in ("W1", "W2")}, t.lr_changes)
+    figure = health(t)
     assert grad_charts.NO_STEP_YET not in [a.text for a in figure.layout.annotations]
     assert figure.layout.yaxis.range is None
