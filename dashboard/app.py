@@ -36,6 +36,7 @@ CSS = """<style>
 [data-testid="stSidebarHeader"] { height: 1rem; min-height: 1rem; padding: 0; }
 [data-testid="stSidebarUserContent"] { padding-top: 0.5rem; }
 [data-testid="stMetricValue"] { font-size: 1.55rem; }
+[data-testid="stCheckbox"] [data-testid="stMarkdownContainer"] * { white-space: normal; }  /* a label wraps, never cut */
 </style>"""
 
 

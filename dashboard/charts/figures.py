@@ -288,7 +288,7 @@ def weights_figure(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int |
         r, c = tile_origin(i, cols, label_gap=label_gap)
         x.append(c + SIDE / 2 - 0.5)
         y.append(r - 1)
-        text.append(f"{first + i}" if cols > 5 else f"neuron {first + i}" + (" · dead" if dead[i] else ""))
+        text.append(f"{first + i}" if cols > 5 else f"n{first + i}" + (" dead" if dead[i] else ""))
         colors.append(DEAD_COLOR if dead[i] else "#555")
         if dead[i]:
             shapes += dead_marker(r, c)

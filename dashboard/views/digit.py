@@ -128,7 +128,7 @@ def explanation(lab: Lab, x: np.ndarray, true_label: int | None = None) -> None:
                    key="digit_probs", config=CONFIG, static=True)
     hidden = [str(j) for j in range(params.hidden)]
     with right:
-        live_chart(math_charts.bars_figure(e.A1, hidden, "Hidden activations A1 = ReLU(W1·x + b1)",
+        live_chart(math_charts.bars_figure(e.A1, hidden, "Activations A1 = ReLU(W1·x + b1)",
                                            x_title="hidden neuron j"), key="digit_hidden", config=CONFIG, static=True)
     live_chart(math_charts.contributions_figure(e.contributions, params.b2[:, 0], e.Z2, highlight=k),
                key="digit_contributions", config=CONFIG, static=True)

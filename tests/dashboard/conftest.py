@@ -22,6 +22,11 @@ CHROMIUM = "/usr/bin/chromium"
 # whose Plotly div its JS made; the owner-cookie component has none).
 CHART = '[data-testid="stPlotlyChart"], .stBidiComponent:has(.js-plotly-plot)'
 DRAWN_CHART = '[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg'
+# Text of the main area shown cut with an ellipsis ("St…" for a Step button in a narrow column).
+CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1
+               && e.innerText.trim())
+  .map(e => e.innerText.trim())"""
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # An init script: `window.__away(true)` makes the page a background tab as far as the app can tell:

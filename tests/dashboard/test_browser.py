@@ -14,7 +14,7 @@ from PIL import Image
 
 import data
 from core import Params
-from tests.dashboard.conftest import CHART, DRAWN_CHART, main_area, open_app, settled, status_value, wait_until
+from tests.dashboard.conftest import CHART, CUT_TEXT, DRAWN_CHART, main_area, open_app, settled, status_value, wait_until
 
 
 def train_tab(page):
@@ -244,20 +244,21 @@ def test_screenshot_shows_every_chart_drawn(page, tmp_path):
 CHART_WIDTHS = """() => [...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')]
   .filter(e => e.querySelector('.main-svg'))
   .map(e => [e.getBoundingClientRect().width, e.querySelector('.main-svg').getBoundingClientRect().width])"""
-
-
-# Text of the main area shown cut with an ellipsis ("St…" for a Step button in a narrow column).
-CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
-  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1
-               && e.innerText.trim())
-  .map(e => e.innerText.trim())"""
+# Pairs of a live chart's text labels (a text trace's points: the weight tiles' "n3") that overlap.
+LABEL_OVERLAPS = """() => [...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')].flatMap(chart => {
+  const boxes = [...chart.querySelectorAll('.textpoint text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+  return boxes.flatMap(([a, p], i) => boxes.slice(i + 1).filter(([, q]) =>
+    Math.min(p.right, q.right) - Math.max(p.left, q.left) > 1 && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 1)
+    .map(([b]) => a + ' / ' + b));
+})"""
 
 
 def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     """At 1,100 px the Train view's columns are narrower than the widths its figures were built for; every
     chart still fits its column while it trains (drawn at the layout's width, the accuracy chart, the tiles,
     the gradient-health chart's right axis and the gallery were cut at the right edge), and no button label
-    or status figure is cut ("St…", "100…" in equal columns): the buttons and the status cells wrap."""
+    or status figure is cut ("St…", "100…" in equal columns): the buttons and the status cells wrap; the weight
+    tiles' labels do not run into each other."""
     page.set_viewport_size({"width": 1100, "height": 1000})
     train_tab(page).get_by_text("Gradient health", exact=False).first.click()
     health = train_tab(page).locator(CHART).filter(has_text="update / weight")
@@ -266,9 +267,10 @@ def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     wait_until(lambda: iteration(page) > 50, message="training to advance")
     start = iteration(page)
     wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
-    widths, cut = page.evaluate(CHART_WIDTHS), page.evaluate(CUT_TEXT)
+    widths, cut, overlaps = page.evaluate(CHART_WIDTHS), page.evaluate(CUT_TEXT), page.evaluate(LABEL_OVERLAPS)
     box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
     click(page, "Pause")
     assert cut == [], cut
+    assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1"
     assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
     assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (title, box)  # the right axis's title in view

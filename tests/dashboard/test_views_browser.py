@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import CHART as ANY_CHART, DRAWN_CHART, main_area, settled, wait_until
+from tests.dashboard.conftest import CHART as ANY_CHART, CUT_TEXT, DRAWN_CHART, main_area, settled, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 CHART = ", ".join(f'[data-testid="stMain"] {one.strip()}' for one in ANY_CHART.split(","))
@@ -99,7 +99,7 @@ def test_lab_view_by_url_races_without_duplicate_charts(context, server):
 
 @pytest.mark.parametrize("path, expected", [
     ("math", ["X (", "Z1 (", "A1 (", "Z2 (", "A2 ("]),
-    ("digit", ["Input x", "Probabilities A2", "Hidden activations A1", "Contributions", "∂Z2[", "W1 at iteration"]),
+    ("digit", ["Input x", "Probabilities A2", "Activations A1", "Contributions", "∂Z2[", "W1 at iteration"]),
 ])
 def test_static_view_by_url_draws_its_charts(context, server, path, expected):
     """The Math and Inside-a-digit views open by URL and draw their charts, once each, in order, with the
@@ -118,6 +118,33 @@ def test_static_view_by_url_draws_its_charts(context, server, path, expected):
     assert page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('PlotlyChart'))"
                          ".length") == 0
     no_exception(page)
+
+
+# Titles of the main area's charts that reach past their chart's edges.
+TITLES_CUT = """() => [...document.querySelectorAll('[data-testid="stMain"] .main-svg')].flatMap(svg => {
+  const chart = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('.gtitle')].filter(t => {
+    const r = t.getBoundingClientRect(); return r.left < chart.left - 1 || r.right > chart.right + 1; })
+    .map(t => t.textContent);
+})"""
+
+
+@pytest.mark.parametrize("path, marker", [("notebook", "Start"), ("digit", "Contributions")])
+def test_a_narrow_window_cuts_no_label_or_title(browser, server, path, marker):
+    """At 1,100 px the notebook view's quirk checkboxes wrap their labels ("Softmax without …" was cut) and
+    the Inside-a-digit view's chart titles fit their charts ("Hidden activations A1 = …" reached past both edges)."""
+    context = browser.new_context(viewport={"width": 1100, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/{path}")
+        page.wait_for_selector(DRAWN_CHART, timeout=60_000)
+        main_area(page).get_by_text(marker, exact=False).first.wait_for(timeout=60_000)
+        wait_until(lambda: (read := titles(page)) and None not in read, timeout=60, message="every chart drawn")
+        assert settled(lambda: page.evaluate(CUT_TEXT)) == []
+        assert page.evaluate(TITLES_CUT) == []
+        no_exception(page)
+    finally:
+        context.close()
 
 
 def test_runs_view_by_url_opens(context, server):

@@ -40,7 +40,7 @@ def test_weights_figure_crosses_out_dead_neurons_only():
         r, c = charts.tile_origin(k, cols, label_gap=7)
         assert (shape.x0, shape.y0) == (c - 0.5, r - 0.5)
     labels = tile_labels(fig)
-    assert [t for t in labels.text if "dead" in t] == ["neuron 2 · dead", "neuron 7 · dead"]
+    assert [t for t in labels.text if "dead" in t] == ["n2 dead", "n7 dead"]
     assert [c for c, t in zip(labels.textfont.color, labels.text) if "dead" in t] == [charts.DEAD_COLOR] * 2
     assert not fig.layout.annotations  # Plotly would measure each on every redraw
 
