@@ -301,8 +301,8 @@ def weights_figure(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int |
 
 def gallery_figure(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confidence: np.ndarray,
                    cols: int = 8, width: int = 560, title: str | None = None) -> go.Figure:
-    """Misclassified images as one grey mosaic, each labelled "true → predicted · confidence", under
-    `title` (numbers and fixed words only: Plotly reads a few tags in it). No images: a note instead.
+    """Misclassified images as one grey mosaic, each labelled "true→predicted confidence", under `title`
+    (numbers and fixed words only: Plotly reads a few tags in it). No images: a note instead.
 
     Shapes: images (k, 784) uint8, true (k,), pred (k,), confidence (k,) in 0..1.
     """
@@ -324,8 +324,8 @@ def gallery_figure(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confi
     notes = []
     for i in range(k):
         r, c = tile_origin(i, cols, label_gap=label_gap)
-        notes.append(dict(x=c + SIDE / 2 - 0.5, y=r - 1, text=f"{true[i]}→{pred[i]} · {confidence[i]:.0%}",
-                          showarrow=False, yanchor="bottom", font=dict(size=11)))
+        notes.append(dict(x=c + SIDE / 2 - 0.5, y=r - 1, text=f"{true[i]}→{pred[i]} {confidence[i]:.0%}",
+                          showarrow=False, yanchor="bottom", font=dict(size=10)))
     rows = math.ceil(k / cols)
     layout = dict(_image_layout(Z, height=top + 10 + rows * 80, width=width, top=top), annotations=notes,
                   **(head if title else {}))

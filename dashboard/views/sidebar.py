@@ -213,10 +213,12 @@ def take_home(lab: Lab) -> None:
     st.caption("Take the run home as code: the notebook's math and steps with this run's settings; it retrains "
                "the run and prints the same final figures.")
     left, right = st.columns(2)
-    left.download_button("Notebook .ipynb", data=lambda: run_as_code(lab, "ipynb"), file_name="digit-lab-run.ipynb",
-                         mime="application/x-ipynb+json", on_click="ignore", key="download_notebook", width="stretch")
-    right.download_button("Script .py", data=lambda: run_as_code(lab, "py"), file_name="digit-lab-run.py",
-                          mime="text/x-python", on_click="ignore", key="download_script", width="stretch")
+    left.download_button("Notebook", data=lambda: run_as_code(lab, "ipynb"), file_name="digit-lab-run.ipynb",
+                         mime="application/x-ipynb+json", on_click="ignore", key="download_notebook", width="stretch",
+                         help="The run as a Jupyter notebook (.ipynb).")  # "Notebook .ipynb" was cut in the sidebar
+    right.download_button("Script", data=lambda: run_as_code(lab, "py"), file_name="digit-lab-run.py",
+                          mime="text/x-python", on_click="ignore", key="download_script", width="stretch",
+                          help="The run as a Python script (.py).")
 
 
 def run_as_code(lab: Lab, kind: str) -> bytes:

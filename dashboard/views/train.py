@@ -433,6 +433,7 @@ def gallery() -> None:
         live.chart(built["confusion"].build(snapshot), key="confusion", on_click=_cell_clicked,
                    config=live.CHART_CONFIG, feed=url)
     with right:
+        st.caption("**Misclassified dev images**, the most confident first.")
         filters(true, pred)
         live.chart(built["gallery_chart"].build(snapshot), key="gallery_chart", config=live.CHART_CONFIG, feed=url)
 
@@ -449,10 +450,9 @@ def mistakes_figure(split, true: int, pred: int, snapshot):
     preds, probs = snapshot.view.dev_predictions()
     picked, matching = mistakes(y, preds, probs, true, pred)
     wrong = preds != y
-    filtered = (true, pred) != (ANY, ANY)  # short enough for the column's one line either way
-    title = (f"{wrong.sum():,} of {y.size:,} misclassified ({wrong.mean():.1%}); {matching:,} match the filter, "
-             f"most confident first." if filtered else
-             f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%}); most confident first.")
+    filtered = (true, pred) != (ANY, ANY)  # short enough for the column's one line at 1,100 px either way
+    title = (f"{wrong.sum():,} of {y.size:,} misclassified ({wrong.mean():.1%}); {matching:,} match the filter"
+             if filtered else f"{wrong.sum():,} of {y.size:,} dev images misclassified ({wrong.mean():.1%})")
     images = np.rint(split.X_dev[:, picked].T * 255).astype(np.uint8)  # (k, 784)
     return charts.gallery_figure(images, y[picked], preds[picked], probs[preds[picked], picked], title=title)
 

@@ -22,11 +22,18 @@ CHROMIUM = "/usr/bin/chromium"
 # whose Plotly div its JS made; the owner-cookie component has none).
 CHART = '[data-testid="stPlotlyChart"], .stBidiComponent:has(.js-plotly-plot)'
 DRAWN_CHART = '[data-testid="stPlotlyChart"] .main-svg, .stBidiComponent .main-svg'
-# Text of the main area shown cut with an ellipsis ("St…" for a Step button in a narrow column).
-CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+# Text of the main area and the sidebar shown cut with an ellipsis ("St…" for a Step button in a narrow column).
+CUT_TEXT = """() => [...document.querySelectorAll('[data-testid="stMain"] *, [data-testid="stSidebar"] *')]
   .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth + 1
                && e.innerText.trim())
   .map(e => e.innerText.trim())"""
+# Titles of the main area's charts that reach past their chart's edges.
+TITLES_CUT = """() => [...document.querySelectorAll('[data-testid="stMain"] .main-svg')].flatMap(svg => {
+  const chart = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('.gtitle')].filter(t => {
+    const r = t.getBoundingClientRect(); return r.left < chart.left - 1 || r.right > chart.right + 1; })
+    .map(t => t.textContent);
+})"""
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # An init script: `window.__away(true)` makes the page a background tab as far as the app can tell:

@@ -14,7 +14,7 @@ from PIL import Image
 
 import data
 from core import Params
-from tests.dashboard.conftest import CHART, CUT_TEXT, DRAWN_CHART, main_area, open_app, settled, status_value, wait_until
+from tests.dashboard.conftest import CHART, CUT_TEXT, DRAWN_CHART, TITLES_CUT, main_area, open_app, settled, status_value, wait_until
 
 
 def train_tab(page):
@@ -244,9 +244,11 @@ def test_screenshot_shows_every_chart_drawn(page, tmp_path):
 CHART_WIDTHS = """() => [...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')]
   .filter(e => e.querySelector('.main-svg'))
   .map(e => [e.getBoundingClientRect().width, e.querySelector('.main-svg').getBoundingClientRect().width])"""
-# Pairs of a live chart's text labels (a text trace's points: the weight tiles' "n3") that overlap.
+# Pairs of a live chart's text labels (a text trace's points: the weight tiles' "n3"; annotations: the
+# gallery's "4→8 27%") that overlap.
 LABEL_OVERLAPS = """() => [...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')].flatMap(chart => {
-  const boxes = [...chart.querySelectorAll('.textpoint text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+  const boxes = [...chart.querySelectorAll('.textpoint text, .annotation-text')]
+    .map(t => [t.textContent, t.getBoundingClientRect()]);
   return boxes.flatMap(([a, p], i) => boxes.slice(i + 1).filter(([, q]) =>
     Math.min(p.right, q.right) - Math.max(p.left, q.left) > 1 && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 1)
     .map(([b]) => a + ' / ' + b));
@@ -257,8 +259,9 @@ def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     """At 1,100 px the Train view's columns are narrower than the widths its figures were built for; every
     chart still fits its column while it trains (drawn at the layout's width, the accuracy chart, the tiles,
     the gradient-health chart's right axis and the gallery were cut at the right edge), and no button label
-    or status figure is cut ("St…", "100…" in equal columns): the buttons and the status cells wrap; the weight
-    tiles' labels do not run into each other."""
+    or status figure is cut ("St…", "100…" in equal columns; "Notebook .i…" in the sidebar): the buttons and the
+    status cells wrap; the weight tiles' and the gallery's labels do not run into each other, nor the gallery's
+    title past its chart."""
     page.set_viewport_size({"width": 1100, "height": 1000})
     train_tab(page).get_by_text("Gradient health", exact=False).first.click()
     health = train_tab(page).locator(CHART).filter(has_text="update / weight")
@@ -268,9 +271,11 @@ def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     start = iteration(page)
     wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
     widths, cut, overlaps = page.evaluate(CHART_WIDTHS), page.evaluate(CUT_TEXT), page.evaluate(LABEL_OVERLAPS)
+    titles_cut = page.evaluate(TITLES_CUT)
     box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
     click(page, "Pause")
     assert cut == [], cut
-    assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1"
+    assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1", "4→8 · 27%" into its neighbour
+    assert titles_cut == [], titles_cut  # the gallery's "… dev images misclassified (87.3%); most confident first."
     assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
     assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (title, box)  # the right axis's title in view

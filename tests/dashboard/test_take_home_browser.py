@@ -20,11 +20,11 @@ def iteration(page) -> int:
 
 
 def test_script_download_prints_the_figures_the_app_had(page, tmp_path):
-    """Step 10, click "Script .py": run on its own, the file prints the final figures the app measured at the click."""
+    """Step 10, click "Script": run on its own, the file prints the final figures the app measured at the click."""
     main_area(page).get_by_role("button", name="Step 10", exact=True).click()
     wait_until(lambda: iteration(page) == 10, message="Step 10")
     with page.expect_download() as download:
-        page.locator('[data-testid="stDownloadButton"]').filter(has_text="Script .py").get_by_role("button").click()
+        page.locator('[data-testid="stDownloadButton"]').filter(has_text="Script").get_by_role("button").click()
     path = tmp_path / "run.py"
     download.value.save_as(path)
     assert "ITERATIONS = 10 " in path.read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import CHART as ANY_CHART, CUT_TEXT, DRAWN_CHART, main_area, settled, wait_until
+from tests.dashboard.conftest import CHART as ANY_CHART, CUT_TEXT, DRAWN_CHART, TITLES_CUT, main_area, settled, wait_until
 
 VIEWPORT = {"width": 1400, "height": 1000}
 CHART = ", ".join(f'[data-testid="stMain"] {one.strip()}' for one in ANY_CHART.split(","))
@@ -118,15 +118,6 @@ def test_static_view_by_url_draws_its_charts(context, server, path, expected):
     assert page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('PlotlyChart'))"
                          ".length") == 0
     no_exception(page)
-
-
-# Titles of the main area's charts that reach past their chart's edges.
-TITLES_CUT = """() => [...document.querySelectorAll('[data-testid="stMain"] .main-svg')].flatMap(svg => {
-  const chart = svg.getBoundingClientRect();
-  return [...svg.querySelectorAll('.gtitle')].filter(t => {
-    const r = t.getBoundingClientRect(); return r.left < chart.left - 1 || r.right > chart.right + 1; })
-    .map(t => t.textContent);
-})"""
 
 
 @pytest.mark.parametrize("path, marker", [("notebook", "Start"), ("digit", "Contributions")])

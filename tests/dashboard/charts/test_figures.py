@@ -171,10 +171,10 @@ def test_curves_are_downsampled_for_the_browser():
 
 
 def test_gallery_labels_true_predicted_and_confidence():
-    """Each gallery tile is labelled "true→predicted · confidence" and shows the image's pixels."""
+    """Each gallery tile is labelled "true→predicted confidence" and shows the image's pixels."""
     images = np.random.default_rng(2).integers(0, 256, (3, 784), dtype=np.uint8)
     fig = charts.gallery_figure(images, np.array([3, 5, 8]), np.array([5, 3, 0]), np.array([0.91, 0.5, 0.123]))
-    assert [a.text for a in fig.layout.annotations] == ["3→5 · 91%", "5→3 · 50%", "8→0 · 12%"]
+    assert [a.text for a in fig.layout.annotations] == ["3→5 91%", "5→3 50%", "8→0 12%"]
     r, c = charts.tile_origin(1, 3, label_gap=8)
     np.testing.assert_array_equal(fig.data[0].z[r:r + 28, c:c + 28], images[1].reshape(28, 28))
 
