@@ -21,6 +21,7 @@ from core.run import json_ready, last_healthy, read as read_run
 from dashboard.threads import configure_threads
 from dashboard.words import failure_advice, failure_text
 
+PLOTLY_JS = "plotly-js"  # `digit-lab download plotly-js`: the app's cartesian plotly.js bundle (its own cache)
 SOURCES_HELP = ("sample (bundled), mnist, mnist-test, fashion-mnist, fashion-mnist-test, "
                 "a Kaggle CSV (.csv/.csv.gz/.zip), a folder of IDX files, or an .npz with X and y")
 
@@ -90,8 +91,9 @@ def build_parser() -> Parser:
     evaluate_.add_argument("--data-dir", type=Path)
     evaluate_.add_argument("--workers", type=workers, help="compute threads (default: every core)")
 
-    download = commands.add_parser("download", help="fetch a dataset into the cache, checksum-verified")
-    download.add_argument("dataset", choices=sorted(data.DATASETS))
+    download = commands.add_parser("download", help="fetch a dataset (or the app's plotly.js) into the cache, "
+                                    "checksum-verified")
+    download.add_argument("dataset", choices=[*sorted(data.DATASETS), PLOTLY_JS])
     download.add_argument("--data-dir", type=Path)
 
     export = commands.add_parser("export", help="write a saved run as a notebook or script that retrains it")
@@ -300,7 +302,12 @@ def run_evaluate(args) -> int:
 
 
 def run_download(args) -> int:
-    """Download a dataset into the cache with a progress bar."""
+    """Download a dataset into the cache with a progress bar, or the app's cartesian plotly.js bundle."""
+    if args.dataset == PLOTLY_JS:
+        from dashboard.charts.livechart import plotlyjs
+
+        print(f"plotly.js's cartesian bundle is in {plotlyjs.fetch()}; the app serves it from its next start")
+        return 0
     bar = Progress(1, args.dataset)
 
     def progress(done, total, name):

@@ -41,7 +41,7 @@ GIVE_UP = 5.0  # seconds: no larger K is tried once the median Pause is this slo
 def start_replica(scratch: Path) -> tuple[subprocess.Popen, str]:
     """One replica pinned to SERVER_CORE with one compute worker; (process, URL) once healthy."""
     port = free_port()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "DIGIT_LAB_WORKERS": "1",
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "DIGIT_LAB_WORKERS": "1", "DIGIT_LAB_NPM_REGISTRY": "",
            "DIGIT_LAB_DATA": str(scratch / "data"), "DIGIT_LAB_RUNS": str(scratch / "runs")}
     command = ["taskset", "-c", str(SERVER_CORE), sys.executable, "-m", "streamlit", "run", str(APP),
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dashboard.charts.livechart import plotlyjs
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"
 CHROMIUM = "/usr/bin/chromium"
@@ -267,7 +269,8 @@ def start_server(env_extra: dict | None = None, log: Path | None = None,
     """Start `streamlit run dashboard/app.py` (or `app`) on a free loopback port; return (process, base URL)
     once healthy."""
     port = free_port()
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", **(env_extra or {})}
+    # No fetch of plotly.js's cartesian bundle (it would write to the user's cache); one already there serves.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", plotlyjs.REGISTRY_ENV: "", **(env_extra or {})}
     command = [sys.executable, "-m", "streamlit", "run", str(app or APP), "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true"]
     if log:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.conftest import CHART as ANY_CHART, CUT_TEXT, DRAWN_CHART, TITLES_CUT, main_area, settled, wait_until
+from dashboard.charts.livechart import plotlyjs
+from tests.dashboard.conftest import (CHART as ANY_CHART, CUT_TEXT, DRAWN_CHART, TITLES_CUT, main_area, require, settled,
+                                      wait_until)
 
 VIEWPORT = {"width": 1400, "height": 1000}
 CHART = ", ".join(f'[data-testid="stMain"] {one.strip()}' for one in ANY_CHART.split(","))
@@ -136,6 +138,19 @@ def test_a_narrow_window_cuts_no_label_or_title(browser, server, path, marker):
         no_exception(page)
     finally:
         context.close()
+
+
+def test_pages_load_the_cartesian_plotly_js_once_it_is_cached(context, server):
+    """A server that finds plotly.js's cartesian bundle in the cache (`digit-lab download plotly-js`, which
+    .ci/run runs) has its pages load that 1.5 MB bundle, no other plotly.js, and draw their charts with it."""
+    require(None if plotlyjs.cached() else "plotly.js's cartesian bundle is not in the cache "
+            "(`digit-lab download plotly-js`)", what="the cartesian bundle's test")
+    page = open_view(context, server, "")
+    page.wait_for_selector(DRAWN_CHART, timeout=60_000)
+    wait_until(lambda: charts(page) == 6, message="six charts")
+    loaded = page.evaluate("performance.getEntriesByType('resource').map(e => e.name).filter(n => /plotly/i.test(n))")
+    assert len(loaded) == 1 and "-cartesian-" in loaded[0], loaded
+    no_exception(page)
 
 
 def test_runs_view_by_url_opens(context, server):

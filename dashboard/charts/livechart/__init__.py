@@ -19,12 +19,14 @@ figure through its `resend` state; whole figures follow until the JS confirms on
 Only numbers and the figure's own strings reach the JS, as JSON (NaN and inf become null); the
 JS writes no received text as HTML.
 
-plotly.js is served from the installed `plotly` package (`plotly/package_data/plotly.min.js`),
-never copied into the repository. The app serves it on a route of its own (`routes`), at an address
-that names plotly's version and digest, compressed once per server and cached by browsers for good:
-a reload or a second view does not fetch 4.8 MB again, nor make the server compress it again (0.13 s
-of a core each time, on the event loop). Without that route (AppTest, a bare `streamlit run` of a
-script), livechart.js takes it from Streamlit's component assets (`_register_assets`).
+plotly.js is never copied into the repository: a server serves the same release's cartesian bundle
+once it is in the user's cache (fetched from npm, checksum-verified: `plotlyjs`), else the installed
+`plotly` package's full bundle (`plotly/package_data/plotly.min.js`). The app serves it on a route of
+its own (`routes`), at an address that names plotly's version, the bundle and its digest, compressed
+once per server and cached by browsers for good: a reload or a second view does not fetch it again,
+nor make the server compress it again (0.13 s of a core each time for the full bundle, on the event
+loop). Without that route (AppTest, a bare `streamlit run` of a script), livechart.js takes the full
+bundle from Streamlit's component assets (`_register_assets`).
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.charts.livechart import plotlyjs
+
 NAME = "digit-lab.livechart"  # <manifest name>.<component>; its assets: /_stcore/bidi-components/NAME/
 PLOTLY_NAME = "digit-lab.plotly"  # plotly.js, an asset-only registration livechart.js imports from
 PLOTLY_PATH = "/api/digit-lab/plotly-{stamp}.min.js"  # plotly.js on the app's own route (`routes`)
 FOREVER = "public, max-age=31536000, immutable"  # the route's address changes with plotly.js's bytes
-CURVE_TYPES = ("scatter", "scattergl")
+CURVE_TYPES = ("scatter",)
 STORE = "_livechart"  # st.session_state key: {chart key: Sent}
 DEFAULT_HEIGHT = 400
 WINDOW = 5  # a change payload applies on top of any of the last WINDOW payloads
@@ -247,6 +251,9 @@ def prepared(figure: Any, height: int | None = None) -> tuple[dict, int]:
     """A figure as `live_chart` draws it (axes making room for their labels) and its height in pixels:
     `height`, else the layout's, else DEFAULT_HEIGHT."""
     figure = as_dict(figure)
+    unknown = {trace.get("type", "scatter") for trace in figure["data"]} - plotlyjs.TRACES
+    if unknown:
+        raise ValueError(f"a live chart draws only the cartesian bundle's traces (plotlyjs.TRACES), not {sorted(unknown)}")
     figure["layout"] = with_margins(figure["layout"])
     return figure, int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
 
@@ -300,16 +307,17 @@ def _register_assets(manager) -> None:
 
 @functools.cache
 def plotly_js() -> tuple[str, bytes]:
-    """The installed plotly.js: (its stamp, "<plotly version>-<digest>", and its bytes)."""
+    """The plotly.js this server's pages load (`plotlyjs.chosen`: the cartesian bundle when it is cached, else
+    the plotly package's): (its stamp, "<plotly version>-<kind>-<digest>", and its bytes)."""
     import plotly
 
-    raw = (Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js").read_bytes()
-    return f"{plotly.__version__}-{hashlib.blake2b(raw, digest_size=6).hexdigest()}", raw
+    kind, raw = plotlyjs.chosen()
+    return f"{plotly.__version__}-{kind}-{hashlib.blake2b(raw, digest_size=6).hexdigest()}", raw
 
 
 @functools.cache
 def plotly_gzip() -> bytes:
-    """plotly.js gzipped, once per process (1.5 MB)."""
+    """plotly.js gzipped, once per process (the full bundle: 1.5 MB; the cartesian one: 0.5 MB)."""
     return gzip.compress(plotly_js()[1], 6)
 
 
@@ -367,8 +375,10 @@ def serve_assets() -> None:
 @contextlib.asynccontextmanager
 async def lifespan(_app):
     """`st.App(lifespan=...)`: the assets are served from the server's start, before any page ran,
-    so that the page can fetch plotly.js while Streamlit boots (`Preload`)."""
+    so that the page can fetch plotly.js while Streamlit boots (`Preload`); a missing cartesian bundle
+    is fetched in the background for the next start (`plotlyjs.fetch_later`)."""
     serve_assets()
+    plotlyjs.fetch_later()
     yield
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+from dashboard.charts.livechart import plotlyjs
 from tests.dashboard.conftest import (APP, BACKGROUND_TAB, ROOT, browser_missing, delivered, free_port, main_area,
                                       open_app, require, stop_server, wait_healthy, wait_until)
 from tests.dashboard.test_reload_browser import iteration
@@ -127,7 +128,7 @@ def test_the_feed_works_under_a_base_url_path(browser, tmp_path):
                                     "--server.address", "127.0.0.1", "--server.headless", "true",
                                     "--server.baseUrlPath", "lab/app"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                    env={**__import__("os").environ, "DIGIT_LAB_RUNS": str(tmp_path / "runs"),
-                                        "OPENBLAS_NUM_THREADS": "1"})
+                                        "OPENBLAS_NUM_THREADS": "1", plotlyjs.REGISTRY_ENV: ""})
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         wait_healthy(process, url, "the server under /lab/app")
