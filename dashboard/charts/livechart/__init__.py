@@ -305,54 +305,60 @@ def _register_assets(manager) -> None:
         Path(plotly.__file__).resolve().parent)
 
 
-@functools.cache
 def plotly_js() -> tuple[str, bytes]:
-    """The plotly.js this server's pages load (`plotlyjs.chosen`: the cartesian bundle when it is cached, else
-    the plotly package's): (its stamp, "<plotly version>-<kind>-<digest>", and its bytes)."""
+    """The plotly.js that pages opened now load (`plotlyjs.chosen`: the cartesian bundle once it is cached,
+    else the plotly package's): (its stamp, "<plotly version>-<kind>-<digest>", and its bytes)."""
     import plotly
 
     kind, raw = plotlyjs.chosen()
-    return f"{plotly.__version__}-{kind}-{hashlib.blake2b(raw, digest_size=6).hexdigest()}", raw
+    if kind not in _stamped:  # one digest per bundle and process
+        _stamped[kind] = (f"{plotly.__version__}-{kind}-{hashlib.blake2b(raw, digest_size=6).hexdigest()}", raw)
+    return _stamped[kind]
 
 
-@functools.cache
-def plotly_gzip() -> bytes:
-    """plotly.js gzipped, once per process (the full bundle: 1.5 MB; the cartesian one: 0.5 MB)."""
-    return gzip.compress(plotly_js()[1], 6)
-
-
+_stamped: dict[str, tuple[str, bytes]] = {}  # bundle kind -> (stamp, bytes): every bundle a page of this process loaded
+_gzipped: dict[str, bytes] = {}  # stamp -> the bundle gzipped (the full bundle: 1.5 MB; the cartesian one: 0.5 MB)
 _plotly_routes: list = []  # the plotly.js route made for this process's server (empty: none, as under AppTest)
 
 
 def routes(base_url_path: str = "") -> list:
-    """The Starlette route that serves plotly.js for `st.App(routes=...)` (dashboard/app.py): at an
-    address with plotly's stamp, gzipped when the browser takes it, cached for good (`FOREVER`)."""
+    """The Starlette route that serves plotly.js for `st.App(routes=...)` (dashboard/app.py): at an address
+    with the bundle's stamp, gzipped when the browser takes it, cached for good (`FOREVER`). It serves every
+    bundle this process has named (a page opened before the cartesian bundle arrived keeps the full one)."""
     import anyio
     from starlette.responses import Response
     from starlette.routing import Route
 
-    stamp = plotly_js()[0]
-    tag = f'"{stamp}"'
+    def gzipped(stamp: str, raw: bytes) -> bytes:
+        if stamp not in _gzipped:
+            _gzipped[stamp] = gzip.compress(raw, 6)
+        return _gzipped[stamp]
 
     async def serve(request) -> Response:
+        stamp = request.path_params["stamp"]
+        raw = {named: raw for named, raw in _stamped.values()}.get(stamp)
+        if raw is None:
+            return Response(status_code=404)
+        tag = f'"{stamp}"'
         headers = {"Cache-Control": FOREVER, "ETag": tag, "Vary": "Accept-Encoding"}
         if request.headers.get("if-none-match") == tag:
             return Response(status_code=304, headers=headers)
         if "gzip" in request.headers.get("accept-encoding", ""):
-            body = await anyio.to_thread.run_sync(plotly_gzip)  # the first time: 0.13 s, off the event loop
+            body = await anyio.to_thread.run_sync(gzipped, stamp, raw)  # the first time: 0.13 s, off the event loop
             headers["Content-Encoding"] = "gzip"
         else:
-            body = plotly_js()[1]
+            body = raw
         return Response(body, media_type="application/javascript", headers=headers)
 
-    made = [Route(base_path(base_url_path) + PLOTLY_PATH.format(stamp=stamp), serve, methods=["GET"])]
+    plotly_js()  # the bundle named now is served from the start
+    made = [Route(base_path(base_url_path) + PLOTLY_PATH.format(stamp="{stamp}"), serve, methods=["GET"])]
     _plotly_routes[:] = made
     return made
 
 
 def plotly_url(base_url_path: str = "") -> str | None:
-    """Where the page loads plotly.js from: the app's own route, or None without it (livechart.js then
-    takes Streamlit's component asset)."""
+    """Where a page opened now loads plotly.js from: the app's own route, or None without it (livechart.js
+    then takes Streamlit's component asset)."""
     if not _plotly_routes:
         return None
     return base_path(base_url_path) + PLOTLY_PATH.format(stamp=plotly_js()[0])
@@ -394,16 +400,20 @@ class Preload:
     Streamlit's own bundle booted and the script's first run arrived, then fetches and runs
     4.8 MB: the first chart came ~0.9 s after a bare `st.plotly_chart` app's (whose plotly chunk
     is as large). Loaded from the page's head, the two overlap. plotly.js is a UMD bundle that
-    sets window.Plotly; as a module script it is the very module livechart.js imports later (one
-    URL, one module). Only HTML answers to GET requests are touched (asked uncompressed, ~5 KB).
+    sets window.Plotly; as a module script (marked `data-livechart-plotly`) it is the very module
+    livechart.js imports later (one URL, one module, even if the server switched bundles since).
+    Only HTML answers to GET requests are touched (asked uncompressed, ~5 KB).
     """
 
     def __init__(self, app, base_url_path: str = ""):
-        self.app = app
-        assets = f"{base_path(base_url_path)}/_stcore/bidi-components"
-        plotly = plotly_url(base_url_path) or f"{assets}/{PLOTLY_NAME}/plotly.min.js"  # one URL: livechart's
-        self.tag = (f'<script type="module" async src="{plotly}"></script>'
-                    f'<link rel="modulepreload" href="{assets}/{NAME}/livechart.js">').encode()
+        self.app, self.base_url_path = app, base_url_path
+
+    def tag(self) -> bytes:
+        """The head's tags for a page opened now (the bundle can change while the server runs: `plotlyjs`)."""
+        assets = f"{base_path(self.base_url_path)}/_stcore/bidi-components"
+        plotly = plotly_url(self.base_url_path) or f"{assets}/{PLOTLY_NAME}/plotly.min.js"
+        return (f'<script type="module" async src="{plotly}" data-livechart-plotly></script>'  # livechart.js imports it
+                f'<link rel="modulepreload" href="{assets}/{NAME}/livechart.js">').encode()
 
     async def __call__(self, scope, receive, send):
         headers = dict(scope.get("headers") or [])
@@ -428,7 +438,7 @@ class Preload:
             body.append(message.get("body", b""))
             if message.get("more_body"):
                 return
-            page = b"".join(body).replace(b"</head>", self.tag + b"</head>", 1)
+            page = b"".join(body).replace(b"</head>", self.tag() + b"</head>", 1)
             headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
             await send({**start, "headers": headers + [(b"content-length", str(len(page)).encode())]})
             await send({"type": "http.response.body", "body": page})

@@ -9,9 +9,9 @@
 // Plotly keep zoom, hover and legend clicks across updates. Numbers in, pixels out: nothing received
 // is written as HTML here (Plotly draws its own text as SVG text nodes).
 
-// plotly.js comes from the installed plotly package: the app's own route names it in each chart's data
-// (`plotly`: cached by the browser for good, the very URL the page's head loads); without that route,
-// Streamlit serves it next to this file's folder:
+// plotly.js (the cartesian bundle once the server has it, else the plotly package's) comes from the app's
+// own route, which the page's head loads and each chart's data names (`plotly`: cached by the browser for
+// good); without that route, Streamlit serves the package's next to this file's folder:
 // <base>/_stcore/bidi-components/digit-lab.livechart/livechart.js -> ../digit-lab.plotly/
 let plotlyUrl = new URL("../digit-lab.plotly/plotly.min.js", import.meta.url).href;
 const UIREVISION = "livechart";
@@ -43,8 +43,11 @@ window.addEventListener("beforeprint", () => {
 });
 
 function loadPlotly() {
-  // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly.
-  plotly ??= import(plotlyUrl).then(() => window.Plotly);
+  // plotly.min.js is a UMD bundle: imported as a module it sets window.Plotly. The page's head already
+  // loads one (the app's Preload middleware marks it): that very module, whatever the charts' data name
+  // now (the server may have switched to the cartesian bundle since the page opened).
+  const head = document.querySelector("script[data-livechart-plotly]");
+  plotly ??= import(head ? head.src : plotlyUrl).then(() => window.Plotly);
   return plotly;
 }
 

@@ -7,15 +7,15 @@ fresh browser), and nothing else draws on the page until it has run. The `plotly
 only the full bundle (4.8 MB) and we commit no copy of plotly.js, so the partial one is fetched
 once from the npm registry, the same release as the installed plotly.js (`PARTIAL`, its tarball
 checked against the integrity npm publishes), and kept in the user's cache folder. A server uses
-it when it finds it there at start; the first start fetches it in the background (`fetch_later`)
-for the next one, and `digit-lab download plotly-js` fetches it at once. Without it (offline,
-another plotly.js release, or `DIGIT_LAB_NPM_REGISTRY` set empty) the full bundle serves.
+it when it finds it there; one that does not fetches it in the background at start (`fetch_later`)
+and pages opened once it is in load it (`chosen`); `digit-lab download plotly-js` fetches it at
+once. Without it (offline, another plotly.js release, or `DIGIT_LAB_NPM_REGISTRY` set empty) the
+full bundle serves.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import io
 import os
@@ -121,8 +121,10 @@ def fetch_later() -> threading.Thread | None:
 
     def run() -> None:
         try:
-            print(f"digit-lab: fetched plotly.js's cartesian bundle into {fetch()}; pages load it from the next "
-                  "server start (1.5 MB instead of 4.8).", flush=True)
+            where = fetch()
+            adopt()
+            print(f"digit-lab: fetched plotly.js's cartesian bundle into {where}; pages opened from now on load it "
+                  "(1.5 MB instead of 4.8).", flush=True)
         except DownloadError as error:
             print(f"digit-lab: pages load the full plotly.js (4.8 MB): {error}", file=sys.stderr, flush=True)
 
@@ -131,7 +133,22 @@ def fetch_later() -> threading.Thread | None:
     return thread
 
 
-@functools.cache
+_lock = threading.Lock()
+_chosen: tuple[str, bytes] | None = None  # what pages opened now load; the cartesian bundle once adopted
+
+
 def chosen() -> tuple[str, bytes]:
-    """`bundle()`, decided once per process: every page of this server loads the same plotly.js."""
-    return bundle()
+    """`bundle()` as this process decided it: once on the first call, again when a fetch brought the cartesian
+    bundle (`adopt`). A page keeps what its head named (livechart.js imports that one)."""
+    global _chosen
+    with _lock:
+        if _chosen is None:
+            _chosen = bundle()
+        return _chosen
+
+
+def adopt() -> None:
+    """Pages opened from now on load the cartesian bundle if it is now cached (after `fetch`)."""
+    global _chosen
+    with _lock:
+        _chosen = bundle()

@@ -300,7 +300,7 @@ def test_the_html_page_loads_plotly_and_livechart_from_its_head():
     sent, headers = serve_through_preload(b"text/html; charset=utf-8", b"<html><head><title>x</title></head></html>",
                                           base="lab/app")
     body = b"".join(m.get("body", b"") for m in sent[1:])
-    assert b'<script type="module" async src="/lab/app/_stcore/bidi-components/digit-lab.plotly/plotly.min.js">' in body
+    assert b'<script type="module" async src="/lab/app/_stcore/bidi-components/digit-lab.plotly/plotly.min.js" data-livechart-plotly>' in body
     assert b'<link rel="modulepreload" href="/lab/app/_stcore/bidi-components/digit-lab.livechart/livechart.js">' in body
     assert body.index(b"plotly.min.js") < body.index(b"</head>")
     assert dict(sent[0]["headers"])[b"content-length"] == str(len(body)).encode()
@@ -375,11 +375,31 @@ def test_with_the_route_the_head_and_the_charts_load_plotly_from_it(plotly_route
 
     url = livechart.plotly_url("")
     sent, _ = serve_through_preload(b"text/html", b"<html><head></head></html>")
-    assert f'<script type="module" async src="{url}">'.encode() in b"".join(m.get("body", b"") for m in sent[1:])
+    head = b"".join(m.get("body", b"") for m in sent[1:])
+    assert f'<script type="module" async src="{url}" data-livechart-plotly>'.encode() in head
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     [element] = at.get("bidi_component")
     assert json.loads(element.proto.json)["plotly"] == url
+
+
+def test_pages_opened_once_the_cartesian_bundle_arrived_load_it(plotly_route, monkeypatch):
+    """A server that fetched the cartesian bundle while it ran names it to the pages opened from then on (in
+    the head and the charts' data); a page opened before keeps the full bundle, still served."""
+    monkeypatch.setattr(livechart, "_stamped", {})
+    monkeypatch.setattr(livechart, "_gzipped", {})
+    monkeypatch.setattr(plotlyjs, "_chosen", None)
+    monkeypatch.setattr(plotlyjs, "bundle", lambda where=None: ("full", b"full js"))
+    before = livechart.plotly_url("lab/app")
+    monkeypatch.setattr(plotlyjs, "bundle", lambda where=None: ("cartesian", b"cartesian js"))
+    assert livechart.plotly_url("lab/app") == before  # decided until a fetch brings the bundle
+    plotlyjs.adopt()
+    after = livechart.plotly_url("lab/app")
+    assert "-full-" in before and "-cartesian-" in after
+    sent, _ = serve_through_preload(b"text/html", b"<html><head></head></html>", base="lab/app")
+    assert f'src="{after}" data-livechart-plotly'.encode() in b"".join(m.get("body", b"") for m in sent[1:])
+    assert get(plotly_route, after, {})[2] == b"cartesian js"
+    assert get(plotly_route, before, {})[2] == b"full js"
 
 
 def test_without_the_route_charts_name_no_plotly_address():

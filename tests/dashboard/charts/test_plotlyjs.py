@@ -98,15 +98,19 @@ def test_the_release_is_read_from_the_bundles_header():
 
 
 def test_a_servers_start_fetches_the_bundle_in_the_background(registry, tmp_path, monkeypatch):
-    """Missing, it is fetched into the user's cache folder; there, or with the registry set empty, nothing starts."""
+    """Missing, it is fetched into the user's cache folder and pages opened from then on load it; there, or with
+    the registry set empty, nothing starts."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr(plotlyjs, "full", lambda: STAND_IN)  # the installed release is the pinned one
+    monkeypatch.setattr(plotlyjs, "full", lambda: STAND_IN.replace(b"cartesian", b"full"))  # the pinned release
+    monkeypatch.setattr(plotlyjs, "_chosen", None)
     monkeypatch.setenv(plotlyjs.REGISTRY_ENV, "")
     assert plotlyjs.fetch_later() is None
     monkeypatch.setenv(plotlyjs.REGISTRY_ENV, registry)
+    assert plotlyjs.chosen()[0] == "full"
     thread = plotlyjs.fetch_later()
     thread.join(timeout=30)
     assert plotlyjs.cached() == STAND_IN and plotlyjs.path().is_relative_to(tmp_path / "xdg")
+    assert plotlyjs.chosen() == ("cartesian", STAND_IN)
     assert plotlyjs.fetch_later() is None
 
 
