@@ -49,6 +49,7 @@ def folder() -> Path:
 
 
 def path(where: Path | None = None) -> Path:
+    """The cartesian bundle's file in `where` (default: `folder()`)."""
     return (where or folder()) / f"plotly-cartesian-{PARTIAL['version']}.min.js"
 
 
