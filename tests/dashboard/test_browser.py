@@ -14,7 +14,8 @@ from PIL import Image
 
 import data
 from core import Params
-from tests.dashboard.conftest import CHART, CUT_TEXT, DRAWN_CHART, TITLES_CUT, main_area, open_app, settled, status_value, wait_until
+from tests.dashboard.conftest import (CHART, CUT_TEXT, DRAWN_CHART, TITLES_CUT, main_area, open_app, settled, status_value,
+                                      wait_until)
 
 
 def train_tab(page):
@@ -250,7 +251,8 @@ LABEL_OVERLAPS = """() => [...document.querySelectorAll('[data-testid="stMain"] 
   const boxes = [...chart.querySelectorAll('.textpoint text, .annotation-text')]
     .map(t => [t.textContent, t.getBoundingClientRect()]);
   return boxes.flatMap(([a, p], i) => boxes.slice(i + 1).filter(([, q]) =>
-    Math.min(p.right, q.right) - Math.max(p.left, q.left) > 1 && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 1)
+    Math.min(p.right, q.right) - Math.max(p.left, q.left) > 1 &&
+    Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 1)
     .map(([b]) => a + ' / ' + b));
 })"""
 
@@ -275,7 +277,7 @@ def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
     click(page, "Pause")
     assert cut == [], cut
-    assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1", "4→8 · 27%" into its neighbour
+    assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1"; "4→8 · 27%" too
     assert titles_cut == [], titles_cut  # the gallery's "… dev images misclassified (87.3%); most confident first."
     assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
     assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (title, box)  # the right axis's title in view

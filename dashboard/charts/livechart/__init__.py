@@ -253,7 +253,8 @@ def prepared(figure: Any, height: int | None = None) -> tuple[dict, int]:
     figure = as_dict(figure)
     unknown = {trace.get("type", "scatter") for trace in figure["data"]} - plotlyjs.TRACES
     if unknown:
-        raise ValueError(f"a live chart draws only the cartesian bundle's traces (plotlyjs.TRACES), not {sorted(unknown)}")
+        raise ValueError(f"a live chart draws only the cartesian bundle's traces (plotlyjs.TRACES), "
+                         f"not {sorted(unknown)}")
     figure["layout"] = with_margins(figure["layout"])
     return figure, int(height or figure["layout"].get("height") or DEFAULT_HEIGHT)
 
@@ -316,7 +317,7 @@ def plotly_js() -> tuple[str, bytes]:
     return _stamped[kind]
 
 
-_stamped: dict[str, tuple[str, bytes]] = {}  # bundle kind -> (stamp, bytes): every bundle a page of this process loaded
+_stamped: dict[str, tuple[str, bytes]] = {}  # bundle kind -> (stamp, bytes): each bundle this process named
 _gzipped: dict[str, bytes] = {}  # stamp -> the bundle gzipped (the full bundle: 1.5 MB; the cartesian one: 0.5 MB)
 _plotly_routes: list = []  # the plotly.js route made for this process's server (empty: none, as under AppTest)
 
@@ -382,7 +383,7 @@ def serve_assets() -> None:
 async def lifespan(_app):
     """`st.App(lifespan=...)`: the assets are served from the server's start, before any page ran,
     so that the page can fetch plotly.js while Streamlit boots (`Preload`); a missing cartesian bundle
-    is fetched in the background for the next start (`plotlyjs.fetch_later`)."""
+    is fetched in the background, for the pages opened once it is in (`plotlyjs.fetch_later`)."""
     serve_assets()
     plotlyjs.fetch_later()
     yield

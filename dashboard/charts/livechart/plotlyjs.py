@@ -116,7 +116,8 @@ def fetch(where: Path | None = None, registry: str | None = None, timeout: float
 
 def fetch_later() -> threading.Thread | None:
     """At a server's start: fetch the cartesian bundle in the background if it is missing and would be used
-    (the installed release, a registry set); it serves from the next start. Returns the thread, or None."""
+    (the installed release, a registry set); pages opened once it is in load it (`adopt`). Returns the
+    thread, or None."""
     if os.environ.get(REGISTRY_ENV, REGISTRY) == "" or cached() is not None or version_of(full()) != PARTIAL["version"]:
         return None
 

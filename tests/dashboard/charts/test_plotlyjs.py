@@ -45,7 +45,8 @@ def registry(tmp_path, monkeypatch):
     folder = tmp_path / "registry" / name / "-"
     folder.mkdir(parents=True)
     (folder / f"{name}-{version}.tgz").write_bytes(body)
-    monkeypatch.setitem(plotlyjs.PARTIAL, "integrity", "sha512-" + base64.b64encode(hashlib.sha512(body).digest()).decode())
+    integrity = "sha512-" + base64.b64encode(hashlib.sha512(body).digest()).decode()
+    monkeypatch.setitem(plotlyjs.PARTIAL, "integrity", integrity)
     monkeypatch.setitem(plotlyjs.PARTIAL, "sha256", hashlib.sha256(STAND_IN).hexdigest())
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(tmp_path / "registry")))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
