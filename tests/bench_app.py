@@ -368,7 +368,11 @@ def first_chart(browser, scratch: Path, repeats: int) -> dict:
 
 def report_first_chart(figures: dict) -> None:
     """Print the medians and the difference to the bare app."""
+    from dashboard.charts.livechart import plotlyjs
+
     print("\na. first chart: seconds from opening the page to the first drawn Plotly trace (median, all runs)")
+    print(f"   our pages load plotly.js's {plotlyjs.bundle()[0]} bundle"
+          + ("" if plotlyjs.cached() else " (the cartesian one is not cached: `digit-lab download plotly-js`)"))
     for kind in FIRST_KINDS:
         ours, bare = figures["ours", kind], figures["bare", kind]
         print(f"   {kind:<5} ours {median(ours):5.2f} s   bare 4-line app {median(bare):5.2f} s   "
