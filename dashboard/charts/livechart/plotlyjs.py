@@ -16,6 +16,7 @@ full bundle serves.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import os
@@ -53,8 +54,9 @@ def path(where: Path | None = None) -> Path:
     return (where or folder()) / f"plotly-cartesian-{PARTIAL['version']}.min.js"
 
 
+@functools.cache
 def full() -> bytes:
-    """The plotly package's plotly.js (the full bundle)."""
+    """The plotly package's plotly.js (the full bundle), read once per process."""
     import plotly
 
     return (Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js").read_bytes()
@@ -118,8 +120,10 @@ def fetch_later() -> threading.Thread | None:
     """At a server's start: fetch the cartesian bundle in the background if it is missing and would be used
     (the installed release, a registry set); pages opened once it is in load it (`adopt`). Returns the
     thread, or None."""
-    if os.environ.get(REGISTRY_ENV, REGISTRY) == "" or cached() is not None or version_of(full()) != PARTIAL["version"]:
-        return None
+    if os.environ.get(REGISTRY_ENV, REGISTRY) == "" or chosen()[0] == "cartesian":
+        return None  # no registry, or the cached bundle already serves
+    if version_of(full()) != PARTIAL["version"]:
+        return None  # another plotly.js release: the cartesian bundle would not be used
 
     def run() -> None:
         try:
