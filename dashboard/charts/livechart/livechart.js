@@ -97,6 +97,12 @@ function mount(parentElement) {
     name: null, // this chart's key in the feed's events
     inView: true, // within MARGIN of the view (the `views` observer)
     margins: null, // the margins Plotly measured last ({l, r, t, b}), what they hold for (`measured`)
+    drawn: null, // what the last react drew: {layout (JSON), width, traces (the objects), bare (JSON, no points)}
+    ranges: {}, // the axis ranges with room that we gave the last react ({axis key: [lo, hi]})
+    managed: new Set(), // the axes we ever gave a range
+    settle: 0, // a timer: draw once more as a chart that does not grow (after animated redraws)
+    settled: false, // that draw is due
+    remeasured: false, // a draw that lets Plotly measure the margins is due (after one with kept margins)
     observer: new ResizeObserver(() => {
       // Once Plotly has drawn it, and only while it is shown: Plotly refuses (a rejected promise, a
       // console error) to resize a div that left the page or is hidden, as when its chart is hidden.
@@ -118,6 +124,8 @@ function unmount(parentElement) {
   unsubscribe(chart);
   waiting.delete(chart);
   chart.observer.disconnect();
+  clearTimeout(chart.settle);
+  clearTimeout(chart.remeasure);
   views.unobserve(parentElement);
   behind.delete(chart);
   window.Plotly?.purge(chart.div);
@@ -215,6 +223,142 @@ function fixedMargins(layout, margins) {
   return layout;
 }
 
+// ----- curves that only grew ---------------------------------------------------------------------
+// Plotly.react replots a chart whole whenever a trace's data changed: defaults, axes, ticks, legend,
+// drag handles. While a run trains, what changes four times a second is mostly just that its curves
+// gained points. Plotly.animate with no transition and `redraw: false` redraws only the traces (a bare
+// page redrawing two curves 4 times a second: 0.08 cores of Chromium against 0.19 with react), but
+// leaves the axes as they are. So a chart whose curves grow is drawn with axis ranges of our own that
+// leave room to grow into (ROOM_X of the x span to the right, ROOM_Y of the y span on either side), and
+// new points that fall within them are animated in. Anything else (a point outside, the layout, another
+// trace, the width, a forced draw) goes through react, with new room. Axes whose range the figure fixes
+// (accuracy's 0-100%) are left alone, and so is a range a user zoomed to (uirevision keeps it). When
+// nothing new came for MEASURE_EVERY ms the chart is drawn once more with Plotly's own ranges, as a
+// chart that does not grow (a paused or finished run).
+const ROOM_X = 0.25;
+const ROOM_Y = 0.1;
+const QUICK = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
+
+const axisKey = (id) => (id || "").replace(/^([xy])(\d*)$/, "$1axis$2");
+const bare = (trace) => JSON.stringify({ ...trace, x: 0, y: 0 }); // a curve but for its points
+
+// The smallest and largest of the traces' `letter` values in the axis's units (log10 on a log axis):
+// [lo, hi], null for none, or false for values we do not read (typed arrays, dates, categories).
+function extent(traces, letter, log) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const trace of traces) {
+    const values = trace[letter];
+    if (values === undefined) continue;
+    if (!Array.isArray(values)) return false;
+    for (const v of values) {
+      if (v === null) continue;
+      if (typeof v !== "number") return false;
+      if (!Number.isFinite(v) || (log && v <= 0)) continue;
+      const u = log ? Math.log10(v) : v;
+      if (u < lo) lo = u;
+      if (u > hi) hi = u;
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+// Each axis the changed traces draw on: {key, letter, log, range (as drawn), fixed (the figure sets its
+// range), user (a user zoomed it, or autoscaled it, since we gave it a range)}; null when one is not a
+// linear or log axis.
+function axesOf(chart, changed) {
+  const full = chart.div._fullLayout;
+  const out = new Map();
+  for (const i of changed) {
+    for (const letter of ["x", "y"]) {
+      const key = axisKey(chart.figure.data[i][`${letter}axis`] || letter);
+      if (out.has(key)) continue;
+      const axis = full[key];
+      if (!axis || (axis.type !== "linear" && axis.type !== "log")) return null;
+      const given = chart.figure.layout[key] || {};
+      const ours = chart.ranges[key];
+      const same = ours && !axis.autorange &&
+        axis.range.every((v, k) => Math.abs(v - ours[k]) <= 1e-9 * (1 + Math.abs(v)));
+      out.set(key, { key, letter, log: axis.type === "log", range: axis.range, autorange: Boolean(axis.autorange),
+                     fixed: Array.isArray(given.range) && given.autorange !== true,
+                     user: ours ? !same : !axis.autorange });
+    }
+  }
+  return [...out.values()];
+}
+
+// The traces drawn on axis `key`.
+const tracesOn = (data, key, letter) => data.filter((t) => axisKey(t[`${letter}axis`] || letter) === key);
+
+// Whether only curves grew since the last draw: the changed traces' indices and axes, and whether their
+// points fit the axes as drawn (`fits`); null when anything else changed.
+function grown(chart, text) {
+  const drawn = chart.drawn;
+  const data = chart.figure.data;
+  if (!drawn || !chart.div._fullLayout || drawn.layout !== text || drawn.width !== chart.div.clientWidth ||
+      data.length !== drawn.traces.length) return null;
+  const changed = [];
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === drawn.traces[i]) continue;
+    if ((data[i].type || "scatter") !== "scatter" || bare(data[i]) !== drawn.bare[i]) return null;
+    changed.push(i);
+  }
+  const axes = changed.length ? axesOf(chart, changed) : [];
+  if (!axes) return null;
+  let fits = true;
+  for (const axis of axes) {
+    if (axis.fixed || (axis.user && !axis.autorange)) continue; // a range the figure or a user chose
+    const span = extent(changed.map((i) => data[i]), axis.letter, axis.log);
+    if (span === false) return null;
+    const [a, b] = axis.range[0] <= axis.range[1] ? axis.range : [axis.range[1], axis.range[0]];
+    if (span && (span[0] < a || span[1] > b)) fits = false;
+  }
+  return { changed, axes, fits };
+}
+
+// The ranges to give the axes of `axes` ({axis key: [lo, hi]} in the axis's units): while the curves
+// grow (`grow`), ranges with room; an axis a user zoomed or autoscaled keeps the range it was given
+// (uirevision keeps the user's view only while the figure's own value stays the same); the rest get
+// none (Plotly's own).
+function roomy(chart, axes, grow) {
+  const data = chart.figure.data;
+  const ranges = {};
+  for (const axis of axes) {
+    if (axis.fixed) continue;
+    if (axis.user && !axis.autorange) {
+      if (chart.ranges[axis.key]) ranges[axis.key] = chart.ranges[axis.key];
+      continue;
+    }
+    const span = grow && extent(tracesOn(data, axis.key, axis.letter), axis.letter, axis.log);
+    if (!span || span[1] <= span[0]) continue; // one value: Plotly's own range around it
+    const [lo, hi] = span;
+    if (axis.letter === "x") {
+      const mode = (chart.figure.layout[axis.key] || {}).rangemode;
+      const start = !axis.log && (mode === "tozero" || mode === "nonnegative") && lo >= 0 ? 0 : lo;
+      ranges[axis.key] = [start, hi + ROOM_X * (hi - start)];
+    } else {
+      ranges[axis.key] = [lo - ROOM_Y * (hi - lo), hi + ROOM_Y * (hi - lo)];
+    }
+  }
+  return ranges;
+}
+
+// Animate the grown curves' new points in: only their traces are redrawn.
+function quick(chart, Plotly, changed) {
+  const data = chart.figure.data;
+  Plotly.animate(chart.div, { data: changed.map((i) => ({ x: data[i].x, y: data[i].y })), traces: changed },
+                 QUICK).catch(() => {});
+  chart.drawn.traces = data.slice();
+  // Once nothing new comes for a while, draw it as a chart that does not grow (its own ranges, measured).
+  clearTimeout(chart.settle);
+  chart.settle = setTimeout(() => {
+    chart.settled = true;
+    chart.margins = null;
+    waiting.add(chart);
+    if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+  }, MEASURE_EVERY);
+}
+
 function draw(chart, Plotly, anyway = false) {
   if (!chart.div.isConnected || !chart.figure) return; // unmounted since, or nothing to draw yet
   if (!anyway && !chart.inView && chart.div._fullLayout) {
@@ -227,24 +371,53 @@ function draw(chart, Plotly, anyway = false) {
   const { data, layout, config } = chart.figure;
   const now = performance.now();
   const text = JSON.stringify(layout);
-  const held = kept(chart, text, now);
+  const { settled, remeasured } = chart;
+  chart.settled = chart.remeasured = false;
+  const growth = anyway || settled ? null : grown(chart, text);
+  if (growth && growth.fits && !remeasured) {
+    if (growth.changed.length) quick(chart, Plotly, growth.changed); // else nothing changed: nothing to draw
+    return;
+  }
+  clearTimeout(chart.settle);
+  // Curves that grew out of their ranges get new ones with room, and are measured anew (their ticks
+  // changed); a chart measured again while it grows keeps the room it has, and one whose layout changed
+  // while it grows gets room at once. A chart that does not grow gets Plotly's own ranges.
+  if (!growth || !growth.fits) {
+    const growing = growth !== null || (!anyway && !settled && Object.keys(chart.ranges).length > 0);
+    const curves = data.flatMap((trace, i) => ((trace.type || "scatter") === "scatter" ? [i] : []));
+    const axes = growth ? growth.axes : chart.div._fullLayout && curves.length ? axesOf(chart, curves) : null;
+    chart.ranges = axes ? roomy(chart, axes, growing) : {};
+  }
+  const held = growth && !growth.fits ? null : kept(chart, text, now);
+  const drawnLayout = { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, width: undefined,
+                        height: undefined, datarevision: chart.seq };
+  for (const [key, range] of Object.entries(chart.ranges)) {
+    // A copy: Plotly writes a user's zoom into the range it was given.
+    drawnLayout[key] = { ...drawnLayout[key], range: [...range] };
+    chart.managed.add(key);
+  }
+  for (const key of chart.managed) {
+    // An axis we gave a range before and give none now is Plotly's again, said outright: Plotly.animate
+    // counts the range it drew as the user's, which uirevision would keep.
+    if (!chart.ranges[key] && !Array.isArray((layout[key] || {}).range)) {
+      drawnLayout[key] = { ...drawnLayout[key], autorange: true };
+    }
+  }
   const drawn = Plotly.react(
     chart.div,
     data.map((trace) => ({ ...trace })),
-    fixedMargins(
-      // The chart fills its element, as st.plotly_chart stretches to its column: a layout's width is the
-      // width its builder expected (tiles' heights come from it), and drawn as given it overflowed a
-      // narrower column, cut at the right edge (at 1,100 px the accuracy chart, the tiles, the gallery).
-      { uirevision: UIREVISION, ...structuredClone(layout), autosize: true, width: undefined, height: undefined,
-        datarevision: chart.seq },
-      held,
-    ),
+    // The chart fills its element, as st.plotly_chart stretches to its column: a layout's width is the
+    // width its builder expected (tiles' heights come from it), and drawn as given it overflowed a
+    // narrower column, cut at the right edge (at 1,100 px the accuracy chart, the tiles, the gallery).
+    fixedMargins(drawnLayout, held),
     config,
   );
+  chart.drawn = { layout: text, width: chart.div.clientWidth, traces: data.slice(), bare: data.map(bare) };
   clearTimeout(chart.remeasure);
   if (held) {
     chart.remeasure = setTimeout(() => {
       chart.margins = null;
+      chart.remeasured = true; // a react, even if only curves grew since
       waiting.add(chart);
       if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
     }, MEASURE_EVERY);

@@ -45,16 +45,32 @@ def server(tmp_path_factory):
     stop_server(process)
 
 
+# The live app with its heatmap left as it is: each tick only grows the curves (and every fifth changes the
+# title), which livechart.js animates in instead of redrawing the chart with Plotly.react.
+GROWING = "?heatmap_every=1000000"
+
+
 @pytest.fixture
 def page(browser, server):
     """A fresh session of the live app with the chart drawn; fails on any console error."""
+    yield from opened(browser, server)
+
+
+@pytest.fixture(params=["", GROWING], ids=["redrawn", "growing"])
+def each_page(request, browser, server):
+    """`page`, once with every tick redrawn whole and once with the curves only growing."""
+    yield from opened(browser, server + "/" + request.param)
+
+
+def opened(browser, url: str):
+    """A fresh session of the live app at `url` with the chart drawn; fails on any console error."""
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     context.add_init_script(PROBE)
     page = context.new_page()
     console_errors = []
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     page.on("pageerror", lambda error: console_errors.append(str(error)))
-    page.goto(server)
+    page.goto(url)
     wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the live chart drawn")
     yield page
     errors = console_errors + page.evaluate("window.__errors")
@@ -115,7 +131,8 @@ def test_no_blank_frames(page):
     assert blank == 0, f"{blank} of 200 samples showed no chart"
 
 
-def test_hover_label_stays_while_updating(page):
+def test_hover_label_stays_while_updating(each_page):
+    page = each_page
     """A hover label appears under the mouse and is there in the samples taken over 10 ticks."""
     box = plot_box(page)
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
@@ -129,7 +146,8 @@ def test_hover_label_stays_while_updating(page):
     assert shown >= 0.9 * samples, f"hover label in {shown} of {samples} samples"
 
 
-def test_drag_zoom_survives_updates(page):
+def test_drag_zoom_survives_updates(each_page):
+    page = each_page
     """A drag-zoom on the curves keeps its x range while ticks add points and change the title."""
     box = plot_box(page)
     y = box["y"] + box["height"] * 0.5
@@ -146,7 +164,8 @@ def test_drag_zoom_survives_updates(page):
     assert page.evaluate(read) == zoomed
 
 
-def test_legend_click_survives_updates(page):
+def test_legend_click_survives_updates(each_page):
+    page = each_page
     """A curve hidden by a legend click stays hidden while ticks add points and change the title."""
     page.locator(f"{CHART} .legend .traces").first.click()
     read = f'() => document.querySelector("{CHART}")._fullData[0].visible'
@@ -155,6 +174,77 @@ def test_legend_click_survives_updates(page):
     wait_ticks(page, 6)
     assert points(page) > before
     assert page.evaluate(read) == "legendonly"
+
+
+# Counts the page's Plotly.react and Plotly.animate calls from now on (window.__calls).
+COUNT_CALLS = """() => {
+  const P = window.Plotly;
+  window.__calls = {react: 0, animate: 0};
+  for (const name of ["react", "animate"]) {
+    const call = P[name];
+    P[name] = function () { window.__calls[name] += 1; return call.apply(this, arguments); };
+  }
+}"""
+# Whether every point of the curves lies within the axes' ranges as drawn: a curve that only grows is
+# animated in without touching the axes, so a point outside would be cut off.
+ALL_SHOWN = f"""() => {{
+  const gd = document.querySelector("{CHART}"), x = gd._fullLayout.xaxis.range, y = gd._fullLayout.yaxis.range;
+  return gd.data.slice(0, 2).every((t) => t.x.every((v) => v >= x[0] && v <= x[1]) &&
+                                          t.y.every((v) => v >= y[0] && v <= y[1]));
+}}"""
+
+
+def test_curves_that_only_grow_are_animated_in_with_every_point_shown(browser, server):
+    """A tick that only adds points to the curves redraws them with Plotly.animate (the axes stay; the
+    chart was drawn with room to grow into), a title change or a point beyond the room with Plotly.react;
+    in 100 samples every point lies within the axes as drawn."""
+    pages = opened(browser, server + "/" + GROWING)
+    page = next(pages)
+    page.evaluate(COUNT_CALLS)
+    start, samples, cut = tick(page), 0, 0
+    while samples < 100:
+        samples += 1
+        cut += not page.evaluate(ALL_SHOWN)
+        time.sleep(0.05)
+    calls = page.evaluate("window.__calls")
+    ticks = tick(page) - start
+    next(pages, None)
+    assert cut == 0, f"points outside the axes in {cut} of {samples} samples"
+    assert calls["animate"] >= ticks / 2, (calls, ticks)
+    assert calls["react"] >= ticks / 5 - 1, (calls, ticks)  # a new title every 5 ticks
+
+
+def test_a_grown_chart_that_stops_is_drawn_with_plotlys_own_ranges(browser, server):
+    """Once its curves stop growing (a run paused), the chart is drawn once more with Plotly's own
+    ranges, the room to grow into gone: the x axis ends at the last point."""
+    pages = opened(browser, server + "/" + GROWING + "&stop_after=12")
+    page = next(pages)
+    wait_until(lambda: tick(page) >= 12, timeout=20, message="the last change")
+    read = f'() => {{ const gd = document.querySelector("{CHART}"); return [gd._fullLayout.xaxis.range[1], gd.data[0].x.at(-1)]; }}'
+    wait_until(lambda: (r := page.evaluate(read))[0] == r[1], timeout=5, message="the x axis ending at the last point")
+    next(pages, None)
+
+
+def test_double_click_after_a_zoom_shows_the_growing_curves_again(browser, server):
+    """A drag-zoom holds while the curves grow (they are animated in under it); a double-click then gives
+    the view back: the axes hold every point again as more come."""
+    pages = opened(browser, server + "/" + GROWING)
+    page = next(pages)
+    box = plot_box(page)
+    y = box["y"] + box["height"] * 0.5
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    wait_until(lambda: not page.evaluate(ALL_SHOWN), timeout=5, message="the zoom applied")
+    wait_ticks(page, 3)
+    assert not page.evaluate(ALL_SHOWN)  # still zoomed in
+    page.mouse.dblclick(box["x"] + box["width"] * 0.5, y)
+    wait_ticks(page, 3)
+    for _ in range(20):
+        assert page.evaluate(ALL_SHOWN)
+        time.sleep(0.05)
+    next(pages, None)
 
 
 # Each Plotly.react of the page's chart from now on: [its title, whether Plotly was left to measure the
