@@ -9,13 +9,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 SIDE = 28  # images are 28 x 28
 MAX_POINTS = 600  # points per curve sent to the browser: the min and max of 299 buckets (`downsample`),
 # one per 1.5-2 pixels of a live curve's plot. Plotly redraws by every point: a bare page redrawing two
 # charts of two 2,000-point curves 4 times a second takes 0.19-0.21 cores of Chromium, of 500 points 0.15
-WEIGHT_COLORS = "RdBu_r"  # diverging: blue < 0 < red, white at zero (zmid=0)
+# Diverging: blue < 0 < red, white at zero (zmid=0). Spelled out: plotly.js knows "RdBu" but not the
+# reversed "RdBu_r", which only a go.Figure expands (the live maps are plain dicts, see `weights_spec`).
+WEIGHT_COLORS = plotly.colors.get_colorscale("RdBu_r")
 TRAIN_COLOR, DEV_COLOR = "#1f77b4", "#ff7f0e"
 LR_COLOR = "#7f7f7f"
 FAIL_COLOR = "#d62728"
@@ -271,6 +274,13 @@ def weights_figure(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int |
     `first` is the number of the first neuron shown (for paging); `cols` tiles per row (default: a
     square grid) and `width`, the expected width in pixels, set the height. Shapes: W1 (k, 784), dead (k,) bool.
     """
+    return go.Figure(weights_spec(W1, dead, first, cols, width))
+
+
+def weights_spec(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int | None = None,
+                 width: int = 300) -> dict:
+    """`weights_figure` as a plain figure dict, for a live chart: built once a second while a run trains,
+    a go.Figure's checks and copies held the GIL beside the training thread (see `curves_spec`)."""
     k = len(W1)
     cols = cols or grid_shape(k)[1]
     rows = math.ceil(k / cols) if k else 1
@@ -296,7 +306,7 @@ def weights_figure(W1: np.ndarray, dead: np.ndarray, first: int = 0, cols: int |
                   textfont=dict(size=9 if cols > 5 else 11, color=colors), hoverinfo="skip", showlegend=False)
     layout = dict(_image_layout(Z, height=40 + rows * (width // cols), width=width), shapes=shapes,
                   uirevision="weights", title=dict(text="Weights W1: one 28x28 tile per neuron", font=dict(size=14)))
-    return go.Figure(dict(data=[heatmap, labels], layout=layout))
+    return dict(data=[heatmap, labels], layout=layout)
 
 
 def gallery_figure(images: np.ndarray, true: np.ndarray, pred: np.ndarray, confidence: np.ndarray,

@@ -43,13 +43,19 @@ def layer_figure(tensor: np.ndarray, kind: str, dead: np.ndarray, first: int = 0
 
     Shapes: tensor (k, 784), dead (k,) bool.
     """
-    figure = charts.weights_figure(tensor, dead, first, cols, width)
+    return go.Figure(layer_spec(tensor, kind, dead, first, cols, width))
+
+
+def layer_spec(tensor: np.ndarray, kind: str, dead: np.ndarray, first: int = 0, cols: int | None = None,
+               width: int = 300) -> dict:
+    """`layer_figure` as a plain figure dict, what the Train view's live tiles send (see `charts.weights_spec`)."""
+    figure = charts.weights_spec(tensor, dead, first, cols, width)
     title, symbol = TENSORS[kind]
     limit = symmetric_limit(tensor)
-    figure.update_traces(zmin=-limit, zmax=limit, hovertemplate=f"{symbol} = %{{z:.3g}}<extra></extra>",
-                         colorbar=dict(thickness=10, len=0.8, title=dict(text=symbol, side="right")),
-                         selector=dict(type="heatmap"))  # not the tiles' labels
-    figure.update_layout(title=dict(text=title, font=dict(size=13)), uirevision=f"layer {kind}")
+    heatmap = figure["data"][0]  # the tiles (the second trace is their labels)
+    heatmap.update(zmin=-limit, zmax=limit, hovertemplate=f"{symbol} = %{{z:.3g}}<extra></extra>",
+                   colorbar=dict(thickness=10, len=0.8, title=dict(text=symbol, side="right")))
+    figure["layout"].update(title=dict(text=title, font=dict(size=13)), uirevision=f"layer {kind}")
     return figure
 
 
@@ -58,6 +64,11 @@ def output_figure(tensor: np.ndarray, kind: str, width: int = 300) -> go.Figure:
 
     Shapes: tensor (10, h).
     """
+    return go.Figure(output_spec(tensor, kind, width))
+
+
+def output_spec(tensor: np.ndarray, kind: str, width: int = 300) -> dict:
+    """`output_figure` as a plain figure dict, what the Train view's live W2 map sends."""
     name, symbol = OUTPUT[kind]
     limit = symmetric_limit(tensor)
     h = tensor.shape[1]
@@ -68,7 +79,7 @@ def output_figure(tensor: np.ndarray, kind: str, width: int = 300) -> go.Figure:
                   height=120 + 12 * 10, margin=dict(l=10, r=10, t=40, b=10), font=charts.FONT,
                   xaxis=dict(title=dict(text="hidden unit"), dtick=1 if h <= 16 else None, constrain="domain"),
                   yaxis=dict(title=dict(text="digit"), dtick=1, autorange="reversed"), uirevision=f"output {kind}")
-    return go.Figure(dict(data=[heatmap], layout=layout))
+    return dict(data=[heatmap], layout=layout)
 
 
 def health_figure(iteration: np.ndarray, grads: dict[str, np.ndarray], updates: dict[str, np.ndarray],

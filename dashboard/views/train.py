@@ -346,14 +346,14 @@ def tiles_figure(tiles: Tiles, snapshot):
     run = snapshot.view
     first_layer, _, kind = _shown(run, tiles.kind)
     dead = run.dead_units()[tiles.first:tiles.first + tiles.count]
-    return grad_charts.layer_figure(first_layer[tiles.first:tiles.first + tiles.count], kind, dead, tiles.first,
+    return grad_charts.layer_spec(first_layer[tiles.first:tiles.first + tiles.count], kind, dead, tiles.first,
                                     tiles.cols, tiles.width)
 
 
 def output_figure(tiles: Tiles, snapshot):
     """The output layer's W2 / dW2 / ΔW2 beside the tiles."""
     _, output_layer, kind = _shown(snapshot.view, tiles.kind)
-    return grad_charts.output_figure(output_layer, kind, width=min(tiles.width, 460))
+    return grad_charts.output_spec(output_layer, kind, width=min(tiles.width, 460))
 
 
 def _shown(run, kind: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -201,6 +201,19 @@ def test_a_dict_without_a_template_gets_the_default_one_as_a_figure_does():
     assert livechart.as_dict(spec)["layout"]["template"] is livechart.as_dict(spec)["layout"]["template"]
 
 
+def test_the_weight_maps_built_as_dicts_send_what_their_figures_send():
+    """The Train view's live W1 tiles and W2 map are built as dicts too (`layer_spec`, `output_spec`; a
+    go.Figure took 6-10 ms of the GIL a second to build and send): the payload is the figure's."""
+    from dashboard.charts import grad
+
+    rng = np.random.default_rng(0)
+    W1, W2, dead = rng.normal(size=(10, 784)), rng.normal(size=(10, 10)), np.arange(10) == 3
+    for spec, fig in ((grad.layer_spec(W1, "ΔW1", dead, 0, None, 300), grad.layer_figure(W1, "ΔW1", dead, 0, None, 300)),
+                      (grad.output_spec(W2, "dW1", 300), grad.output_figure(W2, "dW1", 300))):
+        sent = update(None, livechart.prepared(spec)[0])
+        assert wire(sent.payload) == wire(update(None, livechart.prepared(fig)[0]).payload)
+
+
 def test_decoded_reads_plotly_typed_arrays():
     """Plotly 6's typed-array spec is read back into the array it encodes."""
     z = np.arange(6, dtype=np.int16).reshape(2, 3)

@@ -197,12 +197,12 @@ ALL_SHOWN = f"""() => {{
 def test_curves_that_only_grow_are_animated_in_with_every_point_shown(browser, server):
     """A tick that only adds points to the curves redraws them with Plotly.animate (the axes stay; the
     chart was drawn with room to grow into), a title change or a point beyond the room with Plotly.react;
-    in 100 samples every point lies within the axes as drawn."""
+    in 60 samples every point lies within the axes as drawn."""
     pages = opened(browser, server + "/" + GROWING)
     page = next(pages)
     page.evaluate(COUNT_CALLS)
     start, samples, cut = tick(page), 0, 0
-    while samples < 100:
+    while samples < 60:
         samples += 1
         cut += not page.evaluate(ALL_SHOWN)
         time.sleep(0.05)
