@@ -347,7 +347,7 @@ def tiles_figure(tiles: Tiles, snapshot):
     first_layer, _, kind = _shown(run, tiles.kind)
     dead = run.dead_units()[tiles.first:tiles.first + tiles.count]
     return grad_charts.layer_spec(first_layer[tiles.first:tiles.first + tiles.count], kind, dead, tiles.first,
-                                    tiles.cols, tiles.width)
+                                  tiles.cols, tiles.width)
 
 
 def output_figure(tiles: Tiles, snapshot):
