@@ -354,8 +354,7 @@ function quick(chart, Plotly, changed) {
   chart.settle = setTimeout(() => {
     chart.settled = true;
     chart.margins = null;
-    waiting.add(chart);
-    if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+    enqueue(chart, Plotly);
   }, MEASURE_EVERY);
 }
 
@@ -418,8 +417,7 @@ function draw(chart, Plotly, anyway = false) {
     chart.remeasure = setTimeout(() => {
       chart.margins = null;
       chart.remeasured = true; // a react, even if only curves grew since
-      waiting.add(chart);
-      if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+      enqueue(chart, Plotly);
     }, MEASURE_EVERY);
   } else {
     const measured = { layout: text, width: chart.div.clientWidth, at: now };
@@ -463,6 +461,12 @@ function drawWaiting(Plotly) {
   if (waiting.size) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
 }
 
+// Put the chart in the queue of charts to draw, and ask for the frame that draws them.
+function enqueue(chart, Plotly) {
+  waiting.add(chart);
+  if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+}
+
 // Draw the chart's figure in a coming animation frame (once plotly.js is there); a chart already
 // waiting is drawn once, with what it holds by then.
 function schedule(chart, parentElement) {
@@ -470,8 +474,7 @@ function schedule(chart, parentElement) {
     (Plotly) => {
       // A later call or an unmount may have come while plotly.js loaded.
       if (!parentElement.isConnected || charts.get(parentElement) !== chart) return;
-      waiting.add(chart);
-      if (!drawing) drawing = requestAnimationFrame(() => drawWaiting(Plotly));
+      enqueue(chart, Plotly);
     },
     (error) => {
       parentElement.textContent = `The chart could not load plotly.js: ${error}`;

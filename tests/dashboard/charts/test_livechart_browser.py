@@ -51,31 +51,25 @@ GROWING = "?heatmap_every=1000000"
 
 
 @pytest.fixture
-def page(browser, server):
-    """A fresh session of the live app with the chart drawn; fails on any console error."""
-    yield from opened(browser, server)
-
-
-@pytest.fixture(params=["", GROWING], ids=["redrawn", "growing"])
-def each_page(request, browser, server):
-    """`page`, once with every tick redrawn whole and once with the curves only growing."""
-    yield from opened(browser, server + "/" + request.param)
-
-
-def opened(browser, url: str):
-    """A fresh session of the live app at `url` with the chart drawn; fails on any console error."""
+def page(request, browser, server):
+    """A fresh session of the live app with the chart drawn (at the query given as the fixture's param, if
+    any); fails on any console error."""
     context = browser.new_context(viewport={"width": 1200, "height": 800})
     context.add_init_script(PROBE)
     page = context.new_page()
     console_errors = []
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     page.on("pageerror", lambda error: console_errors.append(str(error)))
-    page.goto(url)
+    page.goto(server + "/" + getattr(request, "param", ""))
     wait_until(lambda: page.evaluate(DRAWN), timeout=60, message="the live chart drawn")
     yield page
     errors = console_errors + page.evaluate("window.__errors")
     context.close()
     assert not errors, errors
+
+
+# `page` once with every tick redrawn whole and once with the curves only growing.
+REDRAWN_AND_GROWING = pytest.mark.parametrize("page", ["", GROWING], ids=["redrawn", "growing"], indirect=True)
 
 
 def tick(page) -> int:
@@ -110,6 +104,17 @@ def plot_box(page) -> dict:
     return page.locator(f"{CHART} .nsewdrag").first.bounding_box()
 
 
+def drag_zoom(page) -> tuple[float, float]:
+    """Drag across the curves from 20% to 50% of their width (a zoom on x); returns the drag's middle."""
+    box = plot_box(page)
+    y = box["y"] + box["height"] * 0.5
+    page.mouse.move(box["x"] + box["width"] * 0.2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    return box["x"] + box["width"] * 0.5, y
+
+
 def test_chart_node_survives_ticks(page):
     """20 ticks update the same chart node: no new mount, and every tick's points arrive."""
     mark(page)
@@ -131,8 +136,8 @@ def test_no_blank_frames(page):
     assert blank == 0, f"{blank} of 200 samples showed no chart"
 
 
-def test_hover_label_stays_while_updating(each_page):
-    page = each_page
+@REDRAWN_AND_GROWING
+def test_hover_label_stays_while_updating(page):
     """A hover label appears under the mouse and is there in the samples taken over 10 ticks."""
     box = plot_box(page)
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
@@ -146,15 +151,10 @@ def test_hover_label_stays_while_updating(each_page):
     assert shown >= 0.9 * samples, f"hover label in {shown} of {samples} samples"
 
 
-def test_drag_zoom_survives_updates(each_page):
-    page = each_page
+@REDRAWN_AND_GROWING
+def test_drag_zoom_survives_updates(page):
     """A drag-zoom on the curves keeps its x range while ticks add points and change the title."""
-    box = plot_box(page)
-    y = box["y"] + box["height"] * 0.5
-    page.mouse.move(box["x"] + box["width"] * 0.2, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
-    page.mouse.up()
+    drag_zoom(page)
     read = f'() => document.querySelector("{CHART}")._fullLayout.xaxis.range'
     zoomed = wait_until(lambda: (r := page.evaluate(read)) and r[1] - r[0] < points(page) * 0.6 and r,
                         timeout=5, message="the zoom applied")
@@ -164,8 +164,8 @@ def test_drag_zoom_survives_updates(each_page):
     assert page.evaluate(read) == zoomed
 
 
-def test_legend_click_survives_updates(each_page):
-    page = each_page
+@REDRAWN_AND_GROWING
+def test_legend_click_survives_updates(page):
     """A curve hidden by a legend click stays hidden while ticks add points and change the title."""
     page.locator(f"{CHART} .legend .traces").first.click()
     read = f'() => document.querySelector("{CHART}")._fullData[0].visible'
@@ -194,12 +194,11 @@ ALL_SHOWN = f"""() => {{
 }}"""
 
 
-def test_curves_that_only_grow_are_animated_in_with_every_point_shown(browser, server):
+@pytest.mark.parametrize("page", [GROWING], indirect=True)
+def test_curves_that_only_grow_are_animated_in_with_every_point_shown(page):
     """A tick that only adds points to the curves redraws them with Plotly.animate (the axes stay; the
     chart was drawn with room to grow into), a title change or a point beyond the room with Plotly.react;
     in 60 samples every point lies within the axes as drawn."""
-    pages = opened(browser, server + "/" + GROWING)
-    page = next(pages)
     page.evaluate(COUNT_CALLS)
     start, samples, cut = tick(page), 0, 0
     while samples < 60:
@@ -208,43 +207,33 @@ def test_curves_that_only_grow_are_animated_in_with_every_point_shown(browser, s
         time.sleep(0.05)
     calls = page.evaluate("window.__calls")
     ticks = tick(page) - start
-    next(pages, None)
     assert cut == 0, f"points outside the axes in {cut} of {samples} samples"
     assert calls["animate"] >= ticks / 2, (calls, ticks)
     assert calls["react"] >= ticks / 5 - 1, (calls, ticks)  # a new title every 5 ticks
 
 
-def test_a_grown_chart_that_stops_is_drawn_with_plotlys_own_ranges(browser, server):
+@pytest.mark.parametrize("page", [GROWING + "&stop_after=12"], indirect=True)
+def test_a_grown_chart_that_stops_is_drawn_with_plotlys_own_ranges(page):
     """Once its curves stop growing (a run paused), the chart is drawn once more with Plotly's own
     ranges, the room to grow into gone: the x axis ends at the last point."""
-    pages = opened(browser, server + "/" + GROWING + "&stop_after=12")
-    page = next(pages)
     wait_until(lambda: tick(page) >= 12, timeout=20, message="the last change")
     read = f'() => {{ const gd = document.querySelector("{CHART}"); return [gd._fullLayout.xaxis.range[1], gd.data[0].x.at(-1)]; }}'
     wait_until(lambda: (r := page.evaluate(read))[0] == r[1], timeout=5, message="the x axis ending at the last point")
-    next(pages, None)
 
 
-def test_double_click_after_a_zoom_shows_the_growing_curves_again(browser, server):
+@pytest.mark.parametrize("page", [GROWING], indirect=True)
+def test_double_click_after_a_zoom_shows_the_growing_curves_again(page):
     """A drag-zoom holds while the curves grow (they are animated in under it); a double-click then gives
     the view back: the axes hold every point again as more come."""
-    pages = opened(browser, server + "/" + GROWING)
-    page = next(pages)
-    box = plot_box(page)
-    y = box["y"] + box["height"] * 0.5
-    page.mouse.move(box["x"] + box["width"] * 0.2, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
-    page.mouse.up()
+    x, y = drag_zoom(page)
     wait_until(lambda: not page.evaluate(ALL_SHOWN), timeout=5, message="the zoom applied")
     wait_ticks(page, 3)
     assert not page.evaluate(ALL_SHOWN)  # still zoomed in
-    page.mouse.dblclick(box["x"] + box["width"] * 0.5, y)
+    page.mouse.dblclick(x, y)
     wait_ticks(page, 3)
     for _ in range(20):
         assert page.evaluate(ALL_SHOWN)
         time.sleep(0.05)
-    next(pages, None)
 
 
 # Each Plotly.react of the page's chart from now on: [its title, whether Plotly was left to measure the
