@@ -180,20 +180,33 @@ def loss_axis(*curves: np.ndarray) -> dict:
 
 
 def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
-    """A log axis labelled in plain numbers ("0.05", "2e-4"): at `ticks` (1-2-5 steps), only at powers of ten
-    when the curves span more than DECADES_FOR_125 decades (or hold nothing yet), and at round values between
-    two ticks when fewer than two of them fall within the curves. Plotly's own labels of a short log axis are
-    lone digits ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
+    """A log axis labelled in plain numbers ("0.05", "2e-4"): at `ticks` (1-2-5 steps, and a 3 where a curve
+    ends between a 2 and a 5, see `_threes`), only at powers of ten when the curves span more than
+    DECADES_FOR_125 decades (or hold nothing yet), and at round values between two ticks when fewer than two
+    of them fall within the curves. Plotly's own labels of a short log axis are lone digits
+    ("6 5 4 3 2 10⁻¹ 9 8"), which read as nothing."""
     values = positive(*curves)
     lo, hi = (values.min(), values.max()) if values.size else (None, None)
     if lo is None or (hi > lo and math.log10(hi / lo) > DECADES_FOR_125):  # nothing yet, or many decades
         ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
     elif hi > lo and sum(lo <= t <= hi for t in ticks) < 2:
         ticks = sorted({*ticks, *_round_ticks(lo, hi)})
+    elif lo is not None:
+        ticks = sorted({*ticks, *_threes(lo, hi)})
     axis = dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g")
     if lo is None:  # nothing measured yet (gradients before the first step): a few decades, a label each
         axis["range"] = EMPTY_LOG_RANGE
     return axis
+
+
+def _threes(lo: float, hi: float) -> list[float]:
+    """3 x 10^k where the curves' low end lies between 2 and 3 x 10^k, or their high end between 3 and 5 x 10^k:
+    1-2-5 labels alone leave such an end up to 2.5 times from the nearest label in view (a paused loss curve
+    ending at 0.23, just above the 0.2 outside the axis, read against 0.5)."""
+    low, high = (10.0 ** math.floor(math.log10(v) + 1e-9) for v in (lo, hi))
+    ends = [3 * low] if 2 * low < lo <= 3 * low else []
+    ends += [3 * high] if 3 * high <= hi < 5 * high else []
+    return [float(f"{t:.12g}") for t in ends]
 
 
 def positive(*curves: np.ndarray) -> np.ndarray:

@@ -126,10 +126,13 @@ def test_curves_smoothing_adds_faint_raw_traces():
     ([2.28, 2.22], [2.23, 2.16], [2.16, 2.18, 2.2, 2.22, 2.24, 2.26, 2.28]),  # Step 1 and a few more
     ([2.28, 1.82], [2.2, 1.9], [1.9, 2.0, 2.1, 2.2]),  # Step 10: only "2" of the 1-2-5 ticks in range
     ([2.3, 0.5], [2.3, 0.6], [0.5, 1, 2]),  # a run under way: the 1-2-5 ticks alone
+    ([2.3, 0.234], [2.3, 0.29], [0.3, 0.5, 1, 2]),  # ended just above 0.2: a 3 labels the low end
+    ([4.2, 0.6], [4.1, 0.7], [1, 2, 3]),  # started between a 3 and a 5: a 3 labels the high end
 ])
 def test_the_loss_axis_always_labels_at_least_two_values_of_the_curves(train, dev, within):
-    """The log loss axis ticks at 1-2-5 steps; where fewer than two of those fall within the curves (the first
-    updates of a run), round values between them are ticks too, labelled as they are."""
+    """The log loss axis ticks at 1-2-5 steps, and at the 3 between a 2 and a 5 where the curves end there;
+    where fewer than two of those fall within the curves (the first updates of a run), round values between
+    them are ticks too, labelled as they are."""
     axis = charts.curves_figure(np.arange(len(train)) * 10.0, np.array(train), np.array(dev), [(0, 0.1)]).layout.yaxis
     lo, hi = min(train + dev), max(train + dev)
     shown = [t for t in axis.tickvals if lo - 1e-9 <= t <= hi + 1e-9]
