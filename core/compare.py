@@ -1,14 +1,14 @@
 """Notebook vs corrected: two runs side by side in lockstep, and each quirk measured alone.
 
 `Lockstep` steps several trainers by the same number of iterations (the notebook's run and the
-corrected one, which differ in float type and quirks and so cannot be stacked). Each quirk is flipped on its own in both directions: switched off in the notebook's run
-("what if the notebook had got this one right?") and switched on in the corrected run
-("what does this one mistake do to a correct network?").
+corrected one, which differ in float type and quirks and so cannot be stacked). Each quirk is
+flipped on its own in both directions: switched off in the notebook's run ("what if the notebook
+had got this one right?") and switched on in the corrected run ("what does this one mistake do to
+a correct network?").
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import fields, replace
 
@@ -16,8 +16,8 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.model import Quirks
-from core.model import evaluate, forward
-from core.train import TRAIN_EVAL_ROWS, Trainer
+from core.model import forward
+from core.train import Trainer
 
 QUIRK_NAMES = tuple(f.name for f in fields(Quirks))
 
@@ -81,12 +81,8 @@ def run(config: TrainConfig, quirks: Quirks, X: np.ndarray, y: np.ndarray, X_dev
     """Train `iterations` steps with these quirks; final metrics (dev as the quirks measure it) and failure."""
     trainer = Trainer(config.with_(quirks=quirks, iterations=iterations), X, y, X_dev, y_dev)
     trainer.step(iterations)
+    trainer.settle()  # stopped between evaluations: measure the weights it ended with
     last = trainer.history.last
-    if last["iteration"] != trainer.iteration:  # stopped between evaluations: measure the weights it ended with
-        shift = not quirks.unshifted_softmax
-        loss, acc, _, _ = evaluate(trainer.params, X[:, :TRAIN_EVAL_ROWS], y[:TRAIN_EVAL_ROWS], shift)
-        dev = math.nan if quirks.train_accuracy_only else evaluate(trainer.params, trainer.X_dev, y_dev, shift)[1]
-        last = dict(train_loss=loss, train_acc=acc, dev_acc=dev)
     return dict(train_loss=last["train_loss"], train_acc=last["train_acc"], dev_acc=last["dev_acc"],
                 iterations=trainer.iteration, failure=trainer.failure)
 

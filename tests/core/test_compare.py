@@ -29,6 +29,9 @@ def test_quirk_effects_cover_both_directions():
     assert all(f"corrected with {q}" in results for q in QUIRK_NAMES)
     assert math.isnan(results["corrected with train_accuracy_only"]["dev_acc"])
     assert results["corrected"]["iterations"] == 5
+    # 5 updates, evaluated every 10: the figures are of the weights it stopped at, not of its start
+    start = Trainer(TrainConfig(lr=0.5, iterations=5), X, y, Xd, yd).history.last
+    assert results["corrected"]["train_loss"] < start["train_loss"]
 
 
 def test_each_quirk_row_is_the_run_with_that_quirk_flipped():
