@@ -191,7 +191,7 @@ def log_axis(*curves: np.ndarray, ticks: list[float] = LOG_TICKS) -> dict:
         ticks = [t for t in ticks if f"{t:e}".startswith("1.")]
     elif hi > lo and sum(lo <= t <= hi for t in ticks) < 2:
         ticks = sorted({*ticks, *_round_ticks(lo, hi)})
-    elif lo is not None:
+    else:
         ticks = sorted({*ticks, *_threes(lo, hi)})
     axis = dict(type="log", tickvals=ticks, ticktext=[tick_text(t) for t in ticks], hoverformat=".4g")
     if lo is None:  # nothing measured yet (gradients before the first step): a few decades, a label each
