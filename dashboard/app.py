@@ -33,11 +33,36 @@ PAGES = (("train.py", "Train", "train", ":material/monitoring:"),
 # Less empty space above the views and in the sidebar header: the live view needs the height.
 CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 4rem; padding-bottom: 1rem; }  /* below the navigation bar */
+@media (max-width: 1200px) {  /* a narrow window (half a screen) gives the views the 5rem sides of the wide layout */
+  [data-testid="stMainBlockContainer"] { padding-left: 1.5rem; padding-right: 1.5rem; }
+}
 [data-testid="stSidebarHeader"] { height: 1rem; min-height: 1rem; padding: 0; }
 [data-testid="stSidebarUserContent"] { padding-top: 0.5rem; }
 [data-testid="stMetricValue"] { font-size: 1.55rem; }
-[data-testid="stCheckbox"] [data-testid="stMarkdownContainer"] * { white-space: normal; }  /* a label wraps, never cut */
+[data-testid="stCheckbox"] [data-testid="stMarkdownContainer"] * { white-space: normal; }  /* a label wraps, not cut */
 </style>"""
+# Rows of columns that wrap onto new lines in a narrow window rather than shrink below what they show: the
+# key of the container each row is drawn in -> its columns' least widths in pixels (one for all, or one each).
+WRAPPING_ROWS = {
+    "train_charts": (200,),  # the curves, and the weights below them in a narrow window
+    "train_mistakes": (200, 380),  # the gallery's 8 labels a row
+    "digit_image": (150,),  # "Input x: dev image 0" over its image; the explanation goes below
+    "math_eq_*": (340,),  # each Math equation whole, its tensor below it when narrow ("*": keys that start so)
+}
+
+
+def wrapping_css(rows: dict[str, tuple[int, ...]] = WRAPPING_ROWS) -> str:
+    """Min-width rules for the columns of each row in `rows` (Streamlit 1.67's DOM: the keyed container >
+    a layout wrapper > the row > its columns; the row already wraps, but its columns shrink to nothing first)."""
+    rules, path = [], '> [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"] > [data-testid="stColumn"]'
+    for key, widths in rows.items():
+        container = f'[class*="st-key-{key[:-1]}"]' if key.endswith("*") else f".st-key-{key}"
+        column = f"{container} {path}"
+        if len(widths) == 1:
+            rules.append(f"{column} {{ min-width: {widths[0]}px; }}")
+        else:
+            rules += [f"{column}:nth-child({i}) {{ min-width: {w}px; }}" for i, w in enumerate(widths, 1)]
+    return "<style>\n" + "\n".join(rules) + "\n</style>"
 
 
 def pages() -> list[st.Page]:
@@ -63,7 +88,7 @@ def main() -> None:
     """Lay out one full run of the page: link, sidebar, run, then the open view."""
     st.set_page_config(page_title="digit-lab", page_icon="🔢", layout="wide", initial_sidebar_state="expanded")
     page = st.navigation(pages(), position="top")
-    st.html(CSS)
+    st.html(CSS + wrapping_css())
     threads_notice = compute_threads()  # before the sidebar builds the first Trainer
     if threads_notice:
         st.warning(threads_notice)

@@ -48,7 +48,7 @@ def dev_image(lab: Lab) -> None:
     d = lab.now.y_dev.size
     if st.session_state.get("digit_index", 0) >= d:  # the dev set shrank since: start over
         st.session_state["digit_index"] = 0
-    left, right = st.columns([1, 3.2], gap="medium")
+    left, right = st.container(key="digit_image").columns([1, 3.2], gap="medium")  # app.WRAPPING_ROWS
     with left:
         i = int(st.number_input(f"Dev image (0 to {d - 1:,})", 0, d - 1, 0, key="digit_index", persist_state="page"))
         mistake_picker(lab)
@@ -183,11 +183,11 @@ def replay(lab: Lab) -> None:
     W1 = dict(snapshots)[chosen][:REPLAY_TILES]
     figure = charts.weights_figure(W1, np.zeros(len(W1), dtype=bool), width=1000 if len(W1) > 16 else 700,
                                    cols=min(len(W1), 16 if len(W1) > 16 else 8))
-    figure.update_layout(title=dict(text=f"W1 at iteration {chosen:,}: one 28x28 tile per hidden neuron "
-                                         "(red: pixel pushes the neuron up, blue: down)"))
+    figure.update_layout(title=dict(text=f"W1 at iteration {chosen:,}: one 28x28 tile per hidden neuron"))
     live_chart(figure, key="digit_replay_chart", config=CONFIG, static=True)
-    if lab.now.params.hidden > REPLAY_TILES:
-        st.caption(f"The first {REPLAY_TILES} of {lab.now.params.hidden} neurons.")
+    hidden = lab.now.params.hidden
+    first = f"The first {REPLAY_TILES} of {hidden} neurons. " if hidden > REPLAY_TILES else ""
+    st.caption(first + "Red: the pixel pushes the neuron up; blue: down.")  # in the title it was cut at 900 px
 
 
 if __name__ == "__main__":  # run as a page by st.navigation (dashboard/app.py)

@@ -26,6 +26,7 @@ PARTS = ("Forward pass", "Backward pass", "Update", "Gradient check")
 CHECK_ROWS = 16  # training rows in the gradient check's batch
 CHECK_LIMIT = 1e-4
 CONFIG = {"displaylogo": False, "displayModeBar": False}
+NUMBER_WIDTH = 160  # pixels: the dev image's or the batch's number field, "Dev image (0–999)" whole
 HIDDEN, DIGIT, EXAMPLE, PIXEL = "hidden neuron", "digit", "example", "pixel"
 
 
@@ -35,20 +36,21 @@ def render() -> None:
     st.caption("The network's equations as the notebook writes them (columns are examples), each next to "
                "the tensor it produces right now, for the Train view's current weights. Train a little, then "
                "come back: the numbers change, the equations don't.")
-    left, mid, right = st.columns([1.4, 1, 2.6], vertical_alignment="bottom")
-    scope = left.segmented_control("Input", SCOPES, default=SCOPES[1], key="math_scope", persist_state="page",
-                                   required=True)
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")  # wraps in a narrow window
+    scope = row.segmented_control("Input", SCOPES, default=SCOPES[1], key="math_scope", persist_state="page",
+                                  required=True)
     if scope == SCOPES[0]:
         d = lab.split.y_dev.size
-        i = int(mid.number_input(f"Dev image (0–{d - 1:,})", 0, d - 1, 0, key="math_index", persist_state="page"))
+        i = int(row.number_input(f"Dev image (0–{d - 1:,})", 0, d - 1, 0, key="math_index", persist_state="page",
+                                 width=NUMBER_WIDTH))
         X, y = lab.split.X_dev[:, [i]], lab.split.y_dev[[i]]
     else:
         m_max = min(512, lab.split.y_train.size)
-        m = int(mid.number_input("Rows m", 1, m_max, min(64, m_max), key="math_batch", persist_state="page",
-                                 help="The first m training rows form X (784, m)."))
+        m = int(row.number_input("Rows m", 1, m_max, min(64, m_max), key="math_batch", persist_state="page",
+                                 help="The first m training rows form X (784, m).", width=NUMBER_WIDTH))
         X, y = lab.split.X_train[:, :m], lab.split.y_train[:m]
-    part = right.segmented_control("Show", PARTS, default=PARTS[0], key="math_part", persist_state="page",
-                                   required=True)
+    part = row.segmented_control("Show", PARTS, default=PARTS[0], key="math_part", persist_state="page",
+                                 required=True)
     params, quirks = lab.now.params, lab.now.quirks
     T = step_tensors(params, pixels(X, params.dtype), y, quirks, lab.config.activation)  # raw uint8 train columns too
     st.caption(shapes_line(T, params.hidden) + (f" · notebook quirks on: {quirks_on(quirks)}" if quirks.any else ""))
@@ -152,8 +154,8 @@ def update_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     lr = trainer.current_lr()
     left, right = st.columns([1, 1.6], gap="medium")
     with left:
-        st.latex(r"W_1 \leftarrow W_1 - \alpha\, dW_1 \qquad b_1 \leftarrow b_1 - \alpha\, db_1")
-        st.latex(r"W_2 \leftarrow W_2 - \alpha\, dW_2 \qquad b_2 \leftarrow b_2 - \alpha\, db_2")
+        st.latex(r"\begin{aligned} W_1 &\leftarrow W_1 - \alpha\, dW_1 \\ b_1 &\leftarrow b_1 - \alpha\, db_1 \\"
+                 r"W_2 &\leftarrow W_2 - \alpha\, dW_2 \\ b_2 &\leftarrow b_2 - \alpha\, db_2 \end{aligned}")
         st.markdown(f"Gradient descent: each parameter takes a small step against its gradient, the direction in "
                     f"which the loss grows fastest. α = **{lr:.4g}** (the Train view's learning rate).")
         if trainer.config.optimizer != "plain":
@@ -185,7 +187,7 @@ def check_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
     """Backprop's gradients against central differences, on a small batch of training rows."""
     X, y = lab.split.X_train[:, :CHECK_ROWS], lab.split.y_train[:CHECK_ROWS]  # gradient_check reads them as pixels
     errors = gradient_check(lab.now.params, X, y, activation=lab.config.activation)
-    left, right = st.columns([1.4, 1], gap="medium")
+    left, right = st.container(key="math_eq_check").columns([1.4, 1], gap="medium")  # app.WRAPPING_ROWS
     with left:
         st.latex(r"\frac{\partial L}{\partial w} \approx \frac{L(w + \varepsilon) - L(w - \varepsilon)}"
                  r"{2\varepsilon}, \qquad \varepsilon = 10^{-5}")
@@ -212,7 +214,8 @@ def check_part(lab: Lab, T: dict[str, np.ndarray]) -> None:
 def equations(rows: list[tuple[str, str, str, str, str]], T: dict[str, np.ndarray]) -> None:
     """For each (name, LaTeX, note, row label, column label): the equation and note, then the tensor's chart."""
     for name, tex, note, row_label, col_label in rows:
-        left, right = st.columns([1, 1.6], gap="medium", vertical_alignment="center")
+        row = st.container(key=f"math_eq_{name}")  # the tensor below its equation when narrow (app.WRAPPING_ROWS)
+        left, right = row.columns([1, 1.3], gap="medium", vertical_alignment="center")  # side by side from 1,280 px
         with left:
             st.latex(tex)
             st.caption(f"**{name}**: {shape_text(T[name])} — {note}")

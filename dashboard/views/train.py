@@ -168,11 +168,12 @@ def charts_part() -> None:
     """
     lab = state.get()
     narrow = lab.now.params.hidden <= NARROW_WEIGHTS  # a small grid fits next to the curves
+    row = st.container(key="train_charts")  # in a narrow window the tiles go below the curves (app.WRAPPING_ROWS)
     if narrow:
-        loss_col, acc_col, weights_col = st.columns([1, 1, 1.05])
+        loss_col, acc_col, weights_col = row.columns([1, 1, 1.05])
         width, height = 300, NARROW_HEIGHT
     else:
-        loss_col, acc_col = st.columns(2)
+        loss_col, acc_col = row.columns(2)
         weights_col, width, height = st.container(), 470, 320
     with weights_col:
         tiles = weight_options(lab, wide=not narrow)
@@ -427,7 +428,7 @@ def gallery() -> None:
     }
     url = live.feed("gallery", _worker, built)
     snapshot = lab.snapshot
-    left, right = st.columns([2, 3])
+    left, right = st.container(key="train_mistakes").columns([2, 3])  # stacked when narrow (app.WRAPPING_ROWS)
     with left:
         st.caption("**Dev confusion matrix**: click a cell to show those mistakes.")
         live.chart(built["confusion"].build(snapshot), key="confusion", on_click=_cell_clicked,

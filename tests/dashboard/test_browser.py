@@ -255,16 +255,28 @@ LABEL_OVERLAPS = """() => [...document.querySelectorAll('[data-testid="stMain"] 
     Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 1)
     .map(([b]) => a + ' / ' + b));
 })"""
+# Live charts whose title and a legend entry's text overlap (a curve chart 170 px wide: "train" over "Loss (...").
+TITLE_ON_LEGEND = """() => [...document.querySelectorAll('[data-testid="stMain"] .stBidiComponent')].filter(chart => {
+  const title = chart.querySelector('.gtitle');
+  if (!title) return false;
+  const p = title.getBoundingClientRect();
+  return [...chart.querySelectorAll('.legend .legendtext')].some(item => { const q = item.getBoundingClientRect();
+    return Math.min(p.right, q.right) - Math.max(p.left, q.left) > 2
+      && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 2; });
+}).map(chart => chart.querySelector('.gtitle').textContent)"""
 
 
-def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
+@pytest.mark.parametrize("width", [1100, 900])
+def test_a_narrow_window_cuts_no_chart_button_or_figure(page, width):
     """At 1,100 px the Train view's columns are narrower than the widths its figures were built for; every
     chart still fits its column while it trains (drawn at the layout's width, the accuracy chart, the tiles,
     the gradient-health chart's right axis and the gallery were cut at the right edge), and no button label
     or status figure is cut ("St…", "100…" in equal columns; "Notebook .i…" in the sidebar): the buttons and the
     status cells wrap; the weight tiles' and the gallery's labels do not run into each other, nor the gallery's
-    title past its chart."""
-    page.set_viewport_size({"width": 1100, "height": 1000})
+    title past its chart. At 900 px (half a screen, the sidebar open) the weights go below the curves and the
+    gallery below the confusion matrix instead of shrinking: the curves' legends ran over their titles, the
+    tiles' labels into each other and the gallery's too."""
+    page.set_viewport_size({"width": width, "height": 1000})
     train_tab(page).get_by_text("Gradient health", exact=False).first.click()
     health = train_tab(page).locator(CHART).filter(has_text="update / weight")
     health.first.wait_for(timeout=20_000)
@@ -273,10 +285,11 @@ def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     start = iteration(page)
     wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
     widths, cut, overlaps = page.evaluate(CHART_WIDTHS), page.evaluate(CUT_TEXT), page.evaluate(LABEL_OVERLAPS)
-    titles_cut = page.evaluate(TITLES_CUT)
+    titles_cut, on_legend = page.evaluate(TITLES_CUT), page.evaluate(TITLE_ON_LEGEND)
     box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
     click(page, "Pause")
     assert cut == [], cut
+    assert on_legend == [], on_legend
     assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1"; "4→8 · 27%" too
     assert titles_cut == [], titles_cut  # the gallery's "… dev images misclassified (87.3%); most confident first."
     assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
