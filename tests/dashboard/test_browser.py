@@ -266,8 +266,7 @@ TITLE_ON_LEGEND = """() => [...document.querySelectorAll('[data-testid="stMain"]
 }).map(chart => chart.querySelector('.gtitle').textContent)"""
 
 
-@pytest.mark.parametrize("width", [1100, 900])
-def test_a_narrow_window_cuts_no_chart_button_or_figure(page, width):
+def test_a_narrow_window_cuts_no_chart_button_or_figure(page):
     """At 1,100 px the Train view's columns are narrower than the widths its figures were built for; every
     chart still fits its column while it trains (drawn at the layout's width, the accuracy chart, the tiles,
     the gradient-health chart's right axis and the gallery were cut at the right edge), and no button label
@@ -275,22 +274,28 @@ def test_a_narrow_window_cuts_no_chart_button_or_figure(page, width):
     status cells wrap; the weight tiles' and the gallery's labels do not run into each other, nor the gallery's
     title past its chart. At 900 px (half a screen, the sidebar open) the weights go below the curves and the
     gallery below the confusion matrix instead of shrinking: the curves' legends ran over their titles, the
-    tiles' labels into each other and the gallery's too."""
-    page.set_viewport_size({"width": width, "height": 1000})
+    tiles' labels into each other and the gallery's too. Both widths in one run, the window narrowed while
+    it trains."""
     train_tab(page).get_by_text("Gradient health", exact=False).first.click()
     health = train_tab(page).locator(CHART).filter(has_text="update / weight")
     health.first.wait_for(timeout=20_000)
     click(page, "Start")
     wait_until(lambda: iteration(page) > 50, message="training to advance")
-    start = iteration(page)
-    wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
-    widths, cut, overlaps = page.evaluate(CHART_WIDTHS), page.evaluate(CUT_TEXT), page.evaluate(LABEL_OVERLAPS)
-    titles_cut, on_legend = page.evaluate(TITLES_CUT), page.evaluate(TITLE_ON_LEGEND)
-    box, title = health.first.bounding_box(), health.first.locator("text.y2title").bounding_box()
+    seen = {}
+    for width in (1100, 900):
+        page.set_viewport_size({"width": width, "height": 1000})
+        start = iteration(page)
+        wait_until(lambda: iteration(page) > start + 20, message="a few more redraws")
+        seen[width] = dict(cut=page.evaluate(CUT_TEXT), on_legend=page.evaluate(TITLE_ON_LEGEND),
+                           overlaps=page.evaluate(LABEL_OVERLAPS), titles_cut=page.evaluate(TITLES_CUT),
+                           widths=page.evaluate(CHART_WIDTHS), box=health.first.bounding_box(),
+                           title=health.first.locator("text.y2title").bounding_box())
     click(page, "Pause")
-    assert cut == [], cut
-    assert on_legend == [], on_legend
-    assert overlaps == [], overlaps  # "neuron 0" over 52-pixel tiles ran into "neuron 1"; "4→8 · 27%" too
-    assert titles_cut == [], titles_cut  # the gallery's "… dev images misclassified (87.3%); most confident first."
-    assert len(widths) >= 6 and all(drawn <= element + 1 for element, drawn in widths), widths
-    assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (title, box)  # the right axis's title in view
+    for width, s in seen.items():
+        assert s["cut"] == [], (width, s["cut"])
+        assert s["on_legend"] == [], (width, s["on_legend"])
+        assert s["overlaps"] == [], (width, s["overlaps"])  # "neuron 0" over 52-pixel tiles ran into "neuron 1"
+        assert s["titles_cut"] == [], (width, s["titles_cut"])  # the gallery's "… misclassified (87.3%); …"
+        assert len(s["widths"]) >= 6 and all(drawn <= element + 1 for element, drawn in s["widths"]), (width, s)
+        box, title = s["box"], s["title"]  # the right axis's title in view
+        assert title["x"] + title["width"] <= box["x"] + box["width"] + 1, (width, title, box)
