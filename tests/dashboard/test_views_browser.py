@@ -126,8 +126,8 @@ def test_static_view_by_url_draws_its_charts(context, server, path, expected):
 # a segmented control's options ("Forward pass | Backward pass | Upd"), an equation ("A₁ = g(Z₁) = ReLU(Z₁").
 OVERFLOWING = """() => [...document.querySelectorAll('[data-testid="stMain"] *')]
   .filter(e => e instanceof HTMLElement && !e.classList.contains('katex-mathml') && e.innerText.trim()
-               && e.scrollWidth > e.clientWidth + 4
-               && ['hidden', 'auto', 'scroll', 'clip'].includes(getComputedStyle(e).overflowX))  // KaTeX: 2 px of struts
+               && e.scrollWidth > e.clientWidth + 4  // + 4: a whole KaTeX equation is 2 px wider than its box
+               && ['hidden', 'auto', 'scroll', 'clip'].includes(getComputedStyle(e).overflowX))
   .map(e => e.innerText.replace(/\\s+/g, ' ').slice(0, 60))"""
 
 
@@ -142,7 +142,7 @@ def test_a_narrow_window_cuts_no_label_or_title(browser, server, path, marker):
     At 900 px (half a screen, the sidebar open) the dev image goes above the digit's explanation ("Input x: dev
     image 0" was cut, "Confide…" too), the Math view's controls wrap (its Show control was cut at "Upd…") and
     its equations go above their tensors ("A₁ = g(Z₁) = ReLU(Z₁" was cut at both widths), in each of its parts
-    (the update's "W₁ ← W₁ − α dW₁  b₁ ← …" was cut up to 1,280 px, the gradient check's formula at 900).
+    (the update's "W₁ ← W₁ − α dW₁  b₁ ← …" was cut up to 1,280 px, the check's formula at 900).
     Opened at 1,100 px, then narrowed to 900."""
     context = browser.new_context(viewport={"width": 1100, "height": 1000})
     try:
