@@ -65,6 +65,9 @@ def wrapping_css(rows: dict[str, tuple[int, ...]] = WRAPPING_ROWS) -> str:
     return "<style>\n" + "\n".join(rules) + "\n</style>"
 
 
+PAGE_CSS = CSS + wrapping_css()  # made once, sent by every run of the page
+
+
 def pages() -> list[st.Page]:
     """The views as pages, the Train view first (the default)."""
     return [st.Page(VIEWS / file, title=title, url_path=path, icon=icon, default=i == 0)
@@ -88,7 +91,7 @@ def main() -> None:
     """Lay out one full run of the page: link, sidebar, run, then the open view."""
     st.set_page_config(page_title="digit-lab", page_icon="🔢", layout="wide", initial_sidebar_state="expanded")
     page = st.navigation(pages(), position="top")
-    st.html(CSS + wrapping_css())
+    st.html(PAGE_CSS)
     threads_notice = compute_threads()  # before the sidebar builds the first Trainer
     if threads_notice:
         st.warning(threads_notice)
