@@ -491,7 +491,12 @@ def floor_app_source() -> str:
 
 
 def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: float, repeats: int) -> dict:
-    """Headless, in-app and UI-floor figures for each SPEED_RUNS entry, interleaved, `repeats` times."""
+    """Headless, in-app and UI-floor figures for each SPEED_RUNS entry, interleaved, `repeats` times.
+
+    The machine's own speed drifts by 10-20% within a minute, so each round pairs its windows:
+    headless, app, headless, floor, headless, bound. A round's app share is its app rate over the
+    mean of the headless windows just before and after it (the floor's likewise); the bound's is over
+    the headless window just before it (`shares`)."""
     floor_app = scratch / "floor" / "floor_app.py"
     floor_app.parent.mkdir(exist_ok=True)
     floor_app.write_text(floor_app_source())
@@ -501,11 +506,26 @@ def training_speed(browser, scratch: Path, url: str, server_pid: int, seconds: f
         for _ in range(repeats):
             for label, query in SPEED_RUNS:
                 batch = None if not query else 128
-                figures[label]["headless"].append(headless_speed(seconds / 2, batch, raw=True))  # uint8, as the app holds it
+                heads = [headless_speed(seconds / 2, batch, raw=True)]  # uint8 pixels, as the app holds them
                 figures[label]["app"].append(app_speed(browser, url, query, seconds, server_pid))
+                heads.append(headless_speed(seconds / 2, batch, raw=True))
                 figures[label]["floor"].append(app_speed(browser, floor.url, query, seconds, floor.process.pid))
+                heads.append(headless_speed(seconds / 2, batch, raw=True))
                 bounds[label].append(curves_bound(browser, seconds / 2, batch))
+                figures[label]["headless"].append(heads)
     return {"speed": figures, "bound": bounds}
+
+
+def shares(figures: dict, bound: list[dict]) -> dict:
+    """Per round, the app's, the floor's and the bound's iterations/s over the headless rate measured
+    beside each (see `training_speed`): {"app": [...], "floor": [...], "bound": [...]}."""
+    out = {"app": [], "floor": [], "bound": []}
+    for heads, app, floor, drawn in zip(figures["headless"], figures["app"], figures["floor"], bound):
+        rate = [h["rate"] for h in heads]
+        out["app"].append(app["rate"] / ((rate[0] + rate[1]) / 2))
+        out["floor"].append(floor["rate"] / ((rate[1] + rate[2]) / 2))
+        out["bound"].append(drawn["rate"] / rate[2])
+    return out
 
 
 # Two curves of a growing run (4 points a redraw) redrawn with Plotly.react every 1/hz s, nothing else.
@@ -562,13 +582,18 @@ def report_speed(measured: dict) -> None:
     print("   floor: a bare live Streamlit + Plotly app (FLOOR_APP: train 0.2 s, then two metrics and two curves)")
     print("                                     headless      app    floor   app/headless  floor/headless")
     for label, runs in figures.items():
-        med = {side: {key: median([r[key] for r in runs[side]]) for key in runs[side][0]} for side in runs}
+        heads = [h for round_ in runs["headless"] for h in round_]
+        med = {side: {key: median([r[key] for r in rows]) for key in rows[0]}
+               for side, rows in (("headless", heads), ("app", runs["app"]), ("floor", runs["floor"]))}
         print(f"   {label}")
         for name, key in (("iterations per wall second", "rate"), ("  iterations/s inside updates", "step_rate"),
                           ("  share of wall time in updates", "duty")):
             a, b, c = med["headless"][key], med["app"][key], med["floor"][key]
             shown = f"{a:8.0%} {b:8.0%} {c:8.0%}" if key == "duty" else f"{a:8.1f} {b:8.1f} {c:8.1f}"
             print(f"     {name:<31} {shown}   {b / a:10.0%}   {c / a:12.0%}")
+        paired = shares(runs, measured["bound"][label])
+        print("     paired by round (each over the headless rate beside it): "
+              + ", ".join(f"{side} median {median(v):.0%} [{min(v):.0%}-{max(v):.0%}]" for side, v in paired.items()))
         for side in ("app", "floor"):
             m = med[side]
             print(f"     {side:<5} redraws/s: iteration text {m['text_per_s']:.1f}, loss curve {m['chart_per_s']:.1f} "
@@ -576,7 +601,7 @@ def report_speed(measured: dict) -> None:
                   f"{m['server_cores']:.2f}, Chromium {m['browser_cores']:.2f}")
     print("   bound: the headless Trainer while a bare page redraws two Plotly curves (Plotly.react, no Streamlit)")
     for label, runs in measured["bound"].items():
-        head = median([r["rate"] for r in figures[label]["headless"]])
+        head = median([h["rate"] for round_ in figures[label]["headless"] for h in round_])
         rate, used = median([r["rate"] for r in runs]), median([r["browser_cores"] for r in runs])
         print(f"     {label:<11} {rate:8.1f} iterations/s = {rate / head:.0%} of headless alone; Chromium {used:.2f} "
               f"cores, {median([r['redraws_per_s'] for r in runs]):.1f} redraws/s of both curves")

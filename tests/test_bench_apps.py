@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.bench_app import BARE_APP, curves_bound, floor_app_source
+from tests.bench_app import BARE_APP, curves_bound, floor_app_source, shares
 from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS, browser_missing, chart_keys, decode, figure, require
 
 
@@ -73,6 +73,16 @@ def test_the_bound_page_redraws_its_curves_while_the_trainer_trains():
         finally:
             browser.close()
     assert bound["rate"] > 0 and bound["redraws_per_s"] >= 2, bound  # a Plotly error stops the count
+
+
+def test_each_rounds_share_is_over_the_headless_windows_beside_it():
+    """The machine drifts, so a round's app rate is divided by the headless rates just before and after it,
+    the floor's by those around the floor, the bound's by the one just before it; never by another round's."""
+    head = lambda *rates: [dict(rate=r) for r in rates]  # noqa: E731
+    figures = dict(headless=[head(100, 300, 200), head(1000, 1000, 1000)],
+                   app=[dict(rate=180), dict(rate=900)], floor=[dict(rate=125), dict(rate=500)])
+    got = shares(figures, [dict(rate=150), dict(rate=950)])
+    assert got == dict(app=[180 / 200, 0.9], floor=[125 / 250, 0.5], bound=[150 / 200, 0.95])
 
 
 def test_every_script_the_readme_names_imports():
