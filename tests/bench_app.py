@@ -17,6 +17,8 @@ c. Training speed: iterations/s in the app (Start, then --seconds) against a hea
    cores used by the server and by Chromium while measuring. And the bound the app's share faces on
    this machine: the headless Trainer while a bare HTML page (plotly.js, no Streamlit) redraws two
    curves with Plotly.react 4 times a second, the least a page drawing curves live can cost.
+   Each round pairs its windows with headless ones beside them (the machine drifts); the shares to
+   read are the rounds' medians ("paired by round").
 d. --sessions browser sessions on one server, all training: the server stays up, each session's
    iterations/s, each session's Pause latency (click to the Start button enabled again, with the
    others still training) and the server's part of it (click to the end of the full run it
