@@ -156,7 +156,7 @@ def test_a_narrow_window_cuts_no_label_or_title(browser, server, path, marker):
                 if part:
                     main_area(page).get_by_text(part, exact=True).click()
                 main_area(page).get_by_text(shown, exact=False).first.wait_for(timeout=30_000)
-                wait_until(lambda: None not in titles(page), timeout=60, message="every chart drawn")  # check: none
+                wait_until(lambda: None not in titles(page), timeout=60, message="every chart drawn")  # (none in the check)
                 assert settled(lambda: page.evaluate(CUT_TEXT)) == [], (width, part)
                 assert page.evaluate(TITLES_CUT) == [], (width, part)
                 assert page.evaluate(OVERFLOWING) == [], (width, part)
